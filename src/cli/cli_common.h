@@ -1,0 +1,35 @@
+// Helpers shared by the faceswap subcommands.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "faceswap/engine.h"
+
+namespace faceswap::cli {
+
+// Model folder: --models, else $FACESWAP_MODEL_DIR, else the installed share folder, else the
+// build's cache (.cache/models).
+std::string resolve_model_dir(const std::string& from_flag);
+std::string default_cache_dir();
+
+FrameView view_of(const cv::Mat& bgr);
+
+// A one-line progress bar on stderr with rate and ETA, redrawn at most 10 times a second.
+class ProgressBar {
+public:
+    ProgressBar(std::string label, std::int64_t total);
+    void update(std::int64_t done, const std::string& note = {});
+    void finish(const std::string& note = {});
+
+private:
+    void draw(std::int64_t done, const std::string& note);
+    std::string label_;
+    std::int64_t total_;
+    std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+}  // namespace faceswap::cli

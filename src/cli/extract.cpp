@@ -1,0 +1,154 @@
+// faceswap extract: video or images in, an aligned face set out (PNG crops + faces.json).
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "faceswap/capture/media_reader.h"
+
+namespace faceswap::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+nlohmann::json points_json(const Landmarks68& landmarks) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& p : landmarks) out.push_back({std::round(p.x * 100) / 100, std::round(p.y * 100) / 100});
+    return out;
+}
+
+nlohmann::json affine_json(const Affine2x3& m) {
+    return nlohmann::json::array({m[0], m[1], m[2], m[3], m[4], m[5]});
+}
+
+DeviceKind parse_device(const std::string& name) {
+    if (name == "cpu") return DeviceKind::kCpu;
+    if (name == "cuda") return DeviceKind::kCuda;
+    return DeviceKind::kAuto;
+}
+
+}  // namespace
+
+int run_extract(const ExtractOptions& options) {
+    EngineConfig config = EngineConfig::defaults();
+    config.model_dir = resolve_model_dir(options.model_dir);
+    config.aligned_size = options.size;
+    config.coverage = options.coverage;
+    config.cpu_threads = options.threads;
+    config.device = parse_device(options.device);
+    // Frames are skipped with --every, so tracking across them only holds for small gaps.
+    config.tracking = options.every_nth_frame <= 2;
+    if (options.every_nth_frame < 1) {
+        std::fprintf(stderr, "error: --every must be >= 1\n");
+        return 2;
+    }
+
+    auto reader = capture::MediaReader::open(options.input);
+    auto models = FaceModels::load(config);
+    FaceAnalyzer analyzer(models, config);
+
+    const fs::path out_dir(options.output_dir);
+    const fs::path faces_dir = out_dir / "faces";
+    fs::create_directories(faces_dir);
+
+    nlohmann::json faces = nlohmann::json::array();
+    std::int64_t frames_read = 0, frames_analysed = 0, frames_without_face = 0, crops_written = 0;
+    const std::int64_t total = reader->frame_count();
+    ProgressBar progress("extract", total);
+    capture::DecodedFrame frame;
+    cv::Mat rgb;
+    std::vector<int> png_params = {cv::IMWRITE_PNG_COMPRESSION, 3};
+    while (reader->next(frame)) {
+        ++frames_read;
+        progress.update(frames_read, std::to_string(crops_written) + " faces");
+        if ((frame.index % options.every_nth_frame) != 0) continue;
+        ++frames_analysed;
+        FrameAnalysis analysis;
+        try {
+            analysis = analyzer.analyze(view_of(frame.bgr), CropOutput::kAlignedRgb,
+                                        frame.timestamp_s);
+        } catch (const Error& e) {
+            std::fprintf(stderr, "\nskipping %s: %s\n", frame.name.c_str(), e.what());
+            ++frames_without_face;
+            continue;
+        }
+        if (analysis.faces.empty()) {
+            ++frames_without_face;
+            continue;
+        }
+        size_t chosen_begin = 0, chosen_end = analysis.faces.size();
+        if (options.largest_face_only) {
+            size_t largest = 0;
+            for (size_t i = 1; i < analysis.faces.size(); ++i)
+                if (analysis.faces[i].box.width * analysis.faces[i].box.height >
+                    analysis.faces[largest].box.width * analysis.faces[largest].box.height)
+                    largest = i;
+            chosen_begin = largest, chosen_end = largest + 1;
+        }
+        for (size_t i = chosen_begin; i < chosen_end; ++i) {
+            const Face& face = analysis.faces[i];
+            const AlignedCrop& crop = analysis.crops[i];
+            char name[64];
+            std::snprintf(name, sizeof name, "%06lld_t%d.png", static_cast<long long>(frame.index),
+                          face.track_id);
+            cv::Mat crop_rgb(crop.size, crop.size, CV_8UC3, const_cast<std::uint8_t*>(crop.rgb.data()));
+            cv::cvtColor(crop_rgb, rgb, cv::COLOR_RGB2BGR);
+            if (!cv::imwrite((faces_dir / name).string(), rgb, png_params))
+                throw std::runtime_error("cannot write " + (faces_dir / name).string() +
+                                         " (disk full or no permission?)");
+            ++crops_written;
+            faces.push_back({{"file", std::string("faces/") + name},
+                             {"source", frame.name},
+                             {"frame_index", frame.index},
+                             {"track_id", face.track_id},
+                             {"score", face.detection_score},
+                             {"box", {face.box.x, face.box.y, face.box.width, face.box.height}},
+                             {"landmarks", points_json(face.landmarks)},
+                             {"image_to_aligned", affine_json(face.image_to_aligned)},
+                             {"aligned_to_image", affine_json(face.aligned_to_image)}});
+        }
+    }
+    progress.finish(std::to_string(crops_written) + " faces");
+
+    nlohmann::json metadata = {{"tool", "faceswap extract"},
+                               {"version", FACESWAP_VERSION},
+                               {"input", options.input},
+                               {"size", options.size},
+                               {"coverage", options.coverage},
+                               {"every_nth_frame", options.every_nth_frame},
+                               {"largest_face_only", options.largest_face_only},
+                               {"frames_read", frames_read},
+                               {"frames_analysed", frames_analysed},
+                               {"frames_without_face", frames_without_face},
+                               {"unreadable_images", reader->skipped()},
+                               {"faces", faces}};
+    // Written whole or not at all: a crash never leaves a half-written faces.json.
+    const fs::path json_path = out_dir / "faces.json";
+    const fs::path partial = out_dir / "faces.json.partial";
+    {
+        std::ofstream out(partial);
+        out << metadata.dump(1) << '\n';
+        if (!out) throw std::runtime_error("cannot write " + partial.string() + " (disk full?)");
+    }
+    fs::rename(partial, json_path);
+
+    std::printf("extracted %lld faces from %lld of %lld frames into %s (%lld frames without a face",
+                static_cast<long long>(crops_written), static_cast<long long>(frames_analysed - frames_without_face),
+                static_cast<long long>(frames_analysed), options.output_dir.c_str(),
+                static_cast<long long>(frames_without_face));
+    if (reader->skipped() > 0)
+        std::printf(", %lld unreadable images skipped", static_cast<long long>(reader->skipped()));
+    std::printf(")\n");
+    if (crops_written == 0) {
+        std::fprintf(stderr, "error: no face found in %s\n", options.input.c_str());
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace faceswap::cli

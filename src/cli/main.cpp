@@ -1,0 +1,138 @@
+// faceswap: the command-line tool for the offline stages (import-weights, detect, extract, bench).
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "faceswap/capture/media_reader.h"
+#include "faceswap/engine.h"
+#include "faceswap/weights_import.h"
+
+namespace {
+
+using namespace faceswap;
+
+int run_import(const std::string& face_api_dir, const std::string& out_dir) {
+    std::printf("converting face-api weights from %s into %s\n", face_api_dir.c_str(),
+                out_dir.c_str());
+    import_face_api_weights(face_api_dir, out_dir);
+    // Prove the written files load back before calling it done.
+    EngineConfig config = EngineConfig::defaults();
+    config.model_dir = out_dir;
+    config.device = DeviceKind::kCpu;
+    FaceModels::load(config);
+    std::printf("wrote %s/ssd_mobilenetv1.fsmodel and %s/landmarks68.fsmodel\n", out_dir.c_str(),
+                out_dir.c_str());
+    return 0;
+}
+
+int run_detect(const std::vector<std::string>& images, const std::string& model_dir,
+               float min_score) {
+    EngineConfig config = EngineConfig::defaults();
+    config.model_dir = cli::resolve_model_dir(model_dir);
+    config.tracking = false;
+    config.detector_min_score = min_score;
+    auto models = FaceModels::load(config);
+    nlohmann::json out = nlohmann::json::object();
+    int failures = 0;
+    for (const auto& path : images) {
+        try {
+            auto reader = capture::MediaReader::open(path);
+            capture::DecodedFrame frame;
+            if (!reader->next(frame)) throw capture::MediaError(path + ": no image");
+            FaceAnalyzer analyzer(models, config);
+            const FrameAnalysis analysis = analyzer.analyze(cli::view_of(frame.bgr));
+            nlohmann::json faces = nlohmann::json::array();
+            for (const Face& f : analysis.faces) {
+                nlohmann::json landmarks = nlohmann::json::array();
+                for (const auto& p : f.raw_landmarks) landmarks.push_back({p.x, p.y});
+                faces.push_back({{"score", f.detection_score},
+                                 {"box", {f.box.x, f.box.y, f.box.width, f.box.height}},
+                                 {"landmarks", landmarks}});
+            }
+            out[std::filesystem::path(path).filename().string()] = {
+                {"width", frame.bgr.cols}, {"height", frame.bgr.rows}, {"faces", faces},
+                {"ms", analysis.timings.total_ms}};
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "error: %s\n", e.what());
+            ++failures;
+        }
+    }
+    std::printf("%s\n", out.dump(1).c_str());
+    return failures ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"faceswap: face extraction, benchmarking and model tools"};
+    app.set_version_flag("--version", std::string("faceswap ") + FACESWAP_VERSION);
+    app.require_subcommand(1);
+
+    std::string face_api_dir, import_out;
+    auto* import_cmd = app.add_subcommand(
+        "import-weights", "Convert face-api's pretrained TensorFlow.js weights into model files");
+    import_cmd->add_option("--face-api", face_api_dir, "face-api package's model/ folder")
+        ->required();
+    import_cmd->add_option("--out", import_out, "Output folder")->required();
+
+    std::vector<std::string> detect_images;
+    std::string detect_models;
+    float detect_min_score = 0.5f;
+    auto* detect_cmd =
+        app.add_subcommand("detect", "Print faces and 68 landmarks of images as JSON");
+    detect_cmd->add_option("images", detect_images, "Image files")->required();
+    detect_cmd->add_option("--models", detect_models, "Model folder");
+    detect_cmd->add_option("--min-score", detect_min_score, "Detector score threshold");
+
+    cli::ExtractOptions extract;
+    auto* extract_cmd =
+        app.add_subcommand("extract", "Video or images in, aligned face set (PNG + faces.json) out");
+    extract_cmd->add_option("input", extract.input, "Video file, image, or folder of images")
+        ->required();
+    extract_cmd->add_option("output", extract.output_dir, "Output folder")->required();
+    extract_cmd->add_option("--size", extract.size, "Aligned crop size in pixels")
+        ->check(CLI::Range(64, 512));
+    extract_cmd->add_option("--coverage", extract.coverage, "Face coverage of the crop")
+        ->check(CLI::Range(0.3, 1.5));
+    extract_cmd->add_option("--every", extract.every_nth_frame, "Use every Nth frame")
+        ->check(CLI::PositiveNumber);
+    extract_cmd->add_flag("--largest-only", extract.largest_face_only,
+                          "Keep only the largest face of each frame");
+    extract_cmd->add_option("--models", extract.model_dir, "Model folder");
+    extract_cmd->add_option("--threads", extract.threads, "CPU threads (0 = all)");
+    extract_cmd->add_option("--device", extract.device, "auto, cpu or cuda")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+
+    cli::BenchOptions bench;
+    auto* bench_cmd = app.add_subcommand(
+        "bench", "Per-stage timings and FPS of face analysis, against dlib on the same frames");
+    bench_cmd->add_option("--video", bench.video, "Video (default: franck.mp4 from the cache)");
+    bench_cmd->add_option("--frames", bench.frames, "Frames to time")->check(CLI::Range(10, 100000));
+    bench_cmd->add_option("--width", bench.width, "Frame width")->check(CLI::Range(64, 4096));
+    bench_cmd->add_option("--height", bench.height, "Frame height")->check(CLI::Range(64, 4096));
+    bench_cmd->add_option("--detect-every", bench.detect_every, "Detector period with tracking")
+        ->check(CLI::PositiveNumber);
+    bench_cmd->add_option("--models", bench.model_dir, "Model folder");
+    bench_cmd->add_option("--dlib-predictor", bench.dlib_predictor,
+                          "dlib shape_predictor_68_face_landmarks.dat");
+    bench_cmd->add_flag("--no-dlib", bench.skip_dlib, "Skip the dlib comparison");
+    bench_cmd->add_option("--threads", bench.threads, "CPU threads (0 = all)");
+    bench_cmd->add_option("--device", bench.device, "auto, cpu or cuda")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+
+    CLI11_PARSE(app, argc, argv);
+    try {
+        if (*import_cmd) return run_import(face_api_dir, import_out);
+        if (*detect_cmd) return run_detect(detect_images, detect_models, detect_min_score);
+        if (*extract_cmd) return cli::run_extract(extract);
+        if (*bench_cmd) return cli::run_bench(bench);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

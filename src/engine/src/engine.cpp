@@ -1,0 +1,400 @@
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <thread>
+
+#include "alignment.h"
+#include "face_nets.h"
+#include "faceswap/engine.h"
+#include "image_ops.h"
+#include "model_file.h"
+#include "tracking.h"
+
+namespace faceswap {
+
+using detail::CropRect;
+using detail::Track;
+
+void EngineConfig::validate() const {
+    auto check = [](bool ok, const std::string& message) {
+        if (!ok) throw Error(ErrorCode::kInvalidArgument, "invalid engine setting: " + message);
+    };
+    check(cpu_threads >= 0, "cpu_threads must be >= 0 (0 = all cores)");
+    check(detector_min_score > 0.f && detector_min_score < 1.f,
+          "detector_min_score must be in (0, 1)");
+    check(detector_nms_iou > 0.f && detector_nms_iou <= 1.f, "detector_nms_iou must be in (0, 1]");
+    check(max_faces >= 1 && max_faces <= 100, "max_faces must be 1 to 100");
+    check(min_face_px >= 0.f, "min_face_px must be >= 0");
+    check(max_frame_side >= 16, "max_frame_side must be >= 16");
+    check(detect_every_n_frames >= 1, "detect_every_n_frames must be >= 1");
+    check(max_alignment_residual > 0.f, "max_alignment_residual must be > 0");
+    check(smoothing_min_cutoff_hz > 0.f && smoothing_derivative_cutoff_hz > 0.f &&
+              smoothing_beta >= 0.f,
+          "smoothing cut-offs must be > 0 and beta >= 0");
+    check(aligned_size >= 64 && aligned_size <= 512, "aligned_size must be 64 to 512");
+    check(coverage >= 0.3f && coverage <= 1.5f, "coverage must be 0.3 to 1.5");
+}
+
+// ---------------------------------------------------------------------------------------------
+struct FaceModels::Impl {
+    at::Device device{at::kCPU};
+    detail::SsdMobileNetV1 detector;
+    detail::LandmarkNet68 landmarks;
+};
+
+FaceModels::FaceModels(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+FaceModels::~FaceModels() = default;
+
+std::string FaceModels::device_name() const {
+    return impl_->device.is_cuda() ? "cuda" : "cpu (" + std::to_string(at::get_num_threads()) +
+                                                  " threads)";
+}
+
+std::shared_ptr<const FaceModels> FaceModels::load(const EngineConfig& config) {
+    config.validate();
+    auto impl = std::make_unique<Impl>();
+    const bool cuda = torch::cuda::is_available();
+    if (config.device == DeviceKind::kCuda && !cuda)
+        throw Error(ErrorCode::kDeviceUnavailable,
+                    "CUDA was requested but no CUDA device is available; use device 'cpu' or "
+                    "'auto'");
+    impl->device = (config.device != DeviceKind::kCpu && cuda) ? at::Device(at::kCUDA)
+                                                                : at::Device(at::kCPU);
+    // LibTorch defaults to one thread; use the configured number (all cores by default).
+    const int threads = config.cpu_threads > 0
+                            ? config.cpu_threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(threads);
+
+    const std::filesystem::path dir(config.model_dir);
+    detail::load_module(impl->detector, detail::SsdMobileNetV1::kKind,
+                        (dir / "ssd_mobilenetv1.fsmodel").string());
+    detail::load_module(impl->landmarks, detail::LandmarkNet68::kKind,
+                        (dir / "landmarks68.fsmodel").string());
+    impl->detector.to(impl->device);
+    impl->landmarks.to(impl->device);
+    impl->detector.prepare_for_inference();
+    return std::shared_ptr<const FaceModels>(new FaceModels(std::move(impl)));
+}
+
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+struct Detection {
+    Box box;
+    float score;
+};
+
+// A landmark job: which crop to run the landmark net on, and for which track.
+struct LandmarkJob {
+    int track_index;  // index into tracks, or -1 for a new face
+    Box box;          // the crop box (detector box, or the box predicted from the last landmarks)
+    float detection_score;
+    bool from_detector;
+    CropRect crop;
+};
+
+}  // namespace
+
+struct FaceAnalyzer::Impl {
+    std::shared_ptr<const FaceModels> models;
+    EngineConfig config;
+    detail::FrameUploader uploader;
+    detail::DetectorInput detector_input;
+    std::vector<Track> tracks;
+    int next_track_id = 0;
+    std::int64_t frame_index = 0;
+    double last_timestamp_s = 0.0;
+    bool force_detection = true;
+
+    std::vector<Detection> detect(const at::Tensor& rgb) const;
+    std::vector<Face> track_faces(const at::Tensor& rgb, const std::vector<Detection>* detections,
+                                  double timestamp_s, StageTimings& timings);
+};
+
+std::vector<Detection> FaceAnalyzer::Impl::detect(const at::Tensor& rgb) const {
+    const auto& net = models->impl().detector;
+    const int side = static_cast<int>(std::max(rgb.size(2), rgb.size(3)));
+    const detail::SsdOutput out =
+        net.forward(const_cast<detail::DetectorInput&>(detector_input)
+                        .make(rgb, detail::kDetectorInputSize));
+    const at::Tensor boxes = out.boxes[0], scores = out.scores[0];
+
+    // Candidates above the threshold, best first; IoU matrix in torch, greedy pass on the CPU.
+    const at::Tensor candidates = at::nonzero(scores > config.detector_min_score).view(-1);
+    if (candidates.numel() == 0) return {};
+    const at::Tensor candidate_scores = scores.index_select(0, candidates);
+    const at::Tensor order = std::get<1>(candidate_scores.sort(0, true)).narrow(
+        0, 0, std::min<int64_t>(candidates.numel(), 100));
+    const at::Tensor picked = candidates.index_select(0, order);
+    const at::Tensor b = boxes.index_select(0, picked);  // (ymin, xmin, ymax, xmax)
+    const at::Tensor lo = at::minimum(b.slice(1, 0, 2), b.slice(1, 2, 4));
+    const at::Tensor hi = at::maximum(b.slice(1, 0, 2), b.slice(1, 2, 4));
+    const at::Tensor area = (hi - lo).prod(1);
+    const at::Tensor inter =
+        (at::minimum(hi.unsqueeze(1), hi.unsqueeze(0)) - at::maximum(lo.unsqueeze(1), lo.unsqueeze(0)))
+            .clamp_min(0)
+            .prod(2);
+    const at::Tensor iou =
+        (inter / (area.unsqueeze(1) + area.unsqueeze(0) - inter)).masked_fill(
+            (area.unsqueeze(1) <= 0) | (area.unsqueeze(0) <= 0), 0.0);
+
+    const at::Tensor iou_cpu = iou.cpu();
+    const at::Tensor boxes_cpu = b.cpu();
+    const at::Tensor scores_cpu = scores.index_select(0, picked).cpu();
+    const auto iou_a = iou_cpu.accessor<float, 2>();
+    const auto box_a = boxes_cpu.accessor<float, 2>();
+    const auto score_a = scores_cpu.accessor<float, 1>();
+
+    std::vector<int> kept;
+    std::vector<Detection> detections;
+    for (int i = 0; i < static_cast<int>(picked.numel()); ++i) {
+        bool suppressed = false;
+        for (int k : kept)
+            if (iou_a[i][k] > config.detector_nms_iou) suppressed = true;
+        if (suppressed) continue;
+        kept.push_back(i);
+        // Relative to the padded square; clipped to it, then to pixels (face-api's convention).
+        const float top = std::max(0.f, box_a[i][0]) * side;
+        const float left = std::max(0.f, box_a[i][1]) * side;
+        const float bottom = std::min(1.f, box_a[i][2]) * side;
+        const float right = std::min(1.f, box_a[i][3]) * side;
+        const Box box{left, top, right - left, bottom - top};
+        if (std::min(box.width, box.height) < config.min_face_px) continue;
+        detections.push_back({box, score_a[i]});
+        if (static_cast<int>(detections.size()) >= config.max_faces) break;
+    }
+    return detections;
+}
+
+std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
+                                                  const std::vector<Detection>* detections,
+                                                  double timestamp_s, StageTimings& timings) {
+    const int width = static_cast<int>(rgb.size(3)), height = static_cast<int>(rgb.size(2));
+    const bool keep_tracks = config.tracking;
+    if (!keep_tracks) tracks.clear();
+
+    // 1. Decide each landmark crop: detector boxes matched to tracks, or predicted boxes.
+    std::vector<LandmarkJob> jobs;
+    std::vector<bool> track_has_job(tracks.size(), false);
+    std::vector<Box> predicted(tracks.size());
+    for (size_t t = 0; t < tracks.size(); ++t)
+        predicted[t] =
+            detail::from_relative(tracks[t].box_in_face, detail::face_frame(tracks[t].smoothed));
+    if (detections) {
+        std::vector<bool> used(detections->size(), false);
+        // Greedy matching by IoU between detector boxes and where each track expects its face.
+        for (;;) {
+            float best = 0.3f;
+            int best_t = -1, best_d = -1;
+            for (size_t t = 0; t < tracks.size(); ++t) {
+                if (track_has_job[t]) continue;
+                for (size_t d = 0; d < detections->size(); ++d) {
+                    if (used[d]) continue;
+                    const float iou = detail::intersection_over_union(predicted[t], (*detections)[d].box);
+                    if (iou > best) best = iou, best_t = static_cast<int>(t), best_d = static_cast<int>(d);
+                }
+            }
+            if (best_t < 0) break;
+            used[best_d] = track_has_job[best_t] = true;
+            jobs.push_back({best_t, (*detections)[best_d].box, (*detections)[best_d].score, true, {}});
+        }
+        for (size_t d = 0; d < detections->size(); ++d)
+            if (!used[d]) jobs.push_back({-1, (*detections)[d].box, (*detections)[d].score, true, {}});
+    }
+    for (size_t t = 0; t < tracks.size(); ++t) {
+        if (track_has_job[t]) continue;
+        if (detections && ++tracks[t].missed_detections >= 2) continue;  // the detector lost it twice
+        jobs.push_back({static_cast<int>(t), predicted[t], tracks[t].detection_score, false, {}});
+    }
+
+    std::vector<CropRect> crops;
+    std::vector<LandmarkJob> runnable;
+    for (LandmarkJob& job : jobs) {
+        if (!detail::to_crop_rect(job.box, width, height, &job.crop)) continue;  // left the image
+        crops.push_back(job.crop);
+        runnable.push_back(job);
+    }
+
+    // 2. Landmarks for all crops in one batch.
+    auto start = Clock::now();
+    std::vector<Landmarks68> raw(runnable.size());
+    if (!runnable.empty()) {
+        const at::Tensor input = detail::landmark_inputs(rgb, crops, detail::kLandmarkInputSize);
+        const at::Tensor out = models->impl().landmarks.forward(input).to(at::kCPU);
+        const auto o = out.accessor<float, 3>();
+        for (size_t j = 0; j < runnable.size(); ++j) {
+            const CropRect& c = runnable[j].crop;
+            const int side = std::max(c.width, c.height);
+            const float pad_x = (side - c.width) / 2.f, pad_y = (side - c.height) / 2.f;
+            for (int k = 0; k < kLandmarkCount; ++k)
+                raw[j][k] = {c.x + o[j][k][0] * side - pad_x, c.y + o[j][k][1] * side - pad_y};
+        }
+    }
+    timings.landmarks_ms = ms_since(start);
+
+    // 3. Quality check, track update, smoothing, alignment.
+    start = Clock::now();
+    const auto unit_template = alignment_template(1, 1.f);
+    const auto crop_template = alignment_template(config.aligned_size, config.coverage);
+    std::vector<Track> next_tracks;
+    std::vector<Face> faces;
+    for (size_t j = 0; j < runnable.size(); ++j) {
+        const LandmarkJob& job = runnable[j];
+        const auto points = alignment_points(raw[j]);
+        double residual = 0;
+        detail::fit_similarity(points.data(), unit_template.data(), 5, &residual);
+        // Landmark-quality check for tracked crops: a face that left the crop gives a shape
+        // that no longer fits the template, or landmarks far smaller than the crop.
+        const Box bounds = detail::landmark_bounds(raw[j]);
+        const float crop_side = static_cast<float>(std::max(job.crop.width, job.crop.height));
+        const bool plausible = residual <= config.max_alignment_residual &&
+                               std::max(bounds.width, bounds.height) > 0.3f * crop_side;
+        if (!job.from_detector && !plausible) {
+            force_detection = true;
+            continue;
+        }
+        Track track;
+        if (job.track_index >= 0) {
+            track = std::move(tracks[job.track_index]);
+        } else {
+            track.id = next_track_id++;
+        }
+        track.raw = raw[j];
+        track.box = job.box;
+        if (job.from_detector) {
+            track.detection_score = job.detection_score;
+            track.missed_detections = 0;
+            track.box_in_face = detail::to_relative(job.box, detail::face_frame(raw[j]));
+        }
+        if (keep_tracks && config.smoothing) {
+            if (job.track_index < 0) track.smoother.reset();
+            track.smoothed = track.smoother.apply(track.raw, timestamp_s, config);
+        } else {
+            track.smoothed = track.raw;
+        }
+
+        Face face;
+        face.track_id = track.id;
+        face.detection_score = track.detection_score;
+        face.box = job.box;
+        face.landmarks = track.smoothed;
+        face.raw_landmarks = track.raw;
+        face.alignment_residual = static_cast<float>(residual);
+        face.detected_this_frame = job.from_detector;
+        const auto smoothed_points = alignment_points(track.smoothed);
+        const detail::Similarity to_aligned =
+            detail::fit_similarity(smoothed_points.data(), crop_template.data(), 5);
+        face.image_to_aligned = to_aligned.affine();
+        face.aligned_to_image = to_aligned.inverse().affine();
+        faces.push_back(face);
+        next_tracks.push_back(std::move(track));
+    }
+    // Two tracks that converged on one face: keep the older.
+    for (size_t a = 0; a < next_tracks.size(); ++a)
+        for (size_t b = a + 1; b < next_tracks.size(); ++b)
+            if (next_tracks[a].id >= 0 && next_tracks[b].id >= 0 &&
+                detail::intersection_over_union(detail::landmark_bounds(next_tracks[a].raw),
+                                                detail::landmark_bounds(next_tracks[b].raw)) > 0.5f)
+                (next_tracks[a].id < next_tracks[b].id ? next_tracks[b] : next_tracks[a]).id = -1;
+    std::vector<Face> kept_faces;
+    tracks.clear();
+    for (size_t i = 0; i < next_tracks.size(); ++i) {
+        if (next_tracks[i].id < 0) continue;
+        kept_faces.push_back(faces[i]);
+        if (keep_tracks) tracks.push_back(std::move(next_tracks[i]));
+    }
+    timings.align_ms = ms_since(start);
+    return kept_faces;
+}
+
+FaceAnalyzer::FaceAnalyzer(std::shared_ptr<const FaceModels> models, const EngineConfig& config)
+    : impl_(std::make_unique<Impl>()) {
+    if (!models) throw Error(ErrorCode::kInvalidArgument, "FaceAnalyzer needs loaded models");
+    config.validate();
+    impl_->models = std::move(models);
+    impl_->config = config;
+}
+
+FaceAnalyzer::~FaceAnalyzer() = default;
+FaceAnalyzer::FaceAnalyzer(FaceAnalyzer&&) noexcept = default;
+FaceAnalyzer& FaceAnalyzer::operator=(FaceAnalyzer&&) noexcept = default;
+
+void FaceAnalyzer::reset() {
+    impl_->tracks.clear();
+    impl_->force_detection = true;
+    impl_->frame_index = 0;
+}
+
+FrameAnalysis FaceAnalyzer::analyze(const FrameView& frame, CropOutput crops, double timestamp_s) {
+    Impl& s = *impl_;
+    const auto total_start = Clock::now();
+    at::NoGradGuard no_grad;
+    at::InferenceMode inference;
+    FrameAnalysis result;
+    try {
+        auto start = Clock::now();
+        const at::Tensor& rgb = s.uploader.upload(frame, s.models->impl().device, s.config.max_frame_side);
+        result.timings.convert_ms = ms_since(start);
+
+        if (timestamp_s < 0) timestamp_s = s.last_timestamp_s + 1.0 / 30.0;
+        s.last_timestamp_s = timestamp_s;
+
+        const bool detect = !s.config.tracking || s.force_detection || s.tracks.empty() ||
+                            s.frame_index % s.config.detect_every_n_frames == 0;
+        std::vector<Detection> detections;
+        if (detect) {
+            start = Clock::now();
+            detections = s.detect(rgb);
+            result.timings.detect_ms = ms_since(start);
+            s.force_detection = false;
+            s.frame_index = 0;  // count the detection period from this run
+        }
+        result.detector_ran = detect;
+        ++s.frame_index;
+        result.faces = s.track_faces(rgb, detect ? &detections : nullptr, timestamp_s, result.timings);
+
+        if (crops == CropOutput::kAlignedRgb && !result.faces.empty()) {
+            start = Clock::now();
+            std::vector<Affine2x3> transforms;
+            for (const Face& face : result.faces) transforms.push_back(face.aligned_to_image);
+            const at::Tensor images =
+                detail::aligned_crops(rgb, transforms, s.config.aligned_size)
+                    .round_()
+                    .clamp_(0, 255)
+                    .to(at::kByte)
+                    .permute({0, 2, 3, 1})
+                    .contiguous()
+                    .cpu();
+            const int size = s.config.aligned_size;
+            for (size_t i = 0; i < result.faces.size(); ++i) {
+                AlignedCrop crop{result.faces[i].track_id, size, {}};
+                const std::uint8_t* p = images[i].data_ptr<std::uint8_t>();
+                crop.rgb.assign(p, p + static_cast<size_t>(size) * size * 3);
+                result.crops.push_back(std::move(crop));
+            }
+            result.timings.align_ms += ms_since(start);
+        }
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        std::string what = e.what();
+        throw Error(ErrorCode::kInternal, "face analysis failed: " + what.substr(0, what.find('\n')));
+    }
+    result.timings.total_ms = ms_since(total_start);
+    return result;
+}
+
+}  // namespace faceswap

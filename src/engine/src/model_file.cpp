@@ -1,0 +1,134 @@
+#include "model_file.h"
+
+#include <torch/nn/module.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <filesystem>
+#include <sstream>
+#include <unistd.h>
+
+#include "faceswap/engine.h"
+
+namespace faceswap::detail {
+namespace {
+
+constexpr const char* kMagicKey = "__faceswap_magic";
+constexpr const char* kMagic = "faceswap-model";
+constexpr const char* kVersionKey = "__format_version";
+constexpr const char* kKindKey = "__kind";
+constexpr const char* kSourceKey = "__source";
+
+std::string shape_string(at::IntArrayRef sizes) {
+    std::ostringstream out;
+    out << '[';
+    for (size_t i = 0; i < sizes.size(); ++i) out << (i ? "," : "") << sizes[i];
+    out << ']';
+    return out.str();
+}
+
+std::map<std::string, at::Tensor> named_tensors(const torch::nn::Module& module) {
+    std::map<std::string, at::Tensor> tensors;
+    for (const auto& item : module.named_parameters()) tensors[item.key()] = item.value();
+    for (const auto& item : module.named_buffers()) tensors[item.key()] = item.value();
+    return tensors;
+}
+
+std::string read_string(torch::serialize::InputArchive& archive, const char* key,
+                        const std::string& path) {
+    c10::IValue value;
+    if (!archive.try_read(key, value) || !value.isString())
+        throw Error(ErrorCode::kModelCorrupt,
+                    path + ": not a faceswap model file (no '" + key +
+                        "'); run 'faceswap import-weights' or 'make setup' to recreate it");
+    return value.toStringRef();
+}
+
+}  // namespace
+
+void save_module(const torch::nn::Module& module, const ModelMetadata& metadata,
+                 const std::string& path) {
+    torch::serialize::OutputArchive archive;
+    archive.write(kMagicKey, c10::IValue(std::string(kMagic)));
+    archive.write(kVersionKey, c10::IValue(metadata.format_version));
+    archive.write(kKindKey, c10::IValue(metadata.kind));
+    archive.write(kSourceKey, c10::IValue(metadata.source));
+    for (const auto& [name, tensor] : named_tensors(module))
+        archive.write(name, tensor.detach().cpu().contiguous(), /*is_buffer=*/true);
+
+    const std::string temporary = path + ".partial-" + std::to_string(::getpid());
+    try {
+        archive.save_to(temporary);
+        std::filesystem::rename(temporary, path);
+    } catch (const std::exception& e) {
+        std::error_code ignored;
+        std::filesystem::remove(temporary, ignored);
+        throw Error(ErrorCode::kInternal, "cannot write model file " + path + ": " + e.what());
+    }
+}
+
+ModelMetadata load_module(torch::nn::Module& module, const std::string& expected_kind,
+                          const std::string& path) {
+    if (!std::filesystem::is_regular_file(path))
+        throw Error(ErrorCode::kModelMissing,
+                    "model file " + path +
+                        " not found; run 'make setup' (or 'faceswap import-weights') first");
+    torch::serialize::InputArchive archive;
+    try {
+        archive.load_from(path, at::kCPU);
+    } catch (const std::exception& e) {
+        std::string what = e.what();
+        what = what.substr(0, what.find('\n'));
+        throw Error(ErrorCode::kModelCorrupt,
+                    path + " is not a readable model file (" + what +
+                        "); delete it and run 'make setup' to recreate it");
+    }
+    if (read_string(archive, kMagicKey, path) != kMagic)
+        throw Error(ErrorCode::kModelCorrupt, path + ": not a faceswap model file");
+    ModelMetadata metadata;
+    c10::IValue version;
+    if (!archive.try_read(kVersionKey, version) || !version.isInt())
+        throw Error(ErrorCode::kModelCorrupt, path + ": model file has no format version");
+    metadata.format_version = version.toInt();
+    if (metadata.format_version > kModelFormatVersion)
+        throw Error(ErrorCode::kModelVersion,
+                    path + ": model format version " + std::to_string(metadata.format_version) +
+                        " is newer than this build supports (" +
+                        std::to_string(kModelFormatVersion) + "); update faceswap");
+    metadata.kind = read_string(archive, kKindKey, path);
+    metadata.source = read_string(archive, kSourceKey, path);
+    if (metadata.kind != expected_kind)
+        throw Error(ErrorCode::kModelCorrupt, path + ": holds a '" + metadata.kind +
+                                                  "' model, expected '" + expected_kind + "'");
+
+    // Read and check everything first, copy afterwards: never leave a module half-loaded.
+    auto targets = named_tensors(module);
+    std::map<std::string, at::Tensor> loaded;
+    for (const auto& [name, target] : targets) {
+        at::Tensor value;
+        if (!archive.try_read(name, value, /*is_buffer=*/true))
+            throw Error(ErrorCode::kModelCorrupt,
+                        path + ": tensor '" + name + "' is missing from the model file");
+        if (value.sizes() != target.sizes())
+            throw Error(ErrorCode::kModelCorrupt, path + ": tensor '" + name + "' has shape " +
+                                                      shape_string(value.sizes()) + ", expected " +
+                                                      shape_string(target.sizes()));
+        if (value.scalar_type() != target.scalar_type())
+            throw Error(ErrorCode::kModelCorrupt,
+                        path + ": tensor '" + name + "' has the wrong element type");
+        loaded[name] = value;
+    }
+    size_t stored_tensors = 0;
+    for (const auto& key : archive.keys())
+        if (key.rfind("__", 0) != 0) ++stored_tensors;
+    if (stored_tensors != targets.size())
+        throw Error(ErrorCode::kModelCorrupt,
+                    path + ": holds " + std::to_string(stored_tensors) + " tensors, expected " +
+                        std::to_string(targets.size()));
+
+    at::NoGradGuard no_grad;
+    for (auto& [name, target] : targets) target.copy_(loaded[name]);
+    return metadata;
+}
+
+}  // namespace faceswap::detail

@@ -1,0 +1,38 @@
+// The engine's own model file: a LibTorch archive of named tensors plus metadata
+// (magic, format version, kind, source). Written atomically, read with every shape checked.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace torch::nn {
+class Module;
+}
+
+namespace faceswap::detail {
+
+inline constexpr std::int64_t kModelFormatVersion = 1;
+
+struct ModelMetadata {
+    std::string kind;    // e.g. "ssd_mobilenetv1"
+    std::string source;  // where the weights came from
+    std::int64_t format_version = kModelFormatVersion;
+};
+
+// Writes every buffer and parameter of `module` under its name, plus metadata, to path.
+// The file appears complete or not at all (temporary file + rename).
+void save_module(const torch::nn::Module& module, const ModelMetadata& metadata,
+                 const std::string& path);
+
+// Reads a file written by save_module into the buffers of `module`, whose shapes must match
+// exactly. Refuses a missing file, another kind, a newer format, a missing, extra or misshaped
+// tensor, with an Error naming the file and the tensor. Nothing is copied unless all checks pass.
+ModelMetadata load_module(torch::nn::Module& module, const std::string& expected_kind,
+                          const std::string& path);
+
+}  // namespace faceswap::detail
