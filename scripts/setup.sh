@@ -21,16 +21,21 @@ DEBIAN_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev catch2
   libdlib-dev libdlib-data
-  nodejs npm
 )
+# Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's
+# npm package), so they are checked as commands and installed from Debian only when absent.
+NODE_PACKAGES=(nodejs npm)
 
 install_debian_packages() {
   local missing=()
   for pkg in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
+  if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+    missing+=("${NODE_PACKAGES[@]}")
+  fi
   if [ ${#missing[@]} -eq 0 ]; then
-    say "Debian packages: all ${#DEBIAN_PACKAGES[@]} present"
+    say "Debian packages: all present (node $(node --version), npm $(npm --version))"
     return
   fi
   say "Debian packages: installing ${missing[*]}"

