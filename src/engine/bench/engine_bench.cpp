@@ -1,15 +1,20 @@
 // faceswap-engine-bench: the stage benchmark on raw frames, built with LibTorch alone, for
 // machines without OpenCV (the GPU server). Frames come from 'faceswap bench --dump-frames'.
-//   faceswap-engine-bench MODEL_DIR FRAMES_FILE [cpu|cuda] [detect_every]
+//   faceswap-engine-bench MODEL_DIR FRAMES_FILE [auto|cpu|cuda] [detect_every] [frames_to_run]
+// A short clip is played forwards and backwards until frames_to_run (default 240) frames, so
+// the motion stays continuous for the tracker.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "stage_bench.h"
 
 int main(int argc, char** argv) {
     if (argc < 3) {
-        std::fprintf(stderr, "usage: %s MODEL_DIR FRAMES_FILE [auto|cpu|cuda] [detect_every]\n", argv[0]);
+        std::fprintf(stderr,
+                     "usage: %s MODEL_DIR FRAMES_FILE [auto|cpu|cuda] [detect_every] [frames_to_run]\n",
+                     argv[0]);
         return 2;
     }
     try {
@@ -22,7 +27,13 @@ int main(int argc, char** argv) {
         if (argc > 4) config.detect_every_n_frames = std::atoi(argv[4]);
         const auto frames = faceswap::bench::read_raw_frames(argv[2]);
         const auto models = faceswap::FaceModels::load(config);
-        const auto views = frames.views();
+        const auto clip = frames.views();
+        const size_t frames_to_run = argc > 5 ? std::strtoul(argv[5], nullptr, 10) : 240;
+        std::vector<faceswap::FrameView> views;
+        for (size_t i = 0; views.size() < frames_to_run && clip.size() > 1; ++i) {
+            const size_t period = 2 * (clip.size() - 1), k = i % period;  // ping-pong
+            views.push_back(clip[k < clip.size() ? k : period - k]);
+        }
         std::printf("faceswap-engine-bench: %zu frames %dx%d, device %s\n", views.size(),
                     frames.width, frames.height, models->device_name().c_str());
         faceswap::bench::run_standard_passes(models, config, views, 24.0);
