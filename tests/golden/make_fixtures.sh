@@ -1,31 +1,23 @@
 #!/usr/bin/env bash
-# Regenerates tests/golden/face_api_reference.json: golden SSD MobileNetV1 face
-# detections + 68-point landmarks from the real face-api (Node, tfjs CPU backend).
+# Regenerates tests/golden/face_api_reference.json: golden SSD MobileNetV1 face detections and
+# 68-point landmarks from the real face-api (Node, tfjs 4.22.0 CPU backend) on the eight
+# fixture photos that scripts/setup.sh fetched into .cache/ (run 'scripts/setup.sh assets'
+# first). Not part of the build or the tests: the JSON it writes is committed.
 #
 # Usage: tests/golden/make_fixtures.sh [NPM_PREFIX]
-#   NPM_PREFIX  scratch dir for the pinned npm deps (default: <repo>/.cache/node-reference)
-# Environment:
-#   FACE_API_DIR  extracted @vladmandic/face-api@1.7.15 npm tarball ("package" dir)
-#                 (default: /tmp/npmx/fa/package)
-#   IMAGES        space-separated image paths (default: the 8 fixture images below:
-#                 grace_hopper_512x512.jpg from Debian package facedetect,
-#                 astronaut.png from Debian python3-skimage (apt-get download +
-#                 dpkg-deb -x into SKIMAGE_ROOT, default /tmp/debimg/x),
-#                 sample1..6.jpg from face-api's demo/ dir)
-#   OUT           output JSON (default: tests/golden/face_api_reference.json)
-# Needs node >= 20.6 and npm access to the npm registry.
+#   NPM_PREFIX  scratch dir for the pinned npm deps (default: .cache/node-reference)
+# Environment: FACESWAP_CACHE_DIR (default .cache), OUT (default tests/golden/face_api_reference.json)
+# Needs node >= 20.6 and access to the npm registry.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 prefix="${1:-$root/.cache/node-reference}"
-face_api="${FACE_API_DIR:-/tmp/npmx/fa/package}"
-skimage_root="${SKIMAGE_ROOT:-/tmp/debimg/x}"
+cache="${FACESWAP_CACHE_DIR:-$root/.cache}"
+face_api="$cache/face-api/package"
 out="${OUT:-$here/face_api_reference.json}"
-default_images="/usr/share/doc/facedetect/examples/grace_hopper_512x512.jpg
-$skimage_root/usr/lib/python3/dist-packages/skimage/data/astronaut.png
-$(printf "$face_api/demo/sample%d.jpg\n" 1 2 3 4 5 6)"
-read -r -d '' -a images <<< "${IMAGES:-$default_images}" || true
+images=("$cache/grace_hopper/grace_hopper_512x512.jpg" "$cache/astronaut/astronaut.png")
+for i in 1 2 3 4 5 6; do images+=("$face_api/demo/sample$i.jpg"); done
 
 mkdir -p "$prefix"
 npm install --prefix "$prefix" --no-save --no-audit --no-fund \

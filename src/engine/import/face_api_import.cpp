@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <map>
 #include <regex>
-#include <sstream>
 
 #include "face_nets.h"
 #include "faceswap/engine.h"
@@ -23,14 +22,6 @@ struct Source {
     std::string tf_name;
     Layout layout;
 };
-
-std::string shape_string(at::IntArrayRef sizes) {
-    std::ostringstream out;
-    out << '[';
-    for (size_t i = 0; i < sizes.size(); ++i) out << (i ? "," : "") << sizes[i];
-    out << ']';
-    return out.str();
-}
 
 // Which TF tensor feeds each SSD buffer (names as registered in SsdMobileNetV1).
 Source ssd_source(const std::string& name) {
@@ -119,8 +110,8 @@ void convert(torch::nn::Module& module, const std::string& kind, const fs::path&
         if (value.sizes() != item.value().sizes())
             throw Error(ErrorCode::kWeightsInvalid,
                         manifest.string() + ": tensor '" + source.tf_name + "' has shape " +
-                            shape_string(found->second->shape) + ", which does not fit " +
-                            shape_string(item.value().sizes()));
+                            detail::shape_string(found->second->shape) + ", which does not fit " +
+                            detail::shape_string(item.value().sizes()));
         item.value().copy_(value);
     }
     detail::save_module(module,

@@ -19,14 +19,6 @@ constexpr const char* kVersionKey = "__format_version";
 constexpr const char* kKindKey = "__kind";
 constexpr const char* kSourceKey = "__source";
 
-std::string shape_string(at::IntArrayRef sizes) {
-    std::ostringstream out;
-    out << '[';
-    for (size_t i = 0; i < sizes.size(); ++i) out << (i ? "," : "") << sizes[i];
-    out << ']';
-    return out.str();
-}
-
 std::map<std::string, at::Tensor> named_tensors(const torch::nn::Module& module) {
     std::map<std::string, at::Tensor> tensors;
     for (const auto& item : module.named_parameters()) tensors[item.key()] = item.value();
@@ -45,6 +37,14 @@ std::string read_string(torch::serialize::InputArchive& archive, const char* key
 }
 
 }  // namespace
+
+std::string shape_string(at::IntArrayRef sizes) {
+    std::ostringstream out;
+    out << '[';
+    for (size_t i = 0; i < sizes.size(); ++i) out << (i ? "," : "") << sizes[i];
+    out << ']';
+    return out.str();
+}
 
 void save_module(const torch::nn::Module& module, const ModelMetadata& metadata,
                  const std::string& path) {

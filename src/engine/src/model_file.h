@@ -18,6 +18,9 @@ namespace faceswap::detail {
 
 inline constexpr std::int64_t kModelFormatVersion = 1;
 
+// "[a,b,c]", for error messages about tensor shapes.
+std::string shape_string(at::IntArrayRef sizes);
+
 struct ModelMetadata {
     std::string kind;    // e.g. "ssd_mobilenetv1"
     std::string source;  // where the weights came from
