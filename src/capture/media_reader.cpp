@@ -20,7 +20,7 @@ bool is_image_name(const fs::path& path) {
 }
 
 class VideoReader final : public MediaReader {
-public:
+  public:
     explicit VideoReader(const std::string& path) : path_(path) {
         if (!capture_.open(path, cv::CAP_FFMPEG) || !capture_.isOpened())
             throw MediaError(path + ": cannot open as a video (unsupported or corrupt file)");
@@ -42,7 +42,7 @@ public:
     std::int64_t frame_count() const override { return std::max<std::int64_t>(count_, 0); }
     double frames_per_second() const override { return fps_; }
 
-private:
+  private:
     std::string path_;
     cv::VideoCapture capture_;
     double fps_ = 30.0;
@@ -51,7 +51,7 @@ private:
 };
 
 class ImageListReader final : public MediaReader {
-public:
+  public:
     ImageListReader(std::vector<fs::path> files, bool single)
         : files_(std::move(files)), single_(single) {}
     bool next(DecodedFrame& frame) override {
@@ -73,7 +73,7 @@ public:
     double frames_per_second() const override { return 30.0; }
     std::int64_t skipped() const override { return skipped_; }
 
-private:
+  private:
     std::vector<fs::path> files_;
     bool single_;
     size_t position_ = 0;
@@ -89,8 +89,10 @@ std::unique_ptr<MediaReader> MediaReader::open(const std::string& path) {
     if (fs::is_directory(p, ec)) {
         std::vector<fs::path> files;
         for (const auto& entry : fs::directory_iterator(p, ec))
-            if (entry.is_regular_file() && is_image_name(entry.path())) files.push_back(entry.path());
-        if (files.empty()) throw MediaError(path + ": the folder holds no images (.jpg, .png, ...)");
+            if (entry.is_regular_file() && is_image_name(entry.path()))
+                files.push_back(entry.path());
+        if (files.empty())
+            throw MediaError(path + ": the folder holds no images (.jpg, .png, ...)");
         std::sort(files.begin(), files.end());
         return std::make_unique<ImageListReader>(std::move(files), false);
     }

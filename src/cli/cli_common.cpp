@@ -1,9 +1,9 @@
 #include "cli_common.h"
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <unistd.h>
 
 namespace faceswap::cli {
 
@@ -47,7 +47,8 @@ void ProgressBar::finish(const std::string& note) {
 }
 
 void ProgressBar::draw(std::int64_t done, const std::string& note) {
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const double rate = elapsed > 0 ? done / elapsed : 0.0;
     char line[256];
     if (total_ > 0) {

@@ -20,12 +20,12 @@ FrameView view_of(const cv::Mat& bgr);
 
 // A one-line progress bar on stderr with rate and ETA, redrawn at most 10 times a second.
 class ProgressBar {
-public:
+  public:
     ProgressBar(std::string label, std::int64_t total);
     void update(std::int64_t done, const std::string& note = {});
     void finish(const std::string& note = {});
 
-private:
+  private:
     void draw(std::int64_t done, const std::string& note);
     std::string label_;
     std::int64_t total_;

@@ -16,12 +16,12 @@ struct DlibFrameResult {
 };
 
 class DlibPeer {
-public:
+  public:
     explicit DlibPeer(const std::string& predictor_path);  // throws std::runtime_error
     ~DlibPeer();
     DlibFrameResult run(const cv::Mat& bgr);
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -18,7 +18,8 @@ namespace fs = std::filesystem;
 
 nlohmann::json points_json(const Landmarks68& landmarks) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& p : landmarks) out.push_back({std::round(p.x * 100) / 100, std::round(p.y * 100) / 100});
+    for (const auto& p : landmarks)
+        out.push_back({std::round(p.x * 100) / 100, std::round(p.y * 100) / 100});
     return out;
 }
 
@@ -70,8 +71,8 @@ int run_extract(const ExtractOptions& options) {
         ++frames_analysed;
         FrameAnalysis analysis;
         try {
-            analysis = analyzer.analyze(view_of(frame.bgr), CropOutput::kAlignedRgb,
-                                        frame.timestamp_s);
+            analysis =
+                analyzer.analyze(view_of(frame.bgr), CropOutput::kAlignedRgb, frame.timestamp_s);
         } catch (const Error& e) {
             std::fprintf(stderr, "\nskipping %s: %s\n", frame.name.c_str(), e.what());
             ++frames_without_face;
@@ -96,7 +97,8 @@ int run_extract(const ExtractOptions& options) {
             char name[64];
             std::snprintf(name, sizeof name, "%06lld_t%d.png", static_cast<long long>(frame.index),
                           face.track_id);
-            cv::Mat crop_rgb(crop.size, crop.size, CV_8UC3, const_cast<std::uint8_t*>(crop.rgb.data()));
+            cv::Mat crop_rgb(crop.size, crop.size, CV_8UC3,
+                             const_cast<std::uint8_t*>(crop.rgb.data()));
             cv::cvtColor(crop_rgb, rgb, cv::COLOR_RGB2BGR);
             if (!cv::imwrite((faces_dir / name).string(), rgb, png_params))
                 throw std::runtime_error("cannot write " + (faces_dir / name).string() +
@@ -138,7 +140,8 @@ int run_extract(const ExtractOptions& options) {
     fs::rename(partial, json_path);
 
     std::printf("extracted %lld faces from %lld of %lld frames into %s (%lld frames without a face",
-                static_cast<long long>(crops_written), static_cast<long long>(frames_analysed - frames_without_face),
+                static_cast<long long>(crops_written),
+                static_cast<long long>(frames_analysed - frames_without_face),
                 static_cast<long long>(frames_analysed), options.output_dir.c_str(),
                 static_cast<long long>(frames_without_face));
     if (reader->skipped() > 0)

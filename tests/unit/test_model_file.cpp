@@ -1,7 +1,7 @@
 // The engine's own model files: real ones load; missing, truncated, foreign, newer or misshaped
 // ones are refused with a clear error, and nothing is half-loaded.
-#include <catch2/catch.hpp>
 #include <torch/nn/module.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -89,8 +89,9 @@ TEST_CASE("a tensor of the wrong shape is refused by name, and nothing is copied
         Misshaped() {
             faceswap::detail::LandmarkNet68 reference;
             for (const auto& item : reference.named_buffers())
-                register_buffer(item.key(), item.key() == "fc_bias" ? at::ones({135})
-                                                                    : at::ones(item.value().sizes()));
+                register_buffer(item.key(), item.key() == "fc_bias"
+                                                ? at::ones({135})
+                                                : at::ones(item.value().sizes()));
         }
     };
     faceswap::test::TempDir dir;
@@ -104,5 +105,6 @@ TEST_CASE("a tensor of the wrong shape is refused by name, and nothing is copied
         CHECK(e.code() == ErrorCode::kModelCorrupt);
         CHECK_THAT(std::string(e.what()), Catch::Contains("fc_bias") && Catch::Contains("[135]"));
     }
-    for (const auto& item : net.named_buffers()) REQUIRE(item.value().abs().sum().item<float>() == 0.f);
+    for (const auto& item : net.named_buffers())
+        REQUIRE(item.value().abs().sum().item<float>() == 0.f);
 }

@@ -3,9 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cstring>
-#include <functional>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "faceswap/weights_import.h"
 #include "test_support.h"
@@ -26,7 +26,8 @@ const TfjsTensor& find(const std::vector<TfjsTensor>& tensors, const std::string
 
 // Copies the landmark model's manifest and .bin into a temp folder so they can be damaged.
 fs::path copy_landmark_model(const fs::path& dir) {
-    for (const char* name : {"face_landmark_68_model-weights_manifest.json", "face_landmark_68_model.bin"})
+    for (const char* name :
+         {"face_landmark_68_model-weights_manifest.json", "face_landmark_68_model.bin"})
         fs::copy_file(faceswap::test::face_api_model_dir() / name, dir / name);
     return dir / "face_landmark_68_model-weights_manifest.json";
 }
@@ -45,7 +46,8 @@ std::string error_message(const std::function<void()>& action, ErrorCode expecte
 }  // namespace
 
 TEST_CASE("reads the SSD manifest: de-quantised uint8, float32 priors and int32 constants") {
-    const fs::path manifest = faceswap::test::face_api_model_dir() / "ssd_mobilenetv1_model-weights_manifest.json";
+    const fs::path manifest =
+        faceswap::test::face_api_model_dir() / "ssd_mobilenetv1_model-weights_manifest.json";
     const auto tensors = faceswap::read_tfjs_weights(manifest.string());
     CHECK(tensors.size() > 140);
 
@@ -60,7 +62,8 @@ TEST_CASE("reads the SSD manifest: de-quantised uint8, float32 priors and int32 
     nlohmann::json json;
     std::ifstream(manifest) >> json;
     const auto& first = json[0]["weights"][0];
-    std::ifstream bin(faceswap::test::face_api_model_dir() / "ssd_mobilenetv1_model.bin", std::ios::binary);
+    std::ifstream bin(faceswap::test::face_api_model_dir() / "ssd_mobilenetv1_model.bin",
+                      std::ios::binary);
     const auto q = static_cast<unsigned char>(bin.get());
     const double expected = first["quantization"]["min"].get<double>() +
                             first["quantization"]["scale"].get<double>() * q;
@@ -74,7 +77,8 @@ TEST_CASE("a truncated .bin names the file and the tensor that runs past its end
     fs::resize_file(bin, fs::file_size(bin) - 100);
     const std::string message = error_message(
         [&] { faceswap::read_tfjs_weights(manifest.string()); }, ErrorCode::kWeightsInvalid);
-    CHECK_THAT(message, Catch::Contains("face_landmark_68_model.bin") && Catch::Contains("fc/bias"));
+    CHECK_THAT(message,
+               Catch::Contains("face_landmark_68_model.bin") && Catch::Contains("fc/bias"));
 }
 
 TEST_CASE("a .bin longer than its manifest says is refused") {
@@ -93,9 +97,10 @@ TEST_CASE("a malformed or missing manifest is a clear error") {
     CHECK_THAT(error_message([&] { faceswap::read_tfjs_weights(manifest.string()); },
                              ErrorCode::kWeightsInvalid),
                Catch::Contains("not valid JSON"));
-    CHECK_THAT(error_message([&] { faceswap::read_tfjs_weights((dir.path() / "none.json").string()); },
-                             ErrorCode::kWeightsInvalid),
-               Catch::Contains("cannot open manifest"));
+    CHECK_THAT(
+        error_message([&] { faceswap::read_tfjs_weights((dir.path() / "none.json").string()); },
+                      ErrorCode::kWeightsInvalid),
+        Catch::Contains("cannot open manifest"));
 }
 
 TEST_CASE("import refuses a tensor of the wrong shape, naming it") {
@@ -113,9 +118,9 @@ TEST_CASE("import refuses a tensor of the wrong shape, naming it") {
     std::ofstream(manifest) << json.dump();
 
     const fs::path out = dir.path() / "out";
-    const std::string message = error_message(
-        [&] { faceswap::import_face_api_weights(dir.path().string(), out.string()); },
-        ErrorCode::kWeightsInvalid);
+    const std::string message =
+        error_message([&] { faceswap::import_face_api_weights(dir.path().string(), out.string()); },
+                      ErrorCode::kWeightsInvalid);
     CHECK_THAT(message, Catch::Contains("dense0/conv0/filters") && Catch::Contains("[3,3,32,3]"));
     CHECK_FALSE(fs::exists(out / "landmarks68.fsmodel"));  // nothing half-written
 }

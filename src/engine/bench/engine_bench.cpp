@@ -12,9 +12,10 @@
 
 int main(int argc, char** argv) {
     if (argc < 3) {
-        std::fprintf(stderr,
-                     "usage: %s MODEL_DIR FRAMES_FILE [auto|cpu|cuda] [detect_every] [frames_to_run]\n",
-                     argv[0]);
+        std::fprintf(
+            stderr,
+            "usage: %s MODEL_DIR FRAMES_FILE [auto|cpu|cuda] [detect_every] [frames_to_run]\n",
+            argv[0]);
         return 2;
     }
     try {

@@ -37,7 +37,8 @@ PassResult run_pass(const std::string& name, const std::shared_ptr<const FaceMod
     for (size_t i = 0; i < frames.size(); ++i) {
         const auto frame_start = Clock::now();
         const FrameAnalysis a = analyzer.analyze(frames[i], crops, i / fps);
-        totals.push_back(std::chrono::duration<double, std::milli>(Clock::now() - frame_start).count());
+        totals.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - frame_start).count());
         convert.push_back(a.timings.convert_ms);
         detect.push_back(a.timings.detect_ms);
         landmarks.push_back(a.timings.landmarks_ms);
@@ -58,11 +59,12 @@ PassResult run_pass(const std::string& name, const std::shared_ptr<const FaceMod
 }
 
 void print_pass(const PassResult& r) {
-    std::printf("%-46s %7.1f FPS | convert %5.2f  detect %6.2f (%6.2f per run, %3d runs)  "
-                "landmarks %5.2f  align %5.2f ms | frame p50 %6.2f p95 %6.2f max %6.2f ms | "
-                "face in %5.1f%%\n",
-                r.name.c_str(), r.fps, r.convert_ms, r.detect_ms, r.detect_run_ms, r.detector_runs,
-                r.landmarks_ms, r.align_ms, r.p50_ms, r.p95_ms, r.max_ms, 100 * r.found_fraction);
+    std::printf(
+        "%-46s %7.1f FPS | convert %5.2f  detect %6.2f (%6.2f per run, %3d runs)  "
+        "landmarks %5.2f  align %5.2f ms | frame p50 %6.2f p95 %6.2f max %6.2f ms | "
+        "face in %5.1f%%\n",
+        r.name.c_str(), r.fps, r.convert_ms, r.detect_ms, r.detect_run_ms, r.detector_runs,
+        r.landmarks_ms, r.align_ms, r.p50_ms, r.p95_ms, r.max_ms, 100 * r.found_fraction);
     std::fflush(stdout);
 }
 
@@ -84,7 +86,8 @@ std::vector<PassResult> run_standard_passes(const std::shared_ptr<const FaceMode
 std::vector<FrameView> RawFrames::views() const {
     std::vector<FrameView> out;
     const size_t frame_bytes = static_cast<size_t>(width) * height * 3;
-    for (size_t offset = 0; frame_bytes && offset + frame_bytes <= pixels.size(); offset += frame_bytes)
+    for (size_t offset = 0; frame_bytes && offset + frame_bytes <= pixels.size();
+         offset += frame_bytes)
         out.push_back({pixels.data() + offset, width, height, width * 3, PixelFormat::BGR24});
     return out;
 }
@@ -92,11 +95,13 @@ std::vector<FrameView> RawFrames::views() const {
 void write_raw_frames(const std::string& path, const std::vector<FrameView>& frames) {
     if (frames.empty()) throw Error(ErrorCode::kInvalidArgument, "no frames to write");
     std::ofstream out(path, std::ios::binary);
-    out << "FSFRAMES1\n" << frames[0].width << ' ' << frames[0].height << ' ' << frames.size() << '\n';
+    out << "FSFRAMES1\n"
+        << frames[0].width << ' ' << frames[0].height << ' ' << frames.size() << '\n';
     for (const FrameView& f : frames)
         for (int y = 0; y < f.height; ++y)
-            out.write(reinterpret_cast<const char*>(f.data + static_cast<size_t>(y) * f.stride_bytes),
-                      f.width * 3);
+            out.write(
+                reinterpret_cast<const char*>(f.data + static_cast<size_t>(y) * f.stride_bytes),
+                f.width * 3);
     if (!out) throw Error(ErrorCode::kInternal, "cannot write " + path);
 }
 
@@ -110,7 +115,8 @@ RawFrames read_raw_frames(const std::string& path) {
         throw Error(ErrorCode::kInvalidArgument, path + ": not a raw frames file (FSFRAMES1)");
     in.get();
     frames.pixels.resize(count * frames.width * frames.height * 3);
-    in.read(reinterpret_cast<char*>(frames.pixels.data()), static_cast<std::streamsize>(frames.pixels.size()));
+    in.read(reinterpret_cast<char*>(frames.pixels.data()),
+            static_cast<std::streamsize>(frames.pixels.size()));
     if (in.gcount() != static_cast<std::streamsize>(frames.pixels.size()))
         throw Error(ErrorCode::kInvalidArgument, path + ": truncated raw frames file");
     return frames;

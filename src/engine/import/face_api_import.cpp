@@ -35,8 +35,7 @@ Source ssd_source(const std::string& name) {
         return part == "weight" ? Source{prefix + "/weights", Layout::kConv}
                                 : Source{prefix + "/convolution_bn_offset", Layout::kAsIs};
     };
-    if (std::regex_match(name, m, conv0))
-        return conv_pair("MobilenetV1/Conv2d_0_pointwise", m[1]);
+    if (std::regex_match(name, m, conv0)) return conv_pair("MobilenetV1/Conv2d_0_pointwise", m[1]);
     if (std::regex_match(name, m, pw))
         return conv_pair("MobilenetV1/Conv2d_" + m[1].str() + "_pointwise", m[2]);
     if (std::regex_match(name, m, extra))
@@ -79,15 +78,20 @@ Source landmark_source(const std::string& name) {
 }
 
 at::Tensor to_torch_layout(const TfjsTensor& tf, Layout layout) {
-    at::Tensor t = at::from_blob(const_cast<float*>(tf.values.data()),
-                                 at::IntArrayRef(tf.shape), at::kFloat)
-                       .clone();
+    at::Tensor t =
+        at::from_blob(const_cast<float*>(tf.values.data()), at::IntArrayRef(tf.shape), at::kFloat)
+            .clone();
     switch (layout) {
-        case Layout::kAsIs: return t;
-        case Layout::kConv: return t.dim() == 4 ? t.permute({3, 2, 0, 1}).contiguous() : t;
-        case Layout::kDepthwise: return t.dim() == 4 ? t.permute({2, 3, 0, 1}).contiguous() : t;
-        case Layout::kDenseTransposed: return t.dim() == 2 ? t.t().contiguous() : t;
-        case Layout::kDropBatch: return t.dim() == 3 ? t.squeeze(0) : t;
+        case Layout::kAsIs:
+            return t;
+        case Layout::kConv:
+            return t.dim() == 4 ? t.permute({3, 2, 0, 1}).contiguous() : t;
+        case Layout::kDepthwise:
+            return t.dim() == 4 ? t.permute({2, 3, 0, 1}).contiguous() : t;
+        case Layout::kDenseTransposed:
+            return t.dim() == 2 ? t.t().contiguous() : t;
+        case Layout::kDropBatch:
+            return t.dim() == 3 ? t.squeeze(0) : t;
     }
     return t;
 }

@@ -55,15 +55,16 @@ Similarity Similarity::inverse() const {
     return inv;
 }
 
-double Similarity::scale() const { return std::hypot(a, b); }
+double Similarity::scale() const {
+    return std::hypot(a, b);
+}
 
 Affine2x3 Similarity::affine() const {
     return {static_cast<float>(a), static_cast<float>(-b), static_cast<float>(tx),
             static_cast<float>(b), static_cast<float>(a),  static_cast<float>(ty)};
 }
 
-Similarity fit_similarity(const Point2f* src, const Point2f* dst, int count,
-                          double* rms_residual) {
+Similarity fit_similarity(const Point2f* src, const Point2f* dst, int count, double* rms_residual) {
     double sx = 0, sy = 0, dx = 0, dy = 0;
     for (int i = 0; i < count; ++i) {
         sx += src[i].x;

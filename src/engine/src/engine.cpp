@@ -34,6 +34,7 @@ void EngineConfig::validate() const {
     check(max_frame_side >= 16, "max_frame_side must be >= 16");
     check(detect_every_n_frames >= 1, "detect_every_n_frames must be >= 1");
     check(max_alignment_residual > 0.f, "max_alignment_residual must be > 0");
+    check(max_appearance_change > 0.f, "max_appearance_change must be > 0");
     check(smoothing_min_cutoff_hz > 0.f && smoothing_derivative_cutoff_hz > 0.f &&
               smoothing_beta >= 0.f,
           "smoothing cut-offs must be > 0 and beta >= 0");
@@ -52,8 +53,8 @@ FaceModels::FaceModels(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 FaceModels::~FaceModels() = default;
 
 std::string FaceModels::device_name() const {
-    return impl_->device.is_cuda() ? "cuda" : "cpu (" + std::to_string(at::get_num_threads()) +
-                                                  " threads)";
+    return impl_->device.is_cuda() ? "cuda"
+                                   : "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
 }
 
 std::shared_ptr<const FaceModels> FaceModels::load(const EngineConfig& config) {
@@ -64,8 +65,8 @@ std::shared_ptr<const FaceModels> FaceModels::load(const EngineConfig& config) {
         throw Error(ErrorCode::kDeviceUnavailable,
                     "CUDA was requested but no CUDA device is available; use device 'cpu' or "
                     "'auto'");
-    impl->device = (config.device != DeviceKind::kCpu && cuda) ? at::Device(at::kCUDA)
-                                                                : at::Device(at::kCPU);
+    impl->device =
+        (config.device != DeviceKind::kCpu && cuda) ? at::Device(at::kCUDA) : at::Device(at::kCPU);
     // LibTorch defaults to one thread; use the configured number (all cores by default).
     const int threads = config.cpu_threads > 0
                             ? config.cpu_threads
@@ -127,29 +128,28 @@ struct FaceAnalyzer::Impl {
 std::vector<Detection> FaceAnalyzer::Impl::detect(const at::Tensor& rgb) const {
     const auto& net = models->impl().detector;
     const int side = static_cast<int>(std::max(rgb.size(2), rgb.size(3)));
-    const detail::SsdOutput out =
-        net.forward(const_cast<detail::DetectorInput&>(detector_input)
-                        .make(rgb, detail::kDetectorInputSize));
+    const detail::SsdOutput out = net.forward(
+        const_cast<detail::DetectorInput&>(detector_input).make(rgb, detail::kDetectorInputSize));
     const at::Tensor boxes = out.boxes[0], scores = out.scores[0];
 
     // Candidates above the threshold, best first; IoU matrix in torch, greedy pass on the CPU.
     const at::Tensor candidates = at::nonzero(scores > config.detector_min_score).view(-1);
     if (candidates.numel() == 0) return {};
     const at::Tensor candidate_scores = scores.index_select(0, candidates);
-    const at::Tensor order = std::get<1>(candidate_scores.sort(0, true)).narrow(
-        0, 0, std::min<int64_t>(candidates.numel(), 100));
+    const at::Tensor order = std::get<1>(candidate_scores.sort(0, true))
+                                 .narrow(0, 0, std::min<int64_t>(candidates.numel(), 100));
     const at::Tensor picked = candidates.index_select(0, order);
     const at::Tensor b = boxes.index_select(0, picked);  // (ymin, xmin, ymax, xmax)
     const at::Tensor lo = at::minimum(b.slice(1, 0, 2), b.slice(1, 2, 4));
     const at::Tensor hi = at::maximum(b.slice(1, 0, 2), b.slice(1, 2, 4));
     const at::Tensor area = (hi - lo).prod(1);
-    const at::Tensor inter =
-        (at::minimum(hi.unsqueeze(1), hi.unsqueeze(0)) - at::maximum(lo.unsqueeze(1), lo.unsqueeze(0)))
-            .clamp_min(0)
-            .prod(2);
+    const at::Tensor inter = (at::minimum(hi.unsqueeze(1), hi.unsqueeze(0)) -
+                              at::maximum(lo.unsqueeze(1), lo.unsqueeze(0)))
+                                 .clamp_min(0)
+                                 .prod(2);
     const at::Tensor iou =
-        (inter / (area.unsqueeze(1) + area.unsqueeze(0) - inter)).masked_fill(
-            (area.unsqueeze(1) <= 0) | (area.unsqueeze(0) <= 0), 0.0);
+        (inter / (area.unsqueeze(1) + area.unsqueeze(0) - inter))
+            .masked_fill((area.unsqueeze(1) <= 0) | (area.unsqueeze(0) <= 0), 0.0);
 
     const at::Tensor iou_cpu = iou.cpu();
     const at::Tensor boxes_cpu = b.cpu();
@@ -196,8 +196,9 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
         return detail::close_enough(current, candidate) ? current : candidate;
     };
     for (size_t t = 0; t < tracks.size(); ++t)
-        predicted[t] = steady(tracks[t].box, detail::from_relative(tracks[t].box_in_face,
-                                                                   detail::face_frame(tracks[t].smoothed)));
+        predicted[t] = steady(
+            tracks[t].box,
+            detail::from_relative(tracks[t].box_in_face, detail::face_frame(tracks[t].smoothed)));
     if (detections) {
         std::vector<bool> used(detections->size(), false);
         // Greedy matching by IoU between detector boxes and where each track expects its face.
@@ -208,21 +209,28 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
                 if (track_has_job[t]) continue;
                 for (size_t d = 0; d < detections->size(); ++d) {
                     if (used[d]) continue;
-                    const float iou = detail::intersection_over_union(predicted[t], (*detections)[d].box);
-                    if (iou > best) best = iou, best_t = static_cast<int>(t), best_d = static_cast<int>(d);
+                    const float iou =
+                        detail::intersection_over_union(predicted[t], (*detections)[d].box);
+                    if (iou > best)
+                        best = iou, best_t = static_cast<int>(t), best_d = static_cast<int>(d);
                 }
             }
             if (best_t < 0) break;
             used[best_d] = track_has_job[best_t] = true;
-            jobs.push_back({best_t, steady(predicted[best_t], (*detections)[best_d].box),
-                            (*detections)[best_d].score, true, {}});
+            jobs.push_back({best_t,
+                            steady(predicted[best_t], (*detections)[best_d].box),
+                            (*detections)[best_d].score,
+                            true,
+                            {}});
         }
         for (size_t d = 0; d < detections->size(); ++d)
-            if (!used[d]) jobs.push_back({-1, (*detections)[d].box, (*detections)[d].score, true, {}});
+            if (!used[d])
+                jobs.push_back({-1, (*detections)[d].box, (*detections)[d].score, true, {}});
     }
     for (size_t t = 0; t < tracks.size(); ++t) {
         if (track_has_job[t]) continue;
-        if (detections && ++tracks[t].missed_detections >= 2) continue;  // the detector lost it twice
+        if (detections && ++tracks[t].missed_detections >= 2)
+            continue;  // the detector lost it twice
         jobs.push_back({static_cast<int>(t), predicted[t], tracks[t].detection_score, false, {}});
     }
 
@@ -237,9 +245,20 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
     // 2. Landmarks for all crops in one batch.
     auto start = Clock::now();
     std::vector<Landmarks68> raw(runnable.size());
+    std::vector<std::vector<float>> thumbnails(runnable.size());
     if (!runnable.empty()) {
         const at::Tensor input = detail::landmark_inputs(rgb, crops, detail::kLandmarkInputSize);
         const at::Tensor out = models->impl().landmarks.forward(input).to(at::kCPU);
+        // A 16x16 grey thumbnail of each crop, to notice when the pixels under a track change
+        // abruptly (the face left, a cut, an occlusion) although its landmarks look fine.
+        const at::Tensor thumbs = at::avg_pool2d(input.mean(1, true), {7, 7})
+                                      .reshape({input.size(0), -1})
+                                      .to(at::kCPU)
+                                      .contiguous();
+        for (size_t j = 0; j < runnable.size(); ++j) {
+            const float* t = thumbs[static_cast<int64_t>(j)].data_ptr<float>();
+            thumbnails[j].assign(t, t + thumbs.size(1));
+        }
         const auto o = out.accessor<float, 3>();
         for (size_t j = 0; j < runnable.size(); ++j) {
             const CropRect& c = runnable[j].crop;
@@ -249,7 +268,7 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
                 raw[j][k] = {c.x + o[j][k][0] * side - pad_x, c.y + o[j][k][1] * side - pad_y};
         }
     }
-    timings.landmarks_ms = ms_since(start);
+    timings.landmarks_ms += ms_since(start);
 
     // 3. Quality check, track update, smoothing, alignment.
     start = Clock::now();
@@ -268,8 +287,12 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
         const float crop_side = static_cast<float>(std::max(job.crop.width, job.crop.height));
         const bool plausible = residual <= config.max_alignment_residual &&
                                std::max(bounds.width, bounds.height) > 0.3f * crop_side;
-        if (!job.from_detector && !plausible) {
-            force_detection = true;
+        const bool same_look =
+            job.track_index < 0 ||
+            detail::appearance_change(tracks[job.track_index].thumbnail, thumbnails[j]) <=
+                config.max_appearance_change;
+        if (!job.from_detector && !(plausible && same_look)) {
+            force_detection = true;  // lost: the caller re-runs the detector on this frame
             continue;
         }
         Track track;
@@ -279,6 +302,7 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
             track.id = next_track_id++;
         }
         track.raw = raw[j];
+        track.thumbnail = std::move(thumbnails[j]);
         if (job.from_detector) {
             track.detection_score = job.detection_score;
             track.missed_detections = 0;
@@ -325,7 +349,7 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
         kept_faces.push_back(faces[i]);
         if (keep_tracks) tracks.push_back(std::move(next_tracks[i]));
     }
-    timings.align_ms = ms_since(start);
+    timings.align_ms += ms_since(start);
     return kept_faces;
 }
 
@@ -355,7 +379,8 @@ FrameAnalysis FaceAnalyzer::analyze(const FrameView& frame, CropOutput crops, do
     FrameAnalysis result;
     try {
         auto start = Clock::now();
-        const at::Tensor& rgb = s.uploader.upload(frame, s.models->impl().device, s.config.max_frame_side);
+        const at::Tensor& rgb =
+            s.uploader.upload(frame, s.models->impl().device, s.config.max_frame_side);
         result.timings.convert_ms = ms_since(start);
 
         if (timestamp_s < 0) timestamp_s = s.last_timestamp_s + 1.0 / 30.0;
@@ -373,20 +398,32 @@ FrameAnalysis FaceAnalyzer::analyze(const FrameView& frame, CropOutput crops, do
         }
         result.detector_ran = detect;
         ++s.frame_index;
-        result.faces = s.track_faces(rgb, detect ? &detections : nullptr, timestamp_s, result.timings);
+        result.faces =
+            s.track_faces(rgb, detect ? &detections : nullptr, timestamp_s, result.timings);
+        if (!detect && s.force_detection) {
+            // A track was lost on a frame without detection: detect now rather than show a
+            // frame without that face (or with a ghost of it). Surviving tracks are matched
+            // again; their smoothers ignore the repeated timestamp.
+            start = Clock::now();
+            detections = s.detect(rgb);
+            result.timings.detect_ms = ms_since(start);
+            result.detector_ran = true;
+            s.force_detection = false;
+            s.frame_index = 1;
+            result.faces = s.track_faces(rgb, &detections, timestamp_s, result.timings);
+        }
 
         if (crops == CropOutput::kAlignedRgb && !result.faces.empty()) {
             start = Clock::now();
             std::vector<Affine2x3> transforms;
             for (const Face& face : result.faces) transforms.push_back(face.aligned_to_image);
-            const at::Tensor images =
-                detail::aligned_crops(rgb, transforms, s.config.aligned_size)
-                    .round_()
-                    .clamp_(0, 255)
-                    .to(at::kByte)
-                    .permute({0, 2, 3, 1})
-                    .contiguous()
-                    .cpu();
+            const at::Tensor images = detail::aligned_crops(rgb, transforms, s.config.aligned_size)
+                                          .round_()
+                                          .clamp_(0, 255)
+                                          .to(at::kByte)
+                                          .permute({0, 2, 3, 1})
+                                          .contiguous()
+                                          .cpu();
             const int size = s.config.aligned_size;
             for (size_t i = 0; i < result.faces.size(); ++i) {
                 AlignedCrop crop{result.faces[i].track_id, size, {}};
@@ -400,7 +437,8 @@ FrameAnalysis FaceAnalyzer::analyze(const FrameView& frame, CropOutput crops, do
         throw;
     } catch (const std::exception& e) {
         std::string what = e.what();
-        throw Error(ErrorCode::kInternal, "face analysis failed: " + what.substr(0, what.find('\n')));
+        throw Error(ErrorCode::kInternal,
+                    "face analysis failed: " + what.substr(0, what.find('\n')));
     }
     result.timings.total_ms = ms_since(total_start);
     return result;

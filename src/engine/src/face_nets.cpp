@@ -28,11 +28,13 @@ at::Tensor conv_same(const at::Tensor& x, const at::Tensor& weight, const at::Te
         return at::conv2d(x, weight, bias, at::IntArrayRef{stride, stride},
                           at::IntArrayRef{pad_h[0], pad_w[0]}, at::IntArrayRef{1, 1}, groups);
     const at::Tensor padded = at::constant_pad_nd(x, {pad_w[0], pad_w[1], pad_h[0], pad_h[1]}, 0);
-    return at::conv2d(padded, weight, bias, at::IntArrayRef{stride, stride},
-                      at::IntArrayRef{0, 0}, at::IntArrayRef{1, 1}, groups);
+    return at::conv2d(padded, weight, bias, at::IntArrayRef{stride, stride}, at::IntArrayRef{0, 0},
+                      at::IntArrayRef{1, 1}, groups);
 }
 
-at::Tensor relu6_(at::Tensor x) { return x.clamp_(0, 6); }
+at::Tensor relu6_(at::Tensor x) {
+    return x.clamp_(0, 6);
+}
 
 at::Tensor separable_same(const at::Tensor& x, const at::Tensor& depthwise,
                           const at::Tensor& pointwise, const at::Tensor& bias, int64_t stride) {
@@ -53,7 +55,7 @@ SsdMobileNetV1::SsdMobileNetV1() {
                     register_buffer(name + "_bias", at::zeros({out}))};
     };
     conv0_ = conv("conv0", 32, 3, 3);
-    const std::array<int64_t, 14> channels = {32,  64,  128, 128, 256,  256, 512,
+    const std::array<int64_t, 14> channels = {32,  64,  128, 128, 256, 256,  512,
                                               512, 512, 512, 512, 512, 1024, 1024};
     for (int i = 1; i <= kDepthwiseLayers; ++i) {
         const int64_t in = channels[i - 1];
@@ -178,8 +180,8 @@ at::Tensor LandmarkNet68::forward(const at::Tensor& input) const {
                             : separable_same(x, block.first_separable.depthwise,
                                              block.first_separable.pointwise,
                                              block.first_separable.bias, 2));
-        const at::Tensor out2 = separable_same(out1, block.conv1.depthwise, block.conv1.pointwise,
-                                               block.conv1.bias, 1);
+        const at::Tensor out2 =
+            separable_same(out1, block.conv1.depthwise, block.conv1.pointwise, block.conv1.bias, 1);
         const at::Tensor sum12 = out1 + out2;
         const at::Tensor out3 = separable_same(at::relu(sum12), block.conv2.depthwise,
                                                block.conv2.pointwise, block.conv2.bias, 1);

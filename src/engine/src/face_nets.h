@@ -22,7 +22,7 @@ struct SsdOutput {
 };
 
 class SsdMobileNetV1 : public torch::nn::Module {
-public:
+  public:
     static constexpr const char* kKind = "ssd_mobilenetv1";
     SsdMobileNetV1();
 
@@ -36,7 +36,7 @@ public:
     // Names and shapes the importer fills; used to validate imported tensors.
     static constexpr int kDepthwiseLayers = 13;
 
-private:
+  private:
     struct Depthwise {
         at::Tensor weight, gamma, beta, mean, variance;  // raw, as trained
         at::Tensor folded_weight, folded_bias;           // derived at prepare time
@@ -54,14 +54,14 @@ private:
 };
 
 class LandmarkNet68 : public torch::nn::Module {
-public:
+  public:
     static constexpr const char* kKind = "face_landmark_68";
     LandmarkNet68();
 
     // input: [B, 3, 112, 112] float RGB in 0..255. Returns [B, 68, 2] in 0..1 of the input.
     at::Tensor forward(const at::Tensor& input) const;
 
-private:
+  private:
     struct Separable {
         at::Tensor depthwise, pointwise, bias;
     };

@@ -17,9 +17,9 @@ at::Tensor sample(const at::Tensor& input, const at::Tensor& grid) {
 // A [1, rows, cols, 2] grid whose x depends only on the column and y only on the row.
 at::Tensor separable_grid(const at::Tensor& xs, const at::Tensor& ys) {
     const int64_t rows = ys.size(0), cols = xs.size(0);
-    return at::stack({xs.view({1, cols}).expand({rows, cols}),
-                      ys.view({rows, 1}).expand({rows, cols})},
-                     2)
+    return at::stack(
+               {xs.view({1, cols}).expand({rows, cols}), ys.view({rows, 1}).expand({rows, cols})},
+               2)
         .unsqueeze(0);
 }
 
@@ -41,17 +41,16 @@ const at::Tensor& FrameUploader::upload(const FrameView& frame, const at::Device
                                         int max_side) {
     if (!frame.data || frame.width < 2 || frame.height < 2 || frame.stride_bytes < frame.width * 3)
         throw Error(ErrorCode::kInvalidArgument,
-                    "frame of " + std::to_string(frame.width) + "x" +
-                        std::to_string(frame.height) +
+                    "frame of " + std::to_string(frame.width) + "x" + std::to_string(frame.height) +
                         " is empty, smaller than 2x2 pixels, or its stride is too small");
     if (frame.width > max_side || frame.height > max_side)
-        throw Error(ErrorCode::kInvalidArgument,
-                    "frame of " + std::to_string(frame.width) + "x" +
-                        std::to_string(frame.height) + " is larger than " +
-                        std::to_string(max_side) + " pixels a side; scale it down first");
-    const at::Tensor pixels = at::from_blob(const_cast<std::uint8_t*>(frame.data),
-                                            {frame.height, frame.width, 3},
-                                            {frame.stride_bytes, 3, 1}, at::kByte);
+        throw Error(ErrorCode::kInvalidArgument, "frame of " + std::to_string(frame.width) + "x" +
+                                                     std::to_string(frame.height) +
+                                                     " is larger than " + std::to_string(max_side) +
+                                                     " pixels a side; scale it down first");
+    const at::Tensor pixels =
+        at::from_blob(const_cast<std::uint8_t*>(frame.data), {frame.height, frame.width, 3},
+                      {frame.stride_bytes, 3, 1}, at::kByte);
     if (!rgb_.defined() || rgb_.size(2) != frame.height || rgb_.size(3) != frame.width ||
         rgb_.device() != device) {
         rgb_ = at::empty({1, 3, frame.height, frame.width}, at::TensorOptions(device));
@@ -91,8 +90,10 @@ at::Tensor landmark_inputs(const at::Tensor& rgb, const std::vector<CropRect>& c
         // Padding is split around the crop; pixels outside it stay zero, as in face-api.
         const double pad_x = (side - c.width) / 2.0, pad_y = (side - c.height) / 2.0;
         const double scale = static_cast<double>(side) / size;
-        const at::Tensor xs = ((steps * scale - pad_x) * (2.0 / (c.width - 1)) - 1.0).to(at::kFloat);
-        const at::Tensor ys = ((steps * scale - pad_y) * (2.0 / (c.height - 1)) - 1.0).to(at::kFloat);
+        const at::Tensor xs =
+            ((steps * scale - pad_x) * (2.0 / (c.width - 1)) - 1.0).to(at::kFloat);
+        const at::Tensor ys =
+            ((steps * scale - pad_y) * (2.0 / (c.height - 1)) - 1.0).to(at::kFloat);
         batch.push_back(sample(region, separable_grid(xs, ys)));
     }
     return at::cat(batch, 0);

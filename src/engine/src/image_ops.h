@@ -21,10 +21,10 @@ bool to_crop_rect(const Box& box, int image_width, int image_height, CropRect* r
 
 // Uploads frames into a reused [1, 3, H, W] float RGB (0..255) tensor on the device.
 class FrameUploader {
-public:
+  public:
     const at::Tensor& upload(const FrameView& frame, const at::Device& device, int max_side);
 
-private:
+  private:
     at::Tensor staging_u8_;  // [H, W, 3] on the device (CUDA only)
     at::Tensor rgb_;         // [1, 3, H, W] float
 };
@@ -33,10 +33,10 @@ private:
 // to a square (zeros) and scaled to size x size without half-pixel offset (TF resizeBilinear
 // with align_corners=false, half_pixel_centers=false), then normalised to [-1, 1].
 class DetectorInput {
-public:
+  public:
     at::Tensor make(const at::Tensor& rgb, int size);
 
-private:
+  private:
     at::Tensor grid_;  // cached for the last frame size
     int grid_width_ = 0, grid_height_ = 0, grid_size_ = 0;
 };

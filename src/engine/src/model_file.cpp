@@ -4,9 +4,9 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <sstream>
-#include <unistd.h>
 
 #include "faceswap/engine.h"
 
@@ -122,9 +122,9 @@ ModelMetadata load_module(torch::nn::Module& module, const std::string& expected
     for (const auto& key : archive.keys())
         if (key.rfind("__", 0) != 0) ++stored_tensors;
     if (stored_tensors != targets.size())
-        throw Error(ErrorCode::kModelCorrupt,
-                    path + ": holds " + std::to_string(stored_tensors) + " tensors, expected " +
-                        std::to_string(targets.size()));
+        throw Error(ErrorCode::kModelCorrupt, path + ": holds " + std::to_string(stored_tensors) +
+                                                  " tensors, expected " +
+                                                  std::to_string(targets.size()));
 
     at::NoGradGuard no_grad;
     for (auto& [name, target] : targets) target.copy_(loaded[name]);

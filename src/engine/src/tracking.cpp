@@ -95,6 +95,13 @@ bool close_enough(const Box& current, const Box& candidate) {
            std::fabs(candidate.height / current.height - 1.f) < 0.05f;
 }
 
+float appearance_change(const std::vector<float>& before, const std::vector<float>& after) {
+    if (before.empty() || before.size() != after.size()) return 1.f;
+    double sum = 0;
+    for (size_t i = 0; i < before.size(); ++i) sum += std::fabs(before[i] - after[i]);
+    return static_cast<float>(sum / before.size() / 255.0);
+}
+
 Box landmark_bounds(const Landmarks68& l) {
     float x0 = l[0].x, y0 = l[0].y, x1 = l[0].x, y1 = l[0].y;
     for (const auto& p : l) {

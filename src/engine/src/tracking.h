@@ -4,7 +4,7 @@
 #pragma once
 
 #include <array>
-#include <optional>
+#include <vector>
 
 #include "faceswap/engine.h"
 
@@ -13,12 +13,12 @@ namespace faceswap::detail {
 // One Euro filter (Casiez et al., CHI 2012): a low-pass filter whose cut-off rises with speed,
 // so still faces stop jittering while fast motion is not lagged.
 class OneEuroFilter {
-public:
+  public:
     float filter(float value, double timestamp_s, float min_cutoff_hz, float beta,
                  float derivative_cutoff_hz);
     void reset() { initialised_ = false; }
 
-private:
+  private:
     bool initialised_ = false;
     float value_ = 0.f;
     float derivative_ = 0.f;
@@ -26,11 +26,11 @@ private:
 };
 
 class LandmarkSmoother {
-public:
+  public:
     Landmarks68 apply(const Landmarks68& raw, double timestamp_s, const EngineConfig& config);
     void reset();
 
-private:
+  private:
     std::array<OneEuroFilter, 2 * kLandmarkCount> filters_;
 };
 
@@ -58,12 +58,17 @@ Box landmark_bounds(const Landmarks68& landmarks);
 struct Track {
     int id = -1;
     float detection_score = 0.f;
-    Box box;                    // the crop box used this frame
-    RelativeBox box_in_face;    // the last detector box relative to the face
+    Box box;                  // the crop box used this frame
+    RelativeBox box_in_face;  // the last detector box relative to the face
     Landmarks68 raw{};
     Landmarks68 smoothed{};
     LandmarkSmoother smoother;
-    int missed_detections = 0;  // consecutive detector runs that did not find this face
+    int missed_detections = 0;     // consecutive detector runs that did not find this face
+    std::vector<float> thumbnail;  // 16x16 grey thumbnail of the last landmark crop
 };
+
+// Mean absolute difference of two thumbnails (0..255 pixels) in units of full scale; 1 when
+// either is missing or the sizes differ.
+float appearance_change(const std::vector<float>& before, const std::vector<float>& after);
 
 }  // namespace faceswap::detail

@@ -36,11 +36,11 @@ enum class ErrorCode {
 
 // The one exception type the engine throws; the message is a single line a user can act on.
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
     ErrorCode code() const noexcept { return code_; }
 
-private:
+  private:
     ErrorCode code_;
 };
 
@@ -119,13 +119,15 @@ struct EngineConfig {
     float detector_min_score = 0.5f;
     float detector_nms_iou = 0.5f;
     int max_faces = 10;
-    float min_face_px = 24.f;  // smaller detections are ignored
+    float min_face_px = 24.f;   // smaller detections are ignored
     int max_frame_side = 8192;  // larger frames are refused with a clear error
 
     // Tracking: the detector runs every N frames or when a track is lost.
     bool tracking = true;
     int detect_every_n_frames = 12;
     float max_alignment_residual = 0.12f;  // landmark-quality check; above this a track is lost
+    float max_appearance_change = 0.08f;   // mean change of the crop's 16x16 grey thumbnail
+                                           // between frames (0..1) above which a track is lost
 
     // One Euro smoothing of landmarks (time in seconds, positions in pixels).
     bool smoothing = true;
@@ -143,7 +145,7 @@ struct EngineConfig {
 
 // The pretrained detector and landmark nets, loaded once and shared read-only.
 class FaceModels {
-public:
+  public:
     static std::shared_ptr<const FaceModels> load(const EngineConfig& config);
     ~FaceModels();
     FaceModels(const FaceModels&) = delete;
@@ -154,14 +156,14 @@ public:
     struct Impl;
     const Impl& impl() const { return *impl_; }
 
-private:
+  private:
     explicit FaceModels(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
 
 // One video stream's face analysis: detection, landmarks, tracking, smoothing, alignment.
 class FaceAnalyzer {
-public:
+  public:
     FaceAnalyzer(std::shared_ptr<const FaceModels> models, const EngineConfig& config);
     ~FaceAnalyzer();
     FaceAnalyzer(FaceAnalyzer&&) noexcept;
@@ -174,7 +176,7 @@ public:
     // Forget all tracks (a new video, a seek).
     void reset();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -13,7 +13,7 @@ namespace faceswap::capture {
 
 // A source that cannot be opened or read; the message says what and what to do.
 class MediaError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -25,7 +25,7 @@ struct DecodedFrame {
 };
 
 class MediaReader {
-public:
+  public:
     // Opens a video file, an image file or a folder of images. Throws MediaError.
     static std::unique_ptr<MediaReader> open(const std::string& path);
     virtual ~MediaReader() = default;
