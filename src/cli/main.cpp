@@ -1,6 +1,8 @@
 // faceswap: the command-line tool for the offline stages (import-weights, detect, extract, bench).
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <cstdio>
 #include <filesystem>
@@ -29,8 +31,22 @@ int run_import(const std::string& face_api_dir, const std::string& out_dir) {
     return 0;
 }
 
+// Boxes, the 68 landmarks and the track id drawn over the image, for a look at the result.
+void draw_faces(cv::Mat& image, const FrameAnalysis& analysis) {
+    const int thickness = std::max(1, image.cols / 500);
+    for (const Face& f : analysis.faces) {
+        cv::rectangle(image, cv::Rect2f(f.box.x, f.box.y, f.box.width, f.box.height),
+                      cv::Scalar(0, 200, 255), thickness);
+        for (const auto& p : f.raw_landmarks)
+            cv::circle(image, cv::Point2f(p.x, p.y), thickness + 1, cv::Scalar(80, 255, 80), -1);
+        cv::putText(image, cv::format("%.2f", f.detection_score),
+                    cv::Point2f(f.box.x, std::max(12.f, f.box.y - 4)), cv::FONT_HERSHEY_SIMPLEX,
+                    0.4 * thickness, cv::Scalar(0, 200, 255), thickness);
+    }
+}
+
 int run_detect(const std::vector<std::string>& images, const std::string& model_dir,
-               float min_score) {
+               float min_score, const std::string& draw_dir) {
     EngineConfig config = EngineConfig::defaults();
     config.model_dir = cli::resolve_model_dir(model_dir);
     config.tracking = false;
@@ -45,6 +61,14 @@ int run_detect(const std::vector<std::string>& images, const std::string& model_
             if (!reader->next(frame)) throw capture::MediaError(path + ": no image");
             FaceAnalyzer analyzer(models, config);
             const FrameAnalysis analysis = analyzer.analyze(cli::view_of(frame.bgr));
+            if (!draw_dir.empty()) {
+                std::filesystem::create_directories(draw_dir);
+                const std::string out = (std::filesystem::path(draw_dir) /
+                                         (std::filesystem::path(path).stem().string() + "_faces.jpg"))
+                                            .string();
+                draw_faces(frame.bgr, analysis);
+                if (!cv::imwrite(out, frame.bgr)) throw std::runtime_error("cannot write " + out);
+            }
             nlohmann::json faces = nlohmann::json::array();
             for (const Face& f : analysis.faces) {
                 nlohmann::json landmarks = nlohmann::json::array();
@@ -84,11 +108,15 @@ int main(int argc, char** argv) {
     std::vector<std::string> detect_images;
     std::string detect_models;
     float detect_min_score = 0.5f;
+    std::string detect_draw_dir;
     auto* detect_cmd =
         app.add_subcommand("detect", "Print faces and 68 landmarks of images as JSON");
     detect_cmd->add_option("images", detect_images, "Image files")->required();
     detect_cmd->add_option("--models", detect_models, "Model folder");
-    detect_cmd->add_option("--min-score", detect_min_score, "Detector score threshold");
+    detect_cmd->add_option("--min-score", detect_min_score, "Detector score threshold")
+        ->check(CLI::Range(0.01, 0.99));
+    detect_cmd->add_option("--draw", detect_draw_dir,
+                           "Also write each image with boxes and landmarks drawn into this folder");
 
     cli::ExtractOptions extract;
     auto* extract_cmd = app.add_subcommand(
@@ -132,7 +160,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     try {
         if (*import_cmd) return run_import(face_api_dir, import_out);
-        if (*detect_cmd) return run_detect(detect_images, detect_models, detect_min_score);
+        if (*detect_cmd) return run_detect(detect_images, detect_models, detect_min_score, detect_draw_dir);
         if (*extract_cmd) return cli::run_extract(extract);
         if (*bench_cmd) return cli::run_bench(bench);
     } catch (const std::exception& e) {

@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <malloc.h>
+
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -60,4 +63,28 @@ TEST_CASE("a face that vanishes is dropped on the next frame") {
     // And it comes back as soon as the face does.
     REQUIRE(reader->next(frame));
     CHECK(analyzer.analyze(view_of(frame.bgr)).faces.size() == 1);
+}
+
+TEST_CASE("memory in use stays flat over many frames (no per-frame growth)") {
+    auto reader = faceswap::capture::MediaReader::open((faceswap::test::media_dir() / "franck.mp4").string());
+    std::vector<cv::Mat> frames;
+    faceswap::capture::DecodedFrame frame;
+    while (frames.size() < 60 && reader->next(frame)) frames.push_back(frame.bgr.clone());
+    faceswap::FaceAnalyzer analyzer(faceswap::test::shared_models(), faceswap::test::test_config());
+    auto in_use = [] {
+        const struct mallinfo2 info = ::mallinfo2();
+        return static_cast<double>(info.uordblks + info.hblkhd);
+    };
+    auto run = [&](int rounds) {
+        for (int r = 0; r < rounds; ++r)
+            for (size_t i = 0; i < frames.size(); ++i)
+                analyzer.analyze(view_of(frames[r % 2 ? frames.size() - 1 - i : i]),
+                                 faceswap::CropOutput::kAlignedRgb);
+    };
+    run(1);  // warm-up: buffers sized, grids cached
+    const double before = in_use();
+    run(4);
+    const double after = in_use();
+    std::printf("heap in use: %.1f MB before, %.1f MB after 240 more frames\n", before / 1e6, after / 1e6);
+    CHECK(after - before < 2e6);
 }
