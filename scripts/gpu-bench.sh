@@ -19,6 +19,8 @@ echo "[gpu-bench] building"
 cmake --build build/gpu -j"$(nproc)" > "$OUT/build.log" 2>&1 \
   || { grep -E "error" -A4 "$OUT/build.log" | head -60; exit 1; }
 BENCH=build/gpu/src/engine/faceswap-engine-bench
+echo "[gpu-bench] CUDA against CPU, same frames"
+"$BENCH" .cache/models "$FRAMES" compare | tee "$OUT/compare_cuda_cpu.txt" || echo "[gpu-bench] CUDA and CPU disagree (see above)"
 echo "[gpu-bench] CUDA"
 "$BENCH" .cache/models "$FRAMES" cuda 12 480 | tee "$OUT/bench_cuda.txt"
 echo "[gpu-bench] CUDA, detector every 4 frames"
