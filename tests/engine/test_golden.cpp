@@ -12,18 +12,6 @@
 
 namespace fs = std::filesystem;
 
-namespace {
-
-float iou(const faceswap::Box& a, const faceswap::Box& b) {
-    const float x0 = std::max(a.x, b.x), y0 = std::max(a.y, b.y);
-    const float x1 = std::min(a.x + a.width, b.x + b.width),
-                y1 = std::min(a.y + a.height, b.y + b.height);
-    const float inter = std::max(0.f, x1 - x0) * std::max(0.f, y1 - y0);
-    return inter / (a.width * a.height + b.width * b.height - inter);
-}
-
-}  // namespace
-
 TEST_CASE("boxes and landmarks match the reference implementation on eight real photos") {
     nlohmann::json reference;
     std::ifstream(faceswap::test::source_dir() / "tests/golden/face_api_reference.json") >>
@@ -52,9 +40,11 @@ TEST_CASE("boxes and landmarks match the reference implementation on eight real 
                                         ref["box"]["height"]};
             const faceswap::Face* best = nullptr;
             for (const auto& face : result.faces)
-                if (!best || iou(face.box, ref_box) > iou(best->box, ref_box)) best = &face;
+                if (!best || faceswap::intersection_over_union(face.box, ref_box) >
+                                 faceswap::intersection_over_union(best->box, ref_box))
+                    best = &face;
             REQUIRE(best != nullptr);
-            const float box_iou = iou(best->box, ref_box);
+            const float box_iou = faceswap::intersection_over_union(best->box, ref_box);
             CHECK(box_iou >= 0.95f);
             CHECK(best->detection_score == Approx(ref["score"].get<float>()).margin(0.02));
 

@@ -63,8 +63,7 @@ TEST_CASE("a box stored relative to a face follows the face when it moves and sc
 }
 
 TEST_CASE("intersection over union") {
-    CHECK(faceswap::detail::intersection_over_union({0, 0, 10, 10}, {0, 0, 10, 10}) == Approx(1));
-    CHECK(faceswap::detail::intersection_over_union({0, 0, 10, 10}, {5, 0, 10, 10}) ==
-          Approx(1.0 / 3));
-    CHECK(faceswap::detail::intersection_over_union({0, 0, 10, 10}, {20, 20, 5, 5}) == 0);
+    CHECK(faceswap::intersection_over_union({0, 0, 10, 10}, {0, 0, 10, 10}) == Approx(1));
+    CHECK(faceswap::intersection_over_union({0, 0, 10, 10}, {5, 0, 10, 10}) == Approx(1.0 / 3));
+    CHECK(faceswap::intersection_over_union({0, 0, 10, 10}, {20, 20, 5, 5}) == 0);
 }

@@ -34,13 +34,8 @@ int compare_devices(const std::string& model_dir, const faceswap::bench::RawFram
             continue;
         }
         for (size_t i = 0; i < a.faces.size(); ++i) {
-            const auto &p = a.faces[i].box, &q = b.faces[i].box;
-            const float x0 = std::max(p.x, q.x), y0 = std::max(p.y, q.y);
-            const float x1 = std::min(p.x + p.width, q.x + q.width);
-            const float y1 = std::min(p.y + p.height, q.y + q.height);
-            const float inter = std::max(0.f, x1 - x0) * std::max(0.f, y1 - y0);
-            worst_iou = std::min<double>(worst_iou,
-                                         inter / (p.width * p.height + q.width * q.height - inter));
+            worst_iou = std::min<double>(
+                worst_iou, faceswap::intersection_over_union(a.faces[i].box, b.faces[i].box));
             for (int k = 0; k < faceswap::kLandmarkCount; ++k) {
                 const double d =
                     std::hypot(a.faces[i].raw_landmarks[k].x - b.faces[i].raw_landmarks[k].x,

@@ -120,16 +120,15 @@ struct FaceAnalyzer::Impl {
     double last_timestamp_s = 0.0;
     bool force_detection = true;
 
-    std::vector<Detection> detect(const at::Tensor& rgb) const;
+    std::vector<Detection> detect(const at::Tensor& rgb);
     std::vector<Face> track_faces(const at::Tensor& rgb, const std::vector<Detection>* detections,
                                   double timestamp_s, StageTimings& timings);
 };
 
-std::vector<Detection> FaceAnalyzer::Impl::detect(const at::Tensor& rgb) const {
+std::vector<Detection> FaceAnalyzer::Impl::detect(const at::Tensor& rgb) {
     const auto& net = models->impl().detector;
     const int side = static_cast<int>(std::max(rgb.size(2), rgb.size(3)));
-    const detail::SsdOutput out = net.forward(
-        const_cast<detail::DetectorInput&>(detector_input).make(rgb, detail::kDetectorInputSize));
+    const detail::SsdOutput out = net.forward(detector_input.make(rgb, detail::kDetectorInputSize));
     const at::Tensor boxes = out.boxes[0], scores = out.scores[0];
 
     // Candidates above the threshold, best first; IoU matrix in torch, greedy pass on the CPU.
@@ -210,7 +209,7 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
                 for (size_t d = 0; d < detections->size(); ++d) {
                     if (used[d]) continue;
                     const float iou =
-                        detail::intersection_over_union(predicted[t], (*detections)[d].box);
+                        intersection_over_union(predicted[t], (*detections)[d].box);
                     if (iou > best)
                         best = iou, best_t = static_cast<int>(t), best_d = static_cast<int>(d);
                 }
@@ -339,7 +338,7 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
     for (size_t a = 0; a < next_tracks.size(); ++a)
         for (size_t b = a + 1; b < next_tracks.size(); ++b)
             if (next_tracks[a].id >= 0 && next_tracks[b].id >= 0 &&
-                detail::intersection_over_union(detail::landmark_bounds(next_tracks[a].raw),
+                intersection_over_union(detail::landmark_bounds(next_tracks[a].raw),
                                                 detail::landmark_bounds(next_tracks[b].raw)) > 0.5f)
                 (next_tracks[a].id < next_tracks[b].id ? next_tracks[b] : next_tracks[a]).id = -1;
     std::vector<Face> kept_faces;

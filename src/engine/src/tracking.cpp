@@ -77,15 +77,6 @@ Box from_relative(const RelativeBox& r, const FaceFrame& frame) {
     return {frame.centre.x + r.dx * u - w / 2, frame.centre.y + r.dy * u - h / 2, w, h};
 }
 
-float intersection_over_union(const Box& a, const Box& b) {
-    const float x0 = std::max(a.x, b.x), y0 = std::max(a.y, b.y);
-    const float x1 = std::min(a.x + a.width, b.x + b.width);
-    const float y1 = std::min(a.y + a.height, b.y + b.height);
-    const float inter = std::max(0.f, x1 - x0) * std::max(0.f, y1 - y0);
-    const float uni = a.width * a.height + b.width * b.height - inter;
-    return uni > 0.f ? inter / uni : 0.f;
-}
-
 bool close_enough(const Box& current, const Box& candidate) {
     if (current.width <= 0.f || current.height <= 0.f) return false;
     const float dx = (candidate.x + candidate.width / 2) - (current.x + current.width / 2);
@@ -112,3 +103,16 @@ Box landmark_bounds(const Landmarks68& l) {
 }
 
 }  // namespace faceswap::detail
+
+namespace faceswap {
+
+float intersection_over_union(const Box& a, const Box& b) {
+    const float x0 = std::max(a.x, b.x), y0 = std::max(a.y, b.y);
+    const float x1 = std::min(a.x + a.width, b.x + b.width);
+    const float y1 = std::min(a.y + a.height, b.y + b.height);
+    const float inter = std::max(0.f, x1 - x0) * std::max(0.f, y1 - y0);
+    const float uni = a.width * a.height + b.width * b.height - inter;
+    return uni > 0.f ? inter / uni : 0.f;
+}
+
+}  // namespace faceswap

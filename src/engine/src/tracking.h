@@ -48,8 +48,6 @@ struct RelativeBox {
 RelativeBox to_relative(const Box& box, const FaceFrame& frame);
 Box from_relative(const RelativeBox& relative, const FaceFrame& frame);
 
-float intersection_over_union(const Box& a, const Box& b);
-
 // True when candidate differs from current by less than 3% of its size in position and 5% in
 // scale: then the current crop still frames the face and is kept.
 bool close_enough(const Box& current, const Box& candidate);

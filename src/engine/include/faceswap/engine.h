@@ -185,6 +185,9 @@ class FaceAnalyzer {
 // aligned-crop pixels for the given crop size and coverage. Exposed for tests and merging.
 std::array<Point2f, 5> alignment_template(int aligned_size, float coverage);
 
+// Intersection over union of two boxes (0 when either is empty).
+float intersection_over_union(const Box& a, const Box& b);
+
 // The five alignment points derived from 68 landmarks (iBUG 300-W order).
 std::array<Point2f, 5> alignment_points(const Landmarks68& landmarks);
 
