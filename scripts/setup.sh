@@ -19,7 +19,7 @@ die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
 # --- 1. Debian packages ------------------------------------------------------------------------
 DEBIAN_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
-  libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev catch2
+  libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev catch2 libturbojpeg0-dev
   libdlib-dev libdlib-data
 )
 # Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's

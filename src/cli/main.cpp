@@ -63,9 +63,10 @@ int run_detect(const std::vector<std::string>& images, const std::string& model_
             const FrameAnalysis analysis = analyzer.analyze(cli::view_of(frame.bgr));
             if (!draw_dir.empty()) {
                 std::filesystem::create_directories(draw_dir);
-                const std::string out = (std::filesystem::path(draw_dir) /
-                                         (std::filesystem::path(path).stem().string() + "_faces.jpg"))
-                                            .string();
+                const std::string out =
+                    (std::filesystem::path(draw_dir) /
+                     (std::filesystem::path(path).stem().string() + "_faces.jpg"))
+                        .string();
                 draw_faces(frame.bgr, analysis);
                 if (!cv::imwrite(out, frame.bgr)) throw std::runtime_error("cannot write " + out);
             }
@@ -160,7 +161,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     try {
         if (*import_cmd) return run_import(face_api_dir, import_out);
-        if (*detect_cmd) return run_detect(detect_images, detect_models, detect_min_score, detect_draw_dir);
+        if (*detect_cmd)
+            return run_detect(detect_images, detect_models, detect_min_score, detect_draw_dir);
         if (*extract_cmd) return cli::run_extract(extract);
         if (*bench_cmd) return cli::run_bench(bench);
     } catch (const std::exception& e) {

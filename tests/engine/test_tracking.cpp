@@ -66,7 +66,8 @@ TEST_CASE("a face that vanishes is dropped on the next frame") {
 }
 
 TEST_CASE("memory in use stays flat over many frames (no per-frame growth)") {
-    auto reader = faceswap::capture::MediaReader::open((faceswap::test::media_dir() / "franck.mp4").string());
+    auto reader =
+        faceswap::capture::MediaReader::open((faceswap::test::media_dir() / "franck.mp4").string());
     std::vector<cv::Mat> frames;
     faceswap::capture::DecodedFrame frame;
     while (frames.size() < 60 && reader->next(frame)) frames.push_back(frame.bgr.clone());
@@ -85,6 +86,7 @@ TEST_CASE("memory in use stays flat over many frames (no per-frame growth)") {
     const double before = in_use();
     run(4);
     const double after = in_use();
-    std::printf("heap in use: %.1f MB before, %.1f MB after 240 more frames\n", before / 1e6, after / 1e6);
+    std::printf("heap in use: %.1f MB before, %.1f MB after 240 more frames\n", before / 1e6,
+                after / 1e6);
     CHECK(after - before < 2e6);
 }

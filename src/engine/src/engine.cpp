@@ -208,8 +208,7 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
                 if (track_has_job[t]) continue;
                 for (size_t d = 0; d < detections->size(); ++d) {
                     if (used[d]) continue;
-                    const float iou =
-                        intersection_over_union(predicted[t], (*detections)[d].box);
+                    const float iou = intersection_over_union(predicted[t], (*detections)[d].box);
                     if (iou > best)
                         best = iou, best_t = static_cast<int>(t), best_d = static_cast<int>(d);
                 }
@@ -339,7 +338,7 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
         for (size_t b = a + 1; b < next_tracks.size(); ++b)
             if (next_tracks[a].id >= 0 && next_tracks[b].id >= 0 &&
                 intersection_over_union(detail::landmark_bounds(next_tracks[a].raw),
-                                                detail::landmark_bounds(next_tracks[b].raw)) > 0.5f)
+                                        detail::landmark_bounds(next_tracks[b].raw)) > 0.5f)
                 (next_tracks[a].id < next_tracks[b].id ? next_tracks[b] : next_tracks[a]).id = -1;
     std::vector<Face> kept_faces;
     tracks.clear();

@@ -1,0 +1,166 @@
+// The wire protocol: round trips, and every way a message or handshake can be refused.
+#include <catch2/catch.hpp>
+
+#include "faceswap/net/protocol.h"
+
+using namespace faceswap::net;
+
+namespace {
+
+std::vector<std::uint8_t> sample_frame(std::uint32_t payload_bytes = 100) {
+    FrameHeader header;
+    header.frame_id = 0x0102030405060708ull;
+    header.capture_timestamp_us = -42;
+    header.width = 640;
+    header.height = 480;
+    std::vector<std::uint8_t> payload(payload_bytes);
+    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i);
+    return encode_message(header, payload);
+}
+
+ProtocolErrorCode refusal(std::vector<std::uint8_t> bytes, const Limits& limits = {}) {
+    try {
+        decode_message(bytes, limits);
+    } catch (const ProtocolError& e) {
+        return e.code();
+    }
+    FAIL("accepted");
+    return ProtocolErrorCode::kMalformed;
+}
+
+}  // namespace
+
+TEST_CASE("frames and results round-trip with a little-endian header") {
+    const auto bytes = sample_frame();
+    REQUIRE(bytes.size() == kHeaderBytes + 100);
+    CHECK(bytes[0] == 'F');
+    CHECK(bytes[3] == 'P');
+    CHECK(bytes[8] == 0x08);  // frame id, least significant byte first
+    const Message frame = decode_message(bytes, {});
+    CHECK(frame.header.type == MessageType::kFrame);
+    CHECK(frame.header.frame_id == 0x0102030405060708ull);
+    CHECK(frame.header.capture_timestamp_us == -42);
+    CHECK(frame.header.width == 640);
+    CHECK(frame.header.height == 480);
+    CHECK(frame.payload.size() == 100);
+    CHECK(frame.payload[99] == 99);
+
+    FrameHeader header = frame.header;
+    header.type = MessageType::kResult;
+    const ResultInfo info{1200, 300, 15000, 900, 2};
+    const std::vector<std::uint8_t> jpeg(10, 7);
+    const Message result = decode_message(encode_message(header, jpeg, &info), {});
+    CHECK(result.header.type == MessageType::kResult);
+    CHECK(result.result.engine_us == 15000);
+    CHECK(result.result.faces == 2);
+    CHECK(result.payload.size() == 10);
+}
+
+TEST_CASE("malformed, unknown and oversized messages are refused with the right code") {
+    CHECK(refusal({1, 2, 3}) == ProtocolErrorCode::kMalformed);  // shorter than a header
+
+    auto bad_magic = sample_frame();
+    bad_magic[0] = 'X';
+    CHECK(refusal(bad_magic) == ProtocolErrorCode::kMalformed);
+
+    auto future = sample_frame();
+    future[4] = 2;  // version 2
+    CHECK(refusal(future) == ProtocolErrorCode::kUnsupportedVersion);
+
+    auto unknown_type = sample_frame();
+    unknown_type[6] = 9;
+    CHECK(refusal(unknown_type) == ProtocolErrorCode::kUnknownType);
+
+    auto codec = sample_frame();
+    codec[28] = 5;
+    CHECK(refusal(codec) == ProtocolErrorCode::kUnsupportedCodec);
+
+    auto reserved = sample_frame();
+    reserved[40] = 1;
+    CHECK(refusal(reserved) == ProtocolErrorCode::kMalformed);
+
+    auto truncated = sample_frame();
+    truncated.pop_back();
+    CHECK(refusal(truncated) == ProtocolErrorCode::kMalformed);
+
+    auto trailing = sample_frame();
+    trailing.push_back(0);
+    CHECK(refusal(trailing) == ProtocolErrorCode::kMalformed);
+
+    Limits small;
+    small.max_payload_bytes = 50;
+    CHECK(refusal(sample_frame(), small) == ProtocolErrorCode::kTooLarge);
+    small = Limits{};
+    small.max_width = 320;
+    CHECK(refusal(sample_frame(), small) == ProtocolErrorCode::kTooLarge);
+
+    auto tiny = sample_frame();
+    tiny[24] = 1, tiny[25] = 0;  // width 1
+    CHECK(refusal(tiny) == ProtocolErrorCode::kMalformed);
+
+    CHECK(close_code_for(ProtocolErrorCode::kTooLarge) == 1009);
+    CHECK(close_code_for(ProtocolErrorCode::kUnauthorized) == 1008);
+    CHECK(close_code_for(ProtocolErrorCode::kMalformed) == 1002);
+}
+
+TEST_CASE("the handshake round-trips and refuses bad fields") {
+    Hello hello;
+    hello.token = "secret";
+    hello.model = "franck-cap12.v1";
+    hello.direction = Direction::kBtoA;
+    hello.quality = 70;
+    const Hello back = decode_hello(encode_hello(hello));
+    CHECK(back.token == "secret");
+    CHECK(back.model == "franck-cap12.v1");
+    CHECK(back.direction == Direction::kBtoA);
+    CHECK(back.quality == 70);
+
+    auto code_of = [](const std::string& text) {
+        try {
+            decode_hello(text);
+        } catch (const ProtocolError& e) {
+            return e.code();
+        }
+        FAIL("accepted: " << text);
+        return ProtocolErrorCode::kMalformed;
+    };
+    CHECK(code_of("not json") == ProtocolErrorCode::kMalformed);
+    CHECK(code_of("[1,2]") == ProtocolErrorCode::kMalformed);
+    CHECK(
+        code_of(
+            R"({"type":"hello","protocol":7,"token":"","model":"m","direction":"a2b","quality":80})") ==
+        ProtocolErrorCode::kUnsupportedVersion);
+    CHECK(
+        code_of(
+            R"({"type":"hello","protocol":1,"token":"","model":"../etc","direction":"a2b","quality":80})") ==
+        ProtocolErrorCode::kMalformed);
+    CHECK(
+        code_of(
+            R"({"type":"hello","protocol":1,"token":"","model":"m","direction":"up","quality":80})") ==
+        ProtocolErrorCode::kMalformed);
+    CHECK(
+        code_of(
+            R"({"type":"hello","protocol":1,"token":"","model":"m","direction":"a2b","quality":0})") ==
+        ProtocolErrorCode::kMalformed);
+    CHECK(
+        code_of(
+            R"({"type":"hello","protocol":"1","token":"","model":"m","direction":"a2b","quality":80})") ==
+        ProtocolErrorCode::kMalformed);
+    CHECK(code_of(std::string(5000, ' ')) == ProtocolErrorCode::kTooLarge);
+
+    Welcome welcome;
+    welcome.session_id = "s-1";
+    welcome.max_in_flight = 3;
+    const Welcome w = decode_welcome(encode_welcome(welcome));
+    CHECK(w.session_id == "s-1");
+    CHECK(w.max_in_flight == 3);
+    CHECK(w.limits.max_width == welcome.limits.max_width);
+
+    try {
+        decode_welcome(encode_error(ProtocolErrorCode::kUnauthorized, "wrong token"));
+        FAIL("an error reply was taken as a welcome");
+    } catch (const ProtocolError& e) {
+        CHECK(e.code() == ProtocolErrorCode::kUnauthorized);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("wrong token"));
+    }
+}
