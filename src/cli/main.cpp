@@ -75,6 +75,7 @@ int run_detect(const std::vector<std::string>& images, const std::string& model_
                 nlohmann::json landmarks = nlohmann::json::array();
                 for (const auto& p : f.raw_landmarks) landmarks.push_back({p.x, p.y});
                 faces.push_back({{"score", f.detection_score},
+                                 {"alignment_residual", f.alignment_residual},
                                  {"box", {f.box.x, f.box.y, f.box.width, f.box.height}},
                                  {"landmarks", landmarks}});
             }
