@@ -121,6 +121,16 @@ struct FaceAnalyzer::Impl {
     bool force_detection = true;
 
     std::vector<Detection> detect(const at::Tensor& rgb);
+    // Runs the detector, records its time in result, and restarts the detection period.
+    std::vector<Detection> run_detector(const at::Tensor& rgb, FrameAnalysis& result) {
+        const auto start = Clock::now();
+        std::vector<Detection> detections = detect(rgb);
+        result.timings.detect_ms = ms_since(start);
+        result.detector_ran = true;
+        force_detection = false;
+        frame_index = 1;  // this frame is the first of the next period
+        return detections;
+    }
     std::vector<Face> track_faces(const at::Tensor& rgb, const std::vector<Detection>* detections,
                                   double timestamp_s, StageTimings& timings);
 };
@@ -306,8 +316,7 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
             track.missed_detections = 0;
         }
         // Re-learn where the crop sits relative to the face whenever the crop changed.
-        if (job.track_index < 0 || !(job.box.x == track.box.x && job.box.y == track.box.y &&
-                                     job.box.width == track.box.width))
+        if (job.track_index < 0 || job.box != track.box)
             track.box_in_face = detail::to_relative(job.box, detail::face_frame(raw[j]));
         track.box = job.box;
         if (keep_tracks && config.smoothing) {
@@ -388,26 +397,17 @@ FrameAnalysis FaceAnalyzer::analyze(const FrameView& frame, CropOutput crops, do
                             s.frame_index % s.config.detect_every_n_frames == 0;
         std::vector<Detection> detections;
         if (detect) {
-            start = Clock::now();
-            detections = s.detect(rgb);
-            result.timings.detect_ms = ms_since(start);
-            s.force_detection = false;
-            s.frame_index = 0;  // count the detection period from this run
+            detections = s.run_detector(rgb, result);
+        } else {
+            ++s.frame_index;
         }
-        result.detector_ran = detect;
-        ++s.frame_index;
         result.faces =
             s.track_faces(rgb, detect ? &detections : nullptr, timestamp_s, result.timings);
         if (!detect && s.force_detection) {
             // A track was lost on a frame without detection: detect now rather than show a
             // frame without that face (or with a ghost of it). Surviving tracks are matched
             // again; their smoothers ignore the repeated timestamp.
-            start = Clock::now();
-            detections = s.detect(rgb);
-            result.timings.detect_ms = ms_since(start);
-            result.detector_ran = true;
-            s.force_detection = false;
-            s.frame_index = 1;
+            detections = s.run_detector(rgb, result);
             result.faces = s.track_faces(rgb, &detections, timestamp_s, result.timings);
         }
 

@@ -65,6 +65,8 @@ struct Box {
     float y = 0.f;  // top
     float width = 0.f;
     float height = 0.f;
+
+    friend bool operator==(const Box&, const Box&) = default;
 };
 
 // Row-major 2x3 affine matrix: [x', y'] = [m0 m1 m2; m3 m4 m5] * [x, y, 1].
