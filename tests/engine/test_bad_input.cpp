@@ -8,16 +8,14 @@
 #include "faceswap/capture/media_reader.h"
 #include "test_support.h"
 
+using faceswap::test::view_of;
+
 using faceswap::Error;
 using faceswap::ErrorCode;
 using faceswap::capture::MediaError;
 using faceswap::capture::MediaReader;
 
 namespace {
-
-faceswap::FrameView view_of(const cv::Mat& m) {
-    return {m.data, m.cols, m.rows, static_cast<int>(m.step[0]), faceswap::PixelFormat::BGR24};
-}
 
 std::string analyze_error(const faceswap::FrameView& frame) {
     faceswap::FaceAnalyzer analyzer(faceswap::test::shared_models(), faceswap::test::test_config());

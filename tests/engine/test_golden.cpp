@@ -29,9 +29,7 @@ TEST_CASE("boxes and landmarks match the reference implementation on eight real 
         REQUIRE_FALSE(image.empty());
         REQUIRE(image.cols == expected["width"].get<int>());
         faceswap::FaceAnalyzer analyzer(faceswap::test::shared_models(), config);
-        const auto result =
-            analyzer.analyze({image.data, image.cols, image.rows, static_cast<int>(image.step[0]),
-                              faceswap::PixelFormat::BGR24});
+        const auto result = analyzer.analyze(faceswap::test::view_of(image));
         INFO(name);
         CHECK(result.faces.size() == expected["faces"].size());
 

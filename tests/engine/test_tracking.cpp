@@ -12,13 +12,7 @@
 #include "faceswap/capture/media_reader.h"
 #include "test_support.h"
 
-namespace {
-
-faceswap::FrameView view_of(const cv::Mat& m) {
-    return {m.data, m.cols, m.rows, static_cast<int>(m.step[0]), faceswap::PixelFormat::BGR24};
-}
-
-}  // namespace
+using faceswap::test::view_of;
 
 TEST_CASE("several faces keep stable track ids while the camera pans") {
     // An 1800x1000 window panning across a real group photo (3 faces), 2 px per frame.

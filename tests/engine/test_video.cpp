@@ -7,11 +7,9 @@
 #include "faceswap/capture/media_reader.h"
 #include "test_support.h"
 
-namespace {
+using faceswap::test::view_of;
 
-faceswap::FrameView view_of(const cv::Mat& m) {
-    return {m.data, m.cols, m.rows, static_cast<int>(m.step[0]), faceswap::PixelFormat::BGR24};
-}
+namespace {
 
 void check_detection_rate(const std::string& file) {
     auto reader =

@@ -50,6 +50,10 @@ std::shared_ptr<const FaceModels> shared_models() {
     return models;
 }
 
+FrameView view_of(const cv::Mat& bgr) {
+    return {bgr.data, bgr.cols, bgr.rows, static_cast<int>(bgr.step[0]), PixelFormat::BGR24};
+}
+
 int run_command(const std::string& command, std::string* output) {
     FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
     if (!pipe) return -1;

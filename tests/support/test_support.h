@@ -1,6 +1,8 @@
 // Paths and helpers shared by the tests. Real data comes from scripts/setup.sh (.cache/).
 #pragma once
 
+#include <opencv2/core.hpp>
+
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -29,6 +31,9 @@ class TempDir {
 // The real models, loaded once per test process on the CPU.
 std::shared_ptr<const FaceModels> shared_models();
 EngineConfig test_config();
+
+// A BGR cv::Mat as the engine's frame view (no copy).
+FrameView view_of(const cv::Mat& bgr);
 
 // Runs a shell command; returns its exit code and captured stdout+stderr.
 int run_command(const std::string& command, std::string* output);
