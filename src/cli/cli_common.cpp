@@ -25,6 +25,25 @@ std::string resolve_model_dir(const std::string& from_flag) {
     return (fs::path(default_cache_dir()) / "models").string();
 }
 
+std::string resolve_swap_model(const std::string& from_flag) {
+    namespace fs = std::filesystem;
+    if (!from_flag.empty()) return from_flag;
+    if (const char* env = std::getenv("FACESWAP_SWAP_MODEL"); env && *env) return env;
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const fs::path installed = exe.parent_path().parent_path() / "share/faceswap/demo.fsmodel";
+        if (fs::exists(installed, ec)) return installed.string();
+    }
+    return FACESWAP_DEFAULT_SWAP_MODEL;
+}
+
+DeviceKind parse_device(const std::string& name) {
+    if (name == "cpu") return DeviceKind::kCpu;
+    if (name == "cuda") return DeviceKind::kCuda;
+    return DeviceKind::kAuto;
+}
+
 FrameView view_of(const cv::Mat& bgr) {
     return {bgr.data, bgr.cols, bgr.rows, static_cast<int>(bgr.step[0]), PixelFormat::BGR24};
 }

@@ -18,6 +18,13 @@ std::string default_cache_dir();
 
 FrameView view_of(const cv::Mat& bgr);
 
+// "cpu", "cuda" or anything else (auto).
+DeviceKind parse_device(const std::string& name);
+
+// The demo swap model: --model, else $FACESWAP_SWAP_MODEL, else the installed copy, else
+// resources/models/demo.fsmodel of the source tree.
+std::string resolve_swap_model(const std::string& from_flag);
+
 // A one-line progress bar on stderr with rate and ETA, redrawn at most 10 times a second.
 class ProgressBar {
   public:

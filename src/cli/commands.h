@@ -1,8 +1,12 @@
 // The faceswap subcommands; each returns the process exit code.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "faceswap/swap.h"
+#include "faceswap/train.h"
 
 namespace faceswap::cli {
 
@@ -13,6 +17,7 @@ struct ExtractOptions {
     int size = 256;
     float coverage = 0.8f;
     int every_nth_frame = 1;
+    std::int64_t end_frame = -1;  // stop before this frame (-1: read to the end)
     bool largest_face_only = false;
     int threads = 0;
     std::string device = "auto";
@@ -33,5 +38,47 @@ struct BenchOptions {
     std::string dump_frames;  // write the scaled frames for faceswap-engine-bench and stop
 };
 int run_bench(const BenchOptions& options);
+
+struct EvalOptions {
+    std::string input, output;  // the original video and its converted version
+    std::string ref_a, ref_b;   // video, image or image folder of each identity
+    std::string ref_a_frames, ref_b_frames;  // "START:END" of a reference video (END exclusive)
+    int ref_samples = 32;                    // frames per reference, spread over its range
+    std::int64_t start_frame = 0;
+    std::int64_t frames = 0;  // 0 = to the end
+    std::string json_path;
+    bool require_pass = false;  // exit code 3 when the quality bar is missed
+    std::string model_dir;
+    int threads = 0;
+    std::string device = "auto";
+};
+int run_eval(const EvalOptions& options);
+
+struct TrainOptions {
+    std::string set_a, set_b;    // face set folders from 'faceswap extract'
+    std::string name_a, name_b;  // identity names (default: the folder names)
+    std::string out;             // the model file; also OUT.train, OUT.preview.png, OUT.log.csv
+    bool resume = false;
+    std::int64_t total_steps = 100000;
+    int save_every = 500;
+    int preview_every = 100;
+    int preview_rows = 4;
+    bool half_precision = false;
+    TrainConfig config;
+};
+int run_train(const TrainOptions& options);
+
+struct ConvertOptions {
+    std::string input, output;
+    std::string model;  // default: the demo model
+    std::string model_dir;
+    SwapConfig swap;
+    bool ai_mark = true;
+    std::int64_t start_frame = 0;
+    std::int64_t frames = -1;
+    int threads = 0;
+    std::string device = "auto";
+};
+int run_convert(const ConvertOptions& options);
 
 }  // namespace faceswap::cli

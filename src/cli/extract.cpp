@@ -27,11 +27,6 @@ nlohmann::json affine_json(const Affine2x3& m) {
     return nlohmann::json::array({m[0], m[1], m[2], m[3], m[4], m[5]});
 }
 
-DeviceKind parse_device(const std::string& name) {
-    if (name == "cpu") return DeviceKind::kCpu;
-    if (name == "cuda") return DeviceKind::kCuda;
-    return DeviceKind::kAuto;
-}
 
 }  // namespace
 
@@ -59,12 +54,15 @@ int run_extract(const ExtractOptions& options) {
 
     nlohmann::json faces = nlohmann::json::array();
     std::int64_t frames_read = 0, frames_analysed = 0, frames_without_face = 0, crops_written = 0;
-    const std::int64_t total = reader->frame_count();
+    const std::int64_t total = options.end_frame >= 0
+                                   ? std::min(options.end_frame, reader->frame_count())
+                                   : reader->frame_count();
     ProgressBar progress("extract", total);
     capture::DecodedFrame frame;
     cv::Mat rgb;
     std::vector<int> png_params = {cv::IMWRITE_PNG_COMPRESSION, 3};
     while (reader->next(frame)) {
+        if (options.end_frame >= 0 && frame.index >= options.end_frame) break;
         ++frames_read;
         progress.update(frames_read, std::to_string(crops_written) + " faces");
         if ((frame.index % options.every_nth_frame) != 0) continue;
@@ -123,6 +121,7 @@ int run_extract(const ExtractOptions& options) {
                                {"size", options.size},
                                {"coverage", options.coverage},
                                {"every_nth_frame", options.every_nth_frame},
+                               {"end_frame", options.end_frame},
                                {"largest_face_only", options.largest_face_only},
                                {"frames_read", frames_read},
                                {"frames_analysed", frames_analysed},

@@ -132,6 +132,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.3, 1.5));
     extract_cmd->add_option("--every", extract.every_nth_frame, "Use every Nth frame")
         ->check(CLI::PositiveNumber);
+    extract_cmd->add_option("--end-frame", extract.end_frame,
+                            "Stop before this frame (hold the rest of a video out of training)");
     extract_cmd->add_flag("--largest-only", extract.largest_face_only,
                           "Keep only the largest face of each frame");
     extract_cmd->add_option("--models", extract.model_dir, "Model folder");
@@ -159,13 +161,86 @@ int main(int argc, char** argv) {
     bench_cmd->add_option("--device", bench.device, "auto, cpu or cuda")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
 
+    cli::TrainOptions train;
+    auto* train_cmd = app.add_subcommand(
+        "train", "Train a swap model on two face sets (Ctrl-C saves and stops)");
+    train_cmd->add_option("--a", train.set_a, "Face set of identity A (from 'faceswap extract')")
+        ->required();
+    train_cmd->add_option("--b", train.set_b, "Face set of identity B")->required();
+    train_cmd->add_option("--out", train.out, "Model file to write (with .train checkpoint)")
+        ->required();
+    train_cmd->add_option("--name-a", train.name_a, "Identity name of A (default: folder name)");
+    train_cmd->add_option("--name-b", train.name_b, "Identity name of B");
+    train_cmd->add_flag("--resume", train.resume, "Continue training an existing model exactly");
+    train_cmd->add_option("--steps", train.total_steps, "Train until this many steps in total")
+        ->check(CLI::PositiveNumber);
+    train_cmd->add_option("--batch", train.config.batch_size, "Faces per identity per step")
+        ->check(CLI::Range(1, 512));
+    train_cmd->add_option("--lr", train.config.learning_rate, "Adam learning rate");
+    train_cmd->add_option("--resolution", train.config.resolution,
+                          "Face size of a new model (multiple of 16, 64-512; the sets must match)");
+    train_cmd->add_option("--encoder-dims", train.config.encoder_dims, "New model: encoder width");
+    train_cmd->add_option("--bottleneck-dims", train.config.bottleneck_dims,
+                          "New model: dense code width");
+    train_cmd->add_option("--inter-dims", train.config.inter_dims, "New model: shared map width");
+    train_cmd->add_option("--decoder-dims", train.config.decoder_dims, "New model: decoder width");
+    train_cmd->add_option("--mask-dims", train.config.mask_dims, "New model: mask decoder width");
+    train_cmd->add_option("--warp", train.config.warp_amount, "Random warp strength (0 = off)");
+    train_cmd->add_option("--color-jitter", train.config.color_jitter, "Colour jitter (0 = off)");
+    train_cmd->add_option("--seed", train.config.seed, "Random seed");
+    train_cmd->add_option("--save-every", train.save_every, "Checkpoint every N steps");
+    train_cmd->add_option("--preview-every", train.preview_every,
+                          "Write OUT.preview.png every N steps");
+    train_cmd->add_flag("--half", train.half_precision,
+                        "Store the model's weights as float16 (half the size)");
+    train_cmd->add_option("--threads", train.config.cpu_threads, "CPU threads (0 = all)");
+    std::string train_device = "auto";
+    train_cmd->add_option("--device", train_device, "auto, cpu or cuda")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+
+    cli::ConvertOptions convert;
+    std::string convert_direction = "a2b", convert_color = "rct";
+    auto* convert_cmd =
+        app.add_subcommand("convert", "Swap the faces of a video with a trained model");
+    convert_cmd->add_option("input", convert.input, "Video file or image folder")->required();
+    convert_cmd->add_option("output", convert.output, "Output video (.mp4, .mkv or .mov)")
+        ->required();
+    convert_cmd->add_option("--model", convert.model, "Swap model (default: the demo model)");
+    convert_cmd->add_option("--direction", convert_direction, "a2b or b2a")
+        ->check(CLI::IsMember({"a2b", "b2a"}));
+    convert_cmd->add_option("--color", convert_color, "Colour transfer: rct or none")
+        ->check(CLI::IsMember({"rct", "none"}));
+    convert_cmd->add_option("--erosion", convert.swap.mask_erosion,
+                            "Blend mask shrink, fraction of the face crop (negative grows)");
+    convert_cmd->add_option("--feather", convert.swap.mask_feather,
+                            "Blend mask edge blur, fraction of the face crop");
+    convert_cmd->add_flag("--poisson", convert.swap.poisson_blend, "Seamless (Poisson) blending");
+    convert_cmd->add_flag("--hull-mask-only", [&](std::int64_t) {
+        convert.swap.use_learned_mask = false;
+    }, "Blend with the landmark hull alone, not the learned mask");
+    convert_cmd->add_flag("--largest-only", convert.swap.largest_face_only,
+                          "Swap only the largest face of each frame");
+    convert_cmd->add_flag("--no-ai-mark", [&](std::int64_t) { convert.ai_mark = false; },
+                          "Leave out the visible AI-generated mark (metadata is still written)");
+    convert_cmd->add_option("--start-frame", convert.start_frame, "First frame to convert");
+    convert_cmd->add_option("--frames", convert.frames, "Number of frames to convert");
+    convert_cmd->add_option("--models", convert.model_dir, "Face-analysis model folder");
+    convert_cmd->add_option("--threads", convert.threads, "CPU threads (0 = all)");
+    convert_cmd->add_option("--device", convert.device, "auto, cpu or cuda")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+
     CLI11_PARSE(app, argc, argv);
+    train.config.device = cli::parse_device(train_device);
+    convert.swap.direction = parse_swap_direction(convert_direction);
+    convert.swap.color_transfer = convert_color == "rct" ? ColorTransfer::kRct : ColorTransfer::kNone;
     try {
         if (*import_cmd) return run_import(face_api_dir, import_out);
         if (*detect_cmd)
             return run_detect(detect_images, detect_models, detect_min_score, detect_draw_dir);
         if (*extract_cmd) return cli::run_extract(extract);
         if (*bench_cmd) return cli::run_bench(bench);
+        if (*train_cmd) return cli::run_train(train);
+        if (*convert_cmd) return cli::run_convert(convert);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

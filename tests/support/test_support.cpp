@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <random>
 
+#include "faceswap/capture/media_reader.h"
+
 namespace faceswap::test {
 
 namespace fs = std::filesystem;
@@ -52,6 +54,49 @@ std::shared_ptr<const FaceModels> shared_models() {
 
 FrameView view_of(const cv::Mat& bgr) {
     return {bgr.data, bgr.cols, bgr.rows, static_cast<int>(bgr.step[0]), PixelFormat::BGR24};
+}
+
+FaceSet real_face_set(const std::string& video_name, int count, int step, int size,
+                      float coverage) {
+    EngineConfig config = test_config();
+    config.aligned_size = size;
+    config.coverage = coverage;
+    FaceAnalyzer analyzer(shared_models(), config);
+    auto reader = capture::MediaReader::open((media_dir() / video_name).string());
+    FaceSet set;
+    set.name = fs::path(video_name).stem().string();
+    set.size = size;
+    set.coverage = coverage;
+    capture::DecodedFrame frame;
+    while (set.count() < count && reader->next(frame)) {
+        if (frame.index % step != 0) continue;
+        const FrameAnalysis analysis =
+            analyzer.analyze(view_of(frame.bgr), CropOutput::kAlignedRgb, frame.timestamp_s);
+        if (analysis.faces.empty()) continue;
+        const Face& face = analysis.faces[0];
+        const Affine2x3& m = face.image_to_aligned;
+        Landmarks68 crop_points;
+        for (int i = 0; i < kLandmarkCount; ++i) {
+            const Point2f p = face.landmarks[i];
+            crop_points[i] = {m[0] * p.x + m[1] * p.y + m[2], m[3] * p.x + m[4] * p.y + m[5]};
+        }
+        set.landmarks.push_back(crop_points);
+        set.rgb.insert(set.rgb.end(), analysis.crops[0].rgb.begin(), analysis.crops[0].rgb.end());
+    }
+    return set;
+}
+
+TrainConfig tiny_train_config() {
+    TrainConfig config;
+    config.resolution = 64;
+    config.encoder_dims = 8;
+    config.bottleneck_dims = 32;
+    config.inter_dims = 16;
+    config.decoder_dims = 8;
+    config.mask_dims = 4;
+    config.batch_size = 2;
+    config.device = DeviceKind::kCpu;
+    return config;
 }
 
 int run_command(const std::string& command, std::string* output) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "faceswap/engine.h"
+#include "faceswap/train.h"
 
 namespace faceswap::test {
 
@@ -34,6 +35,14 @@ EngineConfig test_config();
 
 // A BGR cv::Mat as the engine's frame view (no copy).
 FrameView view_of(const cv::Mat& bgr);
+
+// Real aligned faces for training tests: every `step`-th of the first count * step frames of
+// a video in media_dir(), the largest face of each, at size px and the given coverage.
+FaceSet real_face_set(const std::string& video_name, int count, int step, int size,
+                      float coverage);
+
+// Tiny swap-model settings (64 px, few channels) that train in milliseconds per step.
+TrainConfig tiny_train_config();
 
 // Runs a shell command; returns its exit code and captured stdout+stderr.
 int run_command(const std::string& command, std::string* output);

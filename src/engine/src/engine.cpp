@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "alignment.h"
+#include "device.h"
 #include "face_nets.h"
 #include "faceswap/engine.h"
 #include "image_ops.h"
@@ -57,21 +58,24 @@ std::string FaceModels::device_name() const {
                                    : "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
 }
 
-std::shared_ptr<const FaceModels> FaceModels::load(const EngineConfig& config) {
-    config.validate();
-    auto impl = std::make_unique<Impl>();
+c10::Device detail::select_device(DeviceKind kind, int cpu_threads) {
     const bool cuda = torch::cuda::is_available();
-    if (config.device == DeviceKind::kCuda && !cuda)
+    if (kind == DeviceKind::kCuda && !cuda)
         throw Error(ErrorCode::kDeviceUnavailable,
                     "CUDA was requested but no CUDA device is available; use device 'cpu' or "
                     "'auto'");
-    impl->device =
-        (config.device != DeviceKind::kCpu && cuda) ? at::Device(at::kCUDA) : at::Device(at::kCPU);
     // LibTorch defaults to one thread; use the configured number (all cores by default).
-    const int threads = config.cpu_threads > 0
-                            ? config.cpu_threads
+    const int threads = cpu_threads > 0
+                            ? cpu_threads
                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     at::set_num_threads(threads);
+    return (kind != DeviceKind::kCpu && cuda) ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU);
+}
+
+std::shared_ptr<const FaceModels> FaceModels::load(const EngineConfig& config) {
+    config.validate();
+    auto impl = std::make_unique<Impl>();
+    impl->device = detail::select_device(config.device, config.cpu_threads);
 
     const std::filesystem::path dir(config.model_dir);
     detail::load_module(impl->detector, detail::SsdMobileNetV1::kKind,
@@ -376,6 +380,10 @@ void FaceAnalyzer::reset() {
     impl_->tracks.clear();
     impl_->force_detection = true;
     impl_->frame_index = 0;
+}
+
+const at::Tensor& detail::uploaded_frame(const FaceAnalyzer& analyzer) {
+    return analyzer.impl().uploader.last();
 }
 
 FrameAnalysis FaceAnalyzer::analyze(const FrameView& frame, CropOutput crops, double timestamp_s) {

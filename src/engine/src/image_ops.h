@@ -23,6 +23,7 @@ bool to_crop_rect(const Box& box, int image_width, int image_height, CropRect* r
 class FrameUploader {
   public:
     const at::Tensor& upload(const FrameView& frame, const at::Device& device, int max_side);
+    const at::Tensor& last() const { return rgb_; }  // the most recent upload
 
   private:
     at::Tensor staging_u8_;  // [H, W, 3] on the device (CUDA only)
@@ -48,5 +49,9 @@ at::Tensor landmark_inputs(const at::Tensor& rgb, const std::vector<CropRect>& c
 // Aligned crops [N, 3, size, size] float RGB, sampled through each aligned->image transform.
 at::Tensor aligned_crops(const at::Tensor& rgb, const std::vector<Affine2x3>& aligned_to_image,
                          int size);
+
+// The frame the analyzer uploaded in its latest analyze() call ([1, 3, H, W] float RGB on the
+// device), so the swap stage reuses it instead of uploading the frame a second time.
+const at::Tensor& uploaded_frame(const FaceAnalyzer& analyzer);
 
 }  // namespace faceswap::detail

@@ -18,6 +18,7 @@ constexpr const char* kMagic = "faceswap-model";
 constexpr const char* kVersionKey = "__format_version";
 constexpr const char* kKindKey = "__kind";
 constexpr const char* kSourceKey = "__source";
+constexpr const char* kAttributePrefix = "__attr_";
 
 std::map<std::string, at::Tensor> named_tensors(const torch::nn::Module& module) {
     std::map<std::string, at::Tensor> tensors;
@@ -53,8 +54,14 @@ void save_module(const torch::nn::Module& module, const ModelMetadata& metadata,
     archive.write(kVersionKey, c10::IValue(metadata.format_version));
     archive.write(kKindKey, c10::IValue(metadata.kind));
     archive.write(kSourceKey, c10::IValue(metadata.source));
-    for (const auto& [name, tensor] : named_tensors(module))
-        archive.write(name, tensor.detach().cpu().contiguous(), /*is_buffer=*/true);
+    for (const auto& [name, value] : metadata.attributes)
+        archive.write(kAttributePrefix + name, c10::IValue(value));
+    for (const auto& [name, tensor] : named_tensors(module)) {
+        at::Tensor stored = tensor.detach().cpu().contiguous();
+        if (metadata.half_precision && stored.scalar_type() == at::kFloat)
+            stored = stored.to(at::kHalf);
+        archive.write(name, stored, /*is_buffer=*/true);
+    }
 
     const std::string temporary = path + ".partial-" + std::to_string(::getpid());
     try {
@@ -67,13 +74,15 @@ void save_module(const torch::nn::Module& module, const ModelMetadata& metadata,
     }
 }
 
-ModelMetadata load_module(torch::nn::Module& module, const std::string& expected_kind,
-                          const std::string& path) {
+namespace {
+
+// Opens path and checks magic, format version and kind; fills metadata.
+void open_model_archive(torch::serialize::InputArchive& archive, ModelMetadata& metadata,
+                        const std::string& expected_kind, const std::string& path) {
     if (!std::filesystem::is_regular_file(path))
         throw Error(ErrorCode::kModelMissing,
                     "model file " + path +
                         " not found; run 'make setup' (or 'faceswap import-weights') first");
-    torch::serialize::InputArchive archive;
     try {
         archive.load_from(path, at::kCPU);
     } catch (const std::exception& e) {
@@ -85,7 +94,6 @@ ModelMetadata load_module(torch::nn::Module& module, const std::string& expected
     }
     if (read_string(archive, kMagicKey, path) != kMagic)
         throw Error(ErrorCode::kModelCorrupt, path + ": not a faceswap model file");
-    ModelMetadata metadata;
     c10::IValue version;
     if (!archive.try_read(kVersionKey, version) || !version.isInt())
         throw Error(ErrorCode::kModelCorrupt, path + ": model file has no format version");
@@ -101,6 +109,30 @@ ModelMetadata load_module(torch::nn::Module& module, const std::string& expected
         throw Error(ErrorCode::kModelCorrupt, path + ": holds a '" + metadata.kind +
                                                   "' model, expected '" + expected_kind + "'");
 
+    const std::string prefix = kAttributePrefix;
+    for (const auto& key : archive.keys()) {
+        if (key.rfind(prefix, 0) != 0) continue;
+        c10::IValue value;
+        if (archive.try_read(key, value) && value.isString())
+            metadata.attributes[key.substr(prefix.size())] = value.toStringRef();
+    }
+}
+
+}  // namespace
+
+ModelMetadata read_metadata(const std::string& expected_kind, const std::string& path) {
+    torch::serialize::InputArchive archive;
+    ModelMetadata metadata;
+    open_model_archive(archive, metadata, expected_kind, path);
+    return metadata;
+}
+
+ModelMetadata load_module(torch::nn::Module& module, const std::string& expected_kind,
+                          const std::string& path) {
+    torch::serialize::InputArchive archive;
+    ModelMetadata metadata;
+    open_model_archive(archive, metadata, expected_kind, path);
+
     // Read and check everything first, copy afterwards: never leave a module half-loaded.
     auto targets = named_tensors(module);
     std::map<std::string, at::Tensor> loaded;
@@ -113,6 +145,9 @@ ModelMetadata load_module(torch::nn::Module& module, const std::string& expected
             throw Error(ErrorCode::kModelCorrupt, path + ": tensor '" + name + "' has shape " +
                                                       shape_string(value.sizes()) + ", expected " +
                                                       shape_string(target.sizes()));
+        // Models may be stored in half precision to stay small; compute stays in float.
+        if (value.scalar_type() == at::kHalf && target.scalar_type() == at::kFloat)
+            value = value.to(at::kFloat);
         if (value.scalar_type() != target.scalar_type())
             throw Error(ErrorCode::kModelCorrupt,
                         path + ": tensor '" + name + "' has the wrong element type");

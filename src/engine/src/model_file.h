@@ -25,6 +25,10 @@ struct ModelMetadata {
     std::string kind;    // e.g. "ssd_mobilenetv1"
     std::string source;  // where the weights came from
     std::int64_t format_version = kModelFormatVersion;
+    // Free-form named values (a swap model's resolution, identities, training steps...),
+    // stored as strings under "__attr_<name>".
+    std::map<std::string, std::string> attributes;
+    bool half_precision = false;  // save_module: store float tensors as float16 (half the size)
 };
 
 // Writes every buffer and parameter of `module` under its name, plus metadata, to path.
@@ -37,5 +41,9 @@ void save_module(const torch::nn::Module& module, const ModelMetadata& metadata,
 // tensor, with an Error naming the file and the tensor. Nothing is copied unless all checks pass.
 ModelMetadata load_module(torch::nn::Module& module, const std::string& expected_kind,
                           const std::string& path);
+
+// Reads and checks only the metadata (magic, format version, kind), so a caller can build a
+// module of the right shape before load_module. Same errors as load_module.
+ModelMetadata read_metadata(const std::string& expected_kind, const std::string& path);
 
 }  // namespace faceswap::detail

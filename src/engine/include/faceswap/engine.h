@@ -178,8 +178,10 @@ class FaceAnalyzer {
     // Forget all tracks (a new video, a seek).
     void reset();
 
-  private:
     struct Impl;
+    const Impl& impl() const { return *impl_; }  // for the engine's own swap stage
+
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

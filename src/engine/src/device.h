@@ -1,0 +1,15 @@
+// Device choice shared by every engine entry point (face models, swap model, trainer).
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include "faceswap/engine.h"
+
+namespace faceswap::detail {
+
+// CUDA when asked for or when auto finds one, else CPU. Also sets LibTorch's CPU thread count
+// (it defaults to one) to cpu_threads, or to all cores when 0. Throws kDeviceUnavailable when
+// CUDA is required but absent.
+c10::Device select_device(DeviceKind kind, int cpu_threads);
+
+}  // namespace faceswap::detail

@@ -1,0 +1,65 @@
+// Tensor operations of the swap stage: landmark-hull masks, mask erosion and feathering,
+// colour transfer in Lab, and pasting generated faces back into the frame through the inverse
+// alignment. All run on the tensors' device; nothing leaves it until the final download.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+#include <vector>
+
+#include "faceswap/engine.h"
+
+namespace faceswap::detail {
+
+// Applies a [C, 1, kh, kw] kernel to each channel of [N, C, H, W] separately (no padding).
+at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& kernel);
+
+// Landmarks mapped through an affine (e.g. image -> aligned crop pixels).
+Landmarks68 transform_landmarks(const Landmarks68& landmarks, const Affine2x3& m);
+
+// Filled convex hulls of point sets as [N, 1, size, size] float masks (1 inside, 0 outside),
+// on device. Each entry of `polygons` is one mask's points in crop pixels.
+at::Tensor hull_masks(const std::vector<std::vector<Point2f>>& polygons, int size,
+                      const c10::Device& device);
+
+// The whole-face hull (jaw line and eyebrows) of each face's 68 landmarks, in crop pixels.
+at::Tensor face_hull_masks(const std::vector<Landmarks68>& crop_landmarks, int size,
+                           const c10::Device& device);
+
+// Eyes and mouth, grown a little: the regions whose detail matters most to a viewer.
+at::Tensor eyes_mouth_masks(const std::vector<Landmarks68>& crop_landmarks, int size,
+                            const c10::Device& device);
+
+// Shrinks (erosion_px > 0) or grows (< 0) a [N, 1, S, S] mask, then blurs its edge over
+// feather_px pixels; both 0 leaves the mask unchanged.
+at::Tensor erode_and_feather(const at::Tensor& mask, int erosion_px, int feather_px);
+
+// sRGB (0..1) <-> CIE Lab (L 0..100), D65, [N, 3, H, W].
+at::Tensor rgb_to_lab(const at::Tensor& rgb);
+at::Tensor lab_to_rgb(const at::Tensor& lab);
+
+// Reinhard colour transfer: moves the Lab mean and deviation of `source` inside `mask` to
+// those of `target` inside the same mask. [N, 3, S, S] in 0..1, mask [N, 1, S, S].
+at::Tensor reinhard_color_transfer(const at::Tensor& source, const at::Tensor& target,
+                                   const at::Tensor& mask);
+
+// Gradient-domain (Poisson) blend inside mask: keeps the generated face's gradients and the
+// frame's values at the mask border, solved by Jacobi iterations on the device.
+at::Tensor poisson_blend(const at::Tensor& face, const at::Tensor& frame, const at::Tensor& mask,
+                         int iterations);
+
+// A pixel rectangle of the frame.
+struct PixelRect {
+    int x = 0, y = 0, width = 0, height = 0;
+};
+
+// The frame pixels an aligned crop covers (its four corners projected and clipped).
+PixelRect crop_footprint(const Affine2x3& aligned_to_image, int crop_size, int frame_width,
+                         int frame_height);
+
+// Samples a crop-space tensor [1, C, S, S] into the frame rectangle `rect` through
+// image_to_aligned: returns [1, C, rect.height, rect.width]; outside the crop is 0.
+at::Tensor crop_to_frame(const at::Tensor& crop, const Affine2x3& image_to_aligned,
+                         const PixelRect& rect);
+
+}  // namespace faceswap::detail

@@ -1,0 +1,185 @@
+#include "swap_net.h"
+
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/pixelshuffle.h>
+#include <torch/nn/modules/container/functional.h>
+
+#include <sstream>
+
+#include "faceswap/engine.h"
+
+namespace faceswap::detail {
+namespace {
+
+namespace nn = torch::nn;
+
+nn::LeakyReLU leaky() { return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.1)); }
+
+// Stride-2 5x5 convolution: halves the size (DeepFaceLab's Downscale).
+void add_downscale(nn::Sequential& seq, int in, int out) {
+    seq->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 5).stride(2).padding(2)));
+    seq->push_back(leaky());
+}
+
+// 3x3 convolution to 4x the channels, then pixel shuffle: doubles the size without the
+// checkerboard artefacts of transposed convolutions.
+void add_upscale(nn::Sequential& seq, int in, int out) {
+    seq->push_back(nn::Conv2d(nn::Conv2dOptions(in, out * 4, 3).padding(1)));
+    seq->push_back(leaky());
+    seq->push_back(nn::PixelShuffle(2));
+}
+
+// Two 3x3 convolutions with a skip: detail the upscales alone render poorly.
+class ResidualBlockImpl : public nn::Module {
+  public:
+    explicit ResidualBlockImpl(int channels)
+        : conv1_(register_module("conv1", nn::Conv2d(nn::Conv2dOptions(channels, channels, 3)
+                                                         .padding(1)))),
+          conv2_(register_module("conv2", nn::Conv2d(nn::Conv2dOptions(channels, channels, 3)
+                                                         .padding(1)))) {}
+    at::Tensor forward(const at::Tensor& x) {
+        at::Tensor y = at::leaky_relu(conv1_->forward(x), 0.2);
+        return at::leaky_relu(x + conv2_->forward(y), 0.2);
+    }
+
+  private:
+    nn::Conv2d conv1_;
+    nn::Conv2d conv2_;
+};
+TORCH_MODULE(ResidualBlock);
+
+class FlattenDenseImpl : public nn::Module {
+  public:
+    FlattenDenseImpl(int in_features, int out_features)
+        : linear_(register_module("linear", nn::Linear(in_features, out_features))) {}
+    at::Tensor forward(const at::Tensor& x) { return linear_->forward(x.flatten(1)); }
+
+  private:
+    nn::Linear linear_;
+};
+TORCH_MODULE(FlattenDense);
+
+int parse_int(const std::map<std::string, std::string>& attributes, const std::string& key,
+              const std::string& path) {
+    auto it = attributes.find(key);
+    if (it == attributes.end())
+        throw Error(ErrorCode::kModelCorrupt,
+                    path + ": swap model metadata lacks '" + key + "'; the file is damaged");
+    try {
+        size_t used = 0;
+        const int value = std::stoi(it->second, &used);
+        if (used == it->second.size()) return value;
+    } catch (const std::exception&) {
+    }
+    throw Error(ErrorCode::kModelCorrupt,
+                path + ": swap model metadata '" + key + "' is not a number: " + it->second);
+}
+
+}  // namespace
+
+void SwapNetShape::validate() const {
+    auto check = [](bool ok, const std::string& message) {
+        if (!ok) throw Error(ErrorCode::kInvalidArgument, "invalid swap model shape: " + message);
+    };
+    check(resolution >= 64 && resolution <= 512 && resolution % 16 == 0,
+          "resolution must be a multiple of 16 from 64 to 512");
+    check(encoder_dims >= 4 && encoder_dims <= 256, "encoder dims must be 4 to 256");
+    check(bottleneck_dims >= 16 && bottleneck_dims <= 2048, "bottleneck dims must be 16 to 2048");
+    check(inter_dims >= 8 && inter_dims <= 1024, "inter dims must be 8 to 1024");
+    check(decoder_dims >= 4 && decoder_dims <= 256, "decoder dims must be 4 to 256");
+    check(mask_dims >= 2 && mask_dims <= 128, "mask dims must be 2 to 128");
+}
+
+std::string SwapNetShape::describe() const {
+    std::ostringstream out;
+    out << "df-ae r" << resolution << " e" << encoder_dims << " b" << bottleneck_dims << " i"
+        << inter_dims << " d" << decoder_dims << " m" << mask_dims;
+    return out.str();
+}
+
+std::map<std::string, std::string> SwapNetShape::to_attributes() const {
+    return {{"resolution", std::to_string(resolution)},
+            {"encoder_dims", std::to_string(encoder_dims)},
+            {"bottleneck_dims", std::to_string(bottleneck_dims)},
+            {"inter_dims", std::to_string(inter_dims)},
+            {"decoder_dims", std::to_string(decoder_dims)},
+            {"mask_dims", std::to_string(mask_dims)}};
+}
+
+SwapNetShape SwapNetShape::from_attributes(const std::map<std::string, std::string>& attributes,
+                                           const std::string& path) {
+    SwapNetShape shape;
+    shape.resolution = parse_int(attributes, "resolution", path);
+    shape.encoder_dims = parse_int(attributes, "encoder_dims", path);
+    shape.bottleneck_dims = parse_int(attributes, "bottleneck_dims", path);
+    shape.inter_dims = parse_int(attributes, "inter_dims", path);
+    shape.decoder_dims = parse_int(attributes, "decoder_dims", path);
+    shape.mask_dims = parse_int(attributes, "mask_dims", path);
+    try {
+        shape.validate();
+    } catch (const Error& e) {
+        throw Error(ErrorCode::kModelCorrupt, path + ": " + e.what());
+    }
+    return shape;
+}
+
+SwapDecoderImpl::SwapDecoderImpl(const SwapNetShape& s) {
+    const int d = s.decoder_dims, m = s.mask_dims;
+    // Face: R/8 -> R/4 (4d) -> R/2 (2d) -> R (d), a residual block after the first two.
+    nn::Sequential face;
+    add_upscale(face, s.inter_dims, d * 4);
+    face->push_back(ResidualBlock(d * 4));
+    add_upscale(face, d * 4, d * 2);
+    face->push_back(ResidualBlock(d * 2));
+    add_upscale(face, d * 2, d);
+    face->push_back(nn::Conv2d(nn::Conv2dOptions(d, 3, 3).padding(1)));
+    face->push_back(nn::Functional(at::sigmoid));
+    face_ = register_module("face", face);
+
+    nn::Sequential mask;
+    add_upscale(mask, s.inter_dims, m * 4);
+    add_upscale(mask, m * 4, m * 2);
+    add_upscale(mask, m * 2, m);
+    mask->push_back(nn::Conv2d(nn::Conv2dOptions(m, 1, 3).padding(1)));
+    mask->push_back(nn::Functional(at::sigmoid));
+    mask_ = register_module("mask", mask);
+}
+
+DecodedFace SwapDecoderImpl::forward(const at::Tensor& code) {
+    return {face_->forward(code), mask_->forward(code)};
+}
+
+SwapAutoencoder::SwapAutoencoder(const SwapNetShape& shape) : shape_(shape) {
+    shape.validate();
+    const int e = shape.encoder_dims;
+    const int lowest = shape.resolution / 16;
+    nn::Sequential encoder;
+    add_downscale(encoder, 3, e);
+    add_downscale(encoder, e, e * 2);
+    add_downscale(encoder, e * 2, e * 4);
+    add_downscale(encoder, e * 4, e * 8);
+    encoder->push_back(FlattenDense(e * 8 * lowest * lowest, shape.bottleneck_dims));
+    encoder_ = register_module("encoder", encoder);
+
+    // The dense code is spread back to a spatial map and upscaled once: shared by both
+    // decoders, so both read the same pose/expression layout.
+    nn::Sequential inter;
+    inter->push_back(nn::Linear(shape.bottleneck_dims, shape.inter_dims * lowest * lowest));
+    inter->push_back(nn::Functional(
+        [c = shape.inter_dims, lowest](const at::Tensor& x) {
+            return x.view({x.size(0), c, lowest, lowest});
+        }));
+    add_upscale(inter, shape.inter_dims, shape.inter_dims);
+    inter_ = register_module("inter", inter);
+
+    decoder_a_ = register_module("decoder_a", SwapDecoder(shape));
+    decoder_b_ = register_module("decoder_b", SwapDecoder(shape));
+}
+
+at::Tensor SwapAutoencoder::encode(const at::Tensor& faces) {
+    return inter_->forward(encoder_->forward(faces));
+}
+
+}  // namespace faceswap::detail

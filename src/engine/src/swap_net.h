@@ -1,0 +1,68 @@
+// The swap autoencoder (DeepFaceLab's "DF" layout): one encoder shared by both identities and
+// one decoder per identity, each decoding a face (RGB) and a mask. Trained to reconstruct A
+// through decoder A and B through decoder B, the shared code learns pose, expression and
+// lighting; feeding A's code to decoder B renders B with A's expression. See docs/swap-model.md.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+
+#include <map>
+#include <string>
+
+namespace faceswap::detail {
+
+// Every size that shapes the tensors; stored in the model file so it is rebuilt exactly.
+struct SwapNetShape {
+    int resolution = 128;      // face size in and out; a multiple of 16, 64 to 512
+    int encoder_dims = 32;     // channels of the first of four stride-2 convolutions (then x2)
+    int bottleneck_dims = 256; // width of the dense code every face passes through
+    int inter_dims = 128;      // channels of the shared code's spatial map at resolution / 8
+    int decoder_dims = 24;     // channels at full resolution (x2 at 1/2, x4 at 1/4)
+    int mask_dims = 8;         // the same for the (cheaper) mask branch
+
+    void validate() const;  // throws Error(kInvalidArgument) naming the field
+    std::string describe() const;  // "df-ae r128 e32 b256 i128 d24 m8"
+    std::map<std::string, std::string> to_attributes() const;
+    // Throws Error(kModelCorrupt) naming path when an attribute is missing or malformed.
+    static SwapNetShape from_attributes(const std::map<std::string, std::string>& attributes,
+                                        const std::string& path);
+};
+
+struct DecodedFace {
+    at::Tensor rgb;   // [N, 3, R, R] in 0..1
+    at::Tensor mask;  // [N, 1, R, R] in 0..1
+};
+
+class SwapDecoderImpl : public torch::nn::Module {
+  public:
+    explicit SwapDecoderImpl(const SwapNetShape& shape);
+    DecodedFace forward(const at::Tensor& code);
+
+  private:
+    torch::nn::Sequential face_{nullptr};
+    torch::nn::Sequential mask_{nullptr};
+};
+TORCH_MODULE(SwapDecoder);
+
+class SwapAutoencoder : public torch::nn::Module {
+  public:
+    static constexpr const char* kKind = "swap_autoencoder";
+    explicit SwapAutoencoder(const SwapNetShape& shape);
+
+    // faces: [N, 3, R, R] in 0..1 -> the shared code [N, inter_dims, R/8, R/8].
+    at::Tensor encode(const at::Tensor& faces);
+    DecodedFace decode_a(const at::Tensor& code) { return decoder_a_->forward(code); }
+    DecodedFace decode_b(const at::Tensor& code) { return decoder_b_->forward(code); }
+
+    const SwapNetShape& shape() const { return shape_; }
+
+  private:
+    SwapNetShape shape_;
+    torch::nn::Sequential encoder_{nullptr};
+    torch::nn::Sequential inter_{nullptr};
+    SwapDecoder decoder_a_{nullptr};
+    SwapDecoder decoder_b_{nullptr};
+};
+
+}  // namespace faceswap::detail

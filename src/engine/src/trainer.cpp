@@ -1,0 +1,429 @@
+// The swap autoencoder's training loop: augmentation, losses, Adam, checkpoints, preview.
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/module.h>
+#include <torch/optim/adam.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+#include "device.h"
+#include "faceswap/train.h"
+#include "model_file.h"
+#include "swap_merge.h"
+#include "swap_net.h"
+
+namespace faceswap {
+namespace {
+
+constexpr const char* kCheckpointSuffix = ".train";
+constexpr const char* kCheckpointMagic = "faceswap-train-checkpoint";
+
+// One identity's faces and masks, resident on the training device.
+struct DeviceFaceSet {
+    std::string name;
+    at::Tensor images;  // [N, 3, S, S] uint8
+    at::Tensor masks;   // [N, 2, S, S] uint8 0/1: face hull, eyes and mouth
+    int64_t count() const { return images.size(0); }
+};
+
+struct Batch {
+    at::Tensor input;     // augmented and warped, 0..1
+    at::Tensor target;    // augmented, not warped
+    at::Tensor hull;      // [B, 1, S, S]
+    at::Tensor emphasis;  // eyes and mouth
+};
+
+DeviceFaceSet upload_set(const FaceSet& set, const c10::Device& device) {
+    const int64_t n = set.count(), s = set.size;
+    at::Tensor images = at::from_blob(const_cast<std::uint8_t*>(set.rgb.data()), {n, s, s, 3},
+                                      at::kByte)
+                            .permute({0, 3, 1, 2})
+                            .contiguous();
+    // Masks are made in chunks so a large set never needs a float copy of all of them.
+    std::vector<at::Tensor> chunks;
+    for (int64_t first = 0; first < n; first += 256) {
+        const std::vector<Landmarks68> part(set.landmarks.begin() + first,
+                                            set.landmarks.begin() + std::min(n, first + 256));
+        chunks.push_back(at::cat({detail::face_hull_masks(part, s, at::kCPU),
+                                  detail::eyes_mouth_masks(part, s, at::kCPU)},
+                                 1)
+                             .to(at::kByte));
+    }
+    return {set.name, images.to(device), at::cat(chunks, 0).to(device)};
+}
+
+void check_sets(const FaceSet& a, const FaceSet& b, int resolution, float coverage) {
+    for (const FaceSet* set : {&a, &b}) {
+        const std::string label = "face set '" + set->name + "'";
+        if (set->count() < kMinFacesPerSet)
+            throw Error(ErrorCode::kInvalidArgument,
+                        label + " has " + std::to_string(set->count()) + " faces; at least " +
+                            std::to_string(kMinFacesPerSet) +
+                            " are needed (a few hundred from varied frames train far better)");
+        if (set->size != resolution)
+            throw Error(ErrorCode::kInvalidArgument,
+                        label + " holds " + std::to_string(set->size) + " px faces but the model "
+                        "works at " + std::to_string(resolution) + " px; extract with --size " +
+                        std::to_string(resolution));
+        if (std::abs(set->coverage - coverage) > 1e-3f)
+            throw Error(ErrorCode::kInvalidArgument,
+                        label + " was extracted with coverage " + std::to_string(set->coverage) +
+                            " but the model uses " + std::to_string(coverage) +
+                            "; extract both sets with the same --coverage");
+        if (set->rgb.size() != static_cast<size_t>(set->count()) * set->size * set->size * 3)
+            throw Error(ErrorCode::kInvalidArgument, label + " pixel data has the wrong size");
+    }
+}
+
+at::Tensor laplacian(const at::Tensor& x) {
+    const int64_t c = x.size(1);
+    const at::Tensor k = at::tensor({0.f, 1.f, 0.f, 1.f, -4.f, 1.f, 0.f, 1.f, 0.f}, x.options())
+                             .view({1, 1, 3, 3})
+                             .expand({c, 1, 3, 3})
+                             .contiguous();
+    return detail::depthwise_conv2d(x, k);
+}
+
+// Mean structural dissimilarity (1 - SSIM) / 2 with an 11-tap Gaussian window (sigma 1.5).
+at::Tensor dssim(const at::Tensor& x, const at::Tensor& y) {
+    const int64_t c = x.size(1);
+    at::Tensor g = at::exp(-at::pow(at::arange(-5, 6, x.options()), 2) / (2 * 1.5 * 1.5));
+    g = g / g.sum();
+    const at::Tensor window = (g.view({-1, 1}) * g.view({1, -1})).expand({c, 1, 11, 11}).contiguous();
+    auto blur = [&](const at::Tensor& t) { return detail::depthwise_conv2d(t, window); };
+    const at::Tensor mx = blur(x), my = blur(y);
+    const at::Tensor sxx = blur(x * x) - mx * mx, syy = blur(y * y) - my * my;
+    const at::Tensor sxy = blur(x * y) - mx * my;
+    constexpr double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
+    const at::Tensor ssim = ((2 * mx * my + c1) * (2 * sxy + c2)) /
+                            ((mx * mx + my * my + c1) * (sxx + syy + c2));
+    return (1 - ssim.mean()) / 2;
+}
+
+double uniform(at::Generator& gen, double lo, double hi) {
+    return at::empty({1}, at::kDouble).uniform_(lo, hi, gen).item<double>();
+}
+
+}  // namespace
+
+void TrainConfig::validate() const {
+    auto check = [](bool ok, const std::string& message) {
+        if (!ok) throw Error(ErrorCode::kInvalidArgument, "invalid training setting: " + message);
+    };
+    check(batch_size >= 1 && batch_size <= 512, "batch size must be 1 to 512");
+    check(learning_rate > 0 && learning_rate < 1, "learning rate must be in (0, 1)");
+    check(warp_amount >= 0 && warp_amount <= 4, "warp amount must be 0 to 4");
+    check(color_jitter >= 0 && color_jitter <= 0.5f, "colour jitter must be 0 to 0.5");
+    check(cpu_threads >= 0, "cpu threads must be >= 0");
+}
+
+struct Trainer::Impl {
+    TrainConfig config;
+    c10::Device device{c10::kCPU};
+    std::shared_ptr<detail::SwapAutoencoder> net;
+    std::unique_ptr<torch::optim::Adam> optimizer;
+    DeviceFaceSet a, b;
+    float coverage = 0;
+    int64_t step = 0;
+    double last_loss = 0;
+
+    void make_optimizer() {
+        optimizer = std::make_unique<torch::optim::Adam>(
+            net->parameters(),
+            torch::optim::AdamOptions(config.learning_rate).betas({0.5, 0.999}));
+    }
+    Batch sample(const DeviceFaceSet& set, at::Generator& gen) const;
+    at::Tensor face_loss(const detail::DecodedFace& out, const Batch& batch, double* face,
+                         double* mask) const;
+    detail::ModelMetadata metadata() const;
+};
+
+Batch Trainer::Impl::sample(const DeviceFaceSet& set, at::Generator& gen) const {
+    const int64_t n = config.batch_size, size = set.images.size(2);
+    const at::Tensor index = at::randint(set.count(), {n}, gen, at::kLong).to(device);
+    const at::Tensor images = set.images.index_select(0, index).to(at::kFloat).div_(255);
+    const at::Tensor masks = set.masks.index_select(0, index).to(at::kFloat);
+
+    // The same random similarity (and flip) for input, target and masks: pose variety.
+    at::Tensor theta = at::empty({n, 2, 3}, at::kFloat);
+    auto t = theta.accessor<float, 3>();
+    for (int64_t i = 0; i < n; ++i) {
+        const double angle = uniform(gen, -10, 10) * M_PI / 180, scale = uniform(gen, 0.95, 1.05);
+        const double flip = config.random_flip && uniform(gen, 0, 1) < 0.5 ? -1 : 1;
+        t[i][0][0] = scale * std::cos(angle) * flip;
+        t[i][0][1] = -scale * std::sin(angle);
+        t[i][0][2] = uniform(gen, -0.05, 0.05);
+        t[i][1][0] = scale * std::sin(angle) * flip;
+        t[i][1][1] = scale * std::cos(angle);
+        t[i][1][2] = uniform(gen, -0.05, 0.05);
+    }
+    const at::Tensor grid =
+        at::affine_grid_generator(theta.to(device), {n, 3, size, size}, false);
+    Batch batch;
+    batch.target = at::grid_sampler(images, grid, 0, /*border*/ 1, false);
+    const at::Tensor warped_masks = at::grid_sampler(masks, grid, 0, /*zeros*/ 0, false);
+    batch.hull = warped_masks.narrow(1, 0, 1);
+    batch.emphasis = warped_masks.narrow(1, 1, 1);
+
+    // A smooth random displacement of the input only: the net must rebuild a face from a
+    // distorted one, so it learns faces rather than copying pixels (DeepFaceLab's random warp).
+    if (config.warp_amount > 0) {
+        const at::Tensor coarse =
+            (at::randn({n, 2, 5, 5}, gen, at::kFloat) * (0.03 * config.warp_amount)).to(device);
+        const at::Tensor offsets =
+            at::upsample_bicubic2d(coarse, {size, size}, false).permute({0, 2, 3, 1});
+        batch.input = at::grid_sampler(images, grid + offsets, 0, 1, false);
+    } else {
+        batch.input = batch.target.clone();
+    }
+
+    // Colour jitter applied identically to input and target: colours come from the input.
+    if (config.color_jitter > 0) {
+        const double j = config.color_jitter;
+        const at::Tensor brightness = at::empty({n, 1, 1, 1}).uniform_(-j, j, gen).to(device);
+        const at::Tensor contrast =
+            at::empty({n, 1, 1, 1}).uniform_(1 - 2 * j, 1 + 2 * j, gen).to(device);
+        const at::Tensor saturation =
+            at::empty({n, 1, 1, 1}).uniform_(1 - 3 * j, 1 + 3 * j, gen).to(device);
+        auto jitter = [&](const at::Tensor& x) {
+            const at::Tensor grey = x.mean(1, true);
+            const at::Tensor mean = grey.mean({2, 3}, true);
+            at::Tensor y = grey + (x - grey) * saturation;
+            return ((y - mean) * contrast + mean + brightness).clamp(0, 1);
+        };
+        batch.input = jitter(batch.input);
+        batch.target = jitter(batch.target);
+    }
+    return batch;
+}
+
+at::Tensor Trainer::Impl::face_loss(const detail::DecodedFace& out, const Batch& batch,
+                                    double* face, double* mask) const {
+    const int size = static_cast<int>(batch.target.size(2));
+    // The loss region: the landmark hull grown and softened, so the jaw line and a little
+    // background around it are learned too.
+    const at::Tensor region = detail::erode_and_feather(batch.hull, -size / 32, size / 32);
+    const at::Tensor predicted = out.rgb * region, target = batch.target * region;
+    const at::Tensor reconstruction =
+        10 * dssim(predicted, target) + 10 * (predicted - target).abs().mean() +
+        // Penalising the difference of Laplacians keeps fine detail sharp, where L1 and SSIM
+        // alone settle for a blur.
+        5 * (laplacian(predicted) - laplacian(target)).abs().mean() +
+        // Eyes and mouth carry expression and identity: weigh them more.
+        100 * ((out.rgb - batch.target).abs() * batch.emphasis).mean();
+    const at::Tensor mask_loss = 10 * (out.mask - batch.hull).pow(2).mean();
+    *face = reconstruction.item<double>();
+    *mask = mask_loss.item<double>();
+    return reconstruction + mask_loss;
+}
+
+detail::ModelMetadata Trainer::Impl::metadata() const {
+    detail::ModelMetadata m;
+    m.kind = detail::SwapAutoencoder::kKind;
+    m.source = "faceswap train";
+    m.attributes = net->shape().to_attributes();
+    std::ostringstream loss;
+    loss.precision(6);
+    loss << last_loss;
+    m.attributes["coverage"] = std::to_string(coverage);
+    m.attributes["identity_a"] = a.name;
+    m.attributes["identity_b"] = b.name;
+    m.attributes["training_steps"] = std::to_string(step);
+    m.attributes["last_loss"] = loss.str();
+    m.attributes["batch_size"] = std::to_string(config.batch_size);
+    m.attributes["learning_rate"] = std::to_string(config.learning_rate);
+    return m;
+}
+
+Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Trainer::~Trainer() = default;
+
+std::unique_ptr<Trainer> Trainer::create(const TrainConfig& config, FaceSet a, FaceSet b) {
+    config.validate();
+    detail::SwapNetShape shape{config.resolution, config.encoder_dims, config.bottleneck_dims,
+                               config.inter_dims, config.decoder_dims, config.mask_dims};
+    shape.validate();
+    check_sets(a, b, shape.resolution, a.coverage);
+    auto impl = std::make_unique<Impl>();
+    impl->config = config;
+    impl->device = detail::select_device(config.device, config.cpu_threads);
+    at::manual_seed(config.seed);  // initial weights
+    impl->net = std::make_shared<detail::SwapAutoencoder>(shape);
+    impl->net->to(impl->device);
+    impl->make_optimizer();
+    impl->coverage = a.coverage;
+    impl->a = upload_set(a, impl->device);
+    impl->b = upload_set(b, impl->device);
+    return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
+}
+
+std::unique_ptr<Trainer> Trainer::resume(const std::string& model_path, const TrainConfig& config,
+                                         FaceSet a, FaceSet b) {
+    config.validate();
+    const detail::ModelMetadata metadata =
+        detail::read_metadata(detail::SwapAutoencoder::kKind, model_path);
+    const detail::SwapNetShape shape =
+        detail::SwapNetShape::from_attributes(metadata.attributes, model_path);
+    const SwapModelInfo info = [&] {
+        SwapModelInfo i;
+        i.coverage = std::stof(metadata.attributes.at("coverage"));
+        i.training_steps = std::stoll(metadata.attributes.at("training_steps"));
+        return i;
+    }();
+    check_sets(a, b, shape.resolution, info.coverage);
+
+    auto impl = std::make_unique<Impl>();
+    impl->config = config;
+    impl->device = detail::select_device(config.device, config.cpu_threads);
+    impl->net = std::make_shared<detail::SwapAutoencoder>(shape);
+    impl->coverage = info.coverage;
+    const std::string checkpoint = model_path + kCheckpointSuffix;
+    if (std::filesystem::is_regular_file(checkpoint)) {
+        // The checkpoint holds weights, optimiser state and step together, so they always agree.
+        torch::serialize::InputArchive archive;
+        try {
+            archive.load_from(checkpoint, at::kCPU);
+            c10::IValue magic, step;
+            if (!archive.try_read("magic", magic) || !magic.isString() ||
+                magic.toStringRef() != kCheckpointMagic || !archive.try_read("step", step))
+                throw std::runtime_error("not a faceswap training checkpoint");
+            torch::serialize::InputArchive weights, optimizer_state;
+            archive.read("model", weights);
+            archive.read("optimizer", optimizer_state);
+            impl->net->load(weights);
+            impl->net->to(impl->device);
+            impl->make_optimizer();
+            impl->optimizer->load(optimizer_state);
+            impl->step = step.toInt();
+        } catch (const std::exception& e) {
+            std::string what = e.what();
+            throw Error(ErrorCode::kModelCorrupt,
+                        checkpoint + " cannot be resumed (" + what.substr(0, what.find('\n')) +
+                            "); move it away to resume from the model weights alone");
+        }
+    } else {
+        detail::load_module(*impl->net, detail::SwapAutoencoder::kKind, model_path);
+        impl->net->to(impl->device);
+        impl->make_optimizer();
+        impl->step = info.training_steps;
+    }
+    // Learning rate and batch size may change between runs.
+    for (auto& group : impl->optimizer->param_groups())
+        static_cast<torch::optim::AdamOptions&>(group.options()).lr(config.learning_rate);
+    impl->a = upload_set(a, impl->device);
+    impl->b = upload_set(b, impl->device);
+    return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
+}
+
+TrainLosses Trainer::step() {
+    Impl& s = *impl_;
+    // One generator per step, seeded by the step number: a resumed run draws the same batches
+    // and augmentations it would have drawn without the interruption.
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
+        s.config.seed * 1000003ULL + static_cast<std::uint64_t>(s.step));
+    TrainLosses losses;
+    try {
+        const Batch batch_a = s.sample(s.a, gen);
+        const Batch batch_b = s.sample(s.b, gen);
+        // Both identities pass through the shared encoder in one batch.
+        const at::Tensor code = s.net->encode(at::cat({batch_a.input, batch_b.input}, 0));
+        const int64_t n = s.config.batch_size;
+        const detail::DecodedFace out_a = s.net->decode_a(code.narrow(0, 0, n));
+        const detail::DecodedFace out_b = s.net->decode_b(code.narrow(0, n, n));
+        const at::Tensor total = s.face_loss(out_a, batch_a, &losses.face_a, &losses.mask_a) +
+                                 s.face_loss(out_b, batch_b, &losses.face_b, &losses.mask_b);
+        losses.total = losses.face_a + losses.face_b + losses.mask_a + losses.mask_b;
+        if (!std::isfinite(losses.total))
+            throw Error(ErrorCode::kInternal,
+                        "training diverged (loss is not finite) at step " +
+                            std::to_string(s.step) +
+                            "; resume from the last checkpoint with a lower --lr");
+        s.optimizer->zero_grad();
+        total.backward();
+        s.optimizer->step();
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        std::string what = e.what();
+        throw Error(ErrorCode::kInternal,
+                    "training step failed: " + what.substr(0, what.find('\n')));
+    }
+    ++s.step;
+    s.last_loss = losses.total;
+    return losses;
+}
+
+std::int64_t Trainer::steps() const { return impl_->step; }
+std::string Trainer::architecture() const { return impl_->net->shape().describe(); }
+std::string Trainer::device_name() const {
+    return impl_->device.is_cuda() ? "cuda"
+                                   : "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
+}
+
+void Trainer::save(const std::string& path, bool half_precision) const {
+    const Impl& s = *impl_;
+    // Checkpoint first: if the process dies between the two renames, the checkpoint (which
+    // resume prefers) is the newer, self-consistent one.
+    torch::serialize::OutputArchive archive, weights, optimizer_state;
+    archive.write("magic", c10::IValue(std::string(kCheckpointMagic)));
+    archive.write("step", c10::IValue(s.step));
+    s.net->save(weights);
+    s.optimizer->save(optimizer_state);
+    archive.write("model", weights);
+    archive.write("optimizer", optimizer_state);
+    const std::string checkpoint = path + kCheckpointSuffix;
+    const std::string temporary = checkpoint + ".partial-" + std::to_string(::getpid());
+    try {
+        archive.save_to(temporary);
+        std::filesystem::rename(temporary, checkpoint);
+    } catch (const std::exception& e) {
+        std::error_code ignored;
+        std::filesystem::remove(temporary, ignored);
+        std::string what = e.what();
+        throw Error(ErrorCode::kInternal,
+                    "cannot write checkpoint " + checkpoint + " (" +
+                        what.substr(0, what.find('\n')) + "); the previous checkpoint is intact");
+    }
+    detail::ModelMetadata metadata = s.metadata();
+    metadata.half_precision = half_precision;
+    detail::save_module(*s.net, metadata, path);
+}
+
+RgbImage Trainer::preview(int rows) const {
+    const Impl& s = *impl_;
+    at::NoGradGuard no_grad;
+    const int64_t size = s.a.images.size(2);
+    rows = static_cast<int>(std::min<int64_t>({rows, s.a.count(), s.b.count()}));
+    auto pick = [&](const DeviceFaceSet& set) {
+        // Evenly spaced faces, the same every time, so previews are comparable over time.
+        const at::Tensor index =
+            at::linspace(0, set.count() - 1, rows).round().to(at::kLong).to(s.device);
+        return set.images.index_select(0, index).to(at::kFloat).div(255);
+    };
+    const at::Tensor faces_a = pick(s.a), faces_b = pick(s.b);
+    const at::Tensor code_a = s.net->encode(faces_a), code_b = s.net->encode(faces_b);
+    const at::Tensor columns =
+        at::cat({faces_a, s.net->decode_a(code_a).rgb, s.net->decode_b(code_a).rgb, faces_b,
+                 s.net->decode_b(code_b).rgb, s.net->decode_a(code_b).rgb},
+                3);  // [rows, 3, S, 6S]
+    const at::Tensor grid = columns.permute({0, 2, 3, 1})  // [rows, S, 6S, 3]
+                                .reshape({rows * size, 6 * size, 3})
+                                .mul(255)
+                                .round()
+                                .clamp(0, 255)
+                                .to(at::kByte)
+                                .contiguous()
+                                .cpu();
+    RgbImage image{static_cast<int>(6 * size), static_cast<int>(rows * size), {}};
+    image.rgb.assign(grid.data_ptr<std::uint8_t>(), grid.data_ptr<std::uint8_t>() + grid.numel());
+    return image;
+}
+
+}  // namespace faceswap
