@@ -21,6 +21,7 @@ DEBIAN_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev catch2 libturbojpeg0-dev
   libdlib-dev libdlib-data
+  libboost-dev libssl-dev openssl libtomlplusplus-dev libspdlog-dev
 )
 # Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's
 # npm package), so they are checked as commands and installed from Debian only when absent.

@@ -79,6 +79,8 @@ std::uint16_t close_code_for(ProtocolErrorCode code) {
             return 1008;
         case ProtocolErrorCode::kTooLarge:
             return 1009;
+        case ProtocolErrorCode::kInternal:
+            return 1011;
     }
     return 1002;
 }
@@ -101,6 +103,8 @@ const char* error_name(ProtocolErrorCode code) {
             return "unauthorized";
         case ProtocolErrorCode::kUnknownModel:
             return "unknown_model";
+        case ProtocolErrorCode::kInternal:
+            return "internal";
     }
     return "malformed";
 }
@@ -253,12 +257,10 @@ Welcome decode_welcome(const std::string& text) {
     if (type == "error") {
         const auto code = field<std::string>(json, "code", "error");
         const auto message = field<std::string>(json, "message", "error");
-        for (auto candidate :
-             {ProtocolErrorCode::kMalformed, ProtocolErrorCode::kUnsupportedVersion,
-              ProtocolErrorCode::kUnknownType, ProtocolErrorCode::kUnsupportedCodec,
-              ProtocolErrorCode::kTooLarge, ProtocolErrorCode::kBadPayload,
-              ProtocolErrorCode::kUnauthorized, ProtocolErrorCode::kUnknownModel})
+        for (int i = 0; i < kProtocolErrorCodeCount; ++i) {
+            const auto candidate = static_cast<ProtocolErrorCode>(i);
             if (code == error_name(candidate)) refuse(candidate, "server refused: " + message);
+        }
         refuse(ProtocolErrorCode::kMalformed, "server refused (" + code + "): " + message);
     }
     if (type != "welcome")

@@ -101,6 +101,7 @@ TEST_CASE("malformed, unknown and oversized messages are refused with the right 
     CHECK(close_code_for(ProtocolErrorCode::kTooLarge) == 1009);
     CHECK(close_code_for(ProtocolErrorCode::kUnauthorized) == 1008);
     CHECK(close_code_for(ProtocolErrorCode::kMalformed) == 1002);
+    CHECK(close_code_for(ProtocolErrorCode::kInternal) == 1011);
 }
 
 TEST_CASE("the handshake round-trips and refuses bad fields") {

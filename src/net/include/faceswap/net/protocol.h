@@ -36,7 +36,9 @@ enum class ProtocolErrorCode {
     kBadPayload,    // e.g. a JPEG that does not decode or does not match the header
     kUnauthorized,  // missing or wrong token
     kUnknownModel,
+    kInternal,  // the server failed to process a frame (its fault, not the client's)
 };
+inline constexpr int kProtocolErrorCodeCount = 9;
 
 class ProtocolError : public std::runtime_error {
   public:
@@ -49,7 +51,7 @@ class ProtocolError : public std::runtime_error {
 };
 
 // The RFC 6455 close code to send after refusing with this error (1002 protocol error,
-// 1003 unsupported data, 1008 policy violation, 1009 message too big).
+// 1003 unsupported data, 1008 policy violation, 1009 message too big, 1011 internal error).
 std::uint16_t close_code_for(ProtocolErrorCode code);
 // A stable machine-readable name ("malformed", "too_large", ...), used in JSON errors.
 const char* error_name(ProtocolErrorCode code);

@@ -1,0 +1,126 @@
+#include "config.h"
+
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+
+namespace faceswap::server {
+namespace {
+
+using Setter = std::function<void(const toml::node&, const std::string& key)>;
+
+template <typename T>
+T integer(const toml::node& node, const std::string& key, std::int64_t lo, std::int64_t hi) {
+    const auto value = node.value<std::int64_t>();
+    if (!value || *value < lo || *value > hi)
+        throw ConfigError(key + " must be an integer from " + std::to_string(lo) + " to " +
+                          std::to_string(hi));
+    return static_cast<T>(*value);
+}
+
+std::string text(const toml::node& node, const std::string& key) {
+    const auto value = node.value<std::string>();
+    if (!value) throw ConfigError(key + " must be a string");
+    return *value;
+}
+
+std::map<std::string, Setter> setters(ServerConfig& c) {
+    auto int_of = [](auto& field, std::int64_t lo, std::int64_t hi) -> Setter {
+        return [&field, lo, hi](const toml::node& n, const std::string& k) {
+            field = integer<std::remove_reference_t<decltype(field)>>(n, k, lo, hi);
+        };
+    };
+    auto string_of = [](std::string& field) -> Setter {
+        return [&field](const toml::node& n, const std::string& k) { field = text(n, k); };
+    };
+    return {
+        {"server.address", string_of(c.address)},
+        {"server.port", int_of(c.port, 0, 65535)},
+        {"server.io_threads", int_of(c.io_threads, 1, 64)},
+        {"server.max_sessions", int_of(c.max_sessions, 1, 100000)},
+        {"server.handshake_timeout_s", int_of(c.handshake_timeout_s, 1, 3600)},
+        {"server.idle_timeout_s", int_of(c.idle_timeout_s, 1, 3600)},
+        {"server.drain_timeout_s", int_of(c.drain_timeout_s, 0, 3600)},
+        {"limits.max_frame_bytes", int_of(c.max_frame_bytes, 1024, 256 << 20)},
+        {"limits.max_width", int_of(c.max_width, 16, 65535)},
+        {"limits.max_height", int_of(c.max_height, 16, 65535)},
+        {"limits.max_in_flight", int_of(c.max_in_flight, 1, 64)},
+        {"engine.kind", string_of(c.engine)},
+        {"engine.model_dir", string_of(c.model_dir)},
+        {"engine.swap_model_dir", string_of(c.swap_model_dir)},
+        {"engine.swap_models",
+         [&c](const toml::node& n, const std::string& k) {
+             const auto* array = n.as_array();
+             if (!array) throw ConfigError(k + " must be an array of file paths");
+             c.swap_models.clear();
+             for (const auto& item : *array) c.swap_models.push_back(text(item, k));
+         }},
+        {"engine.device", string_of(c.device)},
+        {"engine.cpu_threads", int_of(c.cpu_threads, 0, 1024)},
+        {"scheduler.batch_size", int_of(c.batch_size, 1, 64)},
+        {"scheduler.batch_wait_ms", int_of(c.batch_wait_ms, 0, 1000)},
+        {"auth.tokens_file", string_of(c.tokens_file)},
+        {"tls.cert", string_of(c.tls_cert)},
+        {"tls.key", string_of(c.tls_key)},
+    };
+}
+
+}  // namespace
+
+void ServerConfig::validate() const {
+    if (engine != "faceswap" && engine != "none")
+        throw ConfigError("engine.kind must be 'faceswap' or 'none', not '" + engine + "'");
+    if (device != "auto" && device != "cpu" && device != "cuda")
+        throw ConfigError("engine.device must be auto, cpu or cuda");
+    if (engine == "faceswap" && swap_models.empty() && swap_model_dir.empty())
+        throw ConfigError("engine.kind 'faceswap' needs engine.swap_models or swap_model_dir");
+    if (tls_cert.empty() != tls_key.empty()) throw ConfigError("tls.cert and tls.key go together");
+    if (max_frame_bytes < 1024) throw ConfigError("limits.max_frame_bytes is below 1024");
+    if (max_in_flight < 1 || max_in_flight > 64)
+        throw ConfigError("limits.max_in_flight must be 1 to 64");
+    if (batch_size < 1) throw ConfigError("scheduler.batch_size must be at least 1");
+    if (io_threads < 1) throw ConfigError("server.io_threads must be at least 1");
+}
+
+void load_config_file(const std::string& path, ServerConfig& config) {
+    toml::table table;
+    try {
+        table = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+        throw ConfigError("config file " + path + ": " + std::string(e.description()) + " (line " +
+                          std::to_string(e.source().begin.line) + ")");
+    }
+    auto known = setters(config);
+    for (const auto& [section, node] : table) {
+        const auto* inner = node.as_table();
+        if (!inner)
+            throw ConfigError("config file " + path + ": '" + std::string(section.str()) +
+                              "' must be a [section]");
+        for (const auto& [name, value] : *inner) {
+            const std::string key = std::string(section.str()) + "." + std::string(name.str());
+            const auto it = known.find(key);
+            if (it == known.end())
+                throw ConfigError("config file " + path + ": unknown key '" + key + "'");
+            it->second(value, key);
+        }
+    }
+}
+
+std::set<std::string> load_tokens(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError("cannot read the tokens file " + path);
+    std::set<std::string> tokens;
+    std::string line;
+    while (std::getline(in, line)) {
+        const auto first = line.find_first_not_of(" \t\r");
+        if (first == std::string::npos || line[first] == '#') continue;
+        const auto last = line.find_last_not_of(" \t\r");
+        tokens.insert(line.substr(first, last - first + 1));
+    }
+    if (tokens.empty()) throw ConfigError("the tokens file " + path + " holds no token");
+    return tokens;
+}
+
+}  // namespace faceswap::server

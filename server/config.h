@@ -1,0 +1,63 @@
+// faceswap-server settings: defaults here, then a TOML file (--config), then command-line flags.
+// docs/server.md lists every key.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace faceswap::server {
+
+struct ServerConfig {
+    // [server]
+    std::string address = "0.0.0.0";
+    std::uint16_t port = 8080;  // 0 = any free port (printed at start)
+    int io_threads = 2;         // network threads; inference has its own thread
+    int max_sessions = 16;
+    int handshake_timeout_s = 10;  // upgrade, and the hello after it
+    int idle_timeout_s = 30;       // a silent client (keep-alive pings unanswered) is dropped
+    int drain_timeout_s = 10;      // SIGTERM: the longest wait for frames in flight
+
+    // [limits]
+    std::uint32_t max_frame_bytes = 4u << 20;
+    std::uint16_t max_width = 3840;
+    std::uint16_t max_height = 2160;
+    int max_in_flight = 2;  // frames per session the client may have unanswered
+
+    // [engine]
+    std::string engine = "faceswap";       // "faceswap", or "none" (pass-through: transport only)
+    std::string model_dir;                 // detector and landmark nets; empty = the usual search
+    std::vector<std::string> swap_models;  // model files; a model's id is its file stem
+    std::string swap_model_dir;            // every *.fsmodel in it is served too
+    std::string device = "auto";           // auto, cpu or cuda
+    int cpu_threads = 0;                   // 0 = all cores
+
+    // [scheduler]
+    int batch_size = 4;     // frames from different sessions per engine call
+    int batch_wait_ms = 0;  // how long an idle device waits to fill a batch
+
+    // [auth]
+    std::string tokens_file;  // one token per line; empty = no authentication
+
+    // [tls]
+    std::string tls_cert;  // PEM; with tls_key, the port speaks only TLS (wss://, https://)
+    std::string tls_key;
+
+    void validate() const;  // throws ConfigError naming the key
+};
+
+class ConfigError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// Overlays the keys of a TOML file onto config. Unknown keys are refused (a typo must not
+// silently fall back to a default). Throws ConfigError.
+void load_config_file(const std::string& path, ServerConfig& config);
+
+// Reads a tokens file: one token per line, blank lines and '#' comments ignored.
+std::set<std::string> load_tokens(const std::string& path);
+
+}  // namespace faceswap::server

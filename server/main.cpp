@@ -1,0 +1,137 @@
+// faceswap-server: serves the swap pipeline to remote clients over WebSocket (docs/server.md).
+//
+//   faceswap-server --config server.toml
+//   faceswap-server --port 8080 --swap-model resources/models/demo.fsmodel --device cuda
+//   faceswap-server --engine none --port 8080     # transport benchmark: frames come back as sent
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "config.h"
+#include "server.h"
+
+namespace fs = std::filesystem;
+using namespace faceswap::server;
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+    const char* value = std::getenv(name);
+    return value && *value ? value : fallback;
+}
+
+// The --config file is read before the flags, so flags override it.
+std::string find_config_flag(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if ((arg == "--config" || arg == "-c") && i + 1 < argc) return argv[i + 1];
+        if (arg.rfind("--config=", 0) == 0) return arg.substr(9);
+    }
+    return {};
+}
+
+std::vector<std::string> swap_models_of(const ServerConfig& config) {
+    std::vector<std::string> paths = config.swap_models;
+    if (!config.swap_model_dir.empty()) {
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(config.swap_model_dir, ec))
+            if (entry.path().extension() == ".fsmodel") paths.push_back(entry.path().string());
+        if (ec)
+            throw ConfigError("cannot list engine.swap_model_dir " + config.swap_model_dir + ": " +
+                              ec.message());
+    }
+    return paths;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ServerConfig config;
+    std::string config_path = find_config_flag(argc, argv);
+    std::string log_level = "info";
+    try {
+        if (!config_path.empty()) load_config_file(config_path, config);
+    } catch (const ConfigError& e) {
+        std::cerr << "faceswap-server: " << e.what() << "\n";
+        return 2;
+    }
+
+    CLI::App app{"faceswap-server: the face-swap pipeline for remote clients over WebSocket"};
+    app.add_option("-c,--config", config_path, "TOML config file (flags override it)");
+    app.add_option("--address", config.address, "listen address");
+    app.add_option("-p,--port", config.port, "listen port (0: any free port)");
+    app.add_option("--io-threads", config.io_threads, "network threads")->check(CLI::Range(1, 64));
+    app.add_option("--max-sessions", config.max_sessions, "concurrent sessions")
+        ->check(CLI::Range(1, 100000));
+    app.add_option("--engine", config.engine,
+                   "faceswap, or none (pass-through: frames come back unchanged; for transport "
+                   "benchmarks only)")
+        ->check(CLI::IsMember({"faceswap", "none"}));
+    app.add_option("--model-dir", config.model_dir, "detector and landmark models");
+    app.add_option("--swap-model", config.swap_models,
+                   "swap model file to serve (repeatable; its id is the file stem)");
+    app.add_option("--swap-model-dir", config.swap_model_dir, "serve every *.fsmodel in it");
+    app.add_option("--device", config.device, "auto, cpu or cuda")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+    app.add_option("--cpu-threads", config.cpu_threads, "engine CPU threads (0: all cores)");
+    app.add_option("--max-frame-bytes", config.max_frame_bytes, "largest JPEG payload");
+    app.add_option("--max-width", config.max_width, "widest frame");
+    app.add_option("--max-height", config.max_height, "tallest frame");
+    app.add_option("--max-in-flight", config.max_in_flight, "frames in flight per session")
+        ->check(CLI::Range(1, 64));
+    app.add_option("--batch-size", config.batch_size, "frames per engine batch")
+        ->check(CLI::Range(1, 64));
+    app.add_option("--batch-wait-ms", config.batch_wait_ms, "wait to fill a batch")
+        ->check(CLI::Range(0, 1000));
+    app.add_option("--tokens-file", config.tokens_file, "accepted tokens, one per line");
+    app.add_option("--tls-cert", config.tls_cert, "PEM certificate chain (serve wss://)");
+    app.add_option("--tls-key", config.tls_key, "PEM private key");
+    app.add_option("--handshake-timeout-s", config.handshake_timeout_s, "upgrade + hello");
+    app.add_option("--idle-timeout-s", config.idle_timeout_s, "silent client cut-off");
+    app.add_option("--drain-timeout-s", config.drain_timeout_s, "SIGTERM: longest drain");
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+    CLI11_PARSE(app, argc, argv);
+    spdlog::set_level(spdlog::level::from_str(log_level));
+
+    try {
+        if (config.engine == "faceswap" && config.swap_models.empty() &&
+            config.swap_model_dir.empty()) {
+            const std::string fallback = env_or("FACESWAP_SWAP_MODEL", FACESWAP_DEFAULT_SWAP_MODEL);
+            if (fs::exists(fallback)) config.swap_models.push_back(fallback);
+        }
+        config.validate();
+        std::shared_ptr<ProcessorFactory> factory;
+        if (config.engine == "none") {
+            spdlog::warn("--engine none: frames come back unchanged (transport benchmark mode)");
+            std::vector<std::string> ids{"demo"};
+            for (const auto& path : swap_models_of(config))
+                ids.push_back(fs::path(path).stem().string());
+            factory = make_passthrough_factory(ids);
+        } else {
+            EngineSettings settings;
+            settings.model_dir = config.model_dir.empty()
+                                     ? env_or("FACESWAP_MODEL_DIR", FACESWAP_DEFAULT_MODEL_DIR)
+                                     : config.model_dir;
+            settings.swap_models = swap_models_of(config);
+            settings.device = config.device;
+            settings.cpu_threads = config.cpu_threads;
+            spdlog::info("loading models from {}", settings.model_dir);
+            factory = make_engine_factory(settings);
+        }
+        Server server(config, factory);
+        server.handle_signals();
+        const std::uint16_t port = server.start();
+        // One parseable line for scripts and tests that start us on port 0.
+        std::cout << "listening on port " << port << std::endl;
+        server.wait();
+        spdlog::info("stopped");
+        return 0;
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+}

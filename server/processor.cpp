@@ -1,0 +1,54 @@
+#include "processor.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace faceswap::server {
+
+void ProcessorFactory::process_batch(std::span<BatchItem> items) {
+    for (BatchItem& item : items) {
+        const auto start = std::chrono::steady_clock::now();
+        try {
+            item.output =
+                item.processor->process(*item.bgr, item.width, item.height, item.timestamp_s);
+        } catch (const std::exception& e) {
+            item.error = e.what();
+        }
+        item.engine_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count();
+    }
+}
+
+namespace {
+
+class PassthroughProcessor final : public StreamProcessor {
+  public:
+    ProcessedFrame process(std::vector<std::uint8_t>& bgr, int, int, double) override {
+        return {std::move(bgr), 0};  // no copy: the decoded buffer goes straight back
+    }
+};
+
+class PassthroughFactory final : public ProcessorFactory {
+  public:
+    explicit PassthroughFactory(std::vector<std::string> ids) : ids_(std::move(ids)) {}
+    std::string name() const override { return "none"; }
+    std::vector<std::string> models() const override { return ids_; }
+    std::string device_name() const override { return "none"; }
+    std::unique_ptr<StreamProcessor> open(const std::string& model, net::Direction) override {
+        if (std::find(ids_.begin(), ids_.end(), model) == ids_.end())
+            throw UnknownModel("model '" + model + "' is not served here");
+        return std::make_unique<PassthroughProcessor>();
+    }
+
+  private:
+    std::vector<std::string> ids_;
+};
+
+}  // namespace
+
+std::shared_ptr<ProcessorFactory> make_passthrough_factory(std::vector<std::string> model_ids) {
+    return std::make_shared<PassthroughFactory>(std::move(model_ids));
+}
+
+}  // namespace faceswap::server

@@ -1,0 +1,79 @@
+// What the server runs on each frame, behind an interface so that the transport does not depend
+// on the engine: a ProcessorFactory holds the loaded (shared, read-only) models and opens one
+// StreamProcessor per session, which keeps that stream's state (face tracking, smoothing).
+//
+// Threading: StreamProcessor::process() and ProcessorFactory::process_batch() are called on the
+// inference scheduler's thread only (it owns the device); open() on network threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "faceswap/net/protocol.h"
+
+namespace faceswap::server {
+
+struct ProcessedFrame {
+    std::vector<std::uint8_t> bgr;  // same size as the input, tightly packed BGR
+    int faces = 0;
+};
+
+class StreamProcessor {
+  public:
+    virtual ~StreamProcessor() = default;
+    // bgr is the decoded frame (width * height * 3); an implementation may take it over.
+    // Throws on failure (the session is then closed with "internal").
+    virtual ProcessedFrame process(std::vector<std::uint8_t>& bgr, int width, int height,
+                                   double timestamp_s) = 0;
+};
+
+// One frame of a batch: in from the scheduler, out filled by process_batch().
+struct BatchItem {
+    StreamProcessor* processor = nullptr;
+    std::vector<std::uint8_t>* bgr = nullptr;
+    int width = 0;
+    int height = 0;
+    double timestamp_s = 0;
+    ProcessedFrame output;
+    double engine_ms = 0;
+    std::string error;  // non-empty: processing failed
+};
+
+class UnknownModel : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+class ProcessorFactory {
+  public:
+    virtual ~ProcessorFactory() = default;
+    virtual std::string name() const = 0;
+    virtual std::vector<std::string> models() const = 0;  // the ids clients may ask for
+    virtual std::string device_name() const = 0;
+    // A fresh per-session processor; throws UnknownModel for an id not served.
+    virtual std::unique_ptr<StreamProcessor> open(const std::string& model,
+                                                  net::Direction direction) = 0;
+    // Several sessions' frames in one go. The engine has no batched forward pass yet, so this
+    // runs them one after another on the device; an engine that can batch overrides it.
+    virtual void process_batch(std::span<BatchItem> items);
+};
+
+// --engine none: every frame comes back unchanged (faces = 0). For benchmarking the transport
+// alone (loopback FPS, latency, backpressure); it does not swap anything. Serves the given ids.
+std::shared_ptr<ProcessorFactory> make_passthrough_factory(std::vector<std::string> model_ids);
+
+// The real pipeline: FaceModels + one or more SwapModels, loaded once; a FaceSwapper per
+// session. Defined in engine_processor.cpp (target faceswap_server_engine).
+struct EngineSettings {
+    std::string model_dir;                 // detector + landmarks; empty = the usual search
+    std::vector<std::string> swap_models;  // files; id = file stem
+    std::string device = "auto";
+    int cpu_threads = 0;
+};
+std::shared_ptr<ProcessorFactory> make_engine_factory(const EngineSettings& settings);
+
+}  // namespace faceswap::server

@@ -1,0 +1,84 @@
+// The inference scheduler: the one thread that owns the device. Sessions (on network threads)
+// submit decoded frames; the scheduler takes up to batch_size frames from different sessions,
+// round-robin, runs them through the ProcessorFactory and hands each outcome to its job's
+// deliver callback (which posts it to the session's strand). Network threads never run
+// inference, and a slow session cannot starve the others.
+//
+// Backpressure: each session may have at most per_session_depth frames queued (its in-flight
+// window). Past that the oldest queued frame gives way to the newest, and is reported dropped.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "metrics.h"
+#include "processor.h"
+
+namespace faceswap::server {
+
+struct FrameOutcome {
+    ProcessedFrame output;
+    std::string error;     // processing failed
+    bool dropped = false;  // gave way to a newer frame of the same session: no output
+    double queue_ms = 0;
+    double engine_ms = 0;
+};
+
+struct FrameJob {
+    std::uint64_t session_id = 0;
+    std::shared_ptr<StreamProcessor> processor;
+    std::vector<std::uint8_t> bgr;
+    int width = 0;
+    int height = 0;
+    double timestamp_s = 0;
+    // Runs on the scheduler thread; must only hand the outcome over (post to a strand).
+    std::function<void(FrameOutcome&&)> deliver;
+    std::chrono::steady_clock::time_point enqueued;
+};
+
+struct SchedulerConfig {
+    int batch_size = 4;
+    std::chrono::milliseconds batch_wait{0};
+    int per_session_depth = 2;
+};
+
+class InferenceScheduler {
+  public:
+    InferenceScheduler(std::shared_ptr<ProcessorFactory> factory, SchedulerConfig config,
+                       ServerMetrics& metrics);
+    ~InferenceScheduler();
+    InferenceScheduler(const InferenceScheduler&) = delete;
+    InferenceScheduler& operator=(const InferenceScheduler&) = delete;
+
+    void start();
+    void stop();  // finishes the batch running, discards what is queued, joins
+
+    void submit(FrameJob job);
+    void forget(std::uint64_t session_id);  // a closed session: its queued frames go
+
+  private:
+    void run();
+    std::vector<FrameJob> take_batch(std::unique_lock<std::mutex>& lock);
+
+    std::shared_ptr<ProcessorFactory> factory_;
+    SchedulerConfig config_;
+    ServerMetrics& metrics_;
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::map<std::uint64_t, std::deque<FrameJob>> queues_;
+    std::deque<std::uint64_t> ready_;  // sessions with queued frames, in turn order
+    std::size_t queued_ = 0;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace faceswap::server

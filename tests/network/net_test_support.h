@@ -1,0 +1,52 @@
+// Helpers for the network tests: real frames from franck.mp4 as JPEGs, an in-process server
+// on 127.0.0.1 with an ephemeral port, and bounded waiting.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.h"
+#include "server.h"
+
+namespace faceswap::test {
+
+struct JpegFrame {
+    std::vector<std::uint8_t> jpeg;
+    std::vector<std::uint8_t> bgr;  // what was encoded, for comparisons
+    int width = 0;
+    int height = 0;
+};
+
+// The first `count` frames of franck.mp4 (360x288, or resized), JPEG at quality 90.
+const std::vector<JpegFrame>& video_frames(int count = 48, int width = 0, int height = 0);
+
+// A config for tests: 127.0.0.1, port 0, pass-through engine serving "demo", short timeouts.
+server::ServerConfig test_server_config();
+
+// An in-process server; its port is known after construction.
+class TestServer {
+  public:
+    explicit TestServer(server::ServerConfig config = test_server_config(),
+                        std::shared_ptr<server::ProcessorFactory> factory = nullptr);
+    std::uint16_t port() const { return port_; }
+    std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/"; }
+    server::Server& server() { return *server_; }
+
+  private:
+    std::unique_ptr<server::Server> server_;
+    std::uint16_t port_ = 0;
+};
+
+// Polls until the predicate holds or the timeout passes; returns the predicate's last value.
+bool wait_until(const std::function<bool()>& predicate,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Mean absolute difference per byte of two equally sized images, over a rectangle (or all).
+double mean_abs_diff(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b,
+                     int width, int x0 = 0, int y0 = 0, int x1 = -1, int y1 = -1);
+
+}  // namespace faceswap::test
