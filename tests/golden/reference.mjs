@@ -1,10 +1,15 @@
 // Golden reference generator: runs the real @vladmandic/face-api (SSD MobileNetV1
-// detector + 68-point landmark net) on the tfjs pure-JS CPU backend and writes
-// detections/landmarks as JSON fixtures for the C++ port.
+// detector + 68-point landmark net, and with --descriptors the face recognition net) on the
+// tfjs pure-JS CPU backend and writes detections/landmarks (and 128-d descriptors) as JSON
+// fixtures for the C++ port.
 //
 // Usage:
-//   node tests/golden/reference.mjs --face-api DIR --out OUT.json [--deps PREFIX] IMAGE...
+//   node tests/golden/reference.mjs --face-api DIR --out OUT.json [--deps PREFIX]
+//        [--descriptors] IMAGE...
 //
+//   --descriptors  also run withFaceDescriptors() and write each face's descriptor and the
+//               rectangle face-api cut out for it (landmarks.align(useDlibAlignment), clipped)
+
 //   --face-api  extracted @vladmandic/face-api@1.7.15 npm package dir
 //               (the one containing dist/ and model/)
 //   --deps      npm --prefix holding @tensorflow/tfjs@4.22.0, jpeg-js, pngjs
@@ -33,12 +38,13 @@ const MAX_RESULTS = 100;
 
 function parseArgs(argv) {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const opts = { faceApi: null, out: null, deps: path.resolve(here, '../../.cache/node-reference'), images: [] };
+  const opts = { faceApi: null, out: null, deps: path.resolve(here, '../../.cache/node-reference'), descriptors: false, images: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--face-api') opts.faceApi = argv[++i];
     else if (a === '--out') opts.out = argv[++i];
     else if (a === '--deps') opts.deps = argv[++i];
+    else if (a === '--descriptors') opts.descriptors = true;
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else opts.images.push(a);
   }
@@ -134,6 +140,7 @@ async function main() {
   const modelDir = path.join(opts.faceApi, 'model');
   loadNet(tf, faceapi.nets.ssdMobilenetv1, modelDir, 'ssd_mobilenetv1_model');
   loadNet(tf, faceapi.nets.faceLandmark68Net, modelDir, 'face_landmark_68_model');
+  if (opts.descriptors) loadNet(tf, faceapi.nets.faceRecognitionNet, modelDir, 'face_recognition_model');
   const detectorOptions = new faceapi.SsdMobilenetv1Options({ minConfidence: MIN_CONFIDENCE, maxResults: MAX_RESULTS });
 
   const images = {};
@@ -143,19 +150,27 @@ async function main() {
     const { width, height, rgb, sha256 } = decodeImage(file, requireDeps);
     const input = tf.tensor3d(rgb, [height, width, 3], 'int32');
     const t0 = Date.now();
-    const results = await faceapi.detectAllFaces(input, detectorOptions).withFaceLandmarks();
+    const task = faceapi.detectAllFaces(input, detectorOptions).withFaceLandmarks();
+    const results = await (opts.descriptors ? task.withFaceDescriptors() : task);
     input.dispose();
     const faces = results.map((res) => {
       const det = res.detection;
       const { box } = det;
       // Same rectangle extractFaceTensors() slices out for the landmark net.
       const crop = det.forSize(width, height).box.clipAtImageBorders(width, height);
-      return {
+      const face = {
         score: r4(det.score),
         box: { x: r4(box.x), y: r4(box.y), width: r4(box.width), height: r4(box.height) },
         landmark_crop: { x: crop.x, y: crop.y, width: crop.width, height: crop.height },
         landmarks: res.landmarks.positions.map((p) => [r4(p.x), r4(p.y)]),
       };
+      if (opts.descriptors) {
+        // The rectangle ComputeAllFaceDescriptorsTask hands to extractFaceTensors().
+        const rect = res.landmarks.align(null, { useDlibAlignment: true }).clipAtImageBorders(width, height);
+        face.descriptor_crop = { x: rect.x, y: rect.y, width: rect.width, height: rect.height };
+        face.descriptor = Array.from(res.descriptor, (v) => Math.round(v * 1e6) / 1e6);
+      }
+      return face;
     });
     process.stderr.write(`${key}: ${width}x${height}, ${faces.length} face(s), ${Date.now() - t0} ms\n`);
     images[key] = { width, height, sha256, faces };
@@ -163,7 +178,10 @@ async function main() {
 
   const out = {
     generator: 'tests/golden/reference.mjs (@vladmandic/face-api dist/face-api.esm-nobundle.js, tfjs cpu backend, '
-      + 'SsdMobilenetv1 + FaceLandmark68Net, detectAllFaces().withFaceLandmarks(); images decoded with jpeg-js/pngjs)',
+      + (opts.descriptors
+        ? 'SsdMobilenetv1 + FaceLandmark68Net + FaceRecognitionNet, detectAllFaces().withFaceLandmarks().withFaceDescriptors(); '
+        : 'SsdMobilenetv1 + FaceLandmark68Net, detectAllFaces().withFaceLandmarks(); ')
+      + 'images decoded with jpeg-js/pngjs)',
     face_api: FACE_API_VERSION,
     tfjs: TFJS_VERSION,
     min_confidence: MIN_CONFIDENCE,

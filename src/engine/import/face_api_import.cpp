@@ -10,6 +10,7 @@
 #include "faceswap/engine.h"
 #include "faceswap/weights_import.h"
 #include "model_file.h"
+#include "recognition_net.h"
 
 namespace faceswap {
 namespace {
@@ -77,6 +78,24 @@ Source landmark_source(const std::string& name) {
     throw Error(ErrorCode::kInternal, "no TF source for landmark tensor " + name);
 }
 
+// Which TF tensor feeds each recognition-net buffer (names as registered in FaceRecognitionNet):
+// STAGE[_convK]_{filters,bias,scale_weights,scale_biases} <- STAGE[/convK]/{conv,scale}/...
+Source recognition_source(const std::string& name) {
+    std::smatch m;
+    static const std::regex layer(R"((conv\d+_(?:down_out|down|\d))(?:_(conv[12]))?)"
+                                  R"(_(filters|bias|scale_weights|scale_biases))");
+    if (std::regex_match(name, m, layer)) {
+        const std::string prefix = m[1].str() + (m[2].matched ? "/" + m[2].str() : "");
+        const std::string part = m[3];
+        if (part == "filters") return {prefix + "/conv/filters", Layout::kConv};
+        if (part == "bias") return {prefix + "/conv/bias", Layout::kAsIs};
+        if (part == "scale_weights") return {prefix + "/scale/weights", Layout::kAsIs};
+        return {prefix + "/scale/biases", Layout::kAsIs};
+    }
+    if (name == "fc") return {"fc", Layout::kDenseTransposed};
+    throw Error(ErrorCode::kInternal, "no TF source for recognition tensor " + name);
+}
+
 at::Tensor to_torch_layout(const TfjsTensor& tf, Layout layout) {
     at::Tensor t =
         at::from_blob(const_cast<float*>(tf.values.data()), at::IntArrayRef(tf.shape), at::kFloat)
@@ -141,6 +160,10 @@ void import_face_api_weights(const std::string& face_api_model_dir, const std::s
     convert(landmarks, detail::LandmarkNet68::kKind,
             in / "face_landmark_68_model-weights_manifest.json", landmark_source,
             out / "landmarks68.fsmodel");
+    detail::FaceRecognitionNet recognition;
+    convert(recognition, detail::FaceRecognitionNet::kKind,
+            in / "face_recognition_model-weights_manifest.json", recognition_source,
+            out / "face_recognition.fsmodel");
 }
 
 }  // namespace faceswap

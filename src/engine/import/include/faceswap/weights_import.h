@@ -21,9 +21,10 @@ struct TfjsTensor {
 // malformed manifest throws faceswap::Error(kWeightsInvalid) naming the file and the tensor.
 std::vector<TfjsTensor> read_tfjs_weights(const std::string& manifest_path);
 
-// Converts face-api's ssd_mobilenetv1_model and face_landmark_68_model (found in
-// face_api_model_dir, i.e. the package's model/ folder) into out_dir/ssd_mobilenetv1.fsmodel
-// and out_dir/landmarks68.fsmodel. Each file appears complete or not at all.
+// Converts face-api's ssd_mobilenetv1_model, face_landmark_68_model and face_recognition_model
+// (found in face_api_model_dir, i.e. the package's model/ folder) into
+// out_dir/ssd_mobilenetv1.fsmodel, out_dir/landmarks68.fsmodel and
+// out_dir/face_recognition.fsmodel. Each file appears complete or not at all.
 void import_face_api_weights(const std::string& face_api_model_dir, const std::string& out_dir);
 
 }  // namespace faceswap
