@@ -74,8 +74,6 @@ void ServerConfig::validate() const {
         throw ConfigError("engine.kind must be 'faceswap' or 'none', not '" + engine + "'");
     if (device != "auto" && device != "cpu" && device != "cuda")
         throw ConfigError("engine.device must be auto, cpu or cuda");
-    if (engine == "faceswap" && swap_models.empty() && swap_model_dir.empty())
-        throw ConfigError("engine.kind 'faceswap' needs engine.swap_models or swap_model_dir");
     if (tls_cert.empty() != tls_key.empty()) throw ConfigError("tls.cert and tls.key go together");
     if (max_frame_bytes < 1024) throw ConfigError("limits.max_frame_bytes is below 1024");
     if (max_in_flight < 1 || max_in_flight > 64)

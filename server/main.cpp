@@ -3,6 +3,7 @@
 //   faceswap-server --config server.toml
 //   faceswap-server --port 8080 --swap-model resources/models/demo.fsmodel --device cuda
 //   faceswap-server --engine none --port 8080     # transport benchmark: frames come back as sent
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
@@ -95,6 +96,8 @@ int main(int argc, char** argv) {
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     CLI11_PARSE(app, argc, argv);
+    // Logs go to stderr; stdout carries only the "listening on port N" line, for scripts.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("faceswap-server"));
     spdlog::set_level(spdlog::level::from_str(log_level));
 
     try {
@@ -112,6 +115,10 @@ int main(int argc, char** argv) {
                 ids.push_back(fs::path(path).stem().string());
             factory = make_passthrough_factory(ids);
         } else {
+            if (config.swap_models.empty() && config.swap_model_dir.empty())
+                throw ConfigError(
+                    "no swap model: pass --swap-model FILE (or engine.swap_models in the config); "
+                    "train one with 'faceswap train'");
             EngineSettings settings;
             settings.model_dir = config.model_dir.empty()
                                      ? env_or("FACESWAP_MODEL_DIR", FACESWAP_DEFAULT_MODEL_DIR)

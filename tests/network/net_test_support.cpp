@@ -82,3 +82,63 @@ double mean_abs_diff(const std::vector<std::uint8_t>& a, const std::vector<std::
 }
 
 }  // namespace faceswap::test
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace faceswap::test {
+
+ServerProcess::ServerProcess(const std::vector<std::string>& args) {
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    std::vector<std::string> argv_storage{FACESWAP_SERVER};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+        ::dup2(fds[1], 1);
+        ::close(fds[0]);
+        ::close(fds[1]);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ::close(fds[1]);
+    stdout_fd_ = fds[0];
+    // Its stdout carries one line, "listening on port N", once it accepts connections.
+    std::string seen;
+    char c;
+    while (seen.find('\n') == std::string::npos && ::read(stdout_fd_, &c, 1) == 1) seen += c;
+    const auto at = seen.find("listening on port ");
+    if (at == std::string::npos) {
+        kill_hard();
+        ::close(stdout_fd_);
+        throw std::runtime_error("faceswap-server did not start: '" + seen + "'");
+    }
+    port_ = static_cast<std::uint16_t>(std::stoi(seen.substr(at + 18)));
+}
+
+ServerProcess::~ServerProcess() {
+    kill_hard();
+    if (stdout_fd_ >= 0) ::close(stdout_fd_);
+}
+
+void ServerProcess::kill_hard() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+}
+
+int ServerProcess::terminate() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace faceswap::test

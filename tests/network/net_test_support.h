@@ -50,3 +50,23 @@ double mean_abs_diff(const std::vector<std::uint8_t>& a, const std::vector<std::
                      int width, int x0 = 0, int y0 = 0, int x1 = -1, int y1 = -1);
 
 }  // namespace faceswap::test
+
+namespace faceswap::test {
+
+// The faceswap-server binary as a child process (so that it can be killed with SIGKILL).
+class ServerProcess {
+  public:
+    // Starts it with the flags; waits for its "listening on port N" line.
+    explicit ServerProcess(const std::vector<std::string>& args);
+    ~ServerProcess();  // SIGKILL if still running
+    std::uint16_t port() const { return port_; }
+    void kill_hard();  // SIGKILL, then reaps it
+    int terminate();   // SIGTERM, waits; returns the exit status
+
+  private:
+    int pid_ = -1;
+    int stdout_fd_ = -1;
+    std::uint16_t port_ = 0;
+};
+
+}  // namespace faceswap::test

