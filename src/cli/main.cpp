@@ -232,6 +232,34 @@ int main(int argc, char** argv) {
     convert_cmd->add_option("--device", convert.device, "auto, cpu or cuda")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
 
+    cli::EvalOptions eval;
+    auto* eval_cmd = app.add_subcommand(
+        "eval", "Score a converted video against its input: identity, pose, detail, flicker");
+    eval_cmd->add_option("--input", eval.input, "The original video")->required();
+    eval_cmd->add_option("--output", eval.output, "Its converted version (same size)")
+        ->required();
+    eval_cmd->add_option("--ref-a", eval.ref_a, "Identity A: video, image or image folder")
+        ->required();
+    eval_cmd->add_option("--ref-b", eval.ref_b, "Identity B: video, image or image folder")
+        ->required();
+    eval_cmd->add_option("--ref-a-frames", eval.ref_a_frames,
+                         "START:END frames of the A video to sample (END exclusive)");
+    eval_cmd->add_option("--ref-b-frames", eval.ref_b_frames,
+                         "START:END frames of the B video to sample (END exclusive)");
+    eval_cmd->add_option("--ref-samples", eval.ref_samples, "Frames sampled per reference")
+        ->check(CLI::Range(1, 10000));
+    eval_cmd->add_option("--start-frame", eval.start_frame, "First frame to score")
+        ->check(CLI::NonNegativeNumber);
+    eval_cmd->add_option("--frames", eval.frames, "Frames to score (default: to the end)")
+        ->check(CLI::NonNegativeNumber);
+    eval_cmd->add_option("--json", eval.json_path, "Also write per-frame figures as JSON");
+    eval_cmd->add_flag("--require-pass", eval.require_pass,
+                       "Exit with code 3 when the quality bar is missed");
+    eval_cmd->add_option("--models", eval.model_dir, "Model folder");
+    eval_cmd->add_option("--threads", eval.threads, "CPU threads (0 = all)");
+    eval_cmd->add_option("--device", eval.device, "auto, cpu or cuda")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+
     CLI11_PARSE(app, argc, argv);
     train.config.device = cli::parse_device(train_device);
     convert.swap.direction = parse_swap_direction(convert_direction);
@@ -242,6 +270,7 @@ int main(int argc, char** argv) {
             return run_detect(detect_images, detect_models, detect_min_score, detect_draw_dir);
         if (*extract_cmd) return cli::run_extract(extract);
         if (*bench_cmd) return cli::run_bench(bench);
+        if (*eval_cmd) return cli::run_eval(eval);
         if (*train_cmd) return cli::run_train(train);
         if (*convert_cmd) return cli::run_convert(convert);
     } catch (const std::exception& e) {

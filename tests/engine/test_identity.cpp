@@ -29,7 +29,16 @@ const nlohmann::json& reference() {
 }
 
 std::shared_ptr<const faceswap::IdentityEmbedder> embedder() {
-    static const auto loaded = faceswap::IdentityEmbedder::load(faceswap::test::test_config());
+    // One thread: on this shared 2-core machine, two LibTorch threads spin at every barrier
+    // while other jobs hold a core, and these tests ran 10-20x slower (docs/evaluation.md).
+    // The setting is process-wide, and ctest runs each test case in its own process.
+    // The detector loads first, or its load would set two threads again.
+    static const auto loaded = [] {
+        faceswap::test::shared_models();
+        faceswap::EngineConfig config = faceswap::test::test_config();
+        config.cpu_threads = 1;
+        return faceswap::IdentityEmbedder::load(config);
+    }();
     return loaded;
 }
 
@@ -56,6 +65,7 @@ faceswap::Box to_box(const nlohmann::json& b) {
 
 // Our descriptor of the largest face in a golden photo, through detector and landmarks.
 FaceDescriptor end_to_end(const std::string& name) {
+    embedder();
     const cv::Mat image = golden_image(name);
     faceswap::EngineConfig config = faceswap::test::test_config();
     config.tracking = false;
@@ -97,6 +107,7 @@ TEST_CASE("the recognition net matches the reference on face-api's own crops") {
 }
 
 TEST_CASE("descriptors through our detector and landmarks match the reference") {
+    embedder();
     faceswap::EngineConfig config = faceswap::test::test_config();
     config.tracking = false;
     double worst = 0, sum = 0, worst_corner = 0;
