@@ -27,12 +27,6 @@ constexpr double kMaxLandmarkDistance = 0.05;
 constexpr double kMinDetailRatio = 0.5;
 constexpr double kMaxFlickerRatio = 1.0;
 
-DeviceKind device_kind(const std::string& name) {
-    if (name == "cpu") return DeviceKind::kCpu;
-    if (name == "cuda") return DeviceKind::kCuda;
-    return DeviceKind::kAuto;
-}
-
 // "START:END" (END exclusive, either may be empty) into [start, end); end -1 = to the end.
 std::pair<std::int64_t, std::int64_t> parse_range(const std::string& text) {
     if (text.empty()) return {0, -1};
@@ -210,7 +204,7 @@ int run_eval(const EvalOptions& options) {
     EngineConfig config = EngineConfig::defaults();
     config.model_dir = resolve_model_dir(options.model_dir);
     config.cpu_threads = options.threads;
-    config.device = device_kind(options.device);
+    config.device = parse_device(options.device);
     // Every frame gets its own detection and raw landmarks: no tracking or smoothing may hide
     // a jump in the output.
     config.tracking = false;
