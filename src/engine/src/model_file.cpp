@@ -4,7 +4,11 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -63,14 +67,40 @@ void save_module(const torch::nn::Module& module, const ModelMetadata& metadata,
         archive.write(name, stored, /*is_buffer=*/true);
     }
 
+    write_archive_atomically(archive, path, "model file");
+}
+
+void write_archive_atomically(torch::serialize::OutputArchive& archive, const std::string& path,
+                              const std::string& what) {
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    const std::string data = bytes.str();
     const std::string temporary = path + ".partial-" + std::to_string(::getpid());
-    try {
-        archive.save_to(temporary);
-        std::filesystem::rename(temporary, path);
-    } catch (const std::exception& e) {
-        std::error_code ignored;
-        std::filesystem::remove(temporary, ignored);
-        throw Error(ErrorCode::kInternal, "cannot write model file " + path + ": " + e.what());
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    std::string error;
+    if (fd < 0) {
+        error = std::strerror(errno);
+    } else {
+        size_t written = 0;
+        while (written < data.size()) {
+            const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                error = n < 0 ? std::strerror(errno) : "short write";
+                break;
+            }
+            written += static_cast<size_t>(n);
+        }
+        // Data on disk before the rename makes it visible: a power cut never shows a hole.
+        if (error.empty() && ::fsync(fd) != 0) error = std::strerror(errno);
+        if (::close(fd) != 0 && error.empty()) error = std::strerror(errno);
+    }
+    if (error.empty() && ::rename(temporary.c_str(), path.c_str()) != 0)
+        error = std::strerror(errno);
+    if (!error.empty()) {
+        ::unlink(temporary.c_str());
+        throw Error(ErrorCode::kInternal, "cannot write " + what + " " + path + " (" + error +
+                                              "); the previous file, if any, is intact");
     }
 }
 

@@ -13,6 +13,9 @@
 namespace torch::nn {
 class Module;
 }
+namespace torch::serialize {
+class OutputArchive;
+}
 
 namespace faceswap::detail {
 
@@ -30,6 +33,13 @@ struct ModelMetadata {
     std::map<std::string, std::string> attributes;
     bool half_precision = false;  // save_module: store float tensors as float16 (half the size)
 };
+
+// Serialises archive in memory, then writes it to path + ".partial-PID", flushes it to disk and
+// renames it over path. LibTorch's own file writer aborts the process when a write fails (it
+// throws from a destructor), so a full disk would otherwise kill training; here it becomes an
+// Error naming the file, and path keeps its previous content. `what` names the file in errors.
+void write_archive_atomically(torch::serialize::OutputArchive& archive, const std::string& path,
+                              const std::string& what);
 
 // Writes every buffer and parameter of `module` under its name, plus metadata, to path.
 // The file appears complete or not at all (temporary file + rename).

@@ -379,18 +379,7 @@ void Trainer::save(const std::string& path, bool half_precision) const {
     archive.write("model", weights);
     archive.write("optimizer", optimizer_state);
     const std::string checkpoint = path + kCheckpointSuffix;
-    const std::string temporary = checkpoint + ".partial-" + std::to_string(::getpid());
-    try {
-        archive.save_to(temporary);
-        std::filesystem::rename(temporary, checkpoint);
-    } catch (const std::exception& e) {
-        std::error_code ignored;
-        std::filesystem::remove(temporary, ignored);
-        std::string what = e.what();
-        throw Error(ErrorCode::kInternal,
-                    "cannot write checkpoint " + checkpoint + " (" +
-                        what.substr(0, what.find('\n')) + "); the previous checkpoint is intact");
-    }
+    detail::write_archive_atomically(archive, checkpoint, "checkpoint");
     detail::ModelMetadata metadata = s.metadata();
     metadata.half_precision = half_precision;
     detail::save_module(*s.net, metadata, path);
