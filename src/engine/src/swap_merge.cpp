@@ -191,7 +191,10 @@ at::Tensor reinhard_color_transfer(const at::Tensor& source, const at::Tensor& t
     };
     const auto [src_mean, src_std] = stats(src);
     const auto [tgt_mean, tgt_std] = stats(tgt);
-    return lab_to_rgb((src - src_mean) * (tgt_std / src_std) + tgt_mean);
+    // A generated face is smoother than a real one; an unbounded deviation ratio would blow its
+    // small variations up into colour casts (blue eyes, red cheeks), so the ratio is bounded.
+    const at::Tensor ratio = (tgt_std / src_std).clamp(0.5, 1.5);
+    return lab_to_rgb((src - src_mean) * ratio + tgt_mean);
 }
 
 at::Tensor poisson_blend(const at::Tensor& face, const at::Tensor& frame, const at::Tensor& mask,
