@@ -24,7 +24,7 @@ struct ServerConfig {
     std::uint32_t max_frame_bytes = 4u << 20;
     std::uint16_t max_width = 3840;
     std::uint16_t max_height = 2160;
-    int max_in_flight = 2;  // frames per session the client may have unanswered
+    int max_in_flight = 4;  // frames per session the client may have unanswered
 
     // [engine]
     std::string engine = "faceswap";       // "faceswap", or "none" (pass-through: transport only)
@@ -35,7 +35,8 @@ struct ServerConfig {
     int cpu_threads = 0;                   // 0 = all cores
 
     // [scheduler]
-    int batch_size = 4;     // frames from different sessions per engine call
+    int batch_size = 4;     // frames from different sessions per engine call (at most what
+                            // the engine can batch: 1 for today's engine)
     int batch_wait_ms = 0;  // how long an idle device waits to fill a batch
 
     // [auth]

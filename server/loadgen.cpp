@@ -20,6 +20,7 @@
 #include <iomanip>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "delay_relay.h"
@@ -30,6 +31,7 @@
 
 using namespace faceswap;
 using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -47,12 +49,13 @@ struct Options {
     int height = 480;
     int frames = 120;
     int quality = 85;
-    int max_in_flight = 2;
+    int max_in_flight = 4;
     bool blocking = false;
     int delay_ms = 0;
     bool tls_insecure = false;
     std::string json_path;
     // --local
+    bool pre_encode = false;
     bool local = false;
     std::string model_dir;
     std::string swap_model;
@@ -79,8 +82,9 @@ Percentiles percentiles(std::vector<double> samples) {
     return p;
 }
 
-std::vector<cv::Mat> load_frames(const Options& options) {
+std::vector<cv::Mat> load_frames(const Options& options, double& video_fps) {
     auto reader = capture::MediaReader::open(options.video);
+    video_fps = reader->frames_per_second() > 0 ? reader->frames_per_second() : 30.0;
     std::vector<cv::Mat> frames;
     capture::DecodedFrame frame;
     while (static_cast<int>(frames.size()) < options.frames && reader->next(frame)) {
@@ -106,6 +110,12 @@ struct SimClient {
     std::uint64_t reconnects = 0;
     bool measuring = false;
 };
+
+std::string fps_text(double fps) {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(fps == static_cast<int>(fps) ? 0 : 1) << fps << " FPS";
+    return out.str();
+}
 
 int run_local(const Options& options, const std::vector<cv::Mat>& frames) {
     server::EngineSettings settings;
@@ -159,15 +169,18 @@ int main(int argc, char** argv) {
     app.add_option("--video", options.video, "video to stream (default: franck.mp4)");
     app.add_option("-n,--clients", options.clients, "simultaneous clients")
         ->check(CLI::Range(1, 256));
-    app.add_option("--fps", options.fps, "frames per second per client (capture rate)")
-        ->check(CLI::Range(0.1, 1000.0));
+    app.add_option("--fps", options.fps,
+                   "frames per second per client (capture rate); 0: as fast as the window "
+                   "allows (a source that waits for room, not one that drops)")
+        ->check(CLI::Range(0.0, 1000.0));
     app.add_option("-d,--duration", options.duration_s, "measured seconds")
         ->check(CLI::Range(0.5, 3600.0));
     app.add_option("--warmup", options.warmup_s, "seconds streamed before measuring")
         ->check(CLI::Range(0.0, 60.0));
     app.add_option("--width", options.width, "frame width")->check(CLI::Range(16, 3840));
     app.add_option("--height", options.height, "frame height")->check(CLI::Range(16, 2160));
-    app.add_option("--frames", options.frames, "distinct video frames to cycle through")
+    app.add_option("--frames", options.frames,
+                   "video frames to loop (played in real time at the video's frame rate)")
         ->check(CLI::Range(1, 10000));
     app.add_option("--quality", options.quality, "JPEG quality, both ways")
         ->check(CLI::Range(1, 100));
@@ -179,6 +192,10 @@ int main(int argc, char** argv) {
                    "added round-trip delay: a local relay holds data delay/2 each way")
         ->check(CLI::Range(0, 10000));
     app.add_flag("--insecure", options.tls_insecure, "wss:// without certificate checks");
+    app.add_flag("--pre-encode", options.pre_encode,
+                 "encode the frames once up front instead of per frame (when the load "
+                 "generator shares the server's CPU, so that client-side encoding does not "
+                 "compete with the engine)");
     app.add_option("--json", options.json_path, "also write the report as JSON here");
     app.add_flag("--local", options.local,
                  "no network: run the engine in-process on the same frames (local mode FPS)");
@@ -188,7 +205,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     try {
-        const std::vector<cv::Mat> frames = load_frames(options);
+        double video_fps = 30;
+        const std::vector<cv::Mat> frames = load_frames(options, video_fps);
         if (options.local) return run_local(options, frames);
 
         std::string url = options.url;
@@ -204,6 +222,16 @@ int main(int argc, char** argv) {
                     std::stoi(colon == std::string::npos ? "80" : rest.substr(colon + 1))),
                 std::chrono::microseconds(options.delay_ms * 500));
             url = "ws://127.0.0.1:" + std::to_string(relay->port()) + "/";
+        }
+
+        std::vector<std::vector<std::uint8_t>> jpegs;
+        if (options.pre_encode) {
+            net::JpegCodec codec;
+            for (const cv::Mat& frame : frames) {
+                jpegs.emplace_back();
+                codec.encode(frame.data, frame.cols, frame.rows, static_cast<int>(frame.step[0]),
+                             net::PixelOrder::kBgr, options.quality, jpegs.back());
+            }
         }
 
         std::vector<std::unique_ptr<SimClient>> sims;
@@ -267,31 +295,52 @@ int main(int argc, char** argv) {
                                               std::chrono::duration<double>(options.warmup_s));
         const auto end = measure_from + std::chrono::duration_cast<Clock::duration>(
                                             std::chrono::duration<double>(options.duration_s));
-        const auto period = std::chrono::duration_cast<Clock::duration>(
-            std::chrono::duration<double>(1.0 / options.fps));
+        const bool unpaced = options.fps <= 0;
+        const auto period = unpaced ? Clock::duration::zero()
+                                    : std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(1.0 / options.fps));
         std::vector<std::thread> senders;
         for (int i = 0; i < options.clients; ++i) {
             senders.emplace_back([&, i] {
                 SimClient& sim = *sims[i];
                 auto next = start + period * i / options.clients;  // staggered starts
                 bool measuring = false;
-                for (std::size_t n = static_cast<std::size_t>(i) * 7; Clock::now() < end; ++n) {
-                    std::this_thread::sleep_until(next);
-                    next += period;
+                while (Clock::now() < end) {
+                    if (unpaced) {
+                        // Encode the next frame only when the window has room: a source
+                        // flooding the slot would burn CPU on frames that are then dropped.
+                        // (Skipped notices free slots too, without a result callback: poll.)
+                        std::unique_lock lock(sim.mu);
+                        while (Clock::now() < end && !sim.client->ready_for_frame())
+                            sim.replied.wait_for(lock, 1ms);
+                    } else {
+                        std::this_thread::sleep_until(next);
+                        next += period;
+                    }
                     if (!measuring && Clock::now() >= measure_from) {
                         sim.client->reset_stats();
                         std::lock_guard lock(sim.mu);
                         sim.measuring = measuring = true;
                     }
+                    // The frame a camera would deliver now: the video plays in real time
+                    // whatever the client's pace, as a live source does (a blocking client does
+                    // not get to see the video in slow motion).
+                    const auto n = static_cast<std::size_t>(
+                                       std::chrono::duration<double>(Clock::now() - start).count() *
+                                       video_fps) +
+                                   static_cast<std::size_t>(i) * 7;
                     const cv::Mat& frame = frames[n % frames.size()];
-                    const std::uint64_t id = sim.client->submit_bgr(
-                        frame.data, frame.cols, frame.rows, static_cast<int>(frame.step[0]));
+                    const std::uint64_t id =
+                        options.pre_encode
+                            ? sim.client->submit_jpeg(jpegs[n % jpegs.size()], frame.cols,
+                                                      frame.rows)
+                            : sim.client->submit_bgr(frame.data, frame.cols, frame.rows,
+                                                     static_cast<int>(frame.step[0]));
                     if (options.blocking) {
                         // The report's architecture: nothing new until this frame is back.
                         std::unique_lock lock(sim.mu);
-                        sim.replied.wait_until(
-                            lock, std::min(end, Clock::now() + std::chrono::seconds(5)),
-                            [&] { return sim.last_reply >= id; });
+                        sim.replied.wait_until(lock, std::min(end, Clock::now() + 5s),
+                                               [&] { return sim.last_reply >= id; });
                         if (Clock::now() > next) next = Clock::now();
                     }
                 }
@@ -303,7 +352,7 @@ int main(int argc, char** argv) {
 
         // Report.
         std::vector<double> e2e, rtt, stages[4];
-        std::uint64_t received = 0, submitted = 0, dropped = 0, lost = 0, errors = 0,
+        std::uint64_t received = 0, submitted = 0, dropped = 0, skipped = 0, lost = 0, errors = 0,
                       reconnects = 0;
         for (auto& sim : sims) {
             const net::ClientStats stats = sim->client->stats();
@@ -317,6 +366,7 @@ int main(int argc, char** argv) {
                                  sim->server_ms[s].end());
             submitted += stats.submitted;
             dropped += stats.dropped;
+            skipped += stats.skipped;
             lost += stats.lost;
             errors += stats.errors;
             reconnects += sim->reconnects;
@@ -325,9 +375,9 @@ int main(int argc, char** argv) {
         const Percentiles pe = percentiles(e2e), pr = percentiles(rtt);
         const char* mode = options.blocking ? "blocking" : "pipelined";
         std::cout << std::fixed << std::setprecision(1) << mode << ", " << options.clients
-                  << " client(s) x " << options.fps << " FPS, " << options.width << "x"
-                  << options.height << ", " << options.duration_s << " s, added RTT "
-                  << options.delay_ms << " ms, window "
+                  << " client(s) x " << (unpaced ? std::string("unpaced") : fps_text(options.fps))
+                  << ", " << options.width << "x" << options.height << ", " << options.duration_s
+                  << " s, added RTT " << options.delay_ms << " ms, window "
                   << (options.blocking ? 1 : options.max_in_flight) << "\n"
                   << "  throughput  " << fps_total << " FPS total, " << fps_total / options.clients
                   << " FPS per client\n"
@@ -339,8 +389,8 @@ int main(int argc, char** argv) {
                   << ", engine " << percentiles(stages[2]).mean << ", encode "
                   << percentiles(stages[3]).mean << "\n"
                   << "  frames      submitted " << submitted << ", received " << received
-                  << ", dropped " << dropped << ", lost " << lost << ", errors " << errors
-                  << ", reconnects " << reconnects << "\n";
+                  << ", dropped " << dropped << ", skipped " << skipped << ", lost " << lost
+                  << ", errors " << errors << ", reconnects " << reconnects << "\n";
         if (!options.json_path.empty()) {
             nlohmann::json report = {
                 {"mode", mode},
@@ -362,6 +412,7 @@ int main(int argc, char** argv) {
                 {"submitted", submitted},
                 {"received", received},
                 {"dropped", dropped},
+                {"skipped", skipped},
                 {"lost", lost},
                 {"errors", errors},
                 {"reconnects", reconnects}};

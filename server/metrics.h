@@ -28,7 +28,9 @@ class Histogram {
 };
 
 enum class DropReason {
-    kOverflow,  // a session sent more frames than its window; the oldest queued one gave way
+    kReplaced,  // a newer frame of the same session arrived before the engine took this one
+                // (the client gets a "skipped" notice)
+    kOverflow,  // a result queue over its bound (a client that does not read)
     kDraining,  // arrived after SIGTERM
     kClosed,    // its session closed before the result could be sent
     kCount,

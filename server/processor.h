@@ -57,8 +57,13 @@ class ProcessorFactory {
     // A fresh per-session processor; throws UnknownModel for an id not served.
     virtual std::unique_ptr<StreamProcessor> open(const std::string& model,
                                                   net::Direction direction) = 0;
-    // Several sessions' frames in one go. The engine has no batched forward pass yet, so this
-    // runs them one after another on the device; an engine that can batch overrides it.
+    // How many frames one engine pass can take. The scheduler never forms a larger batch: an
+    // engine that runs frames one after another gains nothing from a batch, and a frame picked
+    // for the end of one would go stale while the others run (with 1, each frame is picked
+    // when the device frees, so it is that session's newest).
+    virtual int max_batch() const { return 1; }
+    // Several sessions' frames in one go (at most max_batch()). The default runs them one after
+    // another; an engine with a batched forward pass overrides both.
     virtual void process_batch(std::span<BatchItem> items);
 };
 

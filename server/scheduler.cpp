@@ -9,7 +9,9 @@ using Clock = std::chrono::steady_clock;
 
 InferenceScheduler::InferenceScheduler(std::shared_ptr<ProcessorFactory> factory,
                                        SchedulerConfig config, ServerMetrics& metrics)
-    : factory_(std::move(factory)), config_(config), metrics_(metrics) {}
+    : factory_(std::move(factory)), config_(config), metrics_(metrics) {
+    config_.batch_size = std::max(1, std::min(config_.batch_size, factory_->max_batch()));
+}
 
 InferenceScheduler::~InferenceScheduler() {
     stop();
@@ -55,7 +57,7 @@ void InferenceScheduler::submit(FrameJob job) {
     }
     cv_.notify_one();
     if (displaced) {
-        metrics_.count_drop(DropReason::kOverflow);
+        metrics_.count_drop(DropReason::kReplaced);
         FrameOutcome outcome;
         outcome.dropped = true;
         displaced->deliver(std::move(outcome));

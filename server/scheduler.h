@@ -4,8 +4,9 @@
 // deliver callback (which posts it to the session's strand). Network threads never run
 // inference, and a slow session cannot starve the others.
 //
-// Backpressure: each session may have at most per_session_depth frames queued (its in-flight
-// window). Past that the oldest queued frame gives way to the newest, and is reported dropped.
+// Backpressure: each session has at most per_session_depth frames waiting (1 by default: the
+// newest frame wins). A frame displaced by a newer one is delivered as dropped, and its session
+// tells the client ("skipped"), so the frame the engine takes next is always the freshest.
 #pragma once
 
 #include <chrono>
@@ -27,7 +28,7 @@ namespace faceswap::server {
 struct FrameOutcome {
     ProcessedFrame output;
     std::string error;     // processing failed
-    bool dropped = false;  // gave way to a newer frame of the same session: no output
+    bool dropped = false;  // displaced by a newer frame of the same session: no output
     double queue_ms = 0;
     double engine_ms = 0;
 };
@@ -47,7 +48,7 @@ struct FrameJob {
 struct SchedulerConfig {
     int batch_size = 4;
     std::chrono::milliseconds batch_wait{0};
-    int per_session_depth = 2;
+    int per_session_depth = 1;
 };
 
 class InferenceScheduler {

@@ -255,7 +255,12 @@ class Session : public std::enable_shared_from_this<Session> {
         } else if (!outcome.error.empty()) {
             spdlog::error("session {}: processing failed: {}", id_, outcome.error);
             refuse(ProtocolErrorCode::kInternal, "processing the frame failed");
-        } else if (!outcome.dropped) {
+        } else if (outcome.dropped) {
+            // Frees the frame's slot in the client's window now, so a fresh frame can follow.
+            net::FrameHeader header = frame;
+            header.type = net::MessageType::kSkipped;
+            enqueue({net::encode_message(header, {}), false});
+        } else {
             send_result(frame, decode_us, received, outcome);
         }
         if (draining_ && pending_ == 0) close_with(1001, "server shutting down");
@@ -626,7 +631,7 @@ Server::Server(ServerConfig config, std::shared_ptr<ProcessorFactory> factory)
     SchedulerConfig scheduler;
     scheduler.batch_size = shared.config.batch_size;
     scheduler.batch_wait = std::chrono::milliseconds(shared.config.batch_wait_ms);
-    scheduler.per_session_depth = shared.config.max_in_flight;
+    scheduler.per_session_depth = 1;  // the newest frame of each session waits, no older one
     shared.scheduler =
         std::make_unique<InferenceScheduler>(shared.factory, scheduler, shared.metrics);
 }

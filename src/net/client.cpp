@@ -406,7 +406,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
         Message message;
         try {
             message = decode_message(bytes, Limits{64u << 20, 65535, 65535});
-            if (message.header.type != MessageType::kResult)
+            if (message.header.type == MessageType::kFrame)
                 throw ProtocolError(ProtocolErrorCode::kMalformed, "server sent a frame message");
         } catch (const ProtocolError& e) {
             connection_failed(conn, std::string("bad message from the server: ") + e.what());
@@ -414,6 +414,16 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
         }
         const auto it = in_flight.find(message.header.frame_id);
         if (it == in_flight.end()) return true;  // written off already (timed out)
+        if (message.header.type == MessageType::kSkipped) {
+            in_flight.erase(it);
+            in_flight_count = static_cast<int>(in_flight.size());
+            {
+                std::lock_guard lock(mu);
+                ++stats.skipped;
+            }
+            pump();
+            return true;
+        }
         const std::int64_t now = now_us();
         ResultFrame result;
         result.frame_id = message.header.frame_id;
@@ -448,6 +458,8 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
                 frame = std::move(*pending);
                 pending.reset();
                 ++stats.sent;
+                // Counted in flight in the same step, so unanswered() never dips in between.
+                in_flight_count = static_cast<int>(in_flight.size()) + 1;
             }
             FrameHeader header;
             header.type = MessageType::kFrame;
@@ -568,7 +580,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     // Network thread only.
     std::shared_ptr<Connection> current;
     std::map<std::uint64_t, InFlight> in_flight;
-    int window = 1;
+    std::atomic<int> window{1};  // read by ready_for_frame()
     int attempts = 0;
     std::atomic<int> in_flight_count{0};  // read by stats()
     bool stopping = false;
@@ -628,6 +640,12 @@ ClientStats Client::stats() const {
     stats.e2e_ms = impl_->e2e.summary();
     stats.in_flight = impl_->in_flight_count;
     return stats;
+}
+
+bool Client::ready_for_frame() const {
+    std::lock_guard lock(impl_->mu);
+    return !impl_->pending && impl_->state == ClientState::kConnected &&
+           impl_->in_flight_count < impl_->window;
 }
 
 void Client::reset_stats() {

@@ -115,6 +115,8 @@ std::vector<std::uint8_t> encode_message(const FrameHeader& header,
     const bool is_result = header.type == MessageType::kResult;
     if (is_result != (result != nullptr))
         throw std::invalid_argument("a result message needs a ResultInfo, a frame none");
+    if ((header.type == MessageType::kSkipped) != payload.empty())
+        throw std::invalid_argument("a skipped notice has no payload, other messages one");
     std::vector<std::uint8_t> out(
         kHeaderBytes + (is_result ? kResultBlockBytes : 0) + payload.size(), 0);
     std::uint8_t* p = out.data();
@@ -157,7 +159,8 @@ Message decode_message(std::span<const std::uint8_t> bytes, const Limits& limits
     FrameHeader& h = message.header;
     const auto type = get<std::uint16_t>(p + kOffType);
     if (type != static_cast<std::uint16_t>(MessageType::kFrame) &&
-        type != static_cast<std::uint16_t>(MessageType::kResult))
+        type != static_cast<std::uint16_t>(MessageType::kResult) &&
+        type != static_cast<std::uint16_t>(MessageType::kSkipped))
         refuse(ProtocolErrorCode::kUnknownType, "unknown message type " + std::to_string(type));
     h.type = static_cast<MessageType>(type);
     const auto codec = get<std::uint8_t>(p + kOffCodec);
@@ -186,7 +189,12 @@ Message decode_message(std::span<const std::uint8_t> bytes, const Limits& limits
         refuse(ProtocolErrorCode::kTooLarge, "payload of " + std::to_string(h.payload_bytes) +
                                                  " bytes exceeds the limit of " +
                                                  std::to_string(limits.max_payload_bytes));
-    if (h.payload_bytes == 0) refuse(ProtocolErrorCode::kMalformed, "empty payload");
+    if (h.type == MessageType::kSkipped) {
+        if (h.payload_bytes != 0)
+            refuse(ProtocolErrorCode::kMalformed, "a skipped notice carries no payload");
+    } else if (h.payload_bytes == 0) {
+        refuse(ProtocolErrorCode::kMalformed, "empty payload");
+    }
     const std::size_t body =
         kHeaderBytes + (h.type == MessageType::kResult ? kResultBlockBytes : 0);
     if (bytes.size() != body + h.payload_bytes)

@@ -122,3 +122,54 @@ TEST_CASE("the real engine swaps faces for remote clients", "[network][engine]")
         }
     }
 }
+
+TEST_CASE("a busy engine works on each client's newest frame and skips the superseded ones",
+          "[network][engine]") {
+    server::ServerConfig config = test_server_config();
+    config.engine = "faceswap";
+    config.max_in_flight = 4;
+    TestServer server(config, engine_factory());
+    const auto& frames = video_frames(12);
+
+    // Two clients sending faster than the CPU engine can swap, with room for 4 frames each.
+    std::vector<std::unique_ptr<Collected>> collected;
+    std::vector<std::unique_ptr<net::Client>> pool;
+    for (int c = 0; c < 2; ++c) {
+        collected.push_back(std::make_unique<Collected>());
+        net::ClientConfig client_config;
+        client_config.url = server.url();
+        client_config.max_in_flight = 4;
+        Collected* sink = collected.back().get();
+        pool.push_back(std::make_unique<net::Client>(client_config, [sink](net::ResultFrame&& r) {
+            std::lock_guard lock(sink->mu);
+            sink->results.push_back(std::move(r));
+            ++sink->count;
+        }));
+        pool.back()->start();
+        REQUIRE(wait_until([&] { return pool.back()->state() == net::ClientState::kConnected; }));
+    }
+    for (int i = 0; i < 60; ++i) {
+        for (auto& client : pool)
+            client->submit_jpeg(frames[i % 12].jpeg, frames[i % 12].width, frames[i % 12].height);
+        std::this_thread::sleep_for(16ms);
+    }
+    for (auto& client : pool) REQUIRE(wait_until([&] { return client->stats().in_flight == 0; }));
+
+    std::uint32_t slowest_engine_us = 0;
+    for (auto& sink : collected)
+        for (const auto& result : sink->results)
+            slowest_engine_us = std::max(slowest_engine_us, result.server.engine_us);
+    for (int c = 0; c < 2; ++c) {
+        const auto stats = pool[c]->stats();
+        INFO("client " << c);
+        CHECK(stats.received > 0);
+        CHECK(stats.skipped > 0);  // superseded at the server
+        CHECK(stats.lost == 0);
+        CHECK(stats.received + stats.skipped + stats.dropped == 60);
+        // A frame waits at most for the frame being processed and the other client's: never
+        // for a backlog of its own client's older frames.
+        std::lock_guard lock(collected[c]->mu);
+        for (const auto& result : collected[c]->results)
+            CHECK(result.server.queue_us <= 2 * slowest_engine_us + 30000);
+    }
+}

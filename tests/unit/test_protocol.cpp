@@ -54,6 +54,15 @@ TEST_CASE("frames and results round-trip with a little-endian header") {
     CHECK(result.result.engine_us == 15000);
     CHECK(result.result.faces == 2);
     CHECK(result.payload.size() == 10);
+
+    header.type = MessageType::kSkipped;
+    const Message skipped = decode_message(encode_message(header, {}), {});
+    CHECK(skipped.header.type == MessageType::kSkipped);
+    CHECK(skipped.header.frame_id == 0x0102030405060708ull);
+    CHECK(skipped.payload.empty());
+    auto skipped_with_payload = sample_frame();
+    skipped_with_payload[6] = 3;
+    CHECK(refusal(skipped_with_payload) == ProtocolErrorCode::kMalformed);
 }
 
 TEST_CASE("malformed, unknown and oversized messages are refused with the right code") {

@@ -12,7 +12,9 @@
 //
 // Throughput is never bounded by round-trip time: up to max_in_flight frames travel at once.
 // Latency never grows with time: when the window is full a submitted frame waits in a one-frame
-// slot, and a newer frame replaces it (counted as dropped). A lost connection is re-established
+// slot, and a newer frame replaces it (counted as dropped); the server likewise works on a
+// session's newest frame only and answers a superseded one with a "skipped" notice, which frees
+// its window slot at once. A lost connection is re-established
 // with exponential backoff and jitter; frames in flight at that moment count as lost.
 //
 // Threading: the client runs its own network thread. submit_*(), stats(), state() may be called
@@ -46,8 +48,12 @@ struct ClientConfig {
     std::string token;
     std::string model = "demo";
     Direction direction = Direction::kAtoB;
-    int quality = 85;       // JPEG quality of the server's replies, and of submit_bgr()
-    int max_in_flight = 2;  // lowered to the server's limit when its welcome says less
+    int quality = 85;  // JPEG quality of the server's replies, and of submit_bgr()
+    // Frames travelling at once; lowered to the server's limit when its welcome says less.
+    // Enough to cover the round trip at camera rate plus the frame the server is working on and
+    // the one waiting: the server answers superseded frames with "skipped", so a larger window
+    // keeps its waiting frame fresh rather than letting frames queue up.
+    int max_in_flight = 4;
 
     std::chrono::milliseconds connect_timeout{5000};  // TCP + TLS + upgrade + welcome
     // A frame unanswered this long is written off as lost, so that a frame the server dropped
@@ -88,6 +94,7 @@ struct ClientStats {
     std::uint64_t sent = 0;
     std::uint64_t received = 0;
     std::uint64_t dropped = 0;   // replaced in the slot by a newer frame before being sent
+    std::uint64_t skipped = 0;   // sent, but superseded at the server by a newer frame
     std::uint64_t lost = 0;      // sent but never answered (timeout or connection lost)
     std::uint64_t errors = 0;    // error messages from the server, failed connects
     std::uint64_t connects = 0;  // welcomes received
@@ -131,6 +138,9 @@ class Client {
 
     ClientState state() const;
     ClientStats stats() const;
+    // True when a frame submitted now would go out at once: connected, the window has room and
+    // no frame waits in the slot. A source that prefers waiting to dropping submits only then.
+    bool ready_for_frame() const;
     std::optional<Welcome> welcome() const;  // of the current connection
     void reset_stats();
 

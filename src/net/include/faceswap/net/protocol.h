@@ -22,6 +22,11 @@ inline constexpr std::size_t kResultBlockBytes = 24;
 enum class MessageType : std::uint16_t {
     kFrame = 1,   // client -> server: a captured frame to swap
     kResult = 2,  // server -> client: the swapped frame, with timings
+    // server -> client: this frame was superseded by a newer one from the same client before
+    // the engine reached it, and will not be answered otherwise. No payload. It frees the
+    // frame's slot in the client's window at once, so the client can keep the server supplied
+    // with fresh frames instead of letting a queued one go stale.
+    kSkipped = 3,
 };
 
 enum class Codec : std::uint8_t { kJpeg = 1 };
@@ -87,7 +92,8 @@ struct Message {
     std::span<const std::uint8_t> payload;  // points into the decoded buffer
 };
 
-// Encodes a frame (kFrame) or a result (kResult, with info) followed by its payload.
+// Encodes a frame (kFrame) or a result (kResult, with info) followed by its payload, or a
+// skipped notice (kSkipped, empty payload).
 std::vector<std::uint8_t> encode_message(const FrameHeader& header,
                                          std::span<const std::uint8_t> payload,
                                          const ResultInfo* result = nullptr);
@@ -109,7 +115,7 @@ struct Hello {
 struct Welcome {
     std::string session_id;
     Limits limits;
-    int max_in_flight = 2;
+    int max_in_flight = 4;
 };
 
 std::string encode_hello(const Hello& hello);

@@ -1,0 +1,65 @@
+// faceswap-server's configuration: TOML file, validation, tokens file.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "config.h"
+#include "test_support.h"
+
+using namespace faceswap;
+using server::ConfigError;
+using server::ServerConfig;
+
+TEST_CASE("the example config loads and every key lands in its field", "[network]") {
+    ServerConfig config;
+    server::load_config_file((test::source_dir() / "server/faceswap-server.example.toml").string(),
+                             config);
+    CHECK(config.port == 8080);
+    CHECK(config.max_in_flight == 4);
+    CHECK(config.swap_models == std::vector<std::string>{"resources/models/demo.fsmodel"});
+    CHECK(config.batch_size == 4);
+    CHECK_NOTHROW(config.validate());
+
+    test::TempDir dir;
+    const auto path = (dir.path() / "c.toml").string();
+    std::ofstream(path) << "[server]\nport = 9001\n[limits]\nmax_width = 1280\n";
+    ServerConfig partial;
+    server::load_config_file(path, partial);
+    CHECK(partial.port == 9001);
+    CHECK(partial.max_width == 1280);
+    CHECK(partial.max_height == 2160);  // untouched keys keep their defaults
+}
+
+TEST_CASE("typos, wrong types, out-of-range values and bad combinations are refused", "[network]") {
+    test::TempDir dir;
+    auto refused = [&](const std::string& text) {
+        const auto path = (dir.path() / "c.toml").string();
+        std::ofstream(path) << text;
+        ServerConfig config;
+        try {
+            server::load_config_file(path, config);
+            config.validate();
+        } catch (const ConfigError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    CHECK_THAT(refused("[server]\nprot = 1\n"), Catch::Contains("unknown key 'server.prot'"));
+    CHECK_THAT(refused("[server]\nport = \"80\"\n"), Catch::Contains("server.port"));
+    CHECK_THAT(refused("[server]\nport = 70000\n"), Catch::Contains("server.port"));
+    CHECK_THAT(refused("[limits]\nmax_in_flight = 0\n"), Catch::Contains("max_in_flight"));
+    CHECK_THAT(refused("[engine]\nkind = \"magic\"\n"), Catch::Contains("engine.kind"));
+    CHECK_THAT(refused("[tls]\ncert = \"c.pem\"\n"), Catch::Contains("go together"));
+    CHECK_THAT(refused("port = 1\n"), Catch::Contains("[section]"));
+    CHECK_THAT(refused("[server\n"), Catch::Contains("line"));
+}
+
+TEST_CASE("a tokens file ignores comments and blank lines", "[network]") {
+    test::TempDir dir;
+    const auto path = (dir.path() / "tokens").string();
+    std::ofstream(path) << "# clients\n\n  alpha  \nbeta\n";
+    CHECK(server::load_tokens(path) == std::set<std::string>{"alpha", "beta"});
+    std::ofstream(path) << "# nothing\n";
+    CHECK_THROWS_AS(server::load_tokens(path), ConfigError);
+    CHECK_THROWS_AS(server::load_tokens((dir.path() / "missing").string()), ConfigError);
+}
