@@ -90,11 +90,16 @@ TEST_CASE("Ctrl-C during training saves the model and exits cleanly", "[slow]") 
     const fs::path model = dir.path() / "m.fsmodel";
     const fs::path log = dir.path() / "out.txt";
     // Started in the background; interrupted once its step log shows progress.
-    const std::string command = train_command(model, "--steps 1000000") + " > " + quoted(log) +
+    // A bounded step count and a guard: a failing test never leaves a trainer running.
+    const std::string command = train_command(model, "--steps 3000") + " > " + quoted(log) +
                                 " 2>&1 & echo $!";
     std::string pid_text;
     REQUIRE(run_command(command, &pid_text) == 0);
     const int pid = std::stoi(pid_text);
+    struct KillOnExit {
+        int pid;
+        ~KillOnExit() { ::kill(pid, SIGKILL); }
+    } guard{pid};
     bool progressed = false;
     for (int i = 0; i < 600 && !progressed; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
