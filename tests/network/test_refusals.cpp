@@ -324,3 +324,41 @@ TEST_CASE("health, readiness and Prometheus metrics on the WebSocket port", "[ne
     REQUIRE(wait_until([&] { return server.server().draining(); }));
     server.server().wait();
 }
+
+TEST_CASE("a silent client is refused after the handshake timeout, a full server answers 503",
+          "[network]") {
+    server::ServerConfig config = test_server_config();
+    config.handshake_timeout_s = 1;
+    config.max_sessions = 1;
+    TestServer server(config);
+
+    const auto started = std::chrono::steady_clock::now();
+    {
+        RawClient silent(server.port());  // upgrades, then says nothing
+        const auto [code, close] = silent.expect_refusal();
+        CHECK(code == "malformed");
+        CHECK(close == 1002);
+        CHECK(std::chrono::steady_clock::now() - started < 3s);
+    }
+    REQUIRE(wait_until([&] { return server.server().sessions() == 0; }));
+
+    net::ClientConfig first_config;
+    first_config.url = server.url();
+    net::Client first(first_config);
+    first.start();
+    REQUIRE(wait_until([&] { return first.state() == net::ClientState::kConnected; }));
+
+    // The one session is taken: the upgrade itself is refused with 503, and the client keeps
+    // retrying (with backoff) rather than failing for good.
+    net::ClientConfig second_config = first_config;
+    second_config.reconnect_initial = 50ms;
+    net::Client second(second_config);
+    second.start();
+    CHECK(wait_until([&] { return second.stats().errors >= 2; }));
+    CHECK(second.state() != net::ClientState::kConnected);
+    CHECK(second.state() != net::ClientState::kFailed);
+    CHECK(first.state() == net::ClientState::kConnected);
+
+    first.stop();  // frees the slot: the second gets in by itself
+    CHECK(wait_until([&] { return second.state() == net::ClientState::kConnected; }));
+}
