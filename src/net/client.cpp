@@ -269,7 +269,8 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
         set_state(ClientState::kConnecting, "connecting to " + config.url);
         resolver.async_resolve(
             url.host, url.port,
-            [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type results) {
+            [self = shared_from_this()](beast::error_code ec,
+                                        const tcp::resolver::results_type& results) {
                 if (self->stopping) return;
                 if (ec) return self->connection_failed(nullptr, "cannot resolve: " + ec.message());
                 self->on_resolved(results);
