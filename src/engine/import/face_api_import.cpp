@@ -137,10 +137,10 @@ void convert(torch::nn::Module& module, const std::string& kind, const fs::path&
                             detail::shape_string(item.value().sizes()));
         item.value().copy_(value);
     }
-    detail::save_module(module,
-                        {kind, "@vladmandic/face-api@1.7.15 " + manifest.filename().string(),
-                         detail::kModelFormatVersion},
-                        out.string());
+    detail::ModelMetadata metadata;
+    metadata.kind = kind;
+    metadata.source = "@vladmandic/face-api@1.7.15 " + manifest.filename().string();
+    detail::save_module(module, metadata, out.string());
 }
 
 }  // namespace
