@@ -96,6 +96,13 @@ int run_detect(const std::vector<std::string>& images, const std::string& model_
     return failures ? 1 : 0;
 }
 
+// --threads and --device, the same on every command that runs the engine.
+void add_device_options(CLI::App& command, int& threads, std::string& device) {
+    command.add_option("--threads", threads, "CPU threads (0 = all)");
+    command.add_option("--device", device, "auto, cpu or cuda")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,9 +147,7 @@ int main(int argc, char** argv) {
     extract_cmd->add_flag("--largest-only", extract.largest_face_only,
                           "Keep only the largest face of each frame");
     extract_cmd->add_option("--models", extract.model_dir, "Model folder");
-    extract_cmd->add_option("--threads", extract.threads, "CPU threads (0 = all)");
-    extract_cmd->add_option("--device", extract.device, "auto, cpu or cuda")
-        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+    add_device_options(*extract_cmd, extract.threads, extract.device);
 
     cli::BenchOptions bench;
     auto* bench_cmd = app.add_subcommand(
@@ -160,9 +165,7 @@ int main(int argc, char** argv) {
     bench_cmd->add_flag("--no-dlib", bench.skip_dlib, "Skip the dlib comparison");
     bench_cmd->add_option("--dump-frames", bench.dump_frames,
                           "Write the scaled frames for faceswap-engine-bench, then stop");
-    bench_cmd->add_option("--threads", bench.threads, "CPU threads (0 = all)");
-    bench_cmd->add_option("--device", bench.device, "auto, cpu or cuda")
-        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+    add_device_options(*bench_cmd, bench.threads, bench.device);
 
     cli::TrainOptions train;
     auto* train_cmd = app.add_subcommand(
@@ -196,10 +199,8 @@ int main(int argc, char** argv) {
                           "Write OUT.preview.png every N steps");
     train_cmd->add_flag("--half", train.half_precision,
                         "Store the model's weights as float16 (half the size)");
-    train_cmd->add_option("--threads", train.config.cpu_threads, "CPU threads (0 = all)");
     std::string train_device = "auto";
-    train_cmd->add_option("--device", train_device, "auto, cpu or cuda")
-        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+    add_device_options(*train_cmd, train.config.cpu_threads, train_device);
 
     cli::ConvertOptions convert;
     std::string convert_direction = "a2b", convert_color = "rct";
@@ -228,9 +229,7 @@ int main(int argc, char** argv) {
     convert_cmd->add_option("--start-frame", convert.start_frame, "First frame to convert");
     convert_cmd->add_option("--frames", convert.frames, "Number of frames to convert");
     convert_cmd->add_option("--models", convert.model_dir, "Face-analysis model folder");
-    convert_cmd->add_option("--threads", convert.threads, "CPU threads (0 = all)");
-    convert_cmd->add_option("--device", convert.device, "auto, cpu or cuda")
-        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+    add_device_options(*convert_cmd, convert.threads, convert.device);
 
     cli::EvalOptions eval;
     auto* eval_cmd = app.add_subcommand(
@@ -256,9 +255,7 @@ int main(int argc, char** argv) {
     eval_cmd->add_flag("--require-pass", eval.require_pass,
                        "Exit with code 3 when the quality bar is missed");
     eval_cmd->add_option("--models", eval.model_dir, "Model folder");
-    eval_cmd->add_option("--threads", eval.threads, "CPU threads (0 = all)");
-    eval_cmd->add_option("--device", eval.device, "auto, cpu or cuda")
-        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+    add_device_options(*eval_cmd, eval.threads, eval.device);
 
     CLI11_PARSE(app, argc, argv);
     train.config.device = cli::parse_device(train_device);

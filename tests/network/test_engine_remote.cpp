@@ -70,6 +70,18 @@ struct Collected {
     std::atomic<int> count{0};
 };
 
+// A started client that appends every result to *sink, returned once it is connected.
+std::unique_ptr<net::Client> connected_client(const net::ClientConfig& config, Collected* sink) {
+    auto client = std::make_unique<net::Client>(config, [sink](net::ResultFrame&& r) {
+        std::lock_guard lock(sink->mu);
+        sink->results.push_back(std::move(r));
+        ++sink->count;
+    });
+    client->start();
+    REQUIRE(wait_until([&] { return client->state() == net::ClientState::kConnected; }));
+    return client;
+}
+
 }  // namespace
 
 TEST_CASE("the real engine swaps faces for remote clients", "[network][engine]") {
@@ -95,14 +107,7 @@ TEST_CASE("the real engine swaps faces for remote clients", "[network][engine]")
         client_config.url = server.url();
         client_config.quality = 95;
         client_config.frame_timeout = 30s;  // a CPU engine shared with other tests is slow
-        Collected* sink = collected.back().get();
-        pool.push_back(std::make_unique<net::Client>(client_config, [sink](net::ResultFrame&& r) {
-            std::lock_guard lock(sink->mu);
-            sink->results.push_back(std::move(r));
-            ++sink->count;
-        }));
-        pool.back()->start();
-        REQUIRE(wait_until([&] { return pool.back()->state() == net::ClientState::kConnected; }));
+        pool.push_back(connected_client(client_config, collected.back().get()));
     }
     // Blocking per client, so every frame is swapped (none replaced in the slot).
     for (std::size_t i = 0; i < 6; ++i)
@@ -160,14 +165,7 @@ TEST_CASE("a busy engine works on each client's newest frame and skips the super
         net::ClientConfig client_config;
         client_config.url = server.url();
         client_config.max_in_flight = 4;
-        Collected* sink = collected.back().get();
-        pool.push_back(std::make_unique<net::Client>(client_config, [sink](net::ResultFrame&& r) {
-            std::lock_guard lock(sink->mu);
-            sink->results.push_back(std::move(r));
-            ++sink->count;
-        }));
-        pool.back()->start();
-        REQUIRE(wait_until([&] { return pool.back()->state() == net::ClientState::kConnected; }));
+        pool.push_back(connected_client(client_config, collected.back().get()));
     }
     for (int i = 0; i < 60; ++i) {
         for (auto& client : pool)

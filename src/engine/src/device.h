@@ -3,6 +3,8 @@
 
 #include <c10/core/Device.h>
 
+#include <string>
+
 #include "faceswap/engine.h"
 
 namespace faceswap::detail {
@@ -11,5 +13,8 @@ namespace faceswap::detail {
 // (it defaults to one) to cpu_threads, or to all cores when 0. Throws kDeviceUnavailable when
 // CUDA is required but absent.
 c10::Device select_device(DeviceKind kind, int cpu_threads);
+
+// "cuda", or "cpu (N threads)": how tools report where the engine runs.
+std::string device_description(const c10::Device& device);
 
 }  // namespace faceswap::detail

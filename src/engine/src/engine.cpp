@@ -53,9 +53,11 @@ struct FaceModels::Impl {
 FaceModels::FaceModels(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 FaceModels::~FaceModels() = default;
 
-std::string FaceModels::device_name() const {
-    return impl_->device.is_cuda() ? "cuda"
-                                   : "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
+std::string FaceModels::device_name() const { return detail::device_description(impl_->device); }
+
+std::string detail::device_description(const c10::Device& device) {
+    return device.is_cuda() ? "cuda"
+                            : "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
 }
 
 c10::Device detail::select_device(DeviceKind kind, int cpu_threads) {

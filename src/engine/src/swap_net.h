@@ -10,6 +10,9 @@
 #include <map>
 #include <string>
 
+#include "faceswap/swap.h"
+#include "model_file.h"
+
 namespace faceswap::detail {
 
 // Every size that shapes the tensors; stored in the model file so it is rebuilt exactly.
@@ -28,6 +31,11 @@ struct SwapNetShape {
     static SwapNetShape from_attributes(const std::map<std::string, std::string>& attributes,
                                         const std::string& path);
 };
+
+// What a swap model file's metadata says (resolution, coverage, identities, steps, loss).
+// Throws Error(kModelCorrupt) naming path when the metadata is damaged.
+SwapModelInfo swap_model_info(const ModelMetadata& metadata, const SwapNetShape& shape,
+                              const std::string& path);
 
 struct DecodedFace {
     at::Tensor rgb;   // [N, 3, R, R] in 0..1

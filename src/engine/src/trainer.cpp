@@ -271,12 +271,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& model_path, const Tr
         detail::read_metadata(detail::SwapAutoencoder::kKind, model_path);
     const detail::SwapNetShape shape =
         detail::SwapNetShape::from_attributes(metadata.attributes, model_path);
-    const SwapModelInfo info = [&] {
-        SwapModelInfo i;
-        i.coverage = std::stof(metadata.attributes.at("coverage"));
-        i.training_steps = std::stoll(metadata.attributes.at("training_steps"));
-        return i;
-    }();
+    const SwapModelInfo info = detail::swap_model_info(metadata, shape, model_path);
     check_sets(a, b, shape.resolution, info.coverage);
 
     auto impl = std::make_unique<Impl>();
@@ -362,10 +357,7 @@ TrainLosses Trainer::step() {
 
 std::int64_t Trainer::steps() const { return impl_->step; }
 std::string Trainer::architecture() const { return impl_->net->shape().describe(); }
-std::string Trainer::device_name() const {
-    return impl_->device.is_cuda() ? "cuda"
-                                   : "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
-}
+std::string Trainer::device_name() const { return detail::device_description(impl_->device); }
 
 void Trainer::save(const std::string& path, bool half_precision) const {
     const Impl& s = *impl_;
