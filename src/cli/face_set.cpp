@@ -60,15 +60,14 @@ FaceSet load_face_set(const std::string& dir, const std::string& name, int* skip
             const auto& points = face.at("landmarks");
             if (m.size() != 6 || points.size() != kLandmarkCount)
                 throw std::runtime_error("a face entry has malformed landmarks or transform");
-            Landmarks68 crop_points;
-            for (int i = 0; i < kLandmarkCount; ++i) {
-                const float x = points[i][0].get<float>(), y = points[i][1].get<float>();
-                crop_points[i] = {m[0].get<float>() * x + m[1].get<float>() * y + m[2].get<float>(),
-                                  m[3].get<float>() * x + m[4].get<float>() * y + m[5].get<float>()};
-            }
+            Affine2x3 image_to_aligned;
+            Landmarks68 image_points;
+            for (int i = 0; i < 6; ++i) image_to_aligned[i] = m[i].get<float>();
+            for (int i = 0; i < kLandmarkCount; ++i)
+                image_points[i] = {points[i][0].get<float>(), points[i][1].get<float>()};
             cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
             set.rgb.insert(set.rgb.end(), rgb.data, rgb.data + rgb.total() * 3);
-            set.landmarks.push_back(crop_points);
+            set.landmarks.push_back(transform_landmarks(image_points, image_to_aligned));
         }
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(json_path.string() + " is not a face set (" + e.what() +

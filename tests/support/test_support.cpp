@@ -74,13 +74,7 @@ FaceSet real_face_set(const std::string& video_name, int count, int step, int si
             analyzer.analyze(view_of(frame.bgr), CropOutput::kAlignedRgb, frame.timestamp_s);
         if (analysis.faces.empty()) continue;
         const Face& face = analysis.faces[0];
-        const Affine2x3& m = face.image_to_aligned;
-        Landmarks68 crop_points;
-        for (int i = 0; i < kLandmarkCount; ++i) {
-            const Point2f p = face.landmarks[i];
-            crop_points[i] = {m[0] * p.x + m[1] * p.y + m[2], m[3] * p.x + m[4] * p.y + m[5]};
-        }
-        set.landmarks.push_back(crop_points);
+        set.landmarks.push_back(transform_landmarks(face.landmarks, face.image_to_aligned));
         set.rgb.insert(set.rgb.end(), analysis.crops[0].rgb.begin(), analysis.crops[0].rgb.end());
     }
     return set;

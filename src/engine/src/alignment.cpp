@@ -39,6 +39,15 @@ std::array<Point2f, 5> alignment_points(const Landmarks68& l) {
     return {mean_of(l, 36, 41), mean_of(l, 42, 47), l[30], l[48], l[54]};
 }
 
+Landmarks68 transform_landmarks(const Landmarks68& landmarks, const Affine2x3& m) {
+    Landmarks68 out;
+    for (size_t i = 0; i < landmarks.size(); ++i) {
+        const Point2f p = landmarks[i];
+        out[i] = {m[0] * p.x + m[1] * p.y + m[2], m[3] * p.x + m[4] * p.y + m[5]};
+    }
+    return out;
+}
+
 namespace detail {
 
 Point2f Similarity::apply(Point2f p) const {

@@ -83,15 +83,6 @@ at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& kernel) {
     return at::conv2d(x, kernel, c10::nullopt, one, zero, one, x.size(1));
 }
 
-Landmarks68 transform_landmarks(const Landmarks68& landmarks, const Affine2x3& m) {
-    Landmarks68 out;
-    for (size_t i = 0; i < landmarks.size(); ++i) {
-        const Point2f p = landmarks[i];
-        out[i] = {m[0] * p.x + m[1] * p.y + m[2], m[3] * p.x + m[4] * p.y + m[5]};
-    }
-    return out;
-}
-
 at::Tensor hull_masks(const std::vector<std::vector<Point2f>>& polygons, int size,
                       const c10::Device& device) {
     const int64_t n = static_cast<int64_t>(polygons.size());

@@ -14,9 +14,6 @@ namespace faceswap::detail {
 // Applies a [C, 1, kh, kw] kernel to each channel of [N, C, H, W] separately (no padding).
 at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& kernel);
 
-// Landmarks mapped through an affine (e.g. image -> aligned crop pixels).
-Landmarks68 transform_landmarks(const Landmarks68& landmarks, const Affine2x3& m);
-
 // Filled convex hulls of point sets as [N, 1, size, size] float masks (1 inside, 0 outside),
 // on device. Each entry of `polygons` is one mask's points in crop pixels.
 at::Tensor hull_masks(const std::vector<std::vector<Point2f>>& polygons, int size,

@@ -128,7 +128,7 @@ void FaceSwapper::Impl::swap_faces(at::Tensor& canvas, const std::vector<Face>& 
     std::vector<Landmarks68> crop_landmarks;
     for (const Face& f : faces) {
         to_image.push_back(f.aligned_to_image);
-        crop_landmarks.push_back(detail::transform_landmarks(f.landmarks, f.image_to_aligned));
+        crop_landmarks.push_back(transform_landmarks(f.landmarks, f.image_to_aligned));
     }
     const at::Tensor crops = detail::aligned_crops(canvas, to_image, size).div_(255.f);
     const at::Tensor code = model.net->encode(crops);

@@ -192,6 +192,9 @@ std::array<Point2f, 5> alignment_template(int aligned_size, float coverage);
 // Intersection over union of two boxes (0 when either is empty).
 float intersection_over_union(const Box& a, const Box& b);
 
+// Landmarks mapped through an affine, e.g. image -> aligned crop pixels with image_to_aligned.
+Landmarks68 transform_landmarks(const Landmarks68& landmarks, const Affine2x3& m);
+
 // The five alignment points derived from 68 landmarks (iBUG 300-W order).
 std::array<Point2f, 5> alignment_points(const Landmarks68& landmarks);
 
