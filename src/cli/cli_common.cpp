@@ -1,5 +1,7 @@
 #include "cli_common.h"
 
+#include "faceswap/paths.h"
+
 #include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
@@ -7,35 +9,14 @@
 
 namespace faceswap::cli {
 
-std::string default_cache_dir() {
-    if (const char* env = std::getenv("FACESWAP_CACHE_DIR"); env && *env) return env;
-    return FACESWAP_DEFAULT_CACHE_DIR;
-}
+std::string default_cache_dir() { return paths::cache_dir(); }
 
 std::string resolve_model_dir(const std::string& from_flag) {
-    namespace fs = std::filesystem;
-    if (!from_flag.empty()) return from_flag;
-    if (const char* env = std::getenv("FACESWAP_MODEL_DIR"); env && *env) return env;
-    std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
-        const fs::path installed = exe.parent_path().parent_path() / "share/faceswap/models";
-        if (fs::exists(installed / "ssd_mobilenetv1.fsmodel", ec)) return installed.string();
-    }
-    return (fs::path(default_cache_dir()) / "models").string();
+    return paths::face_model_dir(from_flag);
 }
 
 std::string resolve_swap_model(const std::string& from_flag) {
-    namespace fs = std::filesystem;
-    if (!from_flag.empty()) return from_flag;
-    if (const char* env = std::getenv("FACESWAP_SWAP_MODEL"); env && *env) return env;
-    std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
-        const fs::path installed = exe.parent_path().parent_path() / "share/faceswap/demo.fsmodel";
-        if (fs::exists(installed, ec)) return installed.string();
-    }
-    return FACESWAP_DEFAULT_SWAP_MODEL;
+    return paths::swap_model(from_flag);
 }
 
 DeviceKind parse_device(const std::string& name) {
