@@ -22,6 +22,8 @@ DEBIAN_PACKAGES=(
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev catch2 libturbojpeg0-dev
   libdlib-dev libdlib-data ffmpeg
   libboost-dev libssl-dev openssl libtomlplusplus-dev libspdlog-dev
+  qt6-base-dev qt6-multimedia-dev gstreamer1.0-plugins-good xvfb xauth
+  libcurl4-openssl-dev nginx
 )
 # Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's
 # npm package), so they are checked as commands and installed from Debian only when absent.
