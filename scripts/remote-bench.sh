@@ -48,7 +48,7 @@ echo
 echo "=== local mode: the engine in-process on the same frames (no JPEG, no network)"
 "$LOADGEN" --local --swap-model "$MODEL" --device "$DEVICE" --duration "$DURATION" --warmup 2
 echo
-echo "=== remote, real engine (default window 4)"
+echo "=== remote, real engine (default window 6)"
 start_server --swap-model "$MODEL" --device "$DEVICE"
 run "1 client, camera 30 FPS, pipelined" --fps 30
 run "1 client, camera 30 FPS, pipelined, window 2" --fps 30 --max-in-flight 2

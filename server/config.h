@@ -24,7 +24,7 @@ struct ServerConfig {
     std::uint32_t max_frame_bytes = 4u << 20;
     std::uint16_t max_width = 3840;
     std::uint16_t max_height = 2160;
-    int max_in_flight = 4;  // frames per session the client may have unanswered
+    int max_in_flight = 6;  // frames per session the client may have unanswered
 
     // [engine]
     std::string engine = "faceswap";       // "faceswap", or "none" (pass-through: transport only)

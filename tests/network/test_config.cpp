@@ -15,7 +15,7 @@ TEST_CASE("the example config loads and every key lands in its field", "[network
     server::load_config_file((test::source_dir() / "server/faceswap-server.example.toml").string(),
                              config);
     CHECK(config.port == 8080);
-    CHECK(config.max_in_flight == 4);
+    CHECK(config.max_in_flight == 6);
     CHECK(config.swap_models == std::vector<std::string>{"resources/models/demo.fsmodel"});
     CHECK(config.batch_size == 4);
     CHECK_NOTHROW(config.validate());

@@ -74,7 +74,7 @@ TEST_CASE("real frames make the round trip through a real server", "[network]") 
     net::Client client(client_config(server.url()), recorder.on_result(), recorder.on_event());
     client.start();
     REQUIRE(wait_until([&] { return client.state() == net::ClientState::kConnected; }));
-    REQUIRE(client.welcome()->max_in_flight == 4);
+    REQUIRE(client.welcome()->max_in_flight == 6);
 
     const auto& frames = video_frames();
     stream(client, static_cast<int>(frames.size()), 60);

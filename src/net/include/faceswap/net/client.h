@@ -53,7 +53,7 @@ struct ClientConfig {
     // Enough to cover the round trip at camera rate plus the frame the server is working on and
     // the one waiting: the server answers superseded frames with "skipped", so a larger window
     // keeps its waiting frame fresh rather than letting frames queue up.
-    int max_in_flight = 4;
+    int max_in_flight = 6;
 
     std::chrono::milliseconds connect_timeout{5000};  // TCP + TLS + upgrade + welcome
     // A frame unanswered this long is written off as lost, so that a frame the server dropped
