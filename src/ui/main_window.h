@@ -1,0 +1,134 @@
+// The desktop app's window: the camera preview and the swapped view, the source, mode, model and
+// direction pickers, Start/Stop following the backend's real state, recording, and a status bar
+// with FPS, capture-to-display latency, skipped frames, faces and the connection state.
+#pragma once
+
+#include <QMainWindow>
+#include <QSize>
+#include <QString>
+
+#include <memory>
+
+#include "faceswap/capture/frame_mailbox.h"
+#include "live_stats.h"
+#include "swap_backend.h"
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSettings;
+class QTimer;
+class QToolButton;
+class QWidget;
+
+namespace faceswap::capture {
+class FrameSource;
+}
+
+namespace faceswap::ui {
+
+class LocalBackend;
+class RemoteBackend;
+class Recorder;
+class VideoView;
+
+struct AppOptions {
+    QString source;     // "camera", "camera:<id>", "demo", "pattern" or a video file; "" = saved
+    QString mode;       // "local" or "remote"; "" = saved (local at first)
+    QString server;     // remote: ws:// or wss:// URL
+    QString token;      // remote: auth token
+    QString model;      // local: .fsmodel file; remote: the server's model id
+    QString direction;  // "a2b" or "b2a"
+    QString face_model_dir;
+    QSize size{640, 480};     // capture size (the demo video is scaled to it)
+    bool use_settings = true;  // read and write QSettings
+};
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+  public:
+    explicit MainWindow(AppOptions options, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // For tests, the benchmark and scripted runs.
+    QPushButton* start_button() const { return start_button_; }
+    VideoView* preview_view() const { return preview_; }
+    VideoView* swapped_view() const { return swapped_; }
+    SwapBackend* backend() const { return backend_; }
+    QString message() const;  // the banner's text ("" when hidden)
+    StatsSnapshot stats() const;
+    double mean_fps() const { return stats_.mean_fps(); }
+    void reset_stats() { stats_.reset(); }
+    std::int64_t preview_frames() const { return preview_frames_; }
+    QString current_source() const;
+
+  public slots:
+    void toggle_swap();
+    void toggle_recording();
+    void use_demo_video();
+
+  protected:
+    void closeEvent(QCloseEvent* event) override;
+
+  private:
+    void build_ui();
+    void load_settings();
+    void save_settings() const;
+    void restart_source();
+    void select_source_key(const QString& key);
+    void refresh_sources();
+    void start_backend();
+    void on_backend_state(BackendState state, const QString& detail);
+    void on_swapped_frame();
+    void on_source_failed(const QString& message);
+    void update_preview();
+    void update_status();
+    void update_mode_widgets();
+    void update_direction_names();
+    void show_message(const QString& text, bool offer_demo = false);
+    void hide_message();
+    void set_layout_single(bool single);
+    QString model_provenance() const;
+
+    AppOptions options_;
+    std::unique_ptr<QSettings> settings_;
+    std::shared_ptr<capture::FrameMailbox> mailbox_;
+    std::unique_ptr<capture::FrameSource> source_;
+    QString source_key_;
+    LocalBackend* local_ = nullptr;
+    RemoteBackend* remote_ = nullptr;
+    SwapBackend* backend_ = nullptr;
+    std::unique_ptr<Recorder> recorder_;
+    LiveStats stats_;
+    std::int64_t preview_sequence_ = 0;
+    std::int64_t preview_frames_ = 0;
+    int faces_ = 0;
+    QString state_detail_;
+
+    VideoView* preview_ = nullptr;
+    VideoView* swapped_ = nullptr;
+    QComboBox* source_combo_ = nullptr;
+    QComboBox* mode_combo_ = nullptr;
+    QLineEdit* server_edit_ = nullptr;
+    QLineEdit* token_edit_ = nullptr;
+    QComboBox* model_combo_ = nullptr;
+    QToolButton* model_browse_ = nullptr;
+    QComboBox* direction_combo_ = nullptr;
+    QPushButton* start_button_ = nullptr;
+    QPushButton* record_button_ = nullptr;
+    QPushButton* layout_button_ = nullptr;
+    QWidget* remote_fields_ = nullptr;
+    QWidget* banner_ = nullptr;
+    QLabel* banner_text_ = nullptr;
+    QPushButton* banner_demo_ = nullptr;
+    QLabel* state_label_ = nullptr;
+    QLabel* fps_label_ = nullptr;
+    QLabel* latency_label_ = nullptr;
+    QLabel* dropped_label_ = nullptr;
+    QLabel* faces_label_ = nullptr;
+    QTimer* preview_timer_ = nullptr;
+    QTimer* status_timer_ = nullptr;
+};
+
+}  // namespace faceswap::ui

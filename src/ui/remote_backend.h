@@ -1,0 +1,51 @@
+// Remote mode: frames go to a faceswap-server through the client library (pipelined, newest
+// frame wins, reconnects by itself); swapped JPEGs come back and are decoded here.
+#pragma once
+
+#include <QString>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "faceswap/net/client.h"
+#include "swap_backend.h"
+
+namespace faceswap::ui {
+
+struct RemoteSettings {
+    std::string url = "ws://127.0.0.1:8080/";
+    std::string token;
+    std::string model = "demo";
+    net::Direction direction = net::Direction::kAtoB;
+    int quality = 85;
+    bool tls_verify = true;
+};
+
+class RemoteBackend : public SwapBackend {
+    Q_OBJECT
+  public:
+    explicit RemoteBackend(RemoteSettings settings, QObject* parent = nullptr);
+    ~RemoteBackend() override;
+    void start(std::shared_ptr<capture::FrameMailbox> input) override;
+    void stop() override;
+    QString describe() const override;
+    void set_settings(RemoteSettings settings);  // used from the next start()
+    net::ClientStats client_stats() const;
+
+  private:
+    void feed(std::shared_ptr<capture::FrameMailbox> input);
+    void on_result(net::ResultFrame&& result);
+    void on_event(const net::ClientEvent& event);
+    void join_all();
+
+    RemoteSettings settings_;
+    std::shared_ptr<net::Client> client_;
+    std::thread feeder_;
+    std::thread stopper_;  // stops the client off the GUI thread
+    std::atomic<bool> stop_requested_{false};
+    std::unique_ptr<struct RemoteDecoder> decoder_;  // used on the client's network thread only
+};
+
+}  // namespace faceswap::ui
