@@ -24,6 +24,8 @@ DEBIAN_PACKAGES=(
   libboost-dev libssl-dev openssl libtomlplusplus-dev libspdlog-dev
   qt6-base-dev qt6-multimedia-dev gstreamer1.0-plugins-good xvfb xauth
   libcurl4-openssl-dev nginx
+  # the packaging tests: desktop-file-validate, systemd-analyze verify
+  desktop-file-utils systemd
 )
 # Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's
 # npm package), so they are checked as commands and installed from Debian only when absent.
