@@ -35,6 +35,14 @@ std::map<std::string, Setter> setters(ServerConfig& c) {
     auto string_of = [](std::string& field) -> Setter {
         return [&field](const toml::node& n, const std::string& k) { field = text(n, k); };
     };
+    auto strings_of = [](std::vector<std::string>& field, const std::string& what) -> Setter {
+        return [&field, what](const toml::node& n, const std::string& k) {
+            const auto* array = n.as_array();
+            if (!array) throw ConfigError(k + " must be an array of " + what);
+            field.clear();
+            for (const auto& item : *array) field.push_back(text(item, k));
+        };
+    };
     return {
         {"server.address", string_of(c.address)},
         {"server.port", int_of(c.port, 0, 65535)},
@@ -47,16 +55,12 @@ std::map<std::string, Setter> setters(ServerConfig& c) {
         {"limits.max_width", int_of(c.max_width, 16, 65535)},
         {"limits.max_height", int_of(c.max_height, 16, 65535)},
         {"limits.max_in_flight", int_of(c.max_in_flight, 1, 64)},
+        {"limits.max_model_bytes", int_of(c.max_model_bytes, 1024, std::int64_t{1} << 40)},
         {"engine.kind", string_of(c.engine)},
         {"engine.model_dir", string_of(c.model_dir)},
         {"engine.swap_model_dir", string_of(c.swap_model_dir)},
-        {"engine.swap_models",
-         [&c](const toml::node& n, const std::string& k) {
-             const auto* array = n.as_array();
-             if (!array) throw ConfigError(k + " must be an array of file paths");
-             c.swap_models.clear();
-             for (const auto& item : *array) c.swap_models.push_back(text(item, k));
-         }},
+        {"engine.swap_models", strings_of(c.swap_models, "file paths")},
+        {"engine.model_urls", strings_of(c.model_urls, "URLs")},
         {"engine.device", string_of(c.device)},
         {"engine.cpu_threads", int_of(c.cpu_threads, 0, 1024)},
         {"scheduler.batch_size", int_of(c.batch_size, 1, 64)},
@@ -80,6 +84,10 @@ void ServerConfig::validate() const {
         throw ConfigError("limits.max_in_flight must be 1 to 64");
     if (batch_size < 1) throw ConfigError("scheduler.batch_size must be at least 1");
     if (io_threads < 1) throw ConfigError("server.io_threads must be at least 1");
+    if (!model_urls.empty() && swap_model_dir.empty())
+        throw ConfigError("engine.model_urls (--model-url) needs engine.swap_model_dir "
+                          "(--swap-model-dir), the folder the models are pulled into");
+    if (max_model_bytes < 1024) throw ConfigError("limits.max_model_bytes is below 1024");
 }
 
 void load_config_file(const std::string& path, ServerConfig& config) {

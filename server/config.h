@@ -25,12 +25,16 @@ struct ServerConfig {
     std::uint16_t max_width = 3840;
     std::uint16_t max_height = 2160;
     int max_in_flight = 6;  // frames per session the client may have unanswered
+    std::int64_t max_model_bytes = std::int64_t{1} << 30;  // largest model upload (PUT)
 
     // [engine]
     std::string engine = "faceswap";       // "faceswap", or "none" (pass-through: transport only)
     std::string model_dir;                 // detector and landmark nets; empty = the usual search
     std::vector<std::string> swap_models;  // model files; a model's id is its file stem
-    std::string swap_model_dir;            // every *.fsmodel in it is served too
+    std::string swap_model_dir;  // every *.fsmodel in it is served too; uploads and pulls go here
+    // Pulled into swap_model_dir at start-up, before /readyz turns ready; "#sha256=HEX" at the
+    // end pins (and caches by) the content.
+    std::vector<std::string> model_urls;
     std::string device = "auto";           // auto, cpu or cuda
     int cpu_threads = 0;                   // 0 = all cores
 

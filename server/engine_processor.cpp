@@ -1,7 +1,10 @@
 // The real pipeline behind the server: detector + landmarks and the swap models load once and
 // are shared read-only; each session gets its own FaceSwapper (tracking and smoothing state).
+// Swap models can be published, replaced and withdrawn while sessions run (the model API): a
+// session holds the shared_ptr of the model it opened with, so it finishes on that version.
 #include <filesystem>
 #include <map>
+#include <mutex>
 
 #include "faceswap/engine.h"
 #include "faceswap/swap.h"
@@ -12,7 +15,8 @@ namespace {
 
 class EngineStream final : public StreamProcessor {
   public:
-    explicit EngineStream(FaceSwapper swapper) : swapper_(std::move(swapper)) {}
+    EngineStream(FaceSwapper swapper, std::string version)
+        : swapper_(std::move(swapper)), version_(std::move(version)) {}
 
     ProcessedFrame process(std::vector<std::uint8_t>& bgr, int width, int height,
                            double timestamp_s) override {
@@ -21,8 +25,24 @@ class EngineStream final : public StreamProcessor {
         return {std::move(result.pixels), static_cast<int>(result.analysis.faces.size())};
     }
 
+    std::string model_version() const override { return version_; }
+
   private:
     FaceSwapper swapper_;
+    std::string version_;
+};
+
+class EngineModel final : public LoadedModel {
+  public:
+    explicit EngineModel(std::shared_ptr<const SwapModel> model) : model_(std::move(model)) {}
+    ModelFacts facts() const override {
+        const SwapModelInfo& info = model_->info();
+        return {info.identity_a, info.identity_b, info.resolution, info.training_steps};
+    }
+    const std::shared_ptr<const SwapModel>& model() const { return model_; }
+
+  private:
+    std::shared_ptr<const SwapModel> model_;
 };
 
 class EngineFactory final : public ProcessorFactory {
@@ -41,15 +61,17 @@ class EngineFactory final : public ProcessorFactory {
             if (swap_models_.count(id))
                 throw Error(ErrorCode::kInvalidArgument,
                             "two swap models share the id '" + id + "': rename one file");
-            swap_models_[id] = SwapModel::load(path, config_);
+            swap_models_[id] = {SwapModel::load(path, config_), {}};
         }
-        if (swap_models_.empty()) throw Error(ErrorCode::kModelMissing, "no swap model to serve");
+        if (swap_models_.empty() && !settings.allow_no_swap_models)
+            throw Error(ErrorCode::kModelMissing, "no swap model to serve");
     }
 
     std::string name() const override { return "faceswap"; }
     std::string device_name() const override { return face_models_->device_name(); }
 
     std::vector<std::string> models() const override {
+        std::lock_guard lock(mu_);
         std::vector<std::string> ids;
         for (const auto& [id, model] : swap_models_) ids.push_back(id);
         return ids;
@@ -57,20 +79,50 @@ class EngineFactory final : public ProcessorFactory {
 
     std::unique_ptr<StreamProcessor> open(const std::string& model,
                                           net::Direction direction) override {
-        const auto it = swap_models_.find(model);
-        if (it == swap_models_.end())
-            throw UnknownModel("model '" + model + "' is not served here");
+        Served served;
+        {
+            std::lock_guard lock(mu_);
+            const auto it = swap_models_.find(model);
+            if (it == swap_models_.end())
+                throw UnknownModel("model '" + model + "' is not served here");
+            served = it->second;
+        }
         SwapConfig swap_config;
         swap_config.direction =
             direction == net::Direction::kAtoB ? SwapDirection::kAToB : SwapDirection::kBToA;
         return std::make_unique<EngineStream>(
-            FaceSwapper(face_models_, it->second, config_, swap_config));
+            FaceSwapper(face_models_, served.model, config_, swap_config), served.version);
+    }
+
+    bool loads_models() const override { return true; }
+
+    std::shared_ptr<const LoadedModel> load_model(const std::string& path) override {
+        return std::make_shared<EngineModel>(SwapModel::load(path, config_));
+    }
+
+    void publish_model(const std::string& id, std::shared_ptr<const LoadedModel> model,
+                       const std::string& version) override {
+        const auto* engine_model = dynamic_cast<const EngineModel*>(model.get());
+        if (!engine_model) throw std::logic_error("publish_model: not this engine's model");
+        std::lock_guard lock(mu_);
+        swap_models_[id] = {engine_model->model(), version};
+    }
+
+    bool unpublish_model(const std::string& id) override {
+        std::lock_guard lock(mu_);
+        return swap_models_.erase(id) > 0;
     }
 
   private:
+    struct Served {
+        std::shared_ptr<const SwapModel> model;
+        std::string version;  // sha256; empty for models given to the constructor
+    };
+
     EngineConfig config_;
     std::shared_ptr<const FaceModels> face_models_;
-    std::map<std::string, std::shared_ptr<const SwapModel>> swap_models_;
+    mutable std::mutex mu_;  // swap_models_: open() on network threads, publish from the API
+    std::map<std::string, Served> swap_models_;
 };
 
 }  // namespace

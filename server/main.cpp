@@ -3,16 +3,21 @@
 //   faceswap-server --config server.toml
 //   faceswap-server --port 8080 --swap-model resources/models/demo.fsmodel --device cuda
 //   faceswap-server --engine none --port 8080     # transport benchmark: frames come back as sent
+//   faceswap-server --swap-model-dir models --tokens-file tokens   # accepts pushed models
+//   faceswap-server --swap-model-dir models --model-url https://bucket.example/demo.fsmodel
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "config.h"
 #include "faceswap/paths.h"
+#include "model_pull.h"
 #include "server.h"
 
 namespace fs = std::filesystem;
@@ -70,7 +75,13 @@ int main(int argc, char** argv) {
     app.add_option("--model-dir", config.model_dir, "detector and landmark models");
     app.add_option("--swap-model", config.swap_models,
                    "swap model file to serve (repeatable; its id is the file stem)");
-    app.add_option("--swap-model-dir", config.swap_model_dir, "serve every *.fsmodel in it");
+    app.add_option("--swap-model-dir", config.swap_model_dir,
+                   "serve every *.fsmodel in it; uploads and --model-url pulls are kept here");
+    app.add_option("--model-url", config.model_urls,
+                   "pull a model over HTTP(S) into --swap-model-dir before turning ready "
+                   "(repeatable; URL#sha256=HEX pins its content)");
+    app.add_option("--max-model-bytes", config.max_model_bytes, "largest model upload")
+        ->check(CLI::Range(std::int64_t{1024}, std::int64_t{1} << 40));
     app.add_option("--device", config.device, "auto, cpu or cuda")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
     app.add_option("--cpu-threads", config.cpu_threads, "engine CPU threads (0: all cores)");
@@ -98,7 +109,7 @@ int main(int argc, char** argv) {
 
     try {
         if (config.engine == "faceswap" && config.swap_models.empty() &&
-            config.swap_model_dir.empty()) {
+            config.swap_model_dir.empty() && config.model_urls.empty()) {
             const std::string fallback = faceswap::paths::swap_model();
             if (fs::exists(fallback)) config.swap_models.push_back(fallback);
         }
@@ -115,22 +126,54 @@ int main(int argc, char** argv) {
                 throw ConfigError(
                     "no swap model: pass --swap-model FILE (or engine.swap_models in the config); "
                     "train one with 'faceswap train'");
+            // The swap models load in the Server (its model catalog), which can also replace
+            // them at run time.
             EngineSettings settings;
             settings.model_dir = faceswap::paths::face_model_dir(config.model_dir);
-            settings.swap_models = swap_models_of(config);
+            settings.allow_no_swap_models = true;
             settings.device = config.device;
             settings.cpu_threads = config.cpu_threads;
             spdlog::info("loading models from {}", settings.model_dir);
             factory = make_engine_factory(settings);
         }
+        std::vector<ModelSource> sources;
+        for (const std::string& url : config.model_urls) sources.push_back(parse_model_source(url));
+        if (!sources.empty() && config.engine != "faceswap")
+            throw ConfigError("--model-url needs the real engine (--engine faceswap)");
         Server server(config, factory);
+        if (config.engine == "faceswap" && server.models().list().empty() && sources.empty())
+            spdlog::warn("no swap model yet: sessions are refused until one is pushed "
+                         "(PUT /v1/models/ID)");
         server.handle_signals();
+        if (!sources.empty()) server.set_ready(false, "pulling models");
         const std::uint16_t port = server.start();
         // One parseable line for scripts and tests that start us on port 0.
         std::cout << "listening on port " << port << std::endl;
+        // Pulled with the port open, so /healthz answers (a liveness probe does not kill a
+        // replica during a long download) while /readyz holds load balancers off.
+        std::atomic<int> status{0};
+        std::atomic<bool> stop_pulling{false};
+        std::thread puller;
+        if (!sources.empty()) {
+            puller = std::thread([&] {
+                try {
+                    pull_models(sources, server.models(), faceswap::net::HttpOptions{},
+                                &stop_pulling);
+                    server.set_ready(true);
+                    spdlog::info("models pulled: ready");
+                } catch (const std::exception& e) {
+                    if (stop_pulling) return;  // stopped by a signal meanwhile
+                    spdlog::error("{}", e.what());
+                    status = 1;
+                    server.stop();
+                }
+            });
+        }
         server.wait();
+        stop_pulling = true;
+        if (puller.joinable()) puller.join();
         spdlog::info("stopped");
-        return 0;
+        return status;
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 1;

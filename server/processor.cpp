@@ -20,6 +20,19 @@ void ProcessorFactory::process_batch(std::span<BatchItem> items) {
     }
 }
 
+std::shared_ptr<const LoadedModel> ProcessorFactory::load_model(const std::string&) {
+    throw std::runtime_error("engine '" + name() + "' cannot load models at run time");
+}
+
+void ProcessorFactory::publish_model(const std::string&, std::shared_ptr<const LoadedModel>,
+                                     const std::string&) {
+    throw std::runtime_error("engine '" + name() + "' cannot load models at run time");
+}
+
+bool ProcessorFactory::unpublish_model(const std::string&) {
+    return false;
+}
+
 namespace {
 
 class PassthroughProcessor final : public StreamProcessor {

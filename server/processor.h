@@ -29,6 +29,22 @@ class StreamProcessor {
     // Throws on failure (the session is then closed with "internal").
     virtual ProcessedFrame process(std::vector<std::uint8_t>& bgr, int width, int height,
                                    double timestamp_s) = 0;
+    // The version (sha256) of the model this stream runs on, for the welcome; may be empty.
+    virtual std::string model_version() const { return {}; }
+};
+
+// What a swap model says about itself, for the model API's listing.
+struct ModelFacts {
+    std::string identity_a, identity_b;
+    int resolution = 0;
+    std::int64_t training_steps = 0;
+};
+
+// A model file read and checked completely, not served yet (see ProcessorFactory::load_model).
+class LoadedModel {
+  public:
+    virtual ~LoadedModel() = default;
+    virtual ModelFacts facts() const = 0;
 };
 
 // One frame of a batch: in from the scheduler, out filled by process_batch().
@@ -65,6 +81,18 @@ class ProcessorFactory {
     // Several sessions' frames in one go (at most max_batch()). The default runs them one after
     // another; an engine with a batched forward pass overrides both.
     virtual void process_batch(std::span<BatchItem> items);
+
+    // Models at run time (the model API, docs/model-api.md). An engine that can load models
+    // says so and overrides the three below; the others serve a fixed set.
+    virtual bool loads_models() const { return false; }
+    // Reads and checks a model file completely without serving it; throws std::exception with
+    // a one-line reason for a file that is not a loadable model.
+    virtual std::shared_ptr<const LoadedModel> load_model(const std::string& path);
+    // Serves `model` under `id` from the next open() on, replacing a model of that id: sessions
+    // already open keep the one they started with. `version` is its sha256.
+    virtual void publish_model(const std::string& id, std::shared_ptr<const LoadedModel> model,
+                               const std::string& version);
+    virtual bool unpublish_model(const std::string& id);  // false: no such id
 };
 
 // --engine none: every frame comes back unchanged (faces = 0). For benchmarking the transport
@@ -76,6 +104,7 @@ std::shared_ptr<ProcessorFactory> make_passthrough_factory(std::vector<std::stri
 struct EngineSettings {
     std::string model_dir;                 // detector + landmarks; empty = the usual search
     std::vector<std::string> swap_models;  // files; id = file stem
+    bool allow_no_swap_models = false;     // the model API will publish them later
     std::string device = "auto";
     int cpu_threads = 0;
 };

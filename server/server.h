@@ -15,13 +15,15 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "model_catalog.h"
 #include "processor.h"
 
 namespace faceswap::server {
 
 class Server {
   public:
-    // Throws ConfigError for an invalid config, a tokens file or TLS files that do not load.
+    // Throws ConfigError for an invalid config, a tokens file or TLS files that do not load, or
+    // a swap model (config.swap_models, config.swap_model_dir) that does not load.
     Server(ServerConfig config, std::shared_ptr<ProcessorFactory> factory);
     ~Server();  // stop()
     Server(const Server&) = delete;
@@ -37,6 +39,12 @@ class Server {
     void drain();
     void stop();  // immediate: sockets closed, nothing more answered
     void wait();  // until stopped (after drain() or stop())
+
+    // /readyz answers 503 with `reason` while not ready (start-up work such as --model-url
+    // pulls); ready by default.
+    void set_ready(bool ready, const std::string& reason = {});
+    // The swap models served, for the model API and start-up pulls.
+    ModelCatalog& models();
 
     bool draining() const;
     int sessions() const;

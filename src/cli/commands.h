@@ -81,4 +81,19 @@ struct ConvertOptions {
 };
 int run_convert(const ConvertOptions& options);
 
+enum class ModelsAction { kList, kPull, kPush, kDelete };
+struct ModelsOptions {
+    ModelsAction action = ModelsAction::kList;
+    std::string server;      // list, push, delete: http(s)://host:port (ws:// works too)
+    std::string source;      // pull: SERVER/ID or a model file URL
+    std::string out;         // pull: the file to write (default: ID.fsmodel here)
+    std::string sha256;      // pull: expected content
+    std::string model_file;  // push
+    std::string id;          // push: the id to serve it under (default: file stem); delete
+    std::string token;       // default: $FACESWAP_TOKEN
+    bool insecure = false;   // skip TLS certificate checks
+    std::string ca_file;
+};
+int run_models(const ModelsOptions& options);
+
 }  // namespace faceswap::cli

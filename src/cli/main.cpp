@@ -257,7 +257,44 @@ int main(int argc, char** argv) {
     eval_cmd->add_option("--models", eval.model_dir, "Model folder");
     add_device_options(*eval_cmd, eval.threads, eval.device);
 
+    cli::ModelsOptions models;
+    auto* models_cmd = app.add_subcommand(
+        "models", "Swap models over HTTP(S): list a server's, pull, push (docs/model-api.md)");
+    models_cmd->require_subcommand(1);
+    auto add_http_options = [&](CLI::App& command) {
+        command.add_option("--token", models.token, "Server token (default: $FACESWAP_TOKEN)");
+        command.add_flag("--insecure", models.insecure, "Do not verify TLS certificates");
+        command.add_option("--ca-file", models.ca_file, "PEM CA bundle for TLS");
+    };
+    auto* models_list = models_cmd->add_subcommand("list", "The models a server offers");
+    models_list->add_option("server", models.server, "http(s)://HOST:PORT")->required();
+    add_http_options(*models_list);
+    auto* models_pull = models_cmd->add_subcommand(
+        "pull", "Download a model (resumes a cut download; verified, then renamed into place)");
+    models_pull->add_option("source", models.source,
+                            "SERVER/ID (http://host:8080/demo) or a model file URL")
+        ->required();
+    models_pull->add_option("-o,--out", models.out, "File to write (default: ID.fsmodel)");
+    models_pull->add_option("--sha256", models.sha256, "Expected sha256 (refused otherwise)");
+    add_http_options(*models_pull);
+    auto* models_push = models_cmd->add_subcommand(
+        "push", "Upload a model to a server, which serves it once it has loaded it");
+    models_push->add_option("server", models.server, "http(s)://HOST:PORT")->required();
+    models_push->add_option("model", models.model_file, "The .fsmodel file")
+        ->required()
+        ->check(CLI::ExistingFile);
+    models_push->add_option("--id", models.id, "Serve it as this id (default: the file stem)");
+    add_http_options(*models_push);
+    auto* models_delete = models_cmd->add_subcommand("delete", "Stop serving a model");
+    models_delete->add_option("server", models.server, "http(s)://HOST:PORT")->required();
+    models_delete->add_option("id", models.id, "Model id")->required();
+    add_http_options(*models_delete);
+
     CLI11_PARSE(app, argc, argv);
+    models.action = *models_pull   ? cli::ModelsAction::kPull
+                    : *models_push ? cli::ModelsAction::kPush
+                    : *models_delete ? cli::ModelsAction::kDelete
+                                     : cli::ModelsAction::kList;
     train.config.device = cli::parse_device(train_device);
     convert.swap.direction = parse_swap_direction(convert_direction);
     convert.swap.color_transfer = convert_color == "rct" ? ColorTransfer::kRct : ColorTransfer::kNone;
@@ -270,6 +307,7 @@ int main(int argc, char** argv) {
         if (*eval_cmd) return cli::run_eval(eval);
         if (*train_cmd) return cli::run_train(train);
         if (*convert_cmd) return cli::run_convert(convert);
+        if (*models_cmd) return cli::run_models(models);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

@@ -249,14 +249,15 @@ Hello decode_hello(const std::string& text) {
 }
 
 std::string encode_welcome(const Welcome& welcome) {
-    return nlohmann::json{{"type", "welcome"},
-                          {"session_id", welcome.session_id},
-                          {"limits",
-                           {{"max_payload_bytes", welcome.limits.max_payload_bytes},
-                            {"max_width", welcome.limits.max_width},
-                            {"max_height", welcome.limits.max_height},
-                            {"max_in_flight", welcome.max_in_flight}}}}
-        .dump();
+    nlohmann::json json{{"type", "welcome"},
+                        {"session_id", welcome.session_id},
+                        {"limits",
+                         {{"max_payload_bytes", welcome.limits.max_payload_bytes},
+                          {"max_width", welcome.limits.max_width},
+                          {"max_height", welcome.limits.max_height},
+                          {"max_in_flight", welcome.max_in_flight}}}};
+    if (!welcome.model_sha256.empty()) json["model_sha256"] = welcome.model_sha256;
+    return json.dump();
 }
 
 Welcome decode_welcome(const std::string& text) {
@@ -281,6 +282,8 @@ Welcome decode_welcome(const std::string& text) {
     welcome.limits.max_width = field<std::uint16_t>(limits, "max_width", "welcome limits");
     welcome.limits.max_height = field<std::uint16_t>(limits, "max_height", "welcome limits");
     welcome.max_in_flight = field<int>(limits, "max_in_flight", "welcome limits");
+    if (json.contains("model_sha256"))
+        welcome.model_sha256 = field<std::string>(json, "model_sha256", "welcome");
     if (welcome.session_id.empty() || welcome.max_in_flight < 1 || welcome.max_in_flight > 64 ||
         welcome.limits.max_payload_bytes == 0 || welcome.limits.max_width < 16 ||
         welcome.limits.max_height < 16)

@@ -116,6 +116,9 @@ struct Welcome {
     std::string session_id;
     Limits limits;
     int max_in_flight = 4;
+    // The version (sha256) of the model this session runs on, when the server knows it: a
+    // session keeps its version when the model is replaced (docs/model-api.md).
+    std::string model_sha256;
 };
 
 std::string encode_hello(const Hello& hello);
