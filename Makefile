@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make run   installs what is missing, builds, converts the weights and runs the demo
 #   make test  the same, then runs the whole test suite
-# Other targets: setup, build, models, bench, asan-test, clean.
+# Other targets: setup, build, models, package, bench, asan-test, clean.
 PRESET ?= release
 BUILD  := build/$(PRESET)
 CACHE  := $(CURDIR)/.cache
@@ -13,7 +13,7 @@ export FACESWAP_CACHE_DIR := $(CACHE)
 # that made 2-thread runs up to 40x slower than 1-thread ones. Passive waiting removes it.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: all setup build models run test bench asan-test clean
+.PHONY: all setup build models run test package bench asan-test clean
 
 all: build
 
@@ -45,6 +45,13 @@ run: models
 test: models
 	@echo "[test] running the test suite"
 	@ctest --preset $(PRESET)
+
+# Installer packages in $(BUILD)/packages: faceswap (app and tool), faceswap-server,
+# faceswap-data (models) as .deb, and one tarball (docs/deploy.md).
+package: models
+	@echo "[package] building the .deb packages and the tarball"
+	@cd $(BUILD) && cpack
+	@ls -l $(BUILD)/packages/*.deb $(BUILD)/packages/*.tar.gz
 
 bench: models
 	@$(FACESWAP) bench

@@ -1,5 +1,7 @@
 #include "net_test_support.h"
 
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <cstdlib>
@@ -63,6 +65,22 @@ bool wait_until(const std::function<bool()>& predicate, std::chrono::millisecond
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return true;
+}
+
+std::pair<int, std::string> http_get(std::uint16_t port, const std::string& target) {
+    namespace beast = boost::beast;
+    namespace http = beast::http;
+    namespace asio = boost::asio;
+    asio::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    http::request<http::empty_body> request(http::verb::get, target, 11);
+    request.set(http::field::host, "127.0.0.1");
+    http::write(stream, request);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> response;
+    http::read(stream, buffer, response);
+    return {static_cast<int>(response.result_int()), response.body()};
 }
 
 double mean_abs_diff(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b,

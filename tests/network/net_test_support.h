@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "config.h"
@@ -40,6 +41,9 @@ class TestServer {
     std::unique_ptr<server::Server> server_;
     std::uint16_t port_ = 0;
 };
+
+// A plain HTTP GET to 127.0.0.1:port (health, readiness, metrics): status and body.
+std::pair<int, std::string> http_get(std::uint16_t port, const std::string& target);
 
 // Polls until the predicate holds or the timeout passes; returns the predicate's last value.
 bool wait_until(const std::function<bool()>& predicate,

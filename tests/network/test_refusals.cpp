@@ -109,19 +109,6 @@ std::vector<std::uint8_t> jpeg_declaring(std::vector<std::uint8_t> jpeg, int wid
     return jpeg;
 }
 
-std::pair<int, std::string> http_get(std::uint16_t port, const std::string& target) {
-    asio::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    http::request<http::empty_body> request(http::verb::get, target, 11);
-    request.set(http::field::host, "127.0.0.1");
-    http::write(stream, request);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> response;
-    http::read(stream, buffer, response);
-    return {static_cast<int>(response.result_int()), response.body()};
-}
-
 }  // namespace
 
 TEST_CASE("bad clients are refused with an error and a close, others keep streaming", "[network]") {
