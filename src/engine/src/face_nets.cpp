@@ -1,9 +1,9 @@
 #include "face_nets.h"
+#include "image_ops.h"
 
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
-#include <ATen/ops/mkldnn_convolution.h>
 
 #include <array>
 
@@ -20,17 +20,9 @@ std::array<int64_t, 2> same_padding(int64_t size, int64_t kernel, int64_t stride
     return {total / 2, total - total / 2};
 }
 
-// Every convolution goes through here. On CPU, LibTorch's dispatcher sends batch-1
-// convolutions on small maps (<= 20480 values, e.g. 7x7x256) to its native fallback, which is
-// ~20x slower here than oneDNN (the landmark net spent 3.3 of its 5 ms in five such 1x1
-// convolutions), so CPU convolutions call oneDNN directly.
 at::Tensor convolution(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                        int64_t stride, std::array<int64_t, 2> padding, int64_t groups) {
-    if (x.is_cpu() && at::hasMKLDNN() && x.scalar_type() == at::kFloat)
-        return at::mkldnn_convolution(x.contiguous(), weight, bias, padding, {stride, stride},
-                                      {1, 1}, groups);
-    return at::conv2d(x, weight, bias, at::IntArrayRef{stride, stride}, padding,
-                      at::IntArrayRef{1, 1}, groups);
+    return detail::convolution(x, weight, bias, {stride, stride}, padding, groups);
 }
 
 // Convolution with TF 'same' semantics; symmetric cases use the conv's own padding (no copy).

@@ -1,6 +1,7 @@
 #include "image_ops.h"
 
 #include <ATen/ATen.h>
+#include <ATen/ops/mkldnn_convolution.h>
 
 #include <algorithm>
 #include <cmath>
@@ -126,6 +127,18 @@ at::Tensor aligned_crops(const at::Tensor& rgb, const std::vector<Affine2x3>& al
     theta = theta.to(rgb.device());
     const at::Tensor grid = at::affine_grid_generator(theta, {n, 3, size, size}, true);
     return sample(rgb.expand({n, 3, height, width}), grid);
+}
+
+at::Tensor convolution(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                       std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                       int64_t groups) {
+    const bool needs_grad =
+        at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad());
+    if (x.is_cpu() && at::hasMKLDNN() && x.scalar_type() == at::kFloat && !needs_grad)
+        return at::mkldnn_convolution(x.contiguous(x.suggest_memory_format()),
+                                      weight.contiguous(weight.suggest_memory_format()), bias,
+                                      padding, stride, {1, 1}, groups);
+    return at::conv2d(x, weight, bias, stride, padding, at::IntArrayRef{1, 1}, groups);
 }
 
 }  // namespace faceswap::detail

@@ -4,11 +4,22 @@
 
 #include <ATen/Tensor.h>
 
+#include <array>
+#include <cstdint>
 #include <vector>
 
 #include "faceswap/engine.h"
 
 namespace faceswap::detail {
+
+// Every inference convolution goes through here. On CPU, LibTorch's dispatcher sends batch-1
+// convolutions on small maps (<= 20480 values, e.g. 7x7x256 or 128x8x8) to a native fallback
+// that runs on this build's slow BLAS, ~20-30x slower than oneDNN (the landmark net spent 3.3
+// of its 5 ms in five such 1x1 convolutions; the swap net's 8x8 upscale took 17 ms of 45), so
+// CPU float convolutions that need no gradient call oneDNN directly.
+at::Tensor convolution(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                       std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                       int64_t groups = 1);
 
 // An integer crop rectangle inside the image, as face-api feeds its landmark net.
 struct CropRect {

@@ -1,24 +1,18 @@
 #include "recognition_net.h"
+#include "image_ops.h"
 
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
-#include <ATen/ops/mkldnn_convolution.h>
 
 #include <array>
 
 namespace faceswap::detail {
 namespace {
 
-// As in face_nets.cpp: LibTorch's dispatcher sends batch-1 CPU convolutions on small maps
-// (here the 4x4x256 and 2x2x256 stages) to a native path ~20x slower than oneDNN.
 at::Tensor convolution(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                        int64_t stride, int64_t padding) {
-    if (x.is_cpu() && at::hasMKLDNN() && x.scalar_type() == at::kFloat)
-        return at::mkldnn_convolution(x.contiguous(), weight, bias, {padding, padding},
-                                      {stride, stride}, {1, 1}, 1);
-    return at::conv2d(x, weight, bias, at::IntArrayRef{stride, stride},
-                      at::IntArrayRef{padding, padding});
+    return detail::convolution(x, weight, bias, {stride, stride}, {padding, padding});
 }
 
 struct StageSpec {

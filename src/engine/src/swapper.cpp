@@ -78,6 +78,14 @@ std::shared_ptr<const SwapModel> SwapModel::load(const std::string& path,
     impl->net = std::make_shared<detail::SwapAutoencoder>(shape);
     detail::load_module(*impl->net, detail::SwapAutoencoder::kKind, path);
     impl->net->to(impl->device);
+    if (impl->device.is_cpu()) {
+        // oneDNN runs the decoders' convolutions ~1.5x faster on channels-last tensors; the
+        // encoder (3-channel input) is faster as it is. Generation converts the code to match.
+        for (auto& parameter : impl->net->named_parameters())
+            if (parameter.value().dim() == 4 && parameter.key().rfind("decoder", 0) == 0)
+                parameter.value().set_data(
+                    parameter.value().contiguous(at::MemoryFormat::ChannelsLast));
+    }
     impl->net->eval();
     return std::shared_ptr<const SwapModel>(new SwapModel(std::move(impl)));
 }
@@ -131,10 +139,13 @@ void FaceSwapper::Impl::swap_faces(at::Tensor& canvas, const std::vector<Face>& 
         crop_landmarks.push_back(transform_landmarks(f.landmarks, f.image_to_aligned));
     }
     const at::Tensor crops = detail::aligned_crops(canvas, to_image, size).div_(255.f);
-    const at::Tensor code = model.net->encode(crops);
-    const detail::DecodedFace decoded = swap_config.direction == SwapDirection::kAToB
-                                            ? model.net->decode_b(code)
-                                            : model.net->decode_a(code);
+    at::Tensor code = model.net->encode(crops);
+    if (code.is_cpu()) code = code.contiguous(at::MemoryFormat::ChannelsLast);  // see load()
+    detail::DecodedFace decoded = swap_config.direction == SwapDirection::kAToB
+                                      ? model.net->decode_b(code)
+                                      : model.net->decode_a(code);
+    decoded.rgb = decoded.rgb.contiguous();
+    decoded.mask = decoded.mask.contiguous();
     timings.generate_ms = ms_since(start);
 
     start = Clock::now();
