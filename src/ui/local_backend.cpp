@@ -80,6 +80,7 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
             out->capture_us = frame->capture_us;
             out->faces = static_cast<int>(result.analysis.faces.size());
             out->work_ms = result.timings.total_ms;
+            out->source = frame;
             ++swapped_;
             deliver(std::move(out));
         }

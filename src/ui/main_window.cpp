@@ -481,6 +481,7 @@ void MainWindow::on_swapped_frame() {
     const auto frame = backend->take_frame();
     if (!frame || backend != backend_ || !backend_->active()) return;
     faces_ = frame->faces;
+    last_swapped_ = frame;
     swapped_->show_image(frame->image, frame->capture_us);
     if (recorder_) recorder_->add(frame->image, frame->capture_us);
 }

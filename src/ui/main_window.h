@@ -58,6 +58,7 @@ class MainWindow : public QMainWindow {
     SwapBackend* backend() const { return backend_; }
     QString message() const;  // the banner's text ("" when hidden)
     StatsSnapshot stats() const;
+    std::shared_ptr<const SwappedFrame> last_swapped() const { return last_swapped_; }
     double mean_fps() const { return stats_.mean_fps(); }
     void reset_stats() { stats_.reset(); }
     std::int64_t preview_frames() const { return preview_frames_; }
@@ -100,6 +101,7 @@ class MainWindow : public QMainWindow {
     RemoteBackend* remote_ = nullptr;
     SwapBackend* backend_ = nullptr;
     std::unique_ptr<Recorder> recorder_;
+    std::shared_ptr<const SwappedFrame> last_swapped_;
     LiveStats stats_;
     std::int64_t preview_sequence_ = 0;
     std::int64_t preview_frames_ = 0;

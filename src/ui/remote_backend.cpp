@@ -89,6 +89,11 @@ void RemoteBackend::feed(std::shared_ptr<capture::FrameMailbox> input) {
         if (last > 0 && frame->sequence > last + 1) skipped_ += frame->sequence - last - 1;
         last = frame->sequence;
         const cv::Mat& bgr = frame->bgr;
+        {
+            std::lock_guard lock(in_flight_mutex_);
+            in_flight_.push_back(frame);
+            while (in_flight_.size() > 32) in_flight_.pop_front();
+        }
         client_->submit_bgr(bgr.data, bgr.cols, bgr.rows, static_cast<int>(bgr.step[0]),
                             frame->capture_us);
     }
@@ -108,6 +113,14 @@ void RemoteBackend::on_result(net::ResultFrame&& result) {
     out->capture_us = result.capture_timestamp_us;
     out->faces = result.server.faces;
     out->work_ms = result.rtt_ms;
+    {
+        std::lock_guard lock(in_flight_mutex_);
+        for (const capture::FramePtr& sent : in_flight_)
+            if (sent->capture_us == result.capture_timestamp_us) {
+                out->source = sent;
+                out->sequence = sent->sequence;
+            }
+    }
     ++swapped_;
     deliver(std::move(out));
 }

@@ -5,6 +5,8 @@
 #include <QString>
 
 #include <atomic>
+#include <deque>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -46,6 +48,9 @@ class RemoteBackend : public SwapBackend {
     std::thread stopper_;  // stops the client off the GUI thread
     std::atomic<bool> stop_requested_{false};
     std::unique_ptr<struct RemoteDecoder> decoder_;  // used on the client's network thread only
+    // The frames in flight, by capture time, so that a result names the frame it came from.
+    std::mutex in_flight_mutex_;
+    std::deque<capture::FramePtr> in_flight_;
 };
 
 }  // namespace faceswap::ui

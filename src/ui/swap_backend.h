@@ -27,6 +27,7 @@ struct SwappedFrame {
     std::int64_t capture_us = 0;  // when that frame was captured (steady clock)
     int faces = 0;
     double work_ms = 0;  // the engine's time (local) or the round trip (remote)
+    capture::FramePtr source;  // the captured frame it was made from (for before/after views)
 };
 
 // Counted by the backend since its last start.

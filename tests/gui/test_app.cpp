@@ -1,0 +1,266 @@
+// The desktop app, driven as a user would (offscreen): press Start, wait for swapped frames,
+// grab the window, and check what is on screen; in local mode, in remote mode against a real
+// faceswap-server on 127.0.0.1, with no camera, Start/Stop 50 times, and servers that refuse
+// the token or vanish mid-stream.
+#include <catch2/catch.hpp>
+
+#include <QApplication>
+#include <QDir>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QTest>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "faceswap/capture/frame_source.h"
+#include "faceswap/engine.h"
+#include "faceswap/paths.h"
+#include "main_window.h"
+#include "net_test_support.h"
+#include "test_support.h"
+#include "video_view.h"
+
+using faceswap::ui::BackendState;
+using faceswap::ui::MainWindow;
+
+namespace {
+
+faceswap::ui::AppOptions app_options(const QString& mode) {
+    faceswap::ui::AppOptions options;
+    options.source = QStringLiteral("demo");
+    options.mode = mode;
+    options.use_settings = false;
+    options.face_model_dir = QString::fromStdString(faceswap::test::model_dir().string());
+    options.model = mode == QLatin1String("local")
+                        ? QString::fromStdString(faceswap::paths::swap_model())
+                        : QStringLiteral("demo");
+    return options;
+}
+
+bool wait_for(const std::function<bool()>& predicate, int timeout_ms) {
+    return QTest::qWaitFor(predicate, timeout_ms);
+}
+
+BackendState state_of(const MainWindow& window) {
+    return window.backend() ? window.backend()->state() : BackendState::kStopped;
+}
+
+// What the user sees: the button offers Start again (the stop has finished) or Stop.
+bool shows_idle(const MainWindow& window) {
+    return window.start_button()->isEnabled() && window.start_button()->text() == QStringLiteral("Start") &&
+           state_of(window) != BackendState::kStopping;
+}
+bool shows_running(const MainWindow& window) {
+    return state_of(window) == BackendState::kRunning && window.start_button()->text() == QStringLiteral("Stop");
+}
+
+// The face's box in a frame, by the engine's own analyzer.
+faceswap::Box face_box(const QImage& bgr) {
+    faceswap::EngineConfig config;
+    config.model_dir = faceswap::test::model_dir().string();
+    static const auto models = faceswap::FaceModels::load(config);
+    faceswap::FaceAnalyzer analyzer(models, config);
+    const faceswap::FrameView view{bgr.constBits(), bgr.width(), bgr.height(),
+                                   static_cast<int>(bgr.bytesPerLine()), faceswap::PixelFormat::BGR24};
+    const auto analysis = analyzer.analyze(view);
+    REQUIRE(!analysis.faces.empty());
+    return analysis.faces.front().box;
+}
+
+// Mean absolute difference per channel inside and outside a box (the box grown by `margin` of
+// its size is left out of "outside", so that the feathered blend edge counts as neither).
+std::pair<double, double> inside_outside_diff(const QImage& a, const QImage& b, const faceswap::Box& box,
+                                              double margin) {
+    REQUIRE(a.size() == b.size());
+    const QImage x = a.convertToFormat(QImage::Format_RGB888), y = b.convertToFormat(QImage::Format_RGB888);
+    // Inside: the middle half of the face box (what the swap surely changes).
+    const QRect inner(int(box.x + box.width / 4), int(box.y + box.height / 4), int(box.width / 2), int(box.height / 2));
+    const QRect grown(int(box.x - margin * box.width), int(box.y - margin * box.height),
+                      int(box.width * (1 + 2 * margin)), int(box.height * (1 + 2 * margin)));
+    double in_sum = 0, out_sum = 0;
+    long in_n = 0, out_n = 0;
+    for (int row = 0; row < x.height(); ++row) {
+        const uchar* p = x.constScanLine(row);
+        const uchar* q = y.constScanLine(row);
+        for (int col = 0; col < x.width(); ++col) {
+            const double d = (std::abs(p[3 * col] - q[3 * col]) + std::abs(p[3 * col + 1] - q[3 * col + 1]) +
+                              std::abs(p[3 * col + 2] - q[3 * col + 2])) / 3.0;
+            if (inner.contains(col, row)) {
+                in_sum += d;
+                ++in_n;
+            } else if (!grown.contains(col, row)) {
+                out_sum += d;
+                ++out_n;
+            }
+        }
+    }
+    return {in_sum / std::max(1L, in_n), out_sum / std::max(1L, out_n)};
+}
+
+std::filesystem::path output_dir() {
+    const auto dir = std::filesystem::current_path() / "gui-test-output";
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+// Starts the swap, waits for frames on screen, grabs the window to PNG and checks it: the
+// swapped frame differs from its own captured frame inside the face and matches it outside,
+// and the grabbed swapped view shows that frame (not a blank or stale view).
+void check_live_swap(MainWindow& window, const char* png_name, double outside_tolerance) {
+    QTest::mouseClick(window.start_button(), Qt::LeftButton);
+    REQUIRE(wait_for([&] { return window.stats().frames >= 8; }, 90'000));
+    CHECK(state_of(window) == BackendState::kRunning);
+    CHECK(window.start_button()->text() == QStringLiteral("Stop"));
+
+    const QImage grab = window.grab().toImage();
+    const auto png = output_dir() / png_name;
+    CHECK(grab.save(QString::fromStdString(png.string())));
+
+    const auto swapped = window.last_swapped();
+    REQUIRE(swapped);
+    REQUIRE(swapped->source);
+    const QImage& source_bgr = [&]() -> const QImage& {
+        static QImage image;
+        const cv::Mat& m = swapped->source->bgr;
+        image = QImage(m.data, m.cols, m.rows, static_cast<qsizetype>(m.step[0]), QImage::Format_BGR888).copy();
+        return image;
+    }();
+    const faceswap::Box box = face_box(source_bgr);
+    const auto [inside, outside] = inside_outside_diff(swapped->image, source_bgr, box, 0.35);
+    INFO("inside the face " << inside << ", outside " << outside);
+    CHECK(inside > 6.0);
+    CHECK(outside < outside_tolerance);
+
+    // The window shows the swapped frame: its view's pixels match the frame, scaled.
+    const faceswap::ui::VideoView* view = window.swapped_view();
+    const QRect on_screen = view->image_rect().translated(view->mapTo(&window, QPoint(0, 0)));
+    const QImage shown = grab.copy(on_screen).scaled(swapped->image.size());
+    const QImage latest = view->image().convertToFormat(QImage::Format_RGB888);
+    double diff = 0;
+    for (int row = 0; row < shown.height(); row += 4)
+        for (int col = 0; col < shown.width(); col += 4) {
+            const QRgb a = shown.pixel(col, row), b = latest.pixel(col, row);
+            diff += (std::abs(qRed(a) - qRed(b)) + std::abs(qGreen(a) - qGreen(b)) + std::abs(qBlue(a) - qBlue(b))) / 3.0;
+        }
+    diff /= (shown.height() / 4) * (shown.width() / 4);
+    INFO("grabbed swapped view against its frame: " << diff);
+    CHECK(diff < 12.0);
+
+    QTest::mouseClick(window.start_button(), Qt::LeftButton);
+    REQUIRE(wait_for([&] { return shows_idle(window); }, 20'000));
+    CHECK(state_of(window) == BackendState::kStopped);
+}
+
+std::vector<std::string> server_args(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--address", "127.0.0.1", "--port", "0", "--log-level", "warn",
+                                      "--swap-model", faceswap::paths::swap_model(),
+                                      "--model-dir", faceswap::test::model_dir().string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+}  // namespace
+
+TEST_CASE("local mode: Start swaps the face of the demo video live, background intact", "[gui]") {
+    MainWindow window(app_options(QStringLiteral("local")));
+    window.show();
+    check_live_swap(window, "local_swap.png", 1.0);
+}
+
+TEST_CASE("remote mode: the same through a real faceswap-server on 127.0.0.1", "[gui][network]") {
+    faceswap::test::ServerProcess server(server_args());
+    auto options = app_options(QStringLiteral("remote"));
+    options.server = QStringLiteral("ws://127.0.0.1:%1/").arg(server.port());
+    MainWindow window(options);
+    window.show();
+    // JPEG both ways: the background matches within compression noise, not exactly.
+    check_live_swap(window, "remote_swap.png", 4.0);
+}
+
+TEST_CASE("no camera: the app says so and shows the demo video", "[gui]") {
+    if (!faceswap::capture::CameraSource::available().isEmpty()) {
+        WARN("this machine has a camera; the no-camera case cannot be shown here");
+        return;
+    }
+    auto options = app_options(QStringLiteral("local"));
+    options.source = QStringLiteral("camera");
+    MainWindow window(options);
+    window.show();
+    CHECK(window.message().contains(QStringLiteral("No camera")));
+    CHECK(window.current_source() == QStringLiteral("demo"));
+    REQUIRE(wait_for([&] { return window.preview_frames() >= 10; }, 20'000));
+}
+
+TEST_CASE("a video file that does not exist: a message, and the demo video is offered", "[gui]") {
+    auto options = app_options(QStringLiteral("local"));
+    options.source = QStringLiteral("/nonexistent/clip.mp4");
+    MainWindow window(options);
+    window.show();
+    REQUIRE(wait_for([&] { return !window.message().isEmpty(); }, 10'000));
+    CHECK(window.message().contains(QStringLiteral("no such file")));
+    window.use_demo_video();
+    REQUIRE(wait_for([&] { return window.preview_frames() >= 5; }, 20'000));
+    CHECK(window.message().isEmpty());
+}
+
+TEST_CASE("Start and Stop 50 times in a row", "[gui]") {
+    MainWindow window(app_options(QStringLiteral("local")));
+    window.show();
+    for (int i = 0; i < 50; ++i) {
+        INFO("cycle " << i);
+        QTest::mouseClick(window.start_button(), Qt::LeftButton);
+        REQUIRE(wait_for([&] { return shows_running(window); }, 60'000));
+        if (i % 10 == 0) REQUIRE(wait_for([&] { return window.stats().frames > 0; }, 30'000));
+        QTest::mouseClick(window.start_button(), Qt::LeftButton);
+        REQUIRE(wait_for([&] { return shows_idle(window); }, 20'000));
+        CHECK(state_of(window) == BackendState::kStopped);
+    }
+    CHECK(window.start_button()->text() == QStringLiteral("Start"));
+    CHECK(window.message().isEmpty());
+}
+
+TEST_CASE("remote: a refused token and a server that vanishes mid-stream", "[gui][network]") {
+    const auto tokens = std::filesystem::temp_directory_path() / "faceswap-gui-test-tokens.txt";
+    {
+        std::ofstream(tokens) << "right-token\n";
+    }
+    auto server = std::make_unique<faceswap::test::ServerProcess>(server_args({"--tokens-file", tokens.string()}));
+    auto options = app_options(QStringLiteral("remote"));
+    options.server = QStringLiteral("ws://127.0.0.1:%1/").arg(server->port());
+    options.token = QStringLiteral("wrong-token");
+    MainWindow window(options);
+    window.show();
+
+    // The wrong token: a clear message, the app keeps running, Start is offered again.
+    QTest::mouseClick(window.start_button(), Qt::LeftButton);
+    REQUIRE(wait_for([&] { return state_of(window) == BackendState::kFailed && shows_idle(window); }, 20'000));
+    CHECK(window.message().contains(QStringLiteral("token"), Qt::CaseInsensitive));
+    REQUIRE(wait_for([&] { return window.preview_frames() >= 5; }, 10'000));
+
+    // The right token: streaming.
+    auto* token_edit = window.findChild<QLineEdit*>(QStringLiteral("tokenEdit"));
+    REQUIRE(token_edit);
+    token_edit->setText(QStringLiteral("right-token"));
+    QTest::mouseClick(window.start_button(), Qt::LeftButton);
+    REQUIRE(wait_for([&] { return window.stats().frames >= 3; }, 60'000));
+
+    // The server vanishes: the app says it is reconnecting and keeps showing the camera.
+    server->kill_hard();
+    REQUIRE(wait_for([&] { return state_of(window) == BackendState::kReconnecting; }, 20'000));
+    const auto preview_before = window.preview_frames();
+    REQUIRE(wait_for([&] { return window.preview_frames() >= preview_before + 10; }, 10'000));
+
+    // Stop, point the app at a new server, and Start works again.
+    QTest::mouseClick(window.start_button(), Qt::LeftButton);
+    REQUIRE(wait_for([&] { return shows_idle(window); }, 20'000));
+    server = std::make_unique<faceswap::test::ServerProcess>(server_args({"--tokens-file", tokens.string()}));
+    auto* server_edit = window.findChild<QLineEdit*>(QStringLiteral("serverEdit"));
+    REQUIRE(server_edit);
+    server_edit->setText(QStringLiteral("ws://127.0.0.1:%1/").arg(server->port()));
+    window.reset_stats();
+    QTest::mouseClick(window.start_button(), Qt::LeftButton);
+    REQUIRE(wait_for([&] { return window.stats().frames >= 3; }, 60'000));
+    std::filesystem::remove(tokens);
+}
