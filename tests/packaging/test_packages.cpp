@@ -288,14 +288,20 @@ TEST_CASE("app package: installs into the menu, runs on the installed models, pu
 
 #ifdef FACESWAP_HAVE_APP
     CHECK(depends.find("libqt6widgets6") != std::string::npos);
+    CHECK(depends.find("gstreamer1.0-plugins-good") != std::string::npos);  // the camera
     const fs::path desktop = "/usr/share/applications/faceswap.desktop";
     REQUIRE(fs::is_regular_file(desktop));
     if (fs::exists("/usr/bin/desktop-file-validate"))
         CHECK(run_ok("desktop-file-validate " + desktop.string()).empty());
     CHECK(fs::is_regular_file("/usr/share/icons/hicolor/scalable/apps/faceswap.svg"));
-    // Starts offscreen (no display here), runs, quits cleanly; timeout in case it hangs.
-    run_ok(kIsolatedEnv + "QT_QPA_PLATFORM=offscreen timeout 120 /usr/bin/faceswap-app "
-                          "--quit-after 3");
+    // Offscreen (no display here), with no camera and no demo video (not packaged): it starts,
+    // runs and quits cleanly. Then it swaps its test pattern with the packaged demo model
+    // (--benchmark fails when the swap does not run). timeout in case it hangs.
+    const std::string app = kIsolatedEnv + "QT_QPA_PLATFORM=offscreen timeout 180 "
+                                           "/usr/bin/faceswap-app --no-settings ";
+    run_ok(app + "--quit-after 3");
+    CHECK(run_ok(app + "--source pattern --benchmark 2").find("swapped view") !=
+          std::string::npos);
 #else
     WARN("faceswap-app is not built yet: the app package holds the faceswap tool only");
 #endif
