@@ -107,10 +107,13 @@ double mean_abs_diff(const std::vector<std::uint8_t>& a, const std::vector<std::
 
 namespace faceswap::test {
 
-ServerProcess::ServerProcess(const std::vector<std::string>& args) {
+ServerProcess::ServerProcess(const std::vector<std::string>& args)
+    : ServerProcess(FACESWAP_SERVER, args) {}
+
+ServerProcess::ServerProcess(const std::string& program, const std::vector<std::string>& args) {
     int fds[2];
     if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
-    std::vector<std::string> argv_storage{FACESWAP_SERVER};
+    std::vector<std::string> argv_storage{program};
     argv_storage.insert(argv_storage.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_storage) argv.push_back(a.data());
@@ -133,7 +136,7 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args) {
     if (at == std::string::npos) {
         kill_hard();
         ::close(stdout_fd_);
-        throw std::runtime_error("faceswap-server did not start: '" + seen + "'");
+        throw std::runtime_error(program + " did not start: '" + seen + "'");
     }
     port_ = static_cast<std::uint16_t>(std::stoi(seen.substr(at + 18)));
 }

@@ -62,6 +62,9 @@ class ServerProcess {
   public:
     // Starts it with the flags; waits for its "listening on port N" line.
     explicit ServerProcess(const std::vector<std::string>& args);
+    // The same for another program that prints that line: an installed faceswap-server, or a
+    // command that execs one (setpriv, env), so that the pid stays the server's.
+    ServerProcess(const std::string& program, const std::vector<std::string>& args);
     ~ServerProcess();  // SIGKILL if still running
     std::uint16_t port() const { return port_; }
     void kill_hard();  // SIGKILL, then reaps it

@@ -8,17 +8,13 @@
 
 #include <grp.h>
 #include <pwd.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -114,68 +110,32 @@ std::string read_file(const fs::path& path) {
     return text.str();
 }
 
-// The installed server as the service user, with the unit's own command line.
-class InstalledServer {
-  public:
-    explicit InstalledServer(const std::string& exec_start) {
-        const passwd* user = ::getpwnam("faceswap");
-        REQUIRE(user != nullptr);
-        int out[2];
-        REQUIRE(::pipe(out) == 0);
-        std::vector<std::string> args;
-        std::istringstream words(exec_start + " --address 127.0.0.1 --port 0");
-        for (std::string word; words >> word;) args.push_back(word);
-        const uid_t uid = user->pw_uid;
-        const gid_t gid = user->pw_gid;
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::dup2(out[1], 1);
-            ::close(out[0]);
-            ::close(out[1]);
-            if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0)
-                ::_exit(126);
-            ::unsetenv("FACESWAP_MODEL_DIR");
-            ::unsetenv("FACESWAP_SWAP_MODEL");
-            ::setenv("FACESWAP_CACHE_DIR", "/nonexistent", 1);
-            ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-            if (::chdir("/") != 0) ::_exit(126);
-            std::vector<char*> argv;
-            for (auto& arg : args) argv.push_back(arg.data());
-            argv.push_back(nullptr);
-            ::execv(argv[0], argv.data());
-            ::_exit(127);
-        }
-        ::close(out[1]);
-        stdout_fd_ = out[0];
-        std::string line;
-        char c;
-        while (line.find('\n') == std::string::npos && ::read(stdout_fd_, &c, 1) == 1) line += c;
-        const auto at = line.find("listening on port ");
-        INFO("the installed server printed '" << line << "'");
-        REQUIRE(at != std::string::npos);
-        port_ = static_cast<std::uint16_t>(std::stoi(line.substr(at + 18)));
-    }
-    ~InstalledServer() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-        if (stdout_fd_ >= 0) ::close(stdout_fd_);
-    }
-    std::uint16_t port() const { return port_; }
-    int terminate() {  // SIGTERM drains; returns the exit status
-        ::kill(pid_, SIGTERM);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
+// The unit's command line as the unit's user, in "/", with only the packaged files to find:
+// setpriv and env exec it, so the process the test holds is the server itself.
+ServerProcess start_as_service(const std::string& exec_start) {
+    std::vector<std::string> args{"--reuid=faceswap", "--regid=faceswap", "--init-groups",
+                                  "env", "-C", "/", "-u", "FACESWAP_MODEL_DIR", "-u",
+                                  "FACESWAP_SWAP_MODEL", "FACESWAP_CACHE_DIR=/nonexistent",
+                                  "OMP_WAIT_POLICY=PASSIVE"};
+    std::istringstream words(exec_start);
+    for (std::string word; words >> word;) args.push_back(word);
+    args.insert(args.end(), {"--address", "127.0.0.1", "--port", "0"});
+    return ServerProcess("/usr/bin/setpriv", args);
+}
 
-  private:
-    int pid_ = -1;
-    int stdout_fd_ = -1;
-    std::uint16_t port_ = 0;
-};
+// Installs a package with the models it depends on; checks what both must hold and returns the
+// package's Depends (filled in by shlibdeps).
+std::string install_with_models(const std::string& package) {
+    apt_install({"faceswap-data", package});
+    const std::string depends = run_ok("dpkg-query -W -f='${Depends}' " + package);
+    CHECK(depends.find("faceswap-data (= ") != std::string::npos);
+    CHECK(depends.find("libtorch") != std::string::npos);
+    CHECK(depends.find("libc6") != std::string::npos);
+    for (const char* model : {"ssd_mobilenetv1", "landmarks68", "face_recognition", "demo"})
+        CHECK(fs::is_regular_file(fs::path("/usr/share/faceswap/models") /
+                                  (model + std::string(".fsmodel"))));
+    return depends;
+}
 
 std::uint64_t metric(const std::string& metrics, const std::string& name) {
     std::smatch match;
@@ -189,15 +149,7 @@ TEST_CASE("server package: installs, serves as its own user, removes and purges 
           "[packaging]") {
     require_clean_machine();
     PurgeGuard purge_on_exit;
-    apt_install({"faceswap-data", "faceswap-server"});
-
-    // Dependencies came from shlibdeps, the models from faceswap-data.
-    const std::string depends = run_ok("dpkg-query -W -f='${Depends}' faceswap-server");
-    CHECK(depends.find("faceswap-data (= ") != std::string::npos);
-    CHECK(depends.find("libtorch") != std::string::npos);
-    CHECK(depends.find("libc6") != std::string::npos);
-    for (const char* model : {"ssd_mobilenetv1", "landmarks68", "face_recognition", "demo"})
-        CHECK(fs::is_regular_file(fs::path("/usr/share/faceswap/models") / (model + std::string(".fsmodel"))));
+    install_with_models("faceswap-server");
 
     // The service user, its state folder, the conffile and the unit (enabled, not started:
     // there is no systemd here, or the postinst would have started it).
@@ -221,7 +173,7 @@ TEST_CASE("server package: installs, serves as its own user, removes and purges 
     REQUIRE(std::regex_search(unit_text, exec_start, std::regex("\nExecStart=([^\n]+)")));
     CHECK(unit_text.find("\nUser=faceswap\n") != std::string::npos);
     {
-        InstalledServer server(exec_start[1]);
+        ServerProcess server = start_as_service(exec_start[1]);
         CHECK(http_get(server.port(), "/healthz") == std::pair<int, std::string>{200, "ok\n"});
         CHECK(http_get(server.port(), "/readyz").first == 200);
 
@@ -274,11 +226,7 @@ TEST_CASE("app package: installs into the menu, runs on the installed models, pu
           "[packaging]") {
     require_clean_machine();
     PurgeGuard purge_on_exit;
-    apt_install({"faceswap-data", "faceswap"});
-
-    const std::string depends = run_ok("dpkg-query -W -f='${Depends}' faceswap");
-    CHECK(depends.find("faceswap-data (= ") != std::string::npos);
-    CHECK(depends.find("libtorch") != std::string::npos);
+    const std::string depends = install_with_models("faceswap");
 
     // The tool finds the packaged detector and landmark nets on its own.
     const std::string detected = run_ok(
