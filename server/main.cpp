@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
                     if (stop_pulling) return;  // stopped by a signal meanwhile
                     spdlog::error("{}", e.what());
                     status = 1;
-                    server.stop();
+                    server.drain();  // returns at once; wait() below ends when it is done
                 }
             });
         }

@@ -227,7 +227,12 @@ CatalogEntry ModelCatalog::install(const std::string& id, const std::string& sta
         try {
             model = factory_->load_model(staged);
         } catch (const std::exception& e) {
-            throw CatalogError(422, std::string("not a loadable swap model: ") + e.what());
+            // The engine's advice for its own model files does not apply to an upload.
+            std::string reason = e.what();
+            reason = reason.substr(0, reason.find("; delete it and run"));
+            for (auto at = reason.find(staged); at != std::string::npos; at = reason.find(staged))
+                reason.replace(at, staged.size(), "the file");
+            throw CatalogError(422, "not a loadable swap model: " + reason);
         }
         const std::string final_path = (fs::path(store_dir_) / (id + ".fsmodel")).string();
         CatalogEntry entry;

@@ -410,13 +410,6 @@ RemoteModel remote_model_of(const nlohmann::json& json) {
 
 }  // namespace
 
-bool is_valid_model_id(const std::string& id) {
-    if (id.empty() || id.size() > 128 || id[0] == '.') return false;
-    return std::all_of(id.begin(), id.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-    });
-}
-
 DownloadResult download_file(const std::string& url, const std::string& dest_path,
                              const HttpOptions& http, const DownloadOptions& options) {
     const auto started = Clock::now();

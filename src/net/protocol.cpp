@@ -65,6 +65,10 @@ bool valid_model_id(const std::string& id) {
 
 }  // namespace
 
+bool is_valid_model_id(const std::string& id) {
+    return valid_model_id(id) && id[0] != '.';
+}
+
 std::uint16_t close_code_for(ProtocolErrorCode code) {
     switch (code) {
         case ProtocolErrorCode::kMalformed:

@@ -33,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include "faceswap/net/protocol.h"  // is_valid_model_id
+
 namespace faceswap::net {
 
 // Why a transfer failed, so a caller can react without parsing the message.
@@ -152,9 +154,5 @@ class ModelStoreClient {
 // Any HTTP(S) URL (a bucket, nginx, the model API) to dest_path, as described above.
 DownloadResult download_file(const std::string& url, const std::string& dest_path,
                              const HttpOptions& http, const DownloadOptions& options);
-
-// True for a well-formed model id (as in the hello, protocol.md): 1-128 of [A-Za-z0-9._-],
-// not starting with '.'.
-bool is_valid_model_id(const std::string& id);
 
 }  // namespace faceswap::net

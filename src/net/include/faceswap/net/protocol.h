@@ -121,6 +121,10 @@ struct Welcome {
     std::string model_sha256;
 };
 
+// A model id that files and URLs can carry too (the model API, docs/model-api.md): what a hello
+// accepts (1-128 of letters, digits, '.', '_', '-'), not starting with '.'.
+bool is_valid_model_id(const std::string& id);
+
 std::string encode_hello(const Hello& hello);
 Hello decode_hello(const std::string& text);  // throws ProtocolError
 std::string encode_welcome(const Welcome& welcome);
