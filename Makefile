@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make run   installs what is missing, builds, converts the weights and runs the demo
+#   make run   installs what is missing, builds, converts the weights and opens the app
 #   make test  the same, then runs the whole test suite
 # Other targets: setup, build, models, package, bench, asan-test, clean.
 PRESET ?= release
@@ -34,13 +34,19 @@ $(MODELS)/.stamp: $(FACESWAP) $(CACHE)/face-api/.complete
 models: build
 	@$(MAKE) --no-print-directory $(MODELS)/.stamp
 
-# Until the desktop app exists, the demo is the swap pipeline on the held-out end of the demo
-# video (frames 4000-4239 of franck.mp4 were never trained on), written to build/demo-swap.mp4.
-DEMO_MODEL := resources/models/demo.fsmodel
+# The desktop app in local mode with the demo model, on the first camera or else the demo video,
+# swapping at once. Without a display (a server, a container) it runs offscreen for 20 s instead,
+# prints its own FPS and latency figures and saves a screenshot to build/app-screenshot.png.
+APP := $(BUILD)/src/ui/faceswap-app
 run: models
-	@echo "[run] swapping faces in 10 s of the demo video with $(DEMO_MODEL)"
-	@$(FACESWAP) convert $(MEDIA)/franck.mp4 build/demo-swap.mp4 --model $(DEMO_MODEL) --start-frame 4000 --frames 240
-	@echo "[run] the swapped video is build/demo-swap.mp4"
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+	  echo "[run] opening faceswap-app (Space starts and stops the swap)"; \
+	  $(APP) --mode local --start; \
+	else \
+	  echo "[run] no display: running faceswap-app offscreen for 20 s on the demo video"; \
+	  QT_QPA_PLATFORM=offscreen $(APP) --mode local --source demo --no-settings --benchmark 20 \
+	    --screenshot build/app-screenshot.png && echo "[run] screenshot: build/app-screenshot.png"; \
+	fi
 
 test: models
 	@echo "[test] running the test suite"

@@ -21,6 +21,10 @@ struct LocalSettings {
     std::string swap_model;      // .fsmodel file
     DeviceKind device = DeviceKind::kAuto;
     SwapConfig swap;
+    // Two stages on two threads (analysis + encoding, then decoding + merging), one CPU thread
+    // each: on a small CPU this beats one stage with two intra-op threads, whose small
+    // convolutions barely scale. Off: one thread runs both stages with every core.
+    bool pipelined = true;
 };
 
 class LocalBackend : public SwapBackend {
@@ -35,6 +39,7 @@ class LocalBackend : public SwapBackend {
 
   private:
     void run(std::shared_ptr<capture::FrameMailbox> input, LocalSettings settings);
+    void deliver_result(const capture::FramePtr& frame, SwapResult&& result);
 
     LocalSettings settings_;
     std::thread worker_;

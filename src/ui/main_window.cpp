@@ -7,6 +7,7 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QPointer>
 #include <QHBoxLayout>
 #include <QKeySequence>
 #include <QLabel>
@@ -22,8 +23,11 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include <thread>
+
 #include "faceswap/capture/frame_source.h"
 #include "faceswap/capture/media_reader.h"
+#include "faceswap/net/model_store.h"
 #include "faceswap/paths.h"
 #include "local_backend.h"
 #include "recorder.h"
@@ -126,6 +130,10 @@ void MainWindow::build_ui() {
     model_browse_ = new QToolButton;
     model_browse_->setText(QStringLiteral("…"));
     model_browse_->setToolTip(QStringLiteral("Choose a model file (.fsmodel)"));
+    model_refresh_ = new QToolButton;
+    model_refresh_->setObjectName(QStringLiteral("modelRefresh"));
+    model_refresh_->setText(QStringLiteral("⟳"));
+    model_refresh_->setToolTip(QStringLiteral("List the models the server offers"));
     direction_combo_ = new QComboBox;
     direction_combo_->setObjectName(QStringLiteral("directionCombo"));
     direction_combo_->addItem(QStringLiteral("A → B"), QStringLiteral("a2b"));
@@ -150,6 +158,7 @@ void MainWindow::build_ui() {
     controls->addWidget(new QLabel(QStringLiteral("Model")));
     controls->addWidget(model_combo_, 1);
     controls->addWidget(model_browse_);
+    controls->addWidget(model_refresh_);
     controls->addWidget(direction_combo_);
     controls->addStretch();
     controls->addWidget(layout_button_);
@@ -229,6 +238,7 @@ void MainWindow::build_ui() {
         update_mode_widgets();
         save_settings();
     });
+    connect(model_refresh_, &QToolButton::clicked, this, &MainWindow::refresh_remote_models);
     connect(model_browse_, &QToolButton::clicked, this, [this] {
         const QString file = QFileDialog::getOpenFileName(
             this, QStringLiteral("Choose a swap model"),
@@ -329,6 +339,7 @@ void MainWindow::update_mode_widgets() {
     const bool remote = mode_combo_->currentData() == QLatin1String("remote");
     remote_fields_->setVisible(remote);
     model_browse_->setVisible(!remote);
+    model_refresh_->setVisible(remote);
     const auto saved = [this](const char* key, const QString& fallback) {
         return settings_ ? settings_->value(QLatin1String(key), fallback).toString() : fallback;
     };
@@ -340,6 +351,41 @@ void MainWindow::update_mode_widgets() {
     model_combo_->addItem(model);
     model_combo_->setToolTip(remote ? QStringLiteral("The model id on the server")
                                     : QStringLiteral("The swap model file (.fsmodel)"));
+}
+
+// Asks the server's model API (GET /v1/models) on a worker thread; the GUI never waits for it.
+void MainWindow::refresh_remote_models() {
+    const std::string url = server_edit_->text().trimmed().toStdString();
+    net::HttpOptions http;
+    http.token = token_edit_->text().toStdString();
+    http.connect_timeout = std::chrono::milliseconds(3000);
+    model_refresh_->setEnabled(false);
+    QPointer<MainWindow> window(this);
+    std::thread([window, url, http] {
+        QStringList ids;
+        QString error;
+        try {
+            for (const net::RemoteModel& model : net::ModelStoreClient(url, http).list())
+                ids << QString::fromStdString(model.id);
+        } catch (const std::exception& e) {
+            error = QString::fromUtf8(e.what());
+        }
+        QMetaObject::invokeMethod(qApp, [window, ids, error] {
+            if (!window) return;
+            window->model_refresh_->setEnabled(true);
+            if (!error.isEmpty()) {
+                window->show_message(QStringLiteral("Could not list the server's models: %1").arg(error));
+                return;
+            }
+            const QString current = window->model_combo_->currentText();
+            window->model_combo_->clear();
+            window->model_combo_->addItems(ids);
+            const int index = window->model_combo_->findText(current);
+            window->model_combo_->setCurrentIndex(index >= 0 ? index : 0);
+            window->statusBar()->showMessage(
+                QStringLiteral("The server offers %1 model(s)").arg(ids.size()), 5000);
+        });
+    }).detach();
 }
 
 void MainWindow::restart_source() {
@@ -359,6 +405,7 @@ void MainWindow::restart_source() {
     } else {
         const QString path = key == kDemoKey ? QString::fromStdString(paths::demo_video()) : key.mid(5);
         capture::VideoFileOptions file;
+        file.fps = options_.file_fps;
         // The demo video is small (360x288): scale it to the capture size, as a camera would give.
         if (key == kDemoKey) file.size = options_.size;
         source_ = std::make_unique<capture::VideoFileSource>(mailbox_, path, file);
@@ -439,6 +486,7 @@ void MainWindow::start_backend() {
         settings.face_model_dir = paths::face_model_dir(options_.face_model_dir.toStdString());
         settings.swap_model = model_combo_->currentText().trimmed().toStdString();
         settings.swap.direction = a2b ? SwapDirection::kAToB : SwapDirection::kBToA;
+        settings.pipelined = options_.pipelined;
         if (!local_) {
             local_ = new LocalBackend(settings, this);
             connect(local_, &SwapBackend::stateChanged, this, &MainWindow::on_backend_state);

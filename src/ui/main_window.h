@@ -42,6 +42,8 @@ struct AppOptions {
     QString direction;  // "a2b" or "b2a"
     QString face_model_dir;
     QSize size{640, 480};     // capture size (the demo video is scaled to it)
+    double file_fps = 0;      // pace video files at this rate; 0 = the file's own
+    bool pipelined = true;    // local mode: two engine stages on two threads
     bool use_settings = true;  // read and write QSettings
 };
 
@@ -86,7 +88,7 @@ class MainWindow : public QMainWindow {
     void update_preview();
     void update_status();
     void update_mode_widgets();
-    void update_direction_names();
+    void refresh_remote_models();
     void show_message(const QString& text, bool offer_demo = false);
     void hide_message();
     void set_layout_single(bool single);
@@ -116,6 +118,7 @@ class MainWindow : public QMainWindow {
     QLineEdit* token_edit_ = nullptr;
     QComboBox* model_combo_ = nullptr;
     QToolButton* model_browse_ = nullptr;
+    QToolButton* model_refresh_ = nullptr;
     QComboBox* direction_combo_ = nullptr;
     QPushButton* start_button_ = nullptr;
     QPushButton* record_button_ = nullptr;

@@ -84,3 +84,44 @@ TEST_CASE("memory in use stays flat over many frames (no per-frame growth)") {
                 after / 1e6);
     CHECK(after - before < 2e6);
 }
+
+TEST_CASE("background detection: tracks hold, the detector never runs inline on tracked frames, and a new face is picked up") {
+    // The same panning group photo: three faces all along; then a fourth face is pasted in, as
+    // a person walking into view, and must be found by the background detector alone.
+    const cv::Mat photo =
+        cv::imread((faceswap::test::cache_dir() / "golden-inputs/sample1.png").string());
+    REQUIRE_FALSE(photo.empty());
+    auto config = faceswap::test::test_config();
+    config.background_detection = true;
+    config.detect_every_n_frames = 4;
+    faceswap::FaceAnalyzer analyzer(faceswap::test::shared_models(), config);
+    std::set<int> ids_seen;
+    int inline_detections = 0;
+    for (int frame = 0; frame < 40; ++frame) {
+        const cv::Mat window = photo(cv::Rect(2 * frame, 100, 1800, 1000)).clone();
+        const auto result = analyzer.analyze(view_of(window));
+        inline_detections += result.detector_ran;
+        REQUIRE(result.faces.size() == 3);
+        for (const auto& face : result.faces) ids_seen.insert(face.track_id);
+    }
+    CHECK(inline_detections == 1);  // the first frame only: nothing tracked yet
+    CHECK(ids_seen.size() == 3);    // no track was lost and re-created
+
+    // A face from the left of the photo, copied into the empty top-right corner.
+    cv::Mat scene = photo(cv::Rect(80, 100, 1800, 1000)).clone();
+    const auto first = analyzer.analyze(view_of(scene));
+    REQUIRE(!first.faces.empty());
+    const faceswap::Box box = first.faces.front().box;
+    const cv::Rect source(static_cast<int>(box.x - box.width * 0.3), static_cast<int>(box.y - box.height * 0.4),
+                          static_cast<int>(box.width * 1.6), static_cast<int>(box.height * 1.8));
+    const cv::Rect inside(0, 0, scene.cols, scene.rows);
+    REQUIRE((source & inside) == source);
+    const cv::Mat face = scene(source).clone();
+    face.copyTo(scene(cv::Rect(scene.cols - face.cols - 10, 10, face.cols, face.rows)));
+    size_t faces_found = 0;
+    for (int frame = 0; frame < 30 && faces_found < 4; ++frame) {
+        const auto result = analyzer.analyze(view_of(scene));
+        faces_found = result.faces.size();
+    }
+    CHECK(faces_found == 4);
+}

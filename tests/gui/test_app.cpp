@@ -6,7 +6,9 @@
 
 #include <QApplication>
 #include <QDir>
+#include <QComboBox>
 #include <QLineEdit>
+#include <QToolButton>
 #include <QPushButton>
 #include <QTest>
 
@@ -175,6 +177,14 @@ TEST_CASE("remote mode: the same through a real faceswap-server on 127.0.0.1", "
     options.server = QStringLiteral("ws://127.0.0.1:%1/").arg(server.port());
     MainWindow window(options);
     window.show();
+    // The model picker lists what the server offers (its model API).
+    auto* models = window.findChild<QComboBox*>(QStringLiteral("modelCombo"));
+    auto* refresh = window.findChild<QToolButton*>(QStringLiteral("modelRefresh"));
+    REQUIRE((models && refresh));
+    models->clear();
+    QTest::mouseClick(refresh, Qt::LeftButton);
+    REQUIRE(wait_for([&] { return models->findText(QStringLiteral("demo")) >= 0; }, 20'000));
+    CHECK(models->currentText() == QStringLiteral("demo"));
     // JPEG both ways: the background matches within compression noise, not exactly.
     check_live_swap(window, "remote_swap.png", 4.0);
 }

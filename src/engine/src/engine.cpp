@@ -4,8 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <numeric>
 #include <thread>
 
@@ -59,6 +63,8 @@ std::string detail::device_description(const c10::Device& device) {
     return device.is_cuda() ? "cuda"
                             : "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
 }
+
+void set_cpu_threads(int threads) { at::set_num_threads(std::max(1, threads)); }
 
 c10::Device detail::select_device(DeviceKind kind, int cpu_threads) {
     const bool cuda = torch::cuda::is_available();
@@ -115,6 +121,89 @@ struct LandmarkJob {
 
 }  // namespace
 
+namespace {
+
+// The periodic detector on its own thread (EngineConfig::background_detection): one frame at a
+// time, its result picked up by a later analyze().
+class BackgroundDetector {
+  public:
+    using DetectFn = std::function<std::vector<Detection>(const at::Tensor&, detail::DetectorInput&)>;
+    explicit BackgroundDetector(DetectFn detect) : detect_(std::move(detect)) {
+        thread_ = std::thread([this] { run(); });
+    }
+    ~BackgroundDetector() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        changed_.notify_all();
+        thread_.join();
+    }
+    bool busy() const {
+        std::lock_guard lock(mutex_);
+        return input_.defined() || running_;
+    }
+    void submit(at::Tensor frame) {  // an owned copy of the frame
+        {
+            std::lock_guard lock(mutex_);
+            input_ = std::move(frame);
+        }
+        changed_.notify_all();
+    }
+    // The finished detections, once; rethrows the detector's error.
+    std::optional<std::vector<Detection>> take() {
+        std::lock_guard lock(mutex_);
+        if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+        return std::exchange(output_, std::nullopt);
+    }
+    void discard() {
+        std::lock_guard lock(mutex_);
+        output_.reset();
+    }
+
+  private:
+    void run() {
+        set_cpu_threads(1);  // it shares the cores with the live pipeline
+        at::NoGradGuard no_grad;
+        at::InferenceMode inference;
+        for (;;) {
+            at::Tensor frame;
+            {
+                std::unique_lock lock(mutex_);
+                changed_.wait(lock, [&] { return stop_ || input_.defined(); });
+                if (stop_) return;
+                frame = std::move(input_);
+                input_ = at::Tensor();
+                running_ = true;
+            }
+            std::optional<std::vector<Detection>> found;
+            std::exception_ptr error;
+            try {
+                found = detect_(frame, input_buffer_);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            std::lock_guard lock(mutex_);
+            running_ = false;
+            output_ = std::move(found);
+            error_ = error;
+        }
+    }
+
+    DetectFn detect_;
+    detail::DetectorInput input_buffer_;  // its own: the inline detector may run meanwhile
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    at::Tensor input_;
+    std::optional<std::vector<Detection>> output_;
+    std::exception_ptr error_;
+    bool running_ = false;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+}  // namespace
+
 struct FaceAnalyzer::Impl {
     std::shared_ptr<const FaceModels> models;
     EngineConfig config;
@@ -126,11 +215,13 @@ struct FaceAnalyzer::Impl {
     double last_timestamp_s = 0.0;
     bool force_detection = true;
 
-    std::vector<Detection> detect(const at::Tensor& rgb);
+    std::unique_ptr<BackgroundDetector> background;  // last: joined before the rest goes
+
+    std::vector<Detection> detect(const at::Tensor& rgb, detail::DetectorInput& input);
     // Runs the detector, records its time in result, and restarts the detection period.
     std::vector<Detection> run_detector(const at::Tensor& rgb, FrameAnalysis& result) {
         const auto start = Clock::now();
-        std::vector<Detection> detections = detect(rgb);
+        std::vector<Detection> detections = detect(rgb, detector_input);
         result.timings.detect_ms = ms_since(start);
         result.detector_ran = true;
         force_detection = false;
@@ -141,10 +232,11 @@ struct FaceAnalyzer::Impl {
                                   double timestamp_s, StageTimings& timings);
 };
 
-std::vector<Detection> FaceAnalyzer::Impl::detect(const at::Tensor& rgb) {
+std::vector<Detection> FaceAnalyzer::Impl::detect(const at::Tensor& rgb,
+                                                  detail::DetectorInput& input) {
     const auto& net = models->impl().detector;
     const int side = static_cast<int>(std::max(rgb.size(2), rgb.size(3)));
-    const detail::SsdOutput out = net.forward(detector_input.make(rgb, detail::kDetectorInputSize));
+    const detail::SsdOutput out = net.forward(input.make(rgb, detail::kDetectorInputSize));
     const at::Tensor boxes = out.boxes[0], scores = out.scores[0];
 
     // Candidates above the threshold, best first; IoU matrix in torch, greedy pass on the CPU.
@@ -372,6 +464,11 @@ FaceAnalyzer::FaceAnalyzer(std::shared_ptr<const FaceModels> models, const Engin
     config.validate();
     impl_->models = std::move(models);
     impl_->config = config;
+    if (config.tracking && config.background_detection) {
+        Impl* impl = impl_.get();
+        impl_->background = std::make_unique<BackgroundDetector>(
+            [impl](const at::Tensor& rgb, detail::DetectorInput& input) { return impl->detect(rgb, input); });
+    }
 }
 
 FaceAnalyzer::~FaceAnalyzer() = default;
@@ -379,6 +476,7 @@ FaceAnalyzer::FaceAnalyzer(FaceAnalyzer&&) noexcept = default;
 FaceAnalyzer& FaceAnalyzer::operator=(FaceAnalyzer&&) noexcept = default;
 
 void FaceAnalyzer::reset() {
+    if (impl_->background) impl_->background->discard();
     impl_->tracks.clear();
     impl_->force_detection = true;
     impl_->frame_index = 0;
@@ -403,16 +501,31 @@ FrameAnalysis FaceAnalyzer::analyze(const FrameView& frame, CropOutput crops, do
         if (timestamp_s < 0) timestamp_s = s.last_timestamp_s + 1.0 / 30.0;
         s.last_timestamp_s = timestamp_s;
 
+        const bool periodic = s.frame_index % s.config.detect_every_n_frames == 0;
         const bool detect = !s.config.tracking || s.force_detection || s.tracks.empty() ||
-                            s.frame_index % s.config.detect_every_n_frames == 0;
+                            (periodic && !s.background);
         std::vector<Detection> detections;
+        bool have_detections = detect;
         if (detect) {
             detections = s.run_detector(rgb, result);
+        } else if (s.background) {
+            // Boxes found a few frames ago: close enough to match the tracks (IoU > 0.3) and
+            // to start tracks for new faces.
+            if (auto found = s.background->take()) {
+                detections = std::move(*found);
+                have_detections = true;
+            }
+            if (periodic && !s.background->busy()) {
+                s.background->submit(rgb.clone());
+                s.frame_index = 1;
+            } else {
+                ++s.frame_index;
+            }
         } else {
             ++s.frame_index;
         }
-        result.faces =
-            s.track_faces(rgb, detect ? &detections : nullptr, timestamp_s, result.timings);
+        result.faces = s.track_faces(rgb, have_detections ? &detections : nullptr, timestamp_s,
+                                     result.timings);
         if (!detect && s.force_detection) {
             // A track was lost on a frame without detection: detect now rather than show a
             // frame without that face (or with a ghost of it). Surviving tracks are matched

@@ -122,49 +122,71 @@ struct FaceSwapper::Impl {
         return config;
     }
 
-    void swap_faces(at::Tensor& canvas, const std::vector<Face>& faces, SwapTimings& timings,
-                    std::vector<detail::PixelRect>& changed);
 };
 
-void FaceSwapper::Impl::swap_faces(at::Tensor& canvas, const std::vector<Face>& faces,
-                                   SwapTimings& timings,
-                                   std::vector<detail::PixelRect>& changed) {
-    const auto& model = swap_model->impl();
-    const int size = swap_model->info().resolution;
-    auto start = Clock::now();
-    std::vector<Affine2x3> to_image;
+// Stage 1's output, stage 2's input: everything stage 2 needs, owned, so that stage 1 can move
+// on to the next frame (the analyzer reuses its frame buffer) while stage 2 works on this one.
+struct PreparedSwap {
+    SwapResult result;  // analysis, the unchanged pixels, stage-1 timings
+    std::vector<Face> faces;       // the faces to swap
+    SwapConfig swap_config;        // as it was when the frame came in
+    at::Tensor canvas;             // [1, 3, H, W] float RGB of the frame (empty: no face)
+    at::Tensor crops;              // [N, 3, R, R] aligned faces, 0..1
+    at::Tensor code;               // the encoder's output for them
     std::vector<Landmarks68> crop_landmarks;
-    for (const Face& f : faces) {
+    Clock::time_point started;
+};
+
+namespace {
+
+// Stage 1 (after analysis): aligned crops of the faces and their shared code.
+void encode_faces(const SwapModel& swap_model, PreparedSwap& job) {
+    const auto& model = swap_model.impl();
+    const int size = swap_model.info().resolution;
+    const auto start = Clock::now();
+    std::vector<Affine2x3> to_image;
+    for (const Face& f : job.faces) {
         to_image.push_back(f.aligned_to_image);
-        crop_landmarks.push_back(transform_landmarks(f.landmarks, f.image_to_aligned));
+        job.crop_landmarks.push_back(transform_landmarks(f.landmarks, f.image_to_aligned));
     }
-    const at::Tensor crops = detail::aligned_crops(canvas, to_image, size).div_(255.f);
-    at::Tensor code = model.net->encode(crops);
-    if (code.is_cpu()) code = code.contiguous(at::MemoryFormat::ChannelsLast);  // see load()
+    job.crops = detail::aligned_crops(job.canvas, to_image, size).div_(255.f);
+    job.code = model.net->encode(job.crops);
+    if (job.code.is_cpu()) job.code = job.code.contiguous(at::MemoryFormat::ChannelsLast);  // see load()
+    job.result.timings.generate_ms = ms_since(start);
+}
+
+// Stage 2: decode, colour-match, blend into the canvas; returns the rectangles it changed.
+std::vector<detail::PixelRect> decode_and_merge(const SwapModel& swap_model, PreparedSwap& job) {
+    const auto& model = swap_model.impl();
+    const int size = swap_model.info().resolution;
+    const SwapConfig& swap_config = job.swap_config;
+    auto start = Clock::now();
     detail::DecodedFace decoded = swap_config.direction == SwapDirection::kAToB
-                                      ? model.net->decode_b(code)
-                                      : model.net->decode_a(code);
+                                      ? model.net->decode_b(job.code)
+                                      : model.net->decode_a(job.code);
     decoded.rgb = decoded.rgb.contiguous();
     decoded.mask = decoded.mask.contiguous();
-    timings.generate_ms = ms_since(start);
+    job.result.timings.generate_ms += ms_since(start);
 
     start = Clock::now();
-    const at::Tensor hull = detail::face_hull_masks(crop_landmarks, size, canvas.device());
+    at::Tensor& canvas = job.canvas;
+    const at::Tensor hull = detail::face_hull_masks(job.crop_landmarks, size, canvas.device());
     at::Tensor face = decoded.rgb;
     if (swap_config.color_transfer == ColorTransfer::kRct)
-        face = detail::reinhard_color_transfer(face, crops, hull);
+        face = detail::reinhard_color_transfer(face, job.crops, hull);
     at::Tensor mask = swap_config.use_learned_mask ? at::minimum(hull, decoded.mask) : hull;
     mask = detail::erode_and_feather(mask, static_cast<int>(swap_config.mask_erosion * size),
                                      static_cast<int>(swap_config.mask_feather * size));
 
+    std::vector<detail::PixelRect> changed;
     const int width = static_cast<int>(canvas.size(3)), height = static_cast<int>(canvas.size(2));
-    for (size_t i = 0; i < faces.size(); ++i) {
+    for (size_t i = 0; i < job.faces.size(); ++i) {
         const detail::PixelRect rect =
-            detail::crop_footprint(faces[i].aligned_to_image, size, width, height);
+            detail::crop_footprint(job.faces[i].aligned_to_image, size, width, height);
         if (rect.width < 2 || rect.height < 2) continue;
         // Face and mask together, so one grid_sample moves both into the frame.
         const at::Tensor both = at::cat({face[i] * 255.f, mask[i]}, 0).unsqueeze(0);
-        const at::Tensor in_frame = detail::crop_to_frame(both, faces[i].image_to_aligned, rect);
+        const at::Tensor in_frame = detail::crop_to_frame(both, job.faces[i].image_to_aligned, rect);
         at::Tensor roi = canvas.narrow(2, rect.y, rect.height).narrow(3, rect.x, rect.width);
         at::Tensor generated = in_frame.narrow(1, 0, 3);
         const at::Tensor alpha = in_frame.narrow(1, 3, 1);
@@ -173,8 +195,16 @@ void FaceSwapper::Impl::swap_faces(at::Tensor& canvas, const std::vector<Face>& 
         roi.copy_(roi + (generated - roi) * alpha);
         changed.push_back(rect);
     }
-    timings.merge_ms = ms_since(start);
+    job.result.timings.merge_ms = ms_since(start);
+    return changed;
 }
+
+std::string first_line(const std::exception& e) {
+    const std::string what = e.what();
+    return what.substr(0, what.find('\n'));
+}
+
+}  // namespace
 
 FaceSwapper::FaceSwapper(std::shared_ptr<const FaceModels> face_models,
                          std::shared_ptr<const SwapModel> swap_model, const EngineConfig& config,
@@ -190,10 +220,13 @@ void FaceSwapper::set_swap_config(const SwapConfig& swap_config) {
 }
 void FaceSwapper::reset() { impl_->analyzer.reset(); }
 
-SwapResult FaceSwapper::process(const FrameView& frame, double timestamp_s) {
+std::shared_ptr<PreparedSwap> FaceSwapper::prepare(const FrameView& frame, double timestamp_s,
+                                                   bool own_frame_copy) {
     Impl& s = *impl_;
-    const auto total_start = Clock::now();
-    SwapResult result;
+    auto job = std::make_shared<PreparedSwap>();
+    job->started = Clock::now();
+    job->swap_config = s.swap_config;
+    SwapResult& result = job->result;
     result.analysis = s.analyzer.analyze(frame, CropOutput::kNone, timestamp_s);
     result.timings.analysis = result.analysis.timings;
     result.width = frame.width;
@@ -205,29 +238,45 @@ SwapResult FaceSwapper::process(const FrameView& frame, double timestamp_s) {
         std::memcpy(result.pixels.data() + y * row_bytes, frame.data + y * frame.stride_bytes,
                     row_bytes);
 
-    std::vector<Face> faces = result.analysis.faces;
-    if (s.swap_config.largest_face_only && faces.size() > 1) {
-        auto largest = std::max_element(faces.begin(), faces.end(), [](auto& a, auto& b) {
-            return face_area(a) < face_area(b);
-        });
-        faces = {*largest};
+    job->faces = result.analysis.faces;
+    if (job->swap_config.largest_face_only && job->faces.size() > 1) {
+        auto largest = std::max_element(job->faces.begin(), job->faces.end(),
+                                        [](auto& a, auto& b) { return face_area(a) < face_area(b); });
+        job->faces = {*largest};
     }
-    if (faces.empty()) {
-        result.timings.total_ms = ms_since(total_start);
-        return result;
+    if (job->faces.empty()) return job;
+    try {
+        at::NoGradGuard no_grad;
+        at::InferenceMode inference;
+        // The analyzer's uploaded frame is scratch until its next call: paste into it, or
+        // into a copy when stage 2 will run while the analyzer takes the next frame.
+        const at::Tensor& uploaded = detail::uploaded_frame(s.analyzer);
+        job->canvas = own_frame_copy ? uploaded.clone() : uploaded;
+        encode_faces(*s.swap_model, *job);
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw Error(ErrorCode::kInternal, "face swap failed: " + first_line(e));
+    }
+    return job;
+}
+
+SwapResult FaceSwapper::complete(std::shared_ptr<PreparedSwap> job) const {
+    SwapResult& result = job->result;
+    if (job->faces.empty()) {
+        result.timings.total_ms = ms_since(job->started);
+        return std::move(result);
     }
     try {
         at::NoGradGuard no_grad;
         at::InferenceMode inference;
-        // The analyzer's uploaded frame is scratch until its next call: paste into it.
-        at::Tensor canvas = detail::uploaded_frame(s.analyzer);
-        std::vector<detail::PixelRect> changed;
-        s.swap_faces(canvas, faces, result.timings, changed);
+        const std::vector<detail::PixelRect> changed = decode_and_merge(*impl_->swap_model, *job);
 
         const auto start = Clock::now();
-        const bool bgr = frame.format == PixelFormat::BGR24;
+        const bool bgr = result.format == PixelFormat::BGR24;
+        const size_t row_bytes = static_cast<size_t>(result.width) * 3;
         for (const detail::PixelRect& r : changed) {
-            at::Tensor roi = canvas.narrow(2, r.y, r.height).narrow(3, r.x, r.width)[0];
+            at::Tensor roi = job->canvas.narrow(2, r.y, r.height).narrow(3, r.x, r.width)[0];
             if (bgr) roi = roi.flip(0);
             const at::Tensor bytes =
                 roi.round().clamp(0, 255).to(at::kByte).permute({1, 2, 0}).contiguous().cpu();
@@ -241,11 +290,14 @@ SwapResult FaceSwapper::process(const FrameView& frame, double timestamp_s) {
     } catch (const Error&) {
         throw;
     } catch (const std::exception& e) {
-        std::string what = e.what();
-        throw Error(ErrorCode::kInternal, "face swap failed: " + what.substr(0, what.find('\n')));
+        throw Error(ErrorCode::kInternal, "face swap failed: " + first_line(e));
     }
-    result.timings.total_ms = ms_since(total_start);
-    return result;
+    result.timings.total_ms = ms_since(job->started);
+    return std::move(result);
+}
+
+SwapResult FaceSwapper::process(const FrameView& frame, double timestamp_s) {
+    return complete(prepare(frame, timestamp_s, false));
 }
 
 }  // namespace faceswap

@@ -127,6 +127,11 @@ struct EngineConfig {
     // Tracking: the detector runs every N frames or when a track is lost.
     bool tracking = true;
     int detect_every_n_frames = 12;
+    // Run those periodic detections (looking for new faces while tracks hold) on a background
+    // thread, merging their boxes a few frames later, instead of inline: live video then has no
+    // slow frame every N (the detector costs several frames' time on a CPU). Detection when a
+    // track is lost or none exists stays inline.
+    bool background_detection = false;
     float max_alignment_residual = 0.12f;  // landmark-quality check; above this a track is lost
     float max_appearance_change = 0.08f;   // mean change of the crop's 16x16 grey thumbnail
                                            // between frames (0..1) above which a track is lost
@@ -146,6 +151,10 @@ struct EngineConfig {
 };
 
 // The pretrained detector and landmark nets, loaded once and shared read-only.
+// LibTorch CPU threads for engine work started from the calling thread (and the default for
+// others). A live pipeline that runs its stages on their own threads gives each one thread.
+void set_cpu_threads(int threads);
+
 class FaceModels {
   public:
     static std::shared_ptr<const FaceModels> load(const EngineConfig& config);

@@ -88,6 +88,9 @@ struct SwapResult {
     SwapTimings timings;
 };
 
+// A frame between the two stages of FaceSwapper (opaque).
+struct PreparedSwap;
+
 // One video stream: analyse, swap every (or the largest) face, merge back.
 class FaceSwapper {
   public:
@@ -100,6 +103,14 @@ class FaceSwapper {
 
     // timestamp_s as in FaceAnalyzer::analyze. A frame with no face comes back unchanged.
     SwapResult process(const FrameView& frame, double timestamp_s = -1.0);
+
+    // The same in two stages, for live pipelines on several cores: prepare() analyses the frame
+    // and encodes its faces (tracking state: one thread at a time, frames in order); complete()
+    // decodes and merges, and may run on another thread while prepare() takes the next frame
+    // when own_frame_copy was true. process() is complete(prepare(frame, ts, false)).
+    std::shared_ptr<PreparedSwap> prepare(const FrameView& frame, double timestamp_s = -1.0,
+                                          bool own_frame_copy = true);
+    SwapResult complete(std::shared_ptr<PreparedSwap> job) const;
 
     void set_swap_config(const SwapConfig& swap_config);  // takes effect on the next frame
     void reset();                                         // forget tracks (new video, seek)
