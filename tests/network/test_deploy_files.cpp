@@ -79,6 +79,11 @@ TEST_CASE("deploy files: the packaged config loads, ports and drain times agree"
     const int pre_stop_s = first_int(deployment, R"re(command: \["sleep", "(\d+)"\])re");
     CHECK(pre_stop_s + config.drain_timeout_s <
           first_int(deployment, R"(terminationGracePeriodSeconds: (\d+))"));
+    // The pod runs as the image's user, by number (runAsNonRoot cannot check a name).
+    const int image_uid = first_int(packaging_file("docker/Dockerfile"), R"(\nUSER (\d+):)");
+    CHECK(first_int(deployment, R"(runAsUser: (\d+))") == image_uid);
+    CHECK(first_int(packaging_file("docker/Dockerfile"), R"(useradd[^\n]*--uid (\d+))") ==
+          image_uid);
     // systemd waits for the drain too.
     CHECK(config.drain_timeout_s <
           first_int(packaging_file("server/faceswap-server.service"), R"(TimeoutStopSec=(\d+))"));
