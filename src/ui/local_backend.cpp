@@ -45,7 +45,7 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
         config.model_dir = settings.face_model_dir;
         config.device = settings.device;
         if (settings.pipelined) config.cpu_threads = 1;
-        config.background_detection = true;  // no slow frame every detection period
+        config.background_detection = settings.background_detection;  // no slow frame every period
         std::shared_ptr<const FaceModels> face_models;
         std::shared_ptr<const SwapModel> swap_model;
         const std::string key = settings.face_model_dir + '\n' + settings.swap_model + '\n' +

@@ -25,6 +25,7 @@ struct LocalSettings {
     // each: on a small CPU this beats one stage with two intra-op threads, whose small
     // convolutions barely scale. Off: one thread runs both stages with every core.
     bool pipelined = true;
+    bool background_detection = true;  // EngineConfig::background_detection
 };
 
 class LocalBackend : public SwapBackend {

@@ -36,12 +36,13 @@ int main(int argc, char** argv) {
     const QCommandLineOption size("size", "capture size, e.g. 640x480", "WxH", "640x480");
     const QCommandLineOption fps("fps", "pace video files at this rate (default: the file's own)", "rate");
     const QCommandLineOption no_pipeline("no-pipeline", "local: run both engine stages on one thread with every core");
+    const QCommandLineOption inline_detection("inline-detection", "local: run the periodic face detector on the frame path (the engine's default) instead of in the background");
     const QCommandLineOption start("start", "press Start once the window is up");
     const QCommandLineOption quit_after("quit-after", "quit cleanly after this many seconds", "seconds");
     const QCommandLineOption benchmark("benchmark", "swap, then print FPS and latency over this many seconds and quit", "seconds");
     const QCommandLineOption screenshot("screenshot", "save the window to this PNG before quitting", "file");
     const QCommandLineOption no_settings("no-settings", "neither read nor save the saved settings");
-    parser.addOptions({source, mode, server, token, model, direction, size, fps, no_pipeline, start, quit_after,
+    parser.addOptions({source, mode, server, token, model, direction, size, fps, no_pipeline, inline_detection, start, quit_after,
                        benchmark, screenshot, no_settings});
     parser.process(app);
 
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
     options.size = QSize(wh[0].toInt(), wh[1].toInt());
     options.file_fps = parser.value(fps).toDouble();
     options.pipelined = !parser.isSet(no_pipeline);
+    options.background_detection = !parser.isSet(inline_detection);
     if (!options.mode.isEmpty() && options.mode != "local" && options.mode != "remote") {
         std::fprintf(stderr, "error: --mode is local or remote\n");
         return 2;

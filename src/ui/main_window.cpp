@@ -487,6 +487,7 @@ void MainWindow::start_backend() {
         settings.swap_model = model_combo_->currentText().trimmed().toStdString();
         settings.swap.direction = a2b ? SwapDirection::kAToB : SwapDirection::kBToA;
         settings.pipelined = options_.pipelined;
+        settings.background_detection = options_.background_detection;
         if (!local_) {
             local_ = new LocalBackend(settings, this);
             connect(local_, &SwapBackend::stateChanged, this, &MainWindow::on_backend_state);

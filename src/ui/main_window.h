@@ -44,6 +44,7 @@ struct AppOptions {
     QSize size{640, 480};     // capture size (the demo video is scaled to it)
     double file_fps = 0;      // pace video files at this rate; 0 = the file's own
     bool pipelined = true;    // local mode: two engine stages on two threads
+    bool background_detection = true;  // local mode: the periodic detector off the frame path
     bool use_settings = true;  // read and write QSettings
 };
 

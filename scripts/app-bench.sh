@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Local-mode figures of the desktop app at 640x480 with the demo model, from the app's own
+# statistics (faceswap-app --benchmark): the demo video paced at 30 frames/s, as a camera
+# would deliver it; the default (two-stage pipeline, background detection) against the engine's
+# plain single-thread-of-work arrangement, alternated so that drifting machine load hits both.
+# Usage: scripts/app-bench.sh [SECONDS] [BUILD_DIR]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SECONDS_PER_RUN="${1:-20}"
+APP="${2:-$ROOT/build/release}/src/ui/faceswap-app"
+export QT_QPA_PLATFORM=offscreen OMP_WAIT_POLICY=PASSIVE
+echo "faceswap-app local-mode benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+run() {  # label, flags...
+  local label="$1"; shift
+  echo "--- $label"
+  "$APP" --no-settings --source demo --fps 30 --size 640x480 --benchmark "$SECONDS_PER_RUN" "$@" 2>/dev/null
+}
+for round in 1 2; do
+  run "default: 2-stage pipeline, background detection (round $round)"
+  run "one stage, 2 threads, background detection (round $round)" --no-pipeline
+  run "one stage, 2 threads, inline detection (round $round)" --no-pipeline --inline-detection
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
