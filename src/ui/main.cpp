@@ -33,8 +33,8 @@ int main(int argc, char** argv) {
     const QCommandLineOption token("token", "remote: auth token", "token");
     const QCommandLineOption model("model", "local: .fsmodel file; remote: the server's model id", "model");
     const QCommandLineOption direction("direction", "a2b or b2a", "direction");
-    const QCommandLineOption size("size", "capture size, e.g. 640x480", "WxH", "640x480");
-    const QCommandLineOption fps("fps", "pace video files at this rate (default: the file's own)", "rate");
+    const QCommandLineOption size("size", "capture size, e.g. 640x480 (default: as last time)", "WxH");
+    const QCommandLineOption fps("fps", "camera and test-pattern frame rate; video files are paced at it too (default: their own)", "rate");
     const QCommandLineOption no_pipeline("no-pipeline", "local: run both engine stages on one thread with every core");
     const QCommandLineOption inline_detection("inline-detection", "local: run the periodic face detector on the frame path (the engine's default) instead of in the background");
     const QCommandLineOption start("start", "press Start once the window is up");
@@ -54,13 +54,16 @@ int main(int argc, char** argv) {
     options.model = parser.value(model);
     options.direction = parser.value(direction);
     options.use_settings = !parser.isSet(no_settings);
-    const QStringList wh = parser.value(size).split('x');
-    if (wh.size() != 2 || wh[0].toInt() < 64 || wh[1].toInt() < 48) {
-        std::fprintf(stderr, "error: --size takes WIDTHxHEIGHT, e.g. 640x480\n");
-        return 2;
+    if (parser.isSet(size)) {
+        const QStringList wh = parser.value(size).split('x');
+        if (wh.size() != 2 || wh[0].toInt() < 64 || wh[1].toInt() < 48) {
+            std::fprintf(stderr, "error: --size takes WIDTHxHEIGHT, e.g. 640x480\n");
+            return 2;
+        }
+        options.size = QSize(wh[0].toInt(), wh[1].toInt());
     }
-    options.size = QSize(wh[0].toInt(), wh[1].toInt());
     options.file_fps = parser.value(fps).toDouble();
+    options.camera_fps = options.file_fps;
     options.pipelined = !parser.isSet(no_pipeline);
     options.background_detection = !parser.isSet(inline_detection);
     if (!options.mode.isEmpty() && options.mode != "local" && options.mode != "remote") {
@@ -118,7 +121,7 @@ int main(int argc, char** argv) {
                 const double seconds = phase_clock.elapsed() / 1000.0;
                 std::printf("faceswap-app benchmark: %s, source %s at %dx%d, %.0f s\n",
                             qPrintable(backend->describe()), qPrintable(window.current_source()),
-                            options.size.width(), options.size.height(), seconds);
+                            window.preview_view()->image().width(), window.preview_view()->image().height(), seconds);
                 std::printf("  swapped view  %.1f FPS (%lld frames shown)\n", window.mean_fps(),
                             static_cast<long long>(s.frames));
                 std::printf("  preview       %.1f FPS\n", (window.preview_frames() - preview_at_start) / seconds);

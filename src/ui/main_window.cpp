@@ -102,6 +102,15 @@ void MainWindow::build_ui() {
     source_combo_->setObjectName(QStringLiteral("sourceCombo"));
     source_combo_->setMinimumContentsLength(16);
     source_combo_->setToolTip(QStringLiteral("Where the video comes from (Ctrl+O opens a video file)"));
+    size_combo_ = new QComboBox;
+    size_combo_->setObjectName(QStringLiteral("sizeCombo"));
+    size_combo_->setToolTip(QStringLiteral("Capture size (the nearest the camera offers)"));
+    for (const QSize& size : {QSize(320, 240), QSize(640, 480), QSize(960, 540), QSize(1280, 720), QSize(1920, 1080)})
+        size_combo_->addItem(QStringLiteral("%1×%2").arg(size.width()).arg(size.height()), size);
+    rate_combo_ = new QComboBox;
+    rate_combo_->setObjectName(QStringLiteral("rateCombo"));
+    rate_combo_->setToolTip(QStringLiteral("Camera frame rate (video files play at their own)"));
+    for (int rate : {15, 24, 25, 30, 60}) rate_combo_->addItem(QStringLiteral("%1 fps").arg(rate), rate);
     mode_combo_ = new QComboBox;
     mode_combo_->setObjectName(QStringLiteral("modeCombo"));
     mode_combo_->addItem(QStringLiteral("Local"), QStringLiteral("local"));
@@ -153,6 +162,8 @@ void MainWindow::build_ui() {
 
     controls->addWidget(new QLabel(QStringLiteral("Source")));
     controls->addWidget(source_combo_);
+    controls->addWidget(size_combo_);
+    controls->addWidget(rate_combo_);
     controls->addWidget(mode_combo_);
     controls->addWidget(remote_fields_);
     controls->addWidget(new QLabel(QStringLiteral("Model")));
@@ -233,6 +244,11 @@ void MainWindow::build_ui() {
         restart_source();
         save_settings();
     });
+    for (QComboBox* combo : {size_combo_, rate_combo_})
+        connect(combo, qOverload<int>(&QComboBox::activated), this, [this] {
+            restart_source();
+            save_settings();
+        });
     connect(mode_combo_, qOverload<int>(&QComboBox::activated), this, [this] {
         if (backend_ && backend_->active()) backend_->stop();
         update_mode_widgets();
@@ -297,6 +313,18 @@ void MainWindow::load_settings() {
     const QString direction = options_.direction.isEmpty() ? saved("direction", QStringLiteral("a2b"))
                                                            : options_.direction;
     direction_combo_->setCurrentIndex(std::max(0, direction_combo_->findData(direction)));
+    const QSize size = options_.size.isValid()
+                           ? options_.size
+                           : (settings_ ? settings_->value(QStringLiteral("size"), QSize(640, 480)).toSize()
+                                        : QSize(640, 480));
+    if (size_combo_->findData(size) < 0)
+        size_combo_->addItem(QStringLiteral("%1×%2").arg(size.width()).arg(size.height()), size);
+    size_combo_->setCurrentIndex(size_combo_->findData(size));
+    const int rate = options_.camera_fps > 0
+                         ? static_cast<int>(options_.camera_fps)
+                         : (settings_ ? settings_->value(QStringLiteral("rate"), 30).toInt() : 30);
+    if (rate_combo_->findData(rate) < 0) rate_combo_->addItem(QStringLiteral("%1 fps").arg(rate), rate);
+    rate_combo_->setCurrentIndex(rate_combo_->findData(rate));
     const bool single = settings_ && settings_->value(QStringLiteral("swapped_only"), false).toBool();
     layout_button_->setChecked(single);
     if (settings_) restoreGeometry(settings_->value(QStringLiteral("geometry")).toByteArray());
@@ -332,6 +360,8 @@ void MainWindow::save_settings() const {
                         model_combo_->currentText());
     settings_->setValue(QStringLiteral("direction"), direction_combo_->currentData());
     settings_->setValue(QStringLiteral("swapped_only"), layout_button_->isChecked());
+    settings_->setValue(QStringLiteral("size"), capture_size());
+    settings_->setValue(QStringLiteral("rate"), rate_combo_->currentData());
     settings_->setValue(QStringLiteral("geometry"), saveGeometry());
 }
 
@@ -398,16 +428,17 @@ void MainWindow::restart_source() {
     if (key.startsWith(kCameraKey)) {
         capture::CameraOptions camera;
         camera.device_id = QByteArray::fromHex(key.mid(kCameraKey.size() + 1).toLatin1());
-        camera.size = options_.size;
+        camera.size = capture_size();
+        camera.fps = capture_rate();
         source_ = std::make_unique<capture::CameraSource>(mailbox_, camera);
     } else if (key == kPatternKey) {
-        source_ = std::make_unique<capture::TestPatternSource>(mailbox_, options_.size, 30);
+        source_ = std::make_unique<capture::TestPatternSource>(mailbox_, capture_size(), capture_rate());
     } else {
         const QString path = key == kDemoKey ? QString::fromStdString(paths::demo_video()) : key.mid(5);
         capture::VideoFileOptions file;
         file.fps = options_.file_fps;
         // The demo video is small (360x288): scale it to the capture size, as a camera would give.
-        if (key == kDemoKey) file.size = options_.size;
+        if (key == kDemoKey) file.size = capture_size();
         source_ = std::make_unique<capture::VideoFileSource>(mailbox_, path, file);
     }
     connect(source_.get(), &capture::FrameSource::failed, this, &MainWindow::on_source_failed);
@@ -421,6 +452,9 @@ void MainWindow::restart_source() {
     });
     source_->start();
 }
+
+QSize MainWindow::capture_size() const { return size_combo_->currentData().toSize(); }
+double MainWindow::capture_rate() const { return rate_combo_->currentData().toDouble(); }
 
 void MainWindow::on_source_failed(const QString& message) {
     preview_->clear(message);

@@ -41,7 +41,8 @@ struct AppOptions {
     QString model;      // local: .fsmodel file; remote: the server's model id
     QString direction;  // "a2b" or "b2a"
     QString face_model_dir;
-    QSize size{640, 480};     // capture size (the demo video is scaled to it)
+    QSize size;               // capture size (the demo video is scaled to it); empty = saved
+    double camera_fps = 0;    // camera / test pattern rate; 0 = saved (30 at first)
     double file_fps = 0;      // pace video files at this rate; 0 = the file's own
     bool pipelined = true;    // local mode: two engine stages on two threads
     bool background_detection = true;  // local mode: the periodic detector off the frame path
@@ -80,6 +81,8 @@ class MainWindow : public QMainWindow {
     void load_settings();
     void save_settings() const;
     void restart_source();
+    QSize capture_size() const;
+    double capture_rate() const;
     void select_source_key(const QString& key);
     void refresh_sources();
     void start_backend();
@@ -115,6 +118,8 @@ class MainWindow : public QMainWindow {
     VideoView* swapped_ = nullptr;
     QComboBox* source_combo_ = nullptr;
     QComboBox* mode_combo_ = nullptr;
+    QComboBox* size_combo_ = nullptr;  // capture size: cameras, the demo video, the test pattern
+    QComboBox* rate_combo_ = nullptr;  // camera and test-pattern frame rate
     QLineEdit* server_edit_ = nullptr;
     QLineEdit* token_edit_ = nullptr;
     QComboBox* model_combo_ = nullptr;
