@@ -85,8 +85,9 @@ void ServerConfig::validate() const {
     if (batch_size < 1) throw ConfigError("scheduler.batch_size must be at least 1");
     if (io_threads < 1) throw ConfigError("server.io_threads must be at least 1");
     if (!model_urls.empty() && swap_model_dir.empty())
-        throw ConfigError("engine.model_urls (--model-url) needs engine.swap_model_dir "
-                          "(--swap-model-dir), the folder the models are pulled into");
+        throw ConfigError(
+            "engine.model_urls (--model-url) needs engine.swap_model_dir "
+            "(--swap-model-dir), the folder the models are pulled into");
     if (max_model_bytes < 1024) throw ConfigError("limits.max_model_bytes is below 1024");
 }
 

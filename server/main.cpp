@@ -142,8 +142,9 @@ int main(int argc, char** argv) {
             throw ConfigError("--model-url needs the real engine (--engine faceswap)");
         Server server(config, factory);
         if (config.engine == "faceswap" && server.models().list().empty() && sources.empty())
-            spdlog::warn("no swap model yet: sessions are refused until one is pushed "
-                         "(PUT /v1/models/ID)");
+            spdlog::warn(
+                "no swap model yet: sessions are refused until one is pushed "
+                "(PUT /v1/models/ID)");
         server.handle_signals();
         if (!sources.empty()) server.set_ready(false, "pulling models");
         const std::uint16_t port = server.start();

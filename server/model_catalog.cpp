@@ -242,6 +242,11 @@ CatalogEntry ModelCatalog::install(const std::string& id, const std::string& sta
         entry.size_bytes = size;
         entry.sha256 = sha256;
         entry.added_unix_s = now_unix_s();
+        // On disk before the rename, so a crash cannot leave a renamed but empty file.
+        if (const int fd = ::open(staged.c_str(), O_RDONLY); fd >= 0) {
+            ::fsync(fd);
+            ::close(fd);
+        }
         {
             std::lock_guard lock(mu_);
             fs::rename(staged, final_path, ec);
@@ -272,8 +277,12 @@ void ModelCatalog::install_async(std::string id, std::string staged, std::string
         jobs_.push_back([this, id = std::move(id), staged = std::move(staged),
                          expected = std::move(expected_sha256), done = std::move(done)] {
             InstallOutcome outcome;
+            const auto started = std::chrono::steady_clock::now();
             try {
                 outcome.entry = install(id, staged, expected, &outcome.replaced);
+                outcome.check_ms = std::chrono::duration<double, std::milli>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count();
             } catch (const CatalogError& e) {
                 outcome.http_status = e.http_status();
                 outcome.error = e.what();

@@ -48,6 +48,7 @@ class CatalogError : public std::runtime_error {
 struct InstallOutcome {
     std::optional<CatalogEntry> entry;  // set on success
     bool replaced = false;              // an earlier version of the id existed
+    double check_ms = 0;                // sha256, complete load and rename of the new file
     int http_status = 0;                // on failure
     std::string error;
 };

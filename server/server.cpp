@@ -7,10 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
-#include <limits>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -851,8 +852,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
                 request, static_cast<http::status>(outcome.http_status),
                 model_api::json_error(outcome.error + "; the previous version (if any) is still "
                                                       "served"));
+        auto entry = nlohmann::json::parse(ModelCatalog::entry_json(*outcome.entry));
+        entry["check_ms"] = std::round(outcome.check_ms * 10) / 10;
         respond_json(request, outcome.replaced ? http::status::ok : http::status::created,
-                     ModelCatalog::entry_json(*outcome.entry) + "\n");
+                     entry.dump() + "\n");
     }
 
     // -------------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ int run_pull(const ModelsOptions& options) {
         fs::rename(incoming, out);
         const SwapModelInfo& info = model->info();
         std::printf(
-            "pulled %s: %s in %.2f s (%.1f MB/s)%s, sha256 %s\n", out.c_str(),
+            "pulled %s: %s in %.3f s (%.1f MB/s)%s, sha256 %s\n", out.c_str(),
             megabytes(result.size_bytes).c_str(), result.seconds,
             (result.size_bytes - result.resumed_from) / 1e6 / std::max(result.seconds, 1e-6),
             result.resumed_from > 0 ? (", resumed at " + megabytes(result.resumed_from)).c_str()
@@ -141,16 +141,24 @@ int run_push(const ModelsOptions& options) {
     const net::ModelStoreClient store(options.server, http_options(options));
     TransferBar bar("push " + id);
     net::UploadOptions upload;
-    upload.progress = bar.callback();
-    const auto started = std::chrono::steady_clock::now();
+    // Timed from the first progress report (the transfer's start), not the local sha256 before.
+    std::optional<std::chrono::steady_clock::time_point> started;
+    upload.progress = [&, show = bar.callback()](const net::TransferProgress& p) {
+        if (!started) started = std::chrono::steady_clock::now();
+        show(p);
+    };
+    const auto called = std::chrono::steady_clock::now();
     const net::RemoteModel model = store.upload(id, options.model_file, upload);
     const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started.value_or(called))
+            .count();
     bar.finish();
-    std::printf("pushed %s as '%s' to %s: %s in %.2f s (%.1f MB/s), sha256 %s\n",
+    std::printf("pushed %s as '%s' to %s: %s in %.3f s (%.1f MB/s), sha256 %s\n",
                 options.model_file.c_str(), model.id.c_str(), store.base_url().c_str(),
                 megabytes(model.size_bytes).c_str(), seconds, model.size_bytes / 1e6 / seconds,
                 model.sha256.c_str());
+    std::printf("  of which the server's check (sha256, complete load) %.3f s: served now\n",
+                model.server_check_ms / 1000);
     return 0;
 }
 

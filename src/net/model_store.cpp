@@ -404,6 +404,7 @@ RemoteModel remote_model_of(const nlohmann::json& json) {
     model.sha256 = json_string(json, "sha256");
     model.added = json_string(json, "added");
     model.training_steps = json.value("training_steps", std::int64_t{0});
+    model.server_check_ms = json.value("check_ms", 0.0);
     if (model.id.empty()) throw std::runtime_error("a model entry without an id");
     return model;
 }
@@ -657,6 +658,7 @@ RemoteModel ModelStoreClient::upload(const std::string& id, const std::string& f
     request.set(CURLOPT_UPLOAD, 1L);
     request.set(CURLOPT_READDATA, file);
     request.set(CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
+    request.set(CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);  // fewer, larger writes than 64 KiB
     request.header("Content-Type: application/octet-stream");
     request.header("X-Faceswap-Sha256: " + sha256);
     // The server refuses a wrong token or an oversized file before a byte of it is sent.

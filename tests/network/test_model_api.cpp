@@ -167,15 +167,6 @@ std::vector<std::string> server_args(const fs::path& swap_model_dir, const fs::p
             "--log-level",      "warn"};
 }
 
-// The status of GET http://127.0.0.1:port/target (through the curl binary).
-int http_status(std::uint16_t port, const std::string& target) {
-    std::string output;
-    run_command(
-        "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(port) + target,
-        &output);
-    return std::atoi(output.c_str());
-}
-
 std::unique_ptr<net::Client> connected_client(std::uint16_t port, const std::string& model,
                                               std::atomic<int>* results) {
     net::ClientConfig config;
@@ -483,9 +474,9 @@ TEST_CASE(
     args.insert(args.end(), {"--model-url", nginx.url("demo.fsmodel")});
 
     auto started = std::make_unique<ServerProcess>(args);
-    CHECK(http_status(started->port(), "/healthz") == 200);
-    CHECK(http_status(started->port(), "/readyz") == 503);  // pulling
-    REQUIRE(wait_until([&] { return http_status(started->port(), "/readyz") == 200; }, 60s));
+    CHECK(http_get(started->port(), "/healthz").first == 200);
+    CHECK(http_get(started->port(), "/readyz").first == 503);  // pulling
+    REQUIRE(wait_until([&] { return http_get(started->port(), "/readyz").first == 200; }, 60s));
     net::HttpOptions http;
     http.token = kToken;
     auto listed =
@@ -500,7 +491,7 @@ TEST_CASE(
     // Restarted: a conditional request (304), no second download.
     CHECK(started->terminate() == 0);
     started = std::make_unique<ServerProcess>(args);
-    REQUIRE(wait_until([&] { return http_status(started->port(), "/readyz") == 200; }, 60s));
+    REQUIRE(wait_until([&] { return http_get(started->port(), "/readyz").first == 200; }, 60s));
     CHECK(nginx.requests("demo.fsmodel", 200) == 1);
     CHECK(nginx.requests("demo.fsmodel", 304) == 1);
 
@@ -508,7 +499,7 @@ TEST_CASE(
     CHECK(started->terminate() == 0);
     args.back() += "#sha256=" + sha;
     started = std::make_unique<ServerProcess>(args);
-    REQUIRE(wait_until([&] { return http_status(started->port(), "/readyz") == 200; }, 60s));
+    REQUIRE(wait_until([&] { return http_get(started->port(), "/readyz").first == 200; }, 60s));
     CHECK(nginx.requests("demo.fsmodel", 200) + nginx.requests("demo.fsmodel", 304) == 2);
     CHECK(started->terminate() == 0);
 

@@ -124,6 +124,7 @@ struct RemoteModel {
     std::string sha256;
     std::string added;  // when the server added it, ISO 8601 UTC
     std::int64_t training_steps = 0;
+    double server_check_ms = 0;  // an upload's answer: the server's sha256 and complete load
 };
 
 // A faceswap-server's model API (/v1/models).
