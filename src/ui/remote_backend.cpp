@@ -1,5 +1,6 @@
 #include "remote_backend.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "faceswap/net/jpeg.h"
@@ -29,6 +30,14 @@ QString RemoteBackend::describe() const {
 net::ClientStats RemoteBackend::client_stats() const {
     auto client = std::atomic_load(&client_);
     return client ? client->stats() : net::ClientStats{};
+}
+
+BackendCounters RemoteBackend::counters() const {
+    BackendCounters counters = SwapBackend::counters();
+    const net::ClientStats stats = client_stats();
+    counters.skipped += static_cast<std::int64_t>(stats.dropped + stats.skipped);
+    counters.lost = std::max<std::int64_t>(counters.lost, static_cast<std::int64_t>(stats.lost));
+    return counters;
 }
 
 void RemoteBackend::join_all() {

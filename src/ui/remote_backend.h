@@ -35,6 +35,8 @@ class RemoteBackend : public SwapBackend {
     QString describe() const override;
     void set_settings(RemoteSettings settings);  // used from the next start()
     net::ClientStats client_stats() const;
+    // Adds the client's own: frames replaced before sending, superseded at the server, lost.
+    BackendCounters counters() const override;
 
   private:
     void feed(std::shared_ptr<capture::FrameMailbox> input);

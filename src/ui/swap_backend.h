@@ -52,7 +52,7 @@ class SwapBackend : public QObject {
     BackendState state() const { return state_.load(); }
     bool active() const;  // starting, running, reconnecting or stopping
     std::shared_ptr<const SwappedFrame> take_frame();  // the newest frame, or null
-    BackendCounters counters() const;
+    virtual BackendCounters counters() const;
 
   signals:
     void stateChanged(faceswap::ui::BackendState state, QString detail);
