@@ -514,3 +514,23 @@ TEST_CASE(
     CHECK_FALSE(fs::exists(models.path() / "demo.fsmodel"));
     CHECK_FALSE(leftovers_in(models.path()));
 }
+
+TEST_CASE("the model API's config keys load, and --model-url needs a model directory",
+          "[network][model-api]") {
+    TempDir dir;
+    const fs::path file = dir.path() / "server.toml";
+    std::ofstream(file) << "[limits]\nmax_model_bytes = 5000000\n[engine]\n"
+                        << "model_urls = [\"http://127.0.0.1:1/a.fsmodel\"]\n";
+    server::ServerConfig config;
+    server::load_config_file(file.string(), config);
+    CHECK(config.max_model_bytes == 5000000);
+    CHECK(config.model_urls == std::vector<std::string>{"http://127.0.0.1:1/a.fsmodel"});
+    CHECK_THROWS_WITH(config.validate(), Catch::Contains("swap_model_dir"));
+    config.swap_model_dir = (dir.path() / "models").string();
+    CHECK_NOTHROW(config.validate());
+
+    server::ServerConfig example;
+    server::load_config_file((source_dir() / "server/faceswap-server.example.toml").string(),
+                             example);
+    CHECK(example.max_model_bytes == std::int64_t{1} << 30);
+}
