@@ -694,7 +694,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
             stream_, *file_serializer_,
             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                 if (ec) return self->shut();
-                if (self->head_only_) return self->end_file(true);
+                if (self->head_only_) return self->end_file(self->file_response_->keep_alive());
                 self->write_file_chunk();
             });
     }
@@ -1054,6 +1054,8 @@ Server::Server(ServerConfig config, std::shared_ptr<ProcessorFactory> factory)
 
 Server::~Server() {
     stop();
+    // Before the io_context goes: an install in progress posts its answer to a connection.
+    impl_->shared.catalog.reset();
 }
 
 std::uint16_t Server::start() {

@@ -104,8 +104,10 @@ int run_pull(const ModelsOptions& options) {
     const std::string incoming = out + ".download";
     TransferBar bar("pull " + id);
     download.progress = bar.callback();
-    const net::DownloadResult result =
-        net::download_file(url, incoming, http_options(options), download);
+    // $FACESWAP_TOKEN is for faceswap servers; a plain file URL (a bucket) gets only --token.
+    net::HttpOptions http = http_options(options);
+    if (url.find("/v1/models/") == std::string::npos) http.token = options.token;
+    const net::DownloadResult result = net::download_file(url, incoming, http, download);
     bar.finish();
     try {
         EngineConfig config = EngineConfig::defaults();

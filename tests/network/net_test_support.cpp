@@ -58,6 +58,17 @@ TestServer::TestServer(server::ServerConfig config,
     port_ = server_->start();
 }
 
+TestCertificate make_test_certificate(const std::string& dir) {
+    TestCertificate files{dir + "/cert.pem", dir + "/key.pem"};
+    std::string output;
+    if (run_command("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+                    "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+                        files.key + " -out " + files.cert,
+                    &output) != 0)
+        throw std::runtime_error("openssl could not make a test certificate: " + output);
+    return files;
+}
+
 bool wait_until(const std::function<bool()>& predicate, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!predicate()) {

@@ -45,6 +45,12 @@ class TestServer {
 // A plain HTTP GET to 127.0.0.1:port (health, readiness, metrics): status and body.
 std::pair<int, std::string> http_get(std::uint16_t port, const std::string& target);
 
+// A self-signed certificate for 127.0.0.1 (openssl), written as cert.pem and key.pem into dir.
+struct TestCertificate {
+    std::string cert, key;  // PEM file paths
+};
+TestCertificate make_test_certificate(const std::string& dir);
+
 // Polls until the predicate holds or the timeout passes; returns the predicate's last value.
 bool wait_until(const std::function<bool()>& predicate,
                 std::chrono::milliseconds timeout = std::chrono::seconds(10));

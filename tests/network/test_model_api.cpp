@@ -92,7 +92,8 @@ class Nginx {
             << "  uwsgi_temp_path " << (dir_.path() / "tmp").string() << ";\n"
             << "  scgi_temp_path " << (dir_.path() / "tmp").string() << ";\n"
             << "  server {\n    listen 127.0.0.1:" << port_ << ";\n    root " << root_.string()
-            << ";\n    limit_rate " << rate << ";\n  }\n}\n";
+            << ";\n    limit_rate " << rate << ";\n"
+            << "    location /fast/ { alias " << root_.string() << "/; limit_rate 0; }\n  }\n}\n";
         start();
     }
     ~Nginx() { kill_hard(); }
@@ -226,12 +227,12 @@ TEST_CASE("a download from nginx cut mid-way resumes where it stopped, verified 
     CHECK_FALSE(fs::exists(partial.string() + ".etag"));
     CHECK(nginx.requests("demo.fsmodel", 206) == 1);
 
-    SECTION("a wrong --sha256 is refused and nothing is left behind") {
+    {  // A wrong --sha256 is refused and nothing is left behind (unthrottled: /fast/).
         const fs::path other = out.path() / "other.fsmodel";
         net::DownloadOptions options;
         options.expected_sha256 = std::string(64, '0');
         try {
-            net::download_file(nginx.url("demo.fsmodel"), other.string(), {}, options);
+            net::download_file(nginx.url("fast/demo.fsmodel"), other.string(), {}, options);
             FAIL("a wrong sha256 was accepted");
         } catch (const net::TransferError& e) {
             CHECK(e.kind() == net::TransferErrorKind::kIntegrity);
@@ -241,13 +242,13 @@ TEST_CASE("a download from nginx cut mid-way resumes where it stopped, verified 
         CHECK_FALSE(fs::exists(other.string() + ".partial"));
         CHECK_FALSE(fs::exists(other.string() + ".partial.etag"));
     }
-    SECTION("the CLI refuses a wrong --sha256 the same way") {
+    {  // The CLI refuses a wrong --sha256 the same way.
         std::string output;
         const fs::path other = out.path() / "cli.fsmodel";
-        const int code =
-            run_command(std::string(FACESWAP_CLI) + " models pull " + nginx.url("demo.fsmodel") +
-                            " -o " + other.string() + " --sha256 " + std::string(64, 'a') + " 2>&1",
-                        &output);
+        const int code = run_command(std::string(FACESWAP_CLI) + " models pull " +
+                                         nginx.url("fast/demo.fsmodel") + " -o " + other.string() +
+                                         " --sha256 " + std::string(64, 'a') + " 2>&1",
+                                     &output);
         CHECK(code != 0);
         CHECK(output.find("sha256 of the download is " + expected) != std::string::npos);
         CHECK_FALSE(fs::exists(other));
@@ -533,4 +534,39 @@ TEST_CASE("the model API's config keys load, and --model-url needs a model direc
     server::load_config_file((source_dir() / "server/faceswap-server.example.toml").string(),
                              example);
     CHECK(example.max_model_bytes == std::int64_t{1} << 30);
+}
+
+TEST_CASE("the model API over TLS: the certificate is verified unless told otherwise",
+          "[network][model-api]") {
+    TempDir dir, models;
+    const auto [cert, key] = make_test_certificate(dir.path().string());
+    fs::copy_file(demo_model(), models.path() / "demo.fsmodel");
+    const fs::path tokens = dir.path() / "tokens";
+    std::ofstream(tokens) << kToken << "\n";
+    auto args = server_args(models.path(), tokens);
+    args.insert(args.end(), {"--tls-cert", cert, "--tls-key", key});
+    ServerProcess server(args);
+    const std::string url = "https://127.0.0.1:" + std::to_string(server.port());
+
+    net::HttpOptions trusted;
+    trusted.token = kToken;
+    trusted.tls_ca_file = cert;
+    const net::ModelStoreClient store(url, trusted);
+    REQUIRE(store.list().size() == 1);
+    const fs::path dest = dir.path() / "demo.fsmodel";
+    CHECK(store.download("demo", dest.string()).sha256 ==
+          net::sha256_of_file(demo_model().string()));
+
+    net::HttpOptions system_store;  // the self-signed certificate is not in it
+    system_store.token = kToken;
+    try {
+        net::ModelStoreClient(url, system_store).list();
+        FAIL("an unverifiable certificate was accepted");
+    } catch (const net::TransferError& e) {
+        CHECK(e.kind() == net::TransferErrorKind::kTls);
+        CHECK(std::string(e.what()).find("certificate") != std::string::npos);
+    }
+    net::HttpOptions insecure = system_store;
+    insecure.tls_verify = false;
+    CHECK(net::ModelStoreClient(url, insecure).list().size() == 1);
 }

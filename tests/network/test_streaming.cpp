@@ -232,13 +232,7 @@ TEST_CASE("a wrong token fails for good instead of retrying", "[network]") {
 
 TEST_CASE("wss:// with a certificate the client verifies", "[network]") {
     TempDir dir;
-    const std::string cert = (dir.path() / "cert.pem").string();
-    const std::string key = (dir.path() / "key.pem").string();
-    std::string output;
-    REQUIRE(run_command("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-                        "-addext subjectAltName=IP:127.0.0.1 -keyout " +
-                            key + " -out " + cert,
-                        &output) == 0);
+    const auto [cert, key] = make_test_certificate(dir.path().string());
     server::ServerConfig config = test_server_config();
     config.tls_cert = cert;
     config.tls_key = key;
