@@ -87,6 +87,13 @@ std::string ServerMetrics::render() const {
                std::to_string(errors[i].load()) + "\n";
     gauge("faceswap_queue_depth", "frames waiting for the inference scheduler", queue_depth);
     counter("faceswap_http_requests_total", "plain HTTP requests (health, metrics)", http_requests);
+    counter("faceswap_model_downloads_total", "model files (or ranges of them) sent",
+            model_downloads);
+    add_metric(out, "counter", "faceswap_model_uploads_total", "model uploads, by outcome");
+    out += "faceswap_model_uploads_total{result=\"installed\"} " +
+           std::to_string(model_uploads_installed.load()) + "\n";
+    out += "faceswap_model_uploads_total{result=\"refused\"} " +
+           std::to_string(model_uploads_refused.load()) + "\n";
     decode_ms.render("faceswap_decode_ms", "JPEG decode per frame, ms", out);
     queue_ms.render("faceswap_queue_ms", "wait for the inference scheduler per frame, ms", out);
     engine_ms.render("faceswap_engine_ms", "engine time per frame, ms", out);

@@ -47,6 +47,10 @@ struct ServerMetrics {
     std::array<std::atomic<std::uint64_t>, net::kProtocolErrorCodeCount> errors{};
     std::atomic<std::int64_t> queue_depth{0};  // frames waiting for the scheduler
     std::atomic<std::uint64_t> http_requests{0};
+    // The model API (docs/model-api.md).
+    std::atomic<std::uint64_t> model_downloads{0};          // model files (or ranges) sent
+    std::atomic<std::uint64_t> model_uploads_installed{0};  // loaded and now served
+    std::atomic<std::uint64_t> model_uploads_refused{0};    // any refusal, headers or content
 
     // Per-stage latencies in milliseconds, and frames per engine batch.
     Histogram decode_ms;

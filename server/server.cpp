@@ -689,6 +689,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
         file_left_ = request.method() == http::verb::head ? 0 : last - first + 1;
         head_only_ = request.method() == http::verb::head;
         file_serializer_.emplace(response);
+        if (!head_only_) ++shared_.metrics.model_downloads;
         beast::get_lowest_layer(stream_).expires_after(kTransferStall);
         http::async_write_header(
             stream_, *file_serializer_,
@@ -755,6 +756,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
         ++shared_.metrics.http_requests;
         auto& header = header_parser_->get();
         auto refuse = [&](http::status status, const std::string& message) {
+            ++shared_.metrics.model_uploads_refused;
             // The body was not read: the connection cannot carry another request.
             respond_json(header, status, model_api::json_error(message), false);
         };
@@ -815,6 +817,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
             stream_, buffer_, *upload_parser_,
             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                 if (ec == http::error::body_limit) {
+                    ++self->shared_.metrics.model_uploads_refused;
                     self->upload_parser_->get().body().close();
                     return self->respond_json(
                         self->upload_parser_->get(), http::status::payload_too_large,
@@ -847,6 +850,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
     void on_installed(const InstallOutcome& outcome) {
         http::request<http::empty_body> request{http::verb::put, "", upload_version_};
         request.keep_alive(upload_keep_alive_);
+        ++(outcome.entry ? shared_.metrics.model_uploads_installed
+                         : shared_.metrics.model_uploads_refused);
         if (!outcome.entry)
             return respond_json(
                 request, static_cast<http::status>(outcome.http_status),

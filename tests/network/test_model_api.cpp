@@ -303,6 +303,29 @@ TEST_CASE("a download from the server cancelled mid-way resumes with Range, and 
     CHECK(output.find("a swap model: franck -> cap12, 128 px") != std::string::npos);
     CHECK(net::sha256_of_file(pulled.string()) == listed[0].sha256);
 
+    // HTTP semantics, checked with the curl tool: status, bytes and the headers that matter.
+    const std::string model_url = "http://127.0.0.1:" + std::to_string(server.port()) +
+                                  "/v1/models/demo -H 'Authorization: Bearer " + kToken + "'";
+    auto curl = [&](const std::string& flags) {
+        std::string answer;
+        run_command(
+            "curl -s -o /dev/null -w '%{http_code} %{size_download}' " + flags + " " + model_url,
+            &answer);
+        return answer;
+    };
+    const std::string size = std::to_string(listed[0].size_bytes);
+    const std::string etag = "'If-None-Match: \"" + listed[0].sha256 + "\"'";
+    CHECK(curl("") == "200 " + size);
+    CHECK(curl("-r 100-199") == "206 100");
+    CHECK(curl("-r -1000") == "206 1000");
+    CHECK(curl("-r " + size + "-") == "416 0");
+    CHECK(curl("-r 0-9,20-29") == "200 " + size);  // several ranges: the whole file
+    CHECK(curl("-H " + etag) == "304 0");
+    CHECK(curl("-r 100-199 -H 'If-Range: \"an-old-version\"'") == "200 " + size);
+    CHECK(curl("-r 100-199 -H 'If-Range: \"" + listed[0].sha256 + "\"'") == "206 100");
+    CHECK(curl("-I") == "200 0");
+    CHECK(curl("-X POST").rfind("405 ", 0) == 0);
+
     // Without the token the server says why.
     try {
         net::ModelStoreClient("http://127.0.0.1:" + std::to_string(server.port())).list();
@@ -449,6 +472,12 @@ TEST_CASE(
                           " --id demo --token " + kToken + " 2>&1",
                       &output) != 0);
     CHECK(output.find(truncated.string()) != std::string::npos);
+
+    const std::string metrics = http_get(server.port(), "/metrics").second;
+    CHECK(metrics.find("faceswap_model_uploads_total{result=\"refused\"} 5\n") !=
+          std::string::npos);
+    CHECK(metrics.find("faceswap_model_uploads_total{result=\"installed\"} 0\n") !=
+          std::string::npos);
 
     // Untouched: the listing, the file, new sessions.
     const auto listed = store.list();
