@@ -227,9 +227,8 @@ CatalogEntry ModelCatalog::install(const std::string& id, const std::string& sta
         try {
             model = factory_->load_model(staged);
         } catch (const std::exception& e) {
-            // The engine's advice for its own model files does not apply to an upload.
+            // The client does not know the hidden name the upload was stored under.
             std::string reason = e.what();
-            reason = reason.substr(0, reason.find("; delete it and run"));
             for (auto at = reason.find(staged); at != std::string::npos; at = reason.find(staged))
                 reason.replace(at, staged.size(), "the file");
             throw CatalogError(422, "not a loadable swap model: " + reason);

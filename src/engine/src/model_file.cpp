@@ -106,21 +106,29 @@ void write_archive_atomically(torch::serialize::OutputArchive& archive, const st
 
 namespace {
 
+// What to do about a missing or unreadable file: the face nets come from 'make setup', a swap
+// model from training or from wherever it was downloaded.
+std::string remedy_for(const std::string& kind, bool missing) {
+    if (kind == "swap_autoencoder")
+        return missing ? "check the path, or train one with 'faceswap train'"
+                       : "it is damaged or not a swap model: train it again or download it again";
+    return missing ? "run 'make setup' (or 'faceswap import-weights') first"
+                   : "delete it and run 'make setup' to recreate it";
+}
+
 // Opens path and checks magic, format version and kind; fills metadata.
 void open_model_archive(torch::serialize::InputArchive& archive, ModelMetadata& metadata,
                         const std::string& expected_kind, const std::string& path) {
     if (!std::filesystem::is_regular_file(path))
         throw Error(ErrorCode::kModelMissing,
-                    "model file " + path +
-                        " not found; run 'make setup' (or 'faceswap import-weights') first");
+                    "model file " + path + " not found; " + remedy_for(expected_kind, true));
     try {
         archive.load_from(path, at::kCPU);
     } catch (const std::exception& e) {
         std::string what = e.what();
         what = what.substr(0, what.find('\n'));
-        throw Error(ErrorCode::kModelCorrupt,
-                    path + " is not a readable model file (" + what +
-                        "); delete it and run 'make setup' to recreate it");
+        throw Error(ErrorCode::kModelCorrupt, path + " is not a readable model file (" + what +
+                                                  "); " + remedy_for(expected_kind, false));
     }
     if (read_string(archive, kMagicKey, path) != kMagic)
         throw Error(ErrorCode::kModelCorrupt, path + ": not a faceswap model file");
