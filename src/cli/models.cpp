@@ -1,4 +1,6 @@
 // faceswap models list|pull|push|delete: swap models over HTTP(S) (faceswap/net/model_store.h).
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -181,7 +183,10 @@ int run_models(const ModelsOptions& options) {
                 return 0;
         }
     } catch (const net::TransferError& e) {
-        std::fprintf(stderr, "\nerror: %s\n", e.what());
+        // On a terminal a progress bar may have been cut mid-line.
+        const bool transfer =
+            options.action == ModelsAction::kPull || options.action == ModelsAction::kPush;
+        std::fprintf(stderr, "%serror: %s\n", transfer && ::isatty(2) ? "\n" : "", e.what());
         return 1;
     }
     return 1;
