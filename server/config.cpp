@@ -61,6 +61,8 @@ std::map<std::string, Setter> setters(ServerConfig& c) {
         {"engine.swap_model_dir", string_of(c.swap_model_dir)},
         {"engine.swap_models", strings_of(c.swap_models, "file paths")},
         {"engine.model_urls", strings_of(c.model_urls, "URLs")},
+        {"engine.model_url_ca", string_of(c.model_url_ca)},
+        {"engine.model_url_token_file", string_of(c.model_url_token_file)},
         {"engine.device", string_of(c.device)},
         {"engine.cpu_threads", int_of(c.cpu_threads, 0, 1024)},
         {"scheduler.batch_size", int_of(c.batch_size, 1, 64)},

@@ -35,8 +35,10 @@ struct ServerConfig {
     // Pulled into swap_model_dir at start-up, before /readyz turns ready; "#sha256=HEX" at the
     // end pins (and caches by) the content.
     std::vector<std::string> model_urls;
-    std::string device = "auto";           // auto, cpu or cuda
-    int cpu_threads = 0;                   // 0 = all cores
+    std::string model_url_ca;          // PEM CA bundle for https model URLs (default: system's)
+    std::string model_url_token_file;  // its first token is sent to model URLs (Bearer)
+    std::string device = "auto";       // auto, cpu or cuda
+    int cpu_threads = 0;               // 0 = all cores
 
     // [scheduler]
     int batch_size = 4;     // frames from different sessions per engine call (at most what

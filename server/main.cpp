@@ -80,6 +80,10 @@ int main(int argc, char** argv) {
     app.add_option("--model-url", config.model_urls,
                    "pull a model over HTTP(S) into --swap-model-dir before turning ready "
                    "(repeatable; URL#sha256=HEX pins its content)");
+    app.add_option("--model-url-ca", config.model_url_ca,
+                   "PEM CA bundle for https --model-url sources (default: the system's)");
+    app.add_option("--model-url-token-file", config.model_url_token_file,
+                   "its first token is sent to --model-url sources (another server's model API)");
     app.add_option("--max-model-bytes", config.max_model_bytes, "largest model upload")
         ->check(CLI::Range(std::int64_t{1024}, std::int64_t{1} << 40));
     app.add_option("--device", config.device, "auto, cpu or cuda")
@@ -136,6 +140,10 @@ int main(int argc, char** argv) {
             spdlog::info("loading models from {}", settings.model_dir);
             factory = make_engine_factory(settings);
         }
+        faceswap::net::HttpOptions pull_http;
+        pull_http.tls_ca_file = config.model_url_ca;
+        if (!config.model_url_token_file.empty())
+            pull_http.token = *load_tokens(config.model_url_token_file).begin();
         std::vector<ModelSource> sources;
         for (const std::string& url : config.model_urls) sources.push_back(parse_model_source(url));
         if (!sources.empty() && config.engine != "faceswap")
@@ -158,8 +166,7 @@ int main(int argc, char** argv) {
         if (!sources.empty()) {
             puller = std::thread([&] {
                 try {
-                    pull_models(sources, server.models(), faceswap::net::HttpOptions{},
-                                &stop_pulling);
+                    pull_models(sources, server.models(), pull_http, &stop_pulling);
                     server.set_ready(true);
                     spdlog::info("models pulled: ready");
                 } catch (const std::exception& e) {

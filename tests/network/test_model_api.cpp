@@ -598,4 +598,15 @@ TEST_CASE("the model API over TLS: the certificate is verified unless told other
     net::HttpOptions insecure = system_store;
     insecure.tls_verify = false;
     CHECK(net::ModelStoreClient(url, insecure).list().size() == 1);
+
+    // A replica pulls from this server's model API over https, with its CA and token.
+    TempDir replica_models;
+    auto replica_args = server_args(replica_models.path(), tokens);
+    replica_args.insert(replica_args.end(),
+                        {"--model-url", url + "/v1/models/demo", "--model-url-ca", cert,
+                         "--model-url-token-file", tokens.string()});
+    ServerProcess replica(replica_args);
+    REQUIRE(wait_until([&] { return http_get(replica.port(), "/readyz").first == 200; }, 60s));
+    CHECK(net::sha256_of_file((replica_models.path() / "demo.fsmodel").string()) ==
+          net::sha256_of_file(demo_model().string()));
 }
