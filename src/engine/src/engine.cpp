@@ -60,8 +60,9 @@ FaceModels::~FaceModels() = default;
 std::string FaceModels::device_name() const { return detail::device_description(impl_->device); }
 
 std::string detail::device_description(const c10::Device& device) {
-    return device.is_cuda() ? "cuda"
-                            : "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
+    if (device.is_cuda()) return "cuda";
+    const int threads = at::get_num_threads();
+    return "cpu (" + std::to_string(threads) + (threads == 1 ? " thread)" : " threads)");
 }
 
 void set_cpu_threads(int threads) { at::set_num_threads(std::max(1, threads)); }
