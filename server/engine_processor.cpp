@@ -54,6 +54,9 @@ class EngineFactory final : public ProcessorFactory {
                          : settings.device == "cuda" ? DeviceKind::kCuda
                                                      : DeviceKind::kAuto;
         config_.cpu_threads = settings.cpu_threads;
+        // Each session's periodic detector (new faces walking in) runs on its own thread, so
+        // no frame of a stream waits for it: the same choice as the app's local mode.
+        config_.background_detection = true;
         config_.validate();
         face_models_ = FaceModels::load(config_);
         for (const std::string& path : settings.swap_models) {
