@@ -41,9 +41,10 @@ int main(int argc, char** argv) {
     const QCommandLineOption quit_after("quit-after", "quit cleanly after this many seconds", "seconds");
     const QCommandLineOption benchmark("benchmark", "swap, then print FPS and latency over this many seconds and quit", "seconds");
     const QCommandLineOption screenshot("screenshot", "save the window to this PNG before quitting", "file");
+    const QCommandLineOption record_dir("record-dir", "where Record writes its videos (default: ~/Videos)", "folder");
     const QCommandLineOption no_settings("no-settings", "neither read nor save the saved settings");
     parser.addOptions({source, mode, server, token, model, direction, size, fps, no_pipeline, inline_detection, start, quit_after,
-                       benchmark, screenshot, no_settings});
+                       benchmark, screenshot, record_dir, no_settings});
     parser.process(app);
 
     faceswap::ui::AppOptions options;
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
     options.model = parser.value(model);
     options.direction = parser.value(direction);
     options.use_settings = !parser.isSet(no_settings);
+    options.record_dir = parser.value(record_dir);
     if (parser.isSet(size)) {
         const QStringList wh = parser.value(size).split('x');
         if (wh.size() != 2 || wh[0].toInt() < 64 || wh[1].toInt() < 48) {

@@ -617,6 +617,7 @@ void MainWindow::toggle_recording() {
             show_message(QStringLiteral("The recording failed: %1").arg(QString::fromUtf8(e.what())));
         }
         recorder_.reset();
+        last_recording_ = recording_path_;
         record_button_->setText(QStringLiteral("Record"));
         statusBar()->showMessage(QStringLiteral("Recording saved (%1 frames)%2").arg(frames).arg(
                                      note.isEmpty() ? QString() : QStringLiteral(": ") + note),
@@ -629,7 +630,9 @@ void MainWindow::toggle_recording() {
         show_message(QStringLiteral("Start the swap first: the recording is of the swapped view."));
         return;
     }
-    QString folder = QStandardPaths::writableLocation(QStandardPaths::MoviesLocation);
+    QString folder = options_.record_dir.isEmpty()
+                         ? QStandardPaths::writableLocation(QStandardPaths::MoviesLocation)
+                         : options_.record_dir;
     if (folder.isEmpty() || !QDir().mkpath(folder)) folder = QDir::homePath();
     const QString path = QDir(folder).filePath(
         QStringLiteral("faceswap-%1.mp4").arg(QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"))));
@@ -640,6 +643,7 @@ void MainWindow::toggle_recording() {
         show_message(QStringLiteral("Cannot record to %1: %2").arg(path, QString::fromUtf8(e.what())));
         return;
     }
+    recording_path_ = path;
     record_button_->setText(QStringLiteral("Stop recording"));
     statusBar()->showMessage(QStringLiteral("Recording to %1").arg(path), 8000);
     update_status();

@@ -47,6 +47,7 @@ struct AppOptions {
     bool pipelined = true;    // local mode: two engine stages on two threads
     bool background_detection = true;  // local mode: the periodic detector off the frame path
     bool use_settings = true;  // read and write QSettings
+    QString record_dir;        // where recordings go; "" = the user's Videos folder
 };
 
 class MainWindow : public QMainWindow {
@@ -67,6 +68,7 @@ class MainWindow : public QMainWindow {
     void reset_stats() { stats_.reset(); }
     std::int64_t preview_frames() const { return preview_frames_; }
     QString current_source() const;
+    QString last_recording() const { return last_recording_; }  // its path, once finished
 
   public slots:
     void toggle_swap();
@@ -108,6 +110,7 @@ class MainWindow : public QMainWindow {
     SwapBackend* backend_ = nullptr;
     std::unique_ptr<Recorder> recorder_;
     std::shared_ptr<const SwappedFrame> last_swapped_;
+    QString recording_path_, last_recording_;
     LiveStats stats_;
     std::int64_t preview_sequence_ = 0;
     std::int64_t preview_frames_ = 0;

@@ -274,3 +274,42 @@ TEST_CASE("remote: a refused token and a server that vanishes mid-stream", "[gui
     REQUIRE(wait_for([&] { return window.stats().frames >= 3; }, 60'000));
     std::filesystem::remove(tokens);
 }
+
+TEST_CASE("Record writes the swapped view to a playable video with the AI-generated provenance", "[gui]") {
+    const auto folder = output_dir() / "recordings";
+    std::filesystem::remove_all(folder);
+    auto options = app_options(QStringLiteral("local"));
+    options.record_dir = QString::fromStdString(folder.string());
+    MainWindow window(options);
+    window.show();
+    auto* record = window.findChild<QPushButton*>(QStringLiteral("recordButton"));
+    REQUIRE(record);
+    QTest::mouseClick(window.start_button(), Qt::LeftButton);
+    REQUIRE(wait_for([&] { return window.stats().frames >= 3; }, 90'000));
+    QTest::mouseClick(record, Qt::LeftButton);
+    CHECK(record->text() == QStringLiteral("Stop recording"));
+    QTest::qWait(2500);
+    QTest::mouseClick(record, Qt::LeftButton);
+    CHECK(record->text() == QStringLiteral("Record"));
+    const std::string path = window.last_recording().toStdString();
+    REQUIRE(std::filesystem::exists(path));
+    QTest::mouseClick(window.start_button(), Qt::LeftButton);
+    REQUIRE(wait_for([&] { return shows_idle(window); }, 20'000));
+
+    // The file plays for about as long as it was recorded, and says what made it.
+    const std::string probe = "ffprobe -v error -show_entries format=duration:format_tags=comment "
+                              "-of default=noprint_wrappers=1 '" + path + "'";
+    std::string output;
+    if (FILE* pipe = popen(probe.c_str(), "r")) {
+        char buffer[512];
+        while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
+        pclose(pipe);
+    }
+    INFO(output);
+    CHECK(output.find("AI-generated") != std::string::npos);
+    const auto at = output.find("duration=");
+    REQUIRE(at != std::string::npos);
+    const double seconds = std::stod(output.substr(at + 9));
+    CHECK(seconds > 1.5);
+    CHECK(seconds < 4.0);
+}
