@@ -11,22 +11,9 @@ namespace faceswap::capture {
 
 TestPatternSource::TestPatternSource(std::shared_ptr<FrameMailbox> mailbox, QSize size,
                                      double fps, QObject* parent)
-    : FrameSource(std::move(mailbox), parent), size_(size), fps_(fps > 0 ? fps : 30) {}
+    : ThreadedFrameSource(std::move(mailbox), parent), size_(size), fps_(fps > 0 ? fps : 30) {}
 
 TestPatternSource::~TestPatternSource() { stop(); }
-
-void TestPatternSource::start() {
-    stop();
-    stop_requested_ = false;
-    running_ = true;
-    thread_ = std::thread([this] { run(); });
-}
-
-void TestPatternSource::stop() {
-    stop_requested_ = true;
-    if (thread_.joinable()) thread_.join();
-    running_ = false;
-}
 
 // Colour bars with a ball moving across them and a frame counter: motion and a changing number
 // make a frozen or stuttering pipeline obvious at a glance.

@@ -14,26 +14,26 @@ namespace faceswap::capture {
 FrameSource::FrameSource(std::shared_ptr<FrameMailbox> mailbox, QObject* parent)
     : QObject(parent), mailbox_(std::move(mailbox)) {}
 
-VideoFileSource::VideoFileSource(std::shared_ptr<FrameMailbox> mailbox, QString path,
-                                 VideoFileOptions options, QObject* parent)
-    : FrameSource(std::move(mailbox), parent), path_(std::move(path)), options_(options) {}
-
-VideoFileSource::~VideoFileSource() { stop(); }
-
-QString VideoFileSource::name() const { return QFileInfo(path_).fileName(); }
-
-void VideoFileSource::start() {
+void ThreadedFrameSource::start() {
     stop();
     stop_requested_ = false;
     running_ = true;
     thread_ = std::thread([this] { run(); });
 }
 
-void VideoFileSource::stop() {
+void ThreadedFrameSource::stop() {
     stop_requested_ = true;
     if (thread_.joinable()) thread_.join();
     running_ = false;
 }
+
+VideoFileSource::VideoFileSource(std::shared_ptr<FrameMailbox> mailbox, QString path,
+                                 VideoFileOptions options, QObject* parent)
+    : ThreadedFrameSource(std::move(mailbox), parent), path_(std::move(path)), options_(options) {}
+
+VideoFileSource::~VideoFileSource() { stop(); }
+
+QString VideoFileSource::name() const { return QFileInfo(path_).fileName(); }
 
 void VideoFileSource::run() {
     using clock = std::chrono::steady_clock;

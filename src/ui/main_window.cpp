@@ -69,6 +69,13 @@ MainWindow::MainWindow(AppOptions options, QWidget* parent)
     if (options_.use_settings)
         settings_ = std::make_unique<QSettings>(QStringLiteral("faceswap"), QStringLiteral("faceswap-app"));
     build_ui();
+    // Both backends exist from the start (idle, cheap); Start hands the chosen one its settings.
+    local_ = new LocalBackend(LocalSettings{}, this);
+    remote_ = new RemoteBackend(RemoteSettings{}, this);
+    for (SwapBackend* backend : {static_cast<SwapBackend*>(local_), static_cast<SwapBackend*>(remote_)}) {
+        connect(backend, &SwapBackend::stateChanged, this, &MainWindow::on_backend_state);
+        connect(backend, &SwapBackend::frameReady, this, &MainWindow::on_swapped_frame);
+    }
     load_settings();
     update_mode_widgets();
     restart_source();
@@ -508,11 +515,6 @@ void MainWindow::start_backend() {
         settings.token = token_edit_->text().toStdString();
         settings.model = model_combo_->currentText().trimmed().toStdString();
         settings.direction = a2b ? net::Direction::kAtoB : net::Direction::kBtoA;
-        if (!remote_) {
-            remote_ = new RemoteBackend(settings, this);
-            connect(remote_, &SwapBackend::stateChanged, this, &MainWindow::on_backend_state);
-            connect(remote_, &SwapBackend::frameReady, this, &MainWindow::on_swapped_frame);
-        }
         remote_->set_settings(settings);
         backend_ = remote_;
     } else {
@@ -522,11 +524,6 @@ void MainWindow::start_backend() {
         settings.swap.direction = a2b ? SwapDirection::kAToB : SwapDirection::kBToA;
         settings.pipelined = options_.pipelined;
         settings.background_detection = options_.background_detection;
-        if (!local_) {
-            local_ = new LocalBackend(settings, this);
-            connect(local_, &SwapBackend::stateChanged, this, &MainWindow::on_backend_state);
-            connect(local_, &SwapBackend::frameReady, this, &MainWindow::on_swapped_frame);
-        }
         local_->set_settings(settings);
         backend_ = local_;
     }

@@ -49,46 +49,55 @@ class FrameSource : public QObject {
     std::atomic<bool> running_{false};
 };
 
+// A source whose capture loop is a plain std::thread running run() until stop_requested_.
+// Derived destructors call stop(): the loop uses their members.
+class ThreadedFrameSource : public FrameSource {
+    Q_OBJECT
+  public:
+    using FrameSource::FrameSource;
+    void start() override;
+    void stop() override;
+
+  protected:
+    virtual void run() = 0;
+    std::atomic<bool> stop_requested_{false};
+
+  private:
+    std::thread thread_;
+};
+
 struct VideoFileOptions {
     QSize size;         // scale frames to this size; empty keeps the file's
     bool loop = true;   // start again at the end
     double fps = 0;     // pacing; 0 uses the file's frame rate (25 if it has none)
 };
 
-class VideoFileSource : public FrameSource {
+class VideoFileSource : public ThreadedFrameSource {
     Q_OBJECT
   public:
     VideoFileSource(std::shared_ptr<FrameMailbox> mailbox, QString path,
                     VideoFileOptions options = {}, QObject* parent = nullptr);
     ~VideoFileSource() override;
-    void start() override;
-    void stop() override;
     QString name() const override;
 
   private:
-    void run();
+    void run() override;
     QString path_;
     VideoFileOptions options_;
-    std::thread thread_;
-    std::atomic<bool> stop_requested_{false};
 };
 
-class TestPatternSource : public FrameSource {
+class TestPatternSource : public ThreadedFrameSource {
     Q_OBJECT
   public:
     TestPatternSource(std::shared_ptr<FrameMailbox> mailbox, QSize size = QSize(640, 480),
                       double fps = 30, QObject* parent = nullptr);
     ~TestPatternSource() override;
-    void start() override;
-    void stop() override;
     QString name() const override { return QStringLiteral("Test pattern"); }
 
   private:
-    void run();
+    void run() override;
     QSize size_;
     double fps_;
-    std::thread thread_;
-    std::atomic<bool> stop_requested_{false};
 };
 
 struct CameraOptions {
