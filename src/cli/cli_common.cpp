@@ -3,6 +3,7 @@
 #include "faceswap/paths.h"
 
 #include <unistd.h>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -32,33 +33,59 @@ FrameView view_of(const cv::Mat& bgr) {
 ProgressBar::ProgressBar(std::string label, std::int64_t total)
     : label_(std::move(label)), total_(total), start_(std::chrono::steady_clock::now()) {}
 
-void ProgressBar::update(std::int64_t done, const std::string& note) {
+std::string format_duration(double seconds) {
+    if (!(seconds >= 0)) seconds = 0;
+    const auto total = static_cast<long long>(seconds + 0.5);
+    char text[64];
+    if (total < 60)
+        std::snprintf(text, sizeof text, "%lld s", total);
+    else if (total < 3600)
+        std::snprintf(text, sizeof text, "%lld min %02lld s", total / 60, total % 60);
+    else
+        std::snprintf(text, sizeof text, "%lld h %02lld min", total / 3600, total % 3600 / 60);
+    return text;
+}
+
+bool ProgressBar::due() {
     const auto now = std::chrono::steady_clock::now();
     // On a terminal redraw 10 times a second; in a log, one line every 10 seconds.
     const auto interval = ::isatty(2) ? std::chrono::milliseconds(100) : std::chrono::seconds(10);
-    if (now - last_draw_ < interval) return;
+    if (now - last_draw_ < interval) return false;
     last_draw_ = now;
-    draw(done, note);
+    return true;
+}
+
+void ProgressBar::update(std::int64_t done, const std::string& note) {
+    last_done_ = done;
+    if (due()) draw(done, -1, note);
+}
+
+void ProgressBar::update_fraction(double fraction, std::int64_t done, const std::string& note) {
+    last_done_ = done;
+    last_fraction_ = std::clamp(fraction, 0.0, 1.0);
+    if (due()) draw(done, last_fraction_, note);
 }
 
 void ProgressBar::finish(const std::string& note) {
-    draw(total_ > 0 ? total_ : 0, note);
+    draw(last_done_, last_fraction_, note);
     if (::isatty(2)) std::fputc('\n', stderr);
 }
 
-void ProgressBar::draw(std::int64_t done, const std::string& note) {
+void ProgressBar::draw(std::int64_t done, double fraction, const std::string& note) {
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const double rate = elapsed > 0 ? done / elapsed : 0.0;
-    char line[256];
-    if (total_ > 0) {
-        const double fraction = std::min(1.0, static_cast<double>(done) / total_);
+    char line[320];
+    if (fraction >= 0 || total_ > 0) {
+        if (fraction < 0) fraction = std::min(1.0, static_cast<double>(done) / total_);
         const int width = 28, filled = static_cast<int>(fraction * width);
-        const double eta = rate > 0 ? (total_ - done) / rate : 0.0;
-        std::snprintf(line, sizeof line, "%s [%-*s] %3.0f%% %lld/%lld  %.1f/s  ETA %02d:%02d  %s",
+        const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0.0;
+        const std::string count = total_ > 0 ? std::to_string(done) + "/" + std::to_string(total_)
+                                             : std::to_string(done);
+        std::snprintf(line, sizeof line, "%s [%-*s] %3.0f%% %s  %.1f/s  %s %s  %s",
                       label_.c_str(), width, std::string(filled, '#').c_str(), fraction * 100,
-                      static_cast<long long>(done), static_cast<long long>(total_), rate,
-                      static_cast<int>(eta) / 60, static_cast<int>(eta) % 60, note.c_str());
+                      count.c_str(), rate, fraction >= 1 ? "took" : "ETA",
+                      format_duration(fraction >= 1 ? elapsed : eta).c_str(), note.c_str());
     } else {
         std::snprintf(line, sizeof line, "%s %lld  %.1f/s  %s", label_.c_str(),
                       static_cast<long long>(done), rate, note.c_str());

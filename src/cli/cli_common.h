@@ -26,17 +26,27 @@ DeviceKind parse_device(const std::string& name);
 std::string resolve_swap_model(const std::string& from_flag);
 
 // A one-line progress bar on stderr with rate and ETA, redrawn at most 10 times a second.
+// finish() draws the count last reached (a run stopped early shows where it stopped).
 class ProgressBar {
   public:
     ProgressBar(std::string label, std::int64_t total);
     void update(std::int64_t done, const std::string& note = {});
+    // For work bounded by something other than the count (a time budget): the bar and the
+    // ETA follow `fraction` (0..1) while the count and its rate are still shown.
+    void update_fraction(double fraction, std::int64_t done, const std::string& note = {});
     void finish(const std::string& note = {});
 
   private:
-    void draw(std::int64_t done, const std::string& note);
+    void draw(std::int64_t done, double fraction, const std::string& note);
+    bool due();
     std::string label_;
     std::int64_t total_;
+    std::int64_t last_done_ = 0;
+    double last_fraction_ = -1;  // < 0: the fraction is done / total
     std::chrono::steady_clock::time_point start_, last_draw_;
 };
+
+// A duration as a person reads it: "45 s", "12 min 05 s", "47 h 05 min".
+std::string format_duration(double seconds);
 
 }  // namespace faceswap::cli

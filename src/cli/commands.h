@@ -65,8 +65,25 @@ struct TrainOptions {
     int preview_rows = 4;
     bool half_precision = false;
     TrainConfig config;
+    // The recipe (docs/swap-model.md): random warp until this fraction of the run, then warp
+    // off with learning-rate dropout; 1 keeps the warp on throughout.
+    double warp_until = 0.6;
+    float lr_dropout = 0.3f;
+    std::string time_budget;  // "2h30m": train for this long (quality checks not counted)
+    // Quality checks on held-out frames of A (empty eval_video: none).
+    std::string eval_video, eval_frames;  // a video and "START:END" of it
+    int eval_clips = 3, eval_clip_frames = 8;
+    double eval_every_s = 600;
+    std::string eval_ref_a, eval_ref_b;  // default: the face sets' crops
+    int eval_ref_samples = 16;
+    std::string eval_model_dir;
+    // Architecture flags the user gave (e.g. {"--resolution", "256"}): a resumed model must
+    // match them, since its shape comes from its file.
+    std::vector<std::pair<std::string, int>> architecture_flags;
 };
 int run_train(const TrainOptions& options);
+// "90m", "2h30m", "1.5h", "45s" or plain seconds; throws std::runtime_error otherwise.
+double parse_time_budget(const std::string& text);
 
 struct ConvertOptions {
     std::string input, output;

@@ -191,6 +191,42 @@ int main(int argc, char** argv) {
     train_cmd->add_option("--inter-dims", train.config.inter_dims, "New model: shared map width");
     train_cmd->add_option("--decoder-dims", train.config.decoder_dims, "New model: decoder width");
     train_cmd->add_option("--mask-dims", train.config.mask_dims, "New model: mask decoder width");
+    train_cmd->add_option("--output-upscale", train.config.output_upscale,
+                          "New model: 2 renders the face at twice the decoders' size "
+                          "(depth-to-space output stage), 1 as format 1")
+        ->check(CLI::IsMember({1, 2}));
+    std::string train_loss = "multiscale";
+    train_cmd->add_option("--loss", train_loss,
+                          "Reconstruction loss: multiscale (DSSIM at two scales, Laplacian "
+                          "pyramid) or classic (format 1's)")
+        ->check(CLI::IsMember({"multiscale", "classic"}));
+    train_cmd->add_option("--init-from", train.config.init_from,
+                          "New model: copy the matching weights of this model file first");
+    train_cmd->add_option("--time-budget", train.time_budget,
+                          "Train for this long (45m, 2h30m), moving through the recipe's phases");
+    train_cmd->add_option("--warp-until", train.warp_until,
+                          "Fraction of the run with random warp; then warp off with "
+                          "learning-rate dropout (1 = warp throughout)")
+        ->check(CLI::Range(0.0, 1.0));
+    train_cmd->add_option("--lr-dropout", train.lr_dropout,
+                          "After the warp phase: probability each weight update is applied")
+        ->check(CLI::Range(0.01, 1.0));
+    train_cmd->add_option("--eval-video", train.eval_video,
+                          "Held-out video of A: score the model on it while training");
+    train_cmd->add_option("--eval-frames", train.eval_frames,
+                          "START:END of --eval-video to sample (END exclusive)");
+    train_cmd->add_option("--eval-clips", train.eval_clips, "Clips per quality check")
+        ->check(CLI::Range(1, 100));
+    train_cmd->add_option("--eval-clip-frames", train.eval_clip_frames, "Frames per clip")
+        ->check(CLI::Range(2, 1000));
+    train_cmd->add_option("--eval-every", train.eval_every_s,
+                          "Seconds of training between quality checks")
+        ->check(CLI::PositiveNumber);
+    train_cmd->add_option("--eval-ref-a", train.eval_ref_a,
+                          "Identity reference of A (default: set A's crops)");
+    train_cmd->add_option("--eval-ref-b", train.eval_ref_b,
+                          "Identity reference of B (default: set B's crops)");
+    train_cmd->add_option("--models", train.eval_model_dir, "Face model folder (quality checks)");
     train_cmd->add_option("--warp", train.config.warp_amount, "Random warp strength (0 = off)");
     train_cmd->add_option("--color-jitter", train.config.color_jitter, "Colour jitter (0 = off)");
     train_cmd->add_option("--seed", train.config.seed, "Random seed");
@@ -296,6 +332,17 @@ int main(int argc, char** argv) {
                     : *models_delete ? cli::ModelsAction::kDelete
                                      : cli::ModelsAction::kList;
     train.config.device = cli::parse_device(train_device);
+    train.config.loss = train_loss == "classic" ? TrainLoss::kClassic : TrainLoss::kMultiScale;
+    for (const auto& [flag, value] :
+         std::initializer_list<std::pair<const char*, int>>{
+             {"--resolution", train.config.resolution},
+             {"--output-upscale", train.config.output_upscale},
+             {"--encoder-dims", train.config.encoder_dims},
+             {"--bottleneck-dims", train.config.bottleneck_dims},
+             {"--inter-dims", train.config.inter_dims},
+             {"--decoder-dims", train.config.decoder_dims},
+             {"--mask-dims", train.config.mask_dims}})
+        if (train_cmd->get_option(flag)->count() > 0) train.architecture_flags.push_back({flag, value});
     convert.swap.direction = parse_swap_direction(convert_direction);
     convert.swap.color_transfer = convert_color == "rct" ? ColorTransfer::kRct : ColorTransfer::kNone;
     try {

@@ -1,7 +1,11 @@
-// faceswap train: two face sets in, a swap model out, with progress, previews, checkpoints,
-// exact resume and a clean stop on Ctrl-C.
+// faceswap train: two face sets in, a swap model out, with a recipe of phases over a step count
+// or a wall-clock budget, progress, previews, checkpoints, exact resume, a clean stop on
+// Ctrl-C, and quality checks on held-out frames while it trains (scored by swap_eval.cpp, the
+// code of `faceswap eval`).
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -9,11 +13,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <cctype>
+#include <map>
+#include <sstream>
 
 #include "cli_common.h"
 #include "commands.h"
 #include "face_set.h"
+#include "faceswap/capture/media_reader.h"
+#include "faceswap/identity.h"
+#include "faceswap/swap.h"
 #include "faceswap/train.h"
+#include "swap_eval.h"
 
 namespace faceswap::cli {
 namespace {
@@ -23,6 +34,13 @@ using Clock = std::chrono::steady_clock;
 
 std::atomic<bool> stop_requested{false};
 extern "C" void on_stop_signal(int) { stop_requested = true; }
+
+double cpu_seconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+           1e-6 * (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
 
 FaceSet load_set(const std::string& dir, const std::string& name) {
     int skipped = 0;
@@ -34,17 +52,22 @@ FaceSet load_set(const std::string& dir, const std::string& name) {
     return set;
 }
 
+bool write_png(const cv::Mat& bgr, const std::string& path) {
+    const std::string partial = path + ".partial.png";
+    if (!cv::imwrite(partial, bgr)) {
+        std::fprintf(stderr, "\nwarning: cannot write %s\n", path.c_str());
+        return false;
+    }
+    fs::rename(partial, path);
+    return true;
+}
+
 void write_preview(const Trainer& trainer, int rows, const std::string& path) {
     const RgbImage image = trainer.preview(rows);
     cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<std::uint8_t*>(image.rgb.data()));
     cv::Mat bgr;
     cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-    const std::string partial = path + ".partial.png";
-    if (!cv::imwrite(partial, bgr)) {
-        std::fprintf(stderr, "\nwarning: cannot write preview %s\n", path.c_str());
-        return;
-    }
-    fs::rename(partial, path);
+    write_png(bgr, path);
 }
 
 // Probe that the output folder takes files before spending time on loading and training.
@@ -62,7 +85,356 @@ void check_writable(const fs::path& model) {
     fs::remove(probe);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Quality checks on held-out frames.
+
+struct QualityRow {
+    std::int64_t step = 0;
+    double wall_s = 0, cpu_s = 0;  // training time of the model so far (over all runs)
+    std::string phase;
+    EvalSummary summary;
+};
+
+constexpr const char* kQualityHeader =
+    "step,wall_s,cpu_s,phase,closer_to_b,landmark_distance,mouth_correlation,mouth_gap,"
+    "detail_ratio,flicker_ratio,passes";
+
+std::string csv_number(double v) {
+    if (!std::isfinite(v)) return "";
+    std::ostringstream out;
+    out.precision(5);
+    out << v;
+    return out.str();
+}
+
+double parse_number(const std::string& text) {
+    try {
+        return text.empty() ? NAN : std::stod(text);
+    } catch (const std::exception&) {
+        return NAN;
+    }
+}
+
+// The rows of OUT.quality.csv (a damaged line is skipped: the chart is a view, not a record).
+std::vector<QualityRow> read_quality_log(const std::string& path) {
+    std::vector<QualityRow> rows;
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+        std::vector<std::string> cells;
+        std::stringstream fields(line);
+        for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
+        if (cells.size() < 10) continue;
+        QualityRow row;
+        row.step = static_cast<std::int64_t>(parse_number(cells[0]));
+        row.wall_s = parse_number(cells[1]);
+        row.cpu_s = parse_number(cells[2]);
+        row.phase = cells[3];
+        row.summary.closer_fraction = parse_number(cells[4]);
+        row.summary.landmarks.mean = parse_number(cells[5]);
+        row.summary.mouth_correlation = parse_number(cells[6]);
+        row.summary.mouth_gap.mean = parse_number(cells[7]);
+        row.summary.detail.mean = parse_number(cells[8]);
+        row.summary.flicker_ratio = parse_number(cells[9]);
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+// Metric against training time (hours, steps under the axis), one panel per bar line, the
+// bar drawn dashed. Plain OpenCV drawing: no plotting library on the machines we target.
+void write_quality_chart(const std::vector<QualityRow>& rows, const std::string& path) {
+    if (rows.empty()) return;
+    struct Panel {
+        const char* title;
+        double bar;
+        bool higher_is_better;
+        double (*value)(const QualityRow&);
+    };
+    const Panel panels[] = {
+        {"closer to B (fraction of frames)", kMinCloserToB, true,
+         [](const QualityRow& r) { return r.summary.closer_fraction; }},
+        {"landmark distance / inter-ocular", kMaxLandmarkDistance, false,
+         [](const QualityRow& r) { return r.summary.landmarks.mean; }},
+        {"mouth opening correlation", kMinMouthCorrelation, true,
+         [](const QualityRow& r) { return r.summary.mouth_correlation; }},
+        {"detail ratio", kMinDetailRatio, true,
+         [](const QualityRow& r) { return r.summary.detail.mean; }},
+        {"flicker ratio", kMaxFlickerRatio, false,
+         [](const QualityRow& r) { return r.summary.flicker_ratio; }},
+    };
+    const int width = 900, panel_h = 170, left = 70, right = 20, top = 28, bottom = 22;
+    const int n_panels = static_cast<int>(std::size(panels));
+    cv::Mat chart(panel_h * n_panels + 40, width, CV_8UC3, cv::Scalar(255, 255, 255));
+    const double t_max = std::max(rows.back().wall_s, 1.0);
+    auto x_of = [&](double t) { return left + (width - left - right) * t / t_max; };
+    const cv::Scalar axis(90, 90, 90), curve(180, 90, 20), bar_colour(40, 40, 220);
+    for (int p = 0; p < n_panels; ++p) {
+        const Panel& panel = panels[p];
+        const int y0 = p * panel_h + top, y1 = (p + 1) * panel_h - bottom;
+        double lo = panel.bar, hi = panel.bar;
+        for (const QualityRow& r : rows) {
+            const double v = panel.value(r);
+            if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+        }
+        const double pad = std::max(1e-3, 0.1 * (hi - lo));
+        lo -= pad, hi += pad;
+        auto y_of = [&](double v) { return y1 - (y1 - y0) * (v - lo) / (hi - lo); };
+        cv::rectangle(chart, {left, y0}, {width - right, y1}, axis, 1);
+        cv::putText(chart, panel.title, {left, y0 - 8}, cv::FONT_HERSHEY_SIMPLEX, 0.5,
+                    cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+        for (double v : {lo + pad, hi - pad}) {
+            char label[32];
+            std::snprintf(label, sizeof label, "%.3g", v);
+            cv::putText(chart, label, {4, static_cast<int>(y_of(v)) + 4},
+                        cv::FONT_HERSHEY_SIMPLEX, 0.4, axis, 1, cv::LINE_AA);
+        }
+        // The bar, dashed.
+        const int yb = static_cast<int>(y_of(panel.bar));
+        for (int x = left; x < width - right; x += 12)
+            cv::line(chart, {x, yb}, {std::min(x + 6, width - right), yb}, bar_colour, 1);
+        cv::putText(chart, panel.higher_is_better ? "bar (above passes)" : "bar (below passes)",
+                    {width - right - 150, yb - 4}, cv::FONT_HERSHEY_SIMPLEX, 0.4, bar_colour, 1,
+                    cv::LINE_AA);
+        cv::Point previous(-1, -1);
+        for (const QualityRow& r : rows) {
+            const double v = panel.value(r);
+            if (!std::isfinite(v)) continue;
+            const cv::Point point(static_cast<int>(x_of(r.wall_s)), static_cast<int>(y_of(v)));
+            if (previous.x >= 0) cv::line(chart, previous, point, curve, 2, cv::LINE_AA);
+            cv::circle(chart, point, 3, curve, cv::FILLED, cv::LINE_AA);
+            previous = point;
+        }
+    }
+    // Time axis with the step reached at each tick (interpolated between checks).
+    const int axis_y = panel_h * n_panels + 8;
+    auto step_at = [&](double t) {
+        const QualityRow* before = &rows.front();
+        for (const QualityRow& r : rows) {
+            if (r.wall_s > t) {
+                const double span = r.wall_s - before->wall_s;
+                const double f = span > 0 ? (t - before->wall_s) / span : 0;
+                return static_cast<long long>(before->step + f * (r.step - before->step));
+            }
+            before = &r;
+        }
+        return static_cast<long long>(rows.back().step);
+    };
+    for (int i = 0; i <= 4; ++i) {
+        const double t = t_max * i / 4;
+        char label[64];
+        std::snprintf(label, sizeof label, "%.2f h / %lld steps", t / 3600, step_at(t));
+        const int x = std::clamp(static_cast<int>(x_of(t)) - 65, 0, width - 150);
+        cv::putText(chart, label, {x, axis_y + 14}, cv::FONT_HERSHEY_SIMPLEX, 0.4,
+                    cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    }
+    write_png(chart, path);
+}
+
+// Short clips of held-out frames, converted with a snapshot of the model and scored.
+class QualityCheck {
+  public:
+    QualityCheck(const TrainOptions& options, const std::string& set_a_dir,
+                 const std::string& set_b_dir)
+        : options_(options) {
+        config_ = EngineConfig::defaults();
+        config_.model_dir = resolve_model_dir(options.eval_model_dir);
+        config_.cpu_threads = options.config.cpu_threads;
+        config_.device = options.config.device;
+        models_ = FaceModels::load(config_);
+        embedder_ = IdentityEmbedder::load(config_);
+        load_clips();
+        // A's and B's references default to the training sets' own crops.
+        const std::string ref_a = options.eval_ref_a.empty()
+                                      ? (fs::path(set_a_dir) / "faces").string()
+                                      : options.eval_ref_a;
+        const std::string ref_b = options.eval_ref_b.empty()
+                                      ? (fs::path(set_b_dir) / "faces").string()
+                                      : options.eval_ref_b;
+        EngineConfig ref_config = config_;
+        ref_config.tracking = false;
+        ref_a_ = reference_descriptor(ref_a, "", options.eval_ref_samples, models_, *embedder_,
+                                      ref_config);
+        ref_b_ = reference_descriptor(ref_b, "", options.eval_ref_samples, models_, *embedder_,
+                                      ref_config);
+    }
+
+    std::size_t frame_count() const {
+        std::size_t n = 0;
+        for (const auto& clip : clips_) n += clip.frames.size();
+        return n;
+    }
+
+    // Converts the clips with the model at model_path and scores them.
+    EvalSummary run(const std::string& model_path) const {
+        const auto swap_model = SwapModel::load(model_path, config_);
+        SwapConfig swap;
+        swap.direction = SwapDirection::kAToB;
+        swap.largest_face_only = true;
+        FaceSwapper swapper(models_, swap_model, config_, swap);
+        FrameScorer scorer(models_, embedder_, config_, ref_a_, ref_b_);
+        std::vector<FrameScore> scores;
+        for (const Clip& clip : clips_) {
+            swapper.reset();
+            scorer.start_sequence();
+            for (size_t i = 0; i < clip.frames.size(); ++i) {
+                const cv::Mat& input = clip.frames[i];
+                SwapResult result = swapper.process(view_of(input), i / 25.0);
+                const cv::Mat output(result.height, result.width, CV_8UC3, result.pixels.data());
+                scores.push_back(scorer.score(clip.first + static_cast<std::int64_t>(i), input,
+                                              output));
+            }
+        }
+        EvalSummary summary = summarize(scores);
+        if (summary.with_input_face == 0)
+            throw std::runtime_error("no face in any of the " + std::to_string(scores.size()) +
+                                     " held-out frames of " + options_.eval_video +
+                                     "; choose --eval-frames that show the face");
+        return summary;
+    }
+
+    // The frames it scores, [first, end) of the eval video; for the overlap warning.
+    std::vector<std::pair<std::int64_t, std::int64_t>> ranges() const {
+        std::vector<std::pair<std::int64_t, std::int64_t>> out;
+        for (const Clip& c : clips_)
+            out.push_back({c.first, c.first + static_cast<std::int64_t>(c.frames.size())});
+        return out;
+    }
+
+  private:
+    struct Clip {
+        std::int64_t first = 0;
+        std::vector<cv::Mat> frames;
+    };
+
+    void load_clips() {
+        auto [start, end] = parse_frame_range(options_.eval_frames);
+        auto reader = capture::MediaReader::open(options_.eval_video);
+        if (end < 0) end = reader->frame_count();
+        const std::int64_t length = options_.eval_clip_frames;
+        const std::int64_t span = end - start;
+        if (span < length)
+            throw std::runtime_error("--eval-frames " + options_.eval_frames + " of " +
+                                     options_.eval_video + " holds fewer than " +
+                                     std::to_string(length) + " frames (one clip)");
+        // Clips spread evenly over the range; consecutive frames inside each, for flicker.
+        std::vector<std::int64_t> firsts;
+        const int clips = std::max(1, options_.eval_clips);
+        for (int i = 0; i < clips; ++i)
+            firsts.push_back(start + (span - length) * (2 * i + 1) / (2 * clips));
+        capture::DecodedFrame frame;
+        std::int64_t index = 0;
+        size_t next = 0;
+        while (next < firsts.size() && reader->next(frame)) {
+            const std::int64_t i = index++;
+            if (i < firsts[next]) continue;
+            if (clips_.size() <= next) clips_.push_back({i, {}});
+            clips_.back().frames.push_back(frame.bgr.clone());
+            if (static_cast<std::int64_t>(clips_.back().frames.size()) == length) ++next;
+        }
+        if (clips_.empty() || clips_.back().frames.empty())
+            throw std::runtime_error(options_.eval_video + " ends before --eval-frames " +
+                                     options_.eval_frames);
+    }
+
+    const TrainOptions& options_;
+    EngineConfig config_;
+    std::shared_ptr<const FaceModels> models_;
+    std::shared_ptr<const IdentityEmbedder> embedder_;
+    Reference ref_a_, ref_b_;
+    std::vector<Clip> clips_;
+};
+
+// Warns when held-out frames are among the frames set A was extracted from (same video).
+void warn_on_overlap(const std::string& set_dir, const std::string& video,
+                     const std::vector<std::pair<std::int64_t, std::int64_t>>& ranges) {
+    std::ifstream in(fs::path(set_dir) / "faces.json");
+    nlohmann::json doc;
+    try {
+        doc = nlohmann::json::parse(in);
+    } catch (const std::exception&) {
+        return;  // load_face_set has already accepted or refused it
+    }
+    const std::string input = doc.value("input", std::string());
+    std::error_code ec;
+    if (input.empty() || !fs::equivalent(input, video, ec)) return;
+    std::int64_t overlapping = 0;
+    for (const auto& face : doc.value("faces", nlohmann::json::array())) {
+        const std::int64_t index = face.value("frame_index", std::int64_t{-1});
+        for (const auto& [first, end] : ranges)
+            if (index >= first && index < end) ++overlapping;
+    }
+    if (overlapping > 0)
+        std::fprintf(stderr,
+                     "warning: %lld faces of %s come from the held-out frames of %s; the "
+                     "quality figures will flatter the model (extract with --end-frame)\n",
+                     static_cast<long long>(overlapping), set_dir.c_str(), video.c_str());
+}
+
+// A resumed model's shape comes from its file; an architecture flag that says otherwise is a
+// mistake (a wrong --out, or a new model meant), not something to ignore silently.
+void check_architecture_flags(const std::vector<std::pair<std::string, int>>& flags,
+                              const Trainer& trainer, const std::string& path) {
+    const std::string arch = trainer.architecture();  // "df-ae r256 e32 ... m8 u2"
+    auto value_of = [&](char key) {
+        std::istringstream words(arch);
+        for (std::string word; words >> word;)
+            if (word.size() > 1 && word[0] == key && std::isdigit(static_cast<unsigned char>(word[1])))
+                return std::stoi(word.substr(1));
+        return key == 'u' ? 1 : -1;  // no "u": format 1's layout
+    };
+    const std::map<std::string, char> keys = {
+        {"--resolution", 'r'},   {"--output-upscale", 'u'}, {"--encoder-dims", 'e'},
+        {"--bottleneck-dims", 'b'}, {"--inter-dims", 'i'},    {"--decoder-dims", 'd'},
+        {"--mask-dims", 'm'}};
+    for (const auto& [flag, value] : flags) {
+        const auto key = keys.find(flag);
+        if (key == keys.end()) continue;
+        const int stored = value_of(key->second);
+        if (stored != value)
+            throw std::runtime_error(flag + " " + std::to_string(value) + " does not match " +
+                                     path + " (" + arch + ", " + flag + " " +
+                                     std::to_string(stored) +
+                                     "); a resumed model keeps its shape: drop the flag, or "
+                                     "train a new model with another --out");
+    }
+}
+
 }  // namespace
+
+double parse_time_budget(const std::string& text) {
+    // "90m", "2h30m", "1.5h", "45s", "3600" (seconds).
+    if (text.empty()) return 0;
+    double total = 0;
+    size_t i = 0;
+    bool any = false;
+    while (i < text.size()) {
+        size_t used = 0;
+        double value = 0;
+        try {
+            value = std::stod(text.substr(i), &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || value < 0) break;
+        i += used;
+        double unit = 1;
+        if (i < text.size()) {
+            const char c = text[i];
+            if (c == 'h') unit = 3600, ++i;
+            else if (c == 'm') unit = 60, ++i;
+            else if (c == 's') unit = 1, ++i;
+            else break;
+        }
+        total += value * unit;
+        any = true;
+    }
+    if (!any || i != text.size() || total <= 0)
+        throw std::runtime_error("--time-budget '" + text +
+                                 "' is not a duration such as 45m, 2h30m, 1.5h or 3600");
+    return total;
+}
 
 int run_train(const TrainOptions& options) {
     const fs::path model_path(options.out);
@@ -75,6 +447,22 @@ int run_train(const TrainOptions& options) {
     if (!exists && options.resume)
         std::fprintf(stderr, "note: %s does not exist yet, starting a new model\n",
                      options.out.c_str());
+    if (exists && !options.config.init_from.empty())
+        throw std::runtime_error("--init-from starts a new model; " + options.out +
+                                 " exists already (resume it without --init-from)");
+    const double budget_s = parse_time_budget(options.time_budget);
+    const TrainSchedule schedule = TrainSchedule::sharpening(
+        options.warp_until, options.config.warp_amount, options.lr_dropout);
+
+    // Held-out frames first: a bad eval video fails before minutes of loading.
+    std::unique_ptr<QualityCheck> quality;
+    if (!options.eval_video.empty()) {
+        std::fprintf(stderr, "quality checks: %d clips of %d frames of %s (%s)\n",
+                     options.eval_clips, options.eval_clip_frames, options.eval_video.c_str(),
+                     options.eval_frames.empty() ? "all frames" : options.eval_frames.c_str());
+        quality = std::make_unique<QualityCheck>(options, options.set_a, options.set_b);
+        warn_on_overlap(options.set_a, options.eval_video, quality->ranges());
+    }
 
     FaceSet a = load_set(options.set_a, options.name_a);
     FaceSet b = load_set(options.set_b, options.name_b);
@@ -83,30 +471,128 @@ int run_train(const TrainOptions& options) {
     std::unique_ptr<Trainer> trainer =
         exists ? Trainer::resume(options.out, config, std::move(a), std::move(b))
                : Trainer::create(config, std::move(a), std::move(b));
-    std::fprintf(stderr, "training %s on %s, batch %d per identity, from step %lld to %lld\n",
+    if (exists) check_architecture_flags(options.architecture_flags, *trainer, options.out);
+    if (!trainer->initialisation_note().empty())
+        std::fprintf(stderr, "%s\n", trainer->initialisation_note().c_str());
+    const std::int64_t first_step = trainer->steps();
+    if (budget_s <= 0 && options.total_steps <= first_step)
+        throw std::runtime_error("the model is at step " + std::to_string(first_step) +
+                                 " already; ask for more --steps or give a --time-budget");
+    std::fprintf(stderr, "training %s on %s, batch %d per identity, from step %lld %s\n",
                  trainer->architecture().c_str(), trainer->device_name().c_str(),
-                 config.batch_size, static_cast<long long>(trainer->steps()),
-                 static_cast<long long>(options.total_steps));
+                 config.batch_size, static_cast<long long>(first_step),
+                 budget_s > 0 ? ("for " + format_duration(budget_s)).c_str()
+                              : ("to " + std::to_string(options.total_steps)).c_str());
 
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
     const std::string preview_path = options.out + ".preview.png";
+    const std::string quality_path = options.out + ".quality.csv";
+    const std::string chart_path = options.out + ".quality.png";
     std::ofstream log(options.out + ".log.csv", std::ios::app);
     if (log.tellp() == 0) log << "step,seconds,total,face_a,face_b,mask_a,mask_b\n";
 
-    const std::int64_t first_step = trainer->steps();
-    ProgressBar progress("train", options.total_steps - first_step);
+    // Training time of earlier runs of this model, so the quality curve continues.
+    std::vector<QualityRow> quality_rows = read_quality_log(quality_path);
+    const double earlier_wall = quality_rows.empty() ? 0 : quality_rows.back().wall_s;
+    const double earlier_cpu = quality_rows.empty() ? 0 : quality_rows.back().cpu_s;
     const auto start = Clock::now();
+    const double cpu_start = cpu_seconds();
+    double eval_seconds = 0;  // time spent on quality checks; not charged to training
+    auto training_wall = [&] {
+        return std::chrono::duration<double>(Clock::now() - start).count() - eval_seconds;
+    };
+    std::string bar_note = quality ? "bar: not checked yet" : "";
+
+    auto check_quality = [&](const char* why) {
+        if (!quality) return;
+        const auto t0 = Clock::now();
+        const std::string snapshot = options.out + ".quality-snapshot.fsmodel";
+        trainer->save(snapshot, true);
+        fs::remove(snapshot + ".train");
+        QualityRow row;
+        row.step = trainer->steps();
+        row.wall_s = earlier_wall + training_wall();
+        row.cpu_s = earlier_cpu + cpu_seconds() - cpu_start;
+        row.phase = trainer->phase().name;
+        try {
+            row.summary = quality->run(snapshot);
+        } catch (...) {
+            fs::remove(snapshot);
+            throw;
+        }
+        fs::remove(snapshot);
+        const bool new_file = !fs::exists(quality_path);
+        std::ofstream out(quality_path, std::ios::app);
+        if (new_file) out << kQualityHeader << '\n';
+        const EvalSummary& s = row.summary;
+        const int passes =
+            s.pass_identity + s.pass_landmarks + s.pass_mouth + s.pass_detail + s.pass_flicker;
+        out << row.step << ',' << csv_number(row.wall_s) << ',' << csv_number(row.cpu_s) << ','
+            << row.phase << ',' << csv_number(s.closer_fraction) << ','
+            << csv_number(s.landmarks.mean) << ',' << csv_number(s.mouth_correlation) << ','
+            << csv_number(s.mouth_gap.mean) << ',' << csv_number(s.detail.mean) << ','
+            << csv_number(s.flicker_ratio) << ',' << passes << std::endl;
+        quality_rows.push_back(row);
+        write_quality_chart(quality_rows, chart_path);
+        bar_note = s.all_pass() ? "bar: MET" : "bar: " + std::to_string(passes) + "/5";
+        const double took = std::chrono::duration<double>(Clock::now() - t0).count();
+        eval_seconds += took;
+        std::fprintf(stderr, "\nquality (%s, step %lld, %s of training, check took %s): %s\n",
+                     why, static_cast<long long>(row.step), format_duration(row.wall_s).c_str(),
+                     format_duration(took).c_str(), s.one_line().c_str());
+    };
+
+    // The starting point: a baseline, and the cost of one check against the budget.
+    if (quality) {
+        check_quality("start");
+        if (budget_s > 0 && budget_s < 2 * eval_seconds)
+            throw std::runtime_error(
+                "--time-budget " + format_duration(budget_s) + " is too short: one quality "
+                "check takes " + format_duration(eval_seconds) +
+                "; give at least " + format_duration(4 * eval_seconds) +
+                ", fewer --eval-clips, or no --eval-video");
+    }
+
+    ProgressBar progress("train", budget_s > 0 ? 0 : options.total_steps - first_step);
     TrainLosses smoothed;
     bool have_smoothed = false;
+    double last_check = 0;
     auto save = [&](const char* why) {
         trainer->save(options.out, options.half_precision);
         write_preview(*trainer, options.preview_rows, preview_path);
         std::fprintf(stderr, "\n%s: saved %s at step %lld\n", why, options.out.c_str(),
                      static_cast<long long>(trainer->steps()));
     };
-    while (trainer->steps() < options.total_steps && !stop_requested) {
+    auto progress_fraction = [&] {
+        if (budget_s > 0) return std::min(1.0, training_wall() / budget_s);
+        return static_cast<double>(trainer->steps() - first_step) /
+               std::max<std::int64_t>(1, options.total_steps - first_step);
+    };
+    auto finished = [&] {
+        if (stop_requested) return true;
+        if (budget_s > 0) return training_wall() >= budget_s;
+        return trainer->steps() >= options.total_steps;
+    };
+    TrainLosses time_sums;  // per-stage ms, printed at the end
+    std::int64_t timed_steps = 0;
+    while (!finished()) {
+        const TrainPhase& phase = schedule.at(progress_fraction());
+        if (phase.name != trainer->phase().name || trainer->steps() == first_step) {
+            trainer->set_phase(phase);
+            std::fprintf(stderr, "\nphase '%s' from step %lld: warp %.2f, lr dropout %.2f\n",
+                         phase.name.c_str(), static_cast<long long>(trainer->steps()),
+                         phase.warp_amount, phase.lr_dropout);
+        }
         const TrainLosses losses = trainer->step();
+        if (trainer->steps() - first_step > 3) {  // the first steps warm caches up
+            time_sums.sample_ms += losses.sample_ms;
+            time_sums.forward_ms += losses.forward_ms;
+            time_sums.loss_ms += losses.loss_ms;
+            time_sums.backward_ms += losses.backward_ms;
+            time_sums.update_ms += losses.update_ms;
+            ++timed_steps;
+        }
         // An exponential average makes the printed loss readable; the log keeps raw values.
         if (!have_smoothed) smoothed = losses, have_smoothed = true;
         const double k = 0.05;
@@ -114,20 +600,37 @@ int run_train(const TrainOptions& options) {
         smoothed.face_a += k * (losses.face_a - smoothed.face_a);
         smoothed.face_b += k * (losses.face_b - smoothed.face_b);
         const std::int64_t step = trainer->steps();
-        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        const double seconds = training_wall();
         log << step << ',' << seconds << ',' << losses.total << ',' << losses.face_a << ','
             << losses.face_b << ',' << losses.mask_a << ',' << losses.mask_b << std::endl;
-        char note[128];
-        std::snprintf(note, sizeof note, "step %lld loss %.4f (A %.4f B %.4f)",
-                      static_cast<long long>(step), smoothed.total, smoothed.face_a,
-                      smoothed.face_b);
-        progress.update(step - first_step, note);
+        char note[160];
+        std::snprintf(note, sizeof note, "step %lld %s loss %.4f (A %.4f B %.4f) %s",
+                      static_cast<long long>(step), trainer->phase().name.c_str(),
+                      smoothed.total, smoothed.face_a, smoothed.face_b, bar_note.c_str());
+        progress.update_fraction(progress_fraction(), step - first_step, note);
         if (options.preview_every > 0 && step % options.preview_every == 0)
             write_preview(*trainer, options.preview_rows, preview_path);
         if (options.save_every > 0 && step % options.save_every == 0) save("checkpoint");
+        if (quality && seconds - last_check >= options.eval_every_s) {
+            last_check = seconds;
+            check_quality("periodic");
+        }
     }
     progress.finish();
+    if (timed_steps > 0) {
+        const double n = static_cast<double>(timed_steps);
+        std::fprintf(stderr,
+                     "ms per step (mean of %lld): batches %.0f, forward %.0f, losses %.0f, "
+                     "backward %.0f, update %.0f, total %.0f\n",
+                     static_cast<long long>(timed_steps), time_sums.sample_ms / n,
+                     time_sums.forward_ms / n, time_sums.loss_ms / n, time_sums.backward_ms / n,
+                     time_sums.update_ms / n,
+                     (time_sums.sample_ms + time_sums.forward_ms + time_sums.loss_ms +
+                      time_sums.backward_ms + time_sums.update_ms) /
+                         n);
+    }
     save(stop_requested ? "interrupted" : "done");
+    if (quality && trainer->steps() > first_step) check_quality(stop_requested ? "stop" : "end");
     return 0;
 }
 

@@ -204,4 +204,19 @@ ModelMetadata load_module(torch::nn::Module& module, const std::string& expected
     return metadata;
 }
 
+std::map<std::string, at::Tensor> read_tensors(const std::string& expected_kind,
+                                               const std::string& path) {
+    torch::serialize::InputArchive archive;
+    ModelMetadata metadata;
+    open_model_archive(archive, metadata, expected_kind, path);
+    std::map<std::string, at::Tensor> tensors;
+    for (const auto& key : archive.keys()) {
+        if (key.rfind("__", 0) == 0) continue;
+        at::Tensor value;
+        if (!archive.try_read(key, value, /*is_buffer=*/true)) continue;
+        tensors[key] = value.scalar_type() == at::kHalf ? value.to(at::kFloat) : value;
+    }
+    return tensors;
+}
+
 }  // namespace faceswap::detail

@@ -19,7 +19,9 @@ class OutputArchive;
 
 namespace faceswap::detail {
 
-inline constexpr std::int64_t kModelFormatVersion = 1;
+// 2: swap models may carry output_upscale (depth-to-space output stage); format-1 files load
+// unchanged (every attribute a version adds has a default that reproduces the older layout).
+inline constexpr std::int64_t kModelFormatVersion = 2;
 
 // "[a,b,c]", for error messages about tensor shapes.
 std::string shape_string(at::IntArrayRef sizes);
@@ -55,5 +57,10 @@ ModelMetadata load_module(torch::nn::Module& module, const std::string& expected
 // Reads and checks only the metadata (magic, format version, kind), so a caller can build a
 // module of the right shape before load_module. Same errors as load_module.
 ModelMetadata read_metadata(const std::string& expected_kind, const std::string& path);
+
+// Every stored tensor by name (float16 widened to float32), for warm starts that map one
+// model's weights onto another shape. Same errors as read_metadata.
+std::map<std::string, at::Tensor> read_tensors(const std::string& expected_kind,
+                                               const std::string& path);
 
 }  // namespace faceswap::detail

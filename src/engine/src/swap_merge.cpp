@@ -86,21 +86,36 @@ at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& kernel) {
 at::Tensor hull_masks(const std::vector<std::vector<Point2f>>& polygons, int size,
                       const c10::Device& device) {
     const int64_t n = static_cast<int64_t>(polygons.size());
-    // Half-plane tests on the CPU grid: 68-point hulls have at most ~25 edges, so this is a
-    // few hundred thousand multiply-adds per mask; the result moves to the device once.
+    // Scanlines on the CPU: for a convex polygon every edge bounds x on each row from one side,
+    // so a row's inside run is one interval; the cost is rows x edges per mask, not pixels x
+    // edges (a 256 px training set's 6,700 masks took two minutes as per-pixel tests). The
+    // inside test is the same: pixel centre (x + 0.5, y + 0.5) on the inner side of each edge.
     at::Tensor masks = at::zeros({n, 1, size, size}, at::kFloat);
-    const at::Tensor coords = at::arange(size, at::kFloat) + 0.5f;
-    const at::Tensor xs = coords.view({1, -1}).expand({size, size});
-    const at::Tensor ys = coords.view({-1, 1}).expand({size, size});
+    float* data = masks.data_ptr<float>();
     for (int64_t i = 0; i < n; ++i) {
         const std::vector<Point2f> hull = convex_hull(polygons[i]);
         if (hull.size() < 3) continue;
-        at::Tensor inside = at::ones({size, size}, at::kBool);
-        for (size_t e = 0; e < hull.size(); ++e) {
-            const Point2f a = hull[e], b = hull[(e + 1) % hull.size()];
-            inside &= ((xs - a.x) * (b.y - a.y) - (ys - a.y) * (b.x - a.x)) <= 0;
+        float* mask = data + i * size * size;
+        for (int row = 0; row < size; ++row) {
+            const double yc = row + 0.5;
+            double lo = -1e30, hi = 1e30;
+            for (size_t e = 0; e < hull.size() && lo <= hi; ++e) {
+                const Point2f a = hull[e], b = hull[(e + 1) % hull.size()];
+                const double dx = double(b.x) - a.x, dy = double(b.y) - a.y;
+                // inside: (xc - a.x) * dy - (yc - a.y) * dx <= 0
+                if (dy == 0) {
+                    if (-(yc - a.y) * dx > 0) lo = 1, hi = 0;
+                    continue;
+                }
+                const double bound = a.x + (yc - a.y) * dx / dy;
+                if (dy > 0) hi = std::min(hi, bound);
+                else lo = std::max(lo, bound);
+            }
+            if (lo > hi) continue;
+            const int first = std::max(0, static_cast<int>(std::ceil(lo - 0.5)));
+            const int last = std::min(size - 1, static_cast<int>(std::floor(hi - 0.5)));
+            for (int x = first; x <= last; ++x) mask[row * size + x] = 1.f;
         }
-        masks[i][0].copy_(inside.to(at::kFloat));
     }
     return masks.to(device);
 }
@@ -243,7 +258,7 @@ at::Tensor crop_to_frame(const at::Tensor& crop, const Affine2x3& image_to_align
             .to(crop.device());
     const at::Tensor grid = at::affine_grid_generator(
         theta_tensor, {1, crop.size(1), rect.height, rect.width}, true);
-    return at::grid_sampler(crop, grid, /*bilinear*/ 0, /*zeros*/ 0, true);
+    return at::grid_sampler(crop, grid, /*bicubic*/ 2, /*zeros*/ 0, true);
 }
 
 }  // namespace faceswap::detail

@@ -55,7 +55,9 @@ PixelRect crop_footprint(const Affine2x3& aligned_to_image, int crop_size, int f
                          int frame_height);
 
 // Samples a crop-space tensor [1, C, S, S] into the frame rectangle `rect` through
-// image_to_aligned: returns [1, C, rect.height, rect.width]; outside the crop is 0.
+// image_to_aligned: returns [1, C, rect.height, rect.width]; outside the crop is 0. Bicubic:
+// bilinear resampling back into the frame alone costs a sharp face a third of its detail
+// (docs/swap-model.md); bicubic keeps ~90%. It may overshoot by a little: callers clamp.
 at::Tensor crop_to_frame(const at::Tensor& crop, const Affine2x3& image_to_aligned,
                          const PixelRect& rect);
 

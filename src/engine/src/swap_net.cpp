@@ -107,8 +107,11 @@ void SwapNetShape::validate() const {
     auto check = [](bool ok, const std::string& message) {
         if (!ok) throw Error(ErrorCode::kInvalidArgument, "invalid swap model shape: " + message);
     };
-    check(resolution >= 64 && resolution <= 512 && resolution % 16 == 0,
-          "resolution must be a multiple of 16 from 64 to 512");
+    check(output_upscale == 1 || output_upscale == 2, "output upscale must be 1 or 2");
+    check(resolution >= 64 && resolution <= 512 && resolution % (16 * output_upscale) == 0 &&
+              resolution / output_upscale >= 64,
+          "resolution must be a multiple of 16 from 64 to 512 (of 32 from 128 with output "
+          "upscale 2)");
     check(encoder_dims >= 4 && encoder_dims <= 256, "encoder dims must be 4 to 256");
     check(bottleneck_dims >= 16 && bottleneck_dims <= 2048, "bottleneck dims must be 16 to 2048");
     check(inter_dims >= 8 && inter_dims <= 1024, "inter dims must be 8 to 1024");
@@ -120,6 +123,7 @@ std::string SwapNetShape::describe() const {
     std::ostringstream out;
     out << "df-ae r" << resolution << " e" << encoder_dims << " b" << bottleneck_dims << " i"
         << inter_dims << " d" << decoder_dims << " m" << mask_dims;
+    if (output_upscale != 1) out << " u" << output_upscale;
     return out.str();
 }
 
@@ -129,7 +133,8 @@ std::map<std::string, std::string> SwapNetShape::to_attributes() const {
             {"bottleneck_dims", std::to_string(bottleneck_dims)},
             {"inter_dims", std::to_string(inter_dims)},
             {"decoder_dims", std::to_string(decoder_dims)},
-            {"mask_dims", std::to_string(mask_dims)}};
+            {"mask_dims", std::to_string(mask_dims)},
+            {"output_upscale", std::to_string(output_upscale)}};
 }
 
 SwapNetShape SwapNetShape::from_attributes(const std::map<std::string, std::string>& attributes,
@@ -141,6 +146,9 @@ SwapNetShape SwapNetShape::from_attributes(const std::map<std::string, std::stri
     shape.inter_dims = parse_int(attributes, "inter_dims", path);
     shape.decoder_dims = parse_int(attributes, "decoder_dims", path);
     shape.mask_dims = parse_int(attributes, "mask_dims", path);
+    // Format 1 had no depth-to-space stage.
+    if (attributes.count("output_upscale"))
+        shape.output_upscale = parse_int(attributes, "output_upscale", path);
     try {
         shape.validate();
     } catch (const Error& e) {
@@ -149,17 +157,20 @@ SwapNetShape SwapNetShape::from_attributes(const std::map<std::string, std::stri
     return shape;
 }
 
-SwapDecoderImpl::SwapDecoderImpl(const SwapNetShape& s) {
-    const int d = s.decoder_dims, m = s.mask_dims;
-    // Face: R/8 -> R/4 (4d) -> R/2 (2d) -> R (d), a residual block after the first two.
+SwapDecoderImpl::SwapDecoderImpl(const SwapNetShape& s) : output_upscale_(s.output_upscale) {
+    const int d = s.decoder_dims, m = s.mask_dims, k = s.output_upscale;
+    // Face: W/8 -> W/4 (4d) -> W/2 (2d) -> W (d), a residual block after the first two; W is
+    // the working resolution. With upscale k the last convolution emits 3 k^2 channels and
+    // depth-to-space turns them into the k-times larger face.
     nn::Sequential face;
     add_upscale(face, s.inter_dims, d * 4);
     face->push_back(ResidualBlock(d * 4));
     add_upscale(face, d * 4, d * 2);
     face->push_back(ResidualBlock(d * 2));
     add_upscale(face, d * 2, d);
-    face->push_back(FastConv2d(d, 3, 3, 1, 1));
+    face->push_back(FastConv2d(d, 3 * k * k, 3, 1, 1));
     face->push_back(nn::Functional(at::sigmoid));
+    if (k > 1) face->push_back(nn::PixelShuffle(k));
     face_ = register_module("face", face);
 
     nn::Sequential mask;
@@ -172,13 +183,19 @@ SwapDecoderImpl::SwapDecoderImpl(const SwapNetShape& s) {
 }
 
 DecodedFace SwapDecoderImpl::forward(const at::Tensor& code) {
-    return {face_->forward(code), mask_->forward(code)};
+    at::Tensor mask = mask_->forward(code);
+    // The mask is smooth: rendered at the working resolution and scaled up.
+    if (output_upscale_ > 1)
+        mask = at::upsample_bilinear2d(mask, {mask.size(2) * output_upscale_,
+                                              mask.size(3) * output_upscale_},
+                                       false);
+    return {face_->forward(code), mask};
 }
 
 SwapAutoencoder::SwapAutoencoder(const SwapNetShape& shape) : shape_(shape) {
     shape.validate();
     const int e = shape.encoder_dims;
-    const int lowest = shape.resolution / 16;
+    const int lowest = shape.working_resolution() / 16;
     nn::Sequential encoder;
     add_downscale(encoder, 3, e);
     add_downscale(encoder, e, e * 2);
@@ -203,7 +220,51 @@ SwapAutoencoder::SwapAutoencoder(const SwapNetShape& shape) : shape_(shape) {
 }
 
 at::Tensor SwapAutoencoder::encode(const at::Tensor& faces) {
-    return inter_->forward(encoder_->forward(faces));
+    const int k = shape_.output_upscale;
+    const at::Tensor input = k > 1 ? at::avg_pool2d(faces, {k, k}) : faces;
+    return inter_->forward(encoder_->forward(input));
+}
+
+std::string initialise_from(SwapAutoencoder& net, const std::string& path) {
+    const std::map<std::string, at::Tensor> stored = read_tensors(SwapAutoencoder::kKind, path);
+    const int k2 = net.shape().output_upscale * net.shape().output_upscale;
+    at::NoGradGuard no_grad;
+    int copied = 0, expanded = 0;
+    std::vector<std::string> fresh;
+    for (auto& item : net.named_parameters()) {
+        at::Tensor& target = item.value();
+        const auto it = stored.find(item.key());
+        if (it == stored.end()) {
+            fresh.push_back(item.key());
+            continue;
+        }
+        const at::Tensor& value = it->second;
+        if (value.sizes() == target.sizes()) {
+            target.copy_(value);
+            ++copied;
+        } else if (k2 > 1 && value.dim() >= 1 && value.size(0) == 3 &&
+                   target.size(0) == 3 * k2 && value.sizes().slice(1) == target.sizes().slice(1)) {
+            // Pixel shuffle reads channel c * k^2 + sub-pixel as colour c at that sub-pixel.
+            target.copy_(value.repeat_interleave(k2, 0));
+            ++expanded;
+        } else {
+            fresh.push_back(item.key() + " (stored " + shape_string(value.sizes()) + ")");
+        }
+    }
+    // A warm start that leaves most of the net at random is not a warm start but a mistake
+    // (another architecture): say so instead of training from a hybrid.
+    if (2 * static_cast<size_t>(copied + expanded) < net.parameters().size())
+        throw Error(ErrorCode::kInvalidArgument,
+                    path + " shares no weights with " + net.shape().describe() + " (only " +
+                        std::to_string(copied + expanded) + " of " +
+                        std::to_string(net.parameters().size()) +
+                        " tensors fit); warm-start from a model of the same widths, or start "
+                        "a new model without --init-from");
+    std::string line = "initialised from " + path + ": " + std::to_string(copied) +
+                       " tensors copied, " + std::to_string(expanded) +
+                       " expanded for depth-to-space, " + std::to_string(fresh.size()) + " fresh";
+    for (size_t i = 0; i < fresh.size() && i < 4; ++i) line += (i ? ", " : ": ") + fresh[i];
+    return line;
 }
 
 }  // namespace faceswap::detail

@@ -17,15 +17,21 @@ namespace faceswap::detail {
 
 // Every size that shapes the tensors; stored in the model file so it is rebuilt exactly.
 struct SwapNetShape {
-    int resolution = 128;      // face size in and out; a multiple of 16, 64 to 512
+    int resolution = 128;      // face size the model renders (and its training crops' size)
+    // 1: the decoders work at `resolution` (format 1's only layout). 2: the encoder reads the
+    // crop downscaled by 2 and the decoders work at resolution / 2; the face's last convolution
+    // emits 4x the channels, rearranged by depth-to-space into the full-resolution face
+    // (DeepFaceLab's "-d"), so the face is rendered at twice the size for a small extra cost.
+    int output_upscale = 1;
     int encoder_dims = 32;     // channels of the first of four stride-2 convolutions (then x2)
     int bottleneck_dims = 256; // width of the dense code every face passes through
     int inter_dims = 128;      // channels of the shared code's spatial map at resolution / 8
     int decoder_dims = 24;     // channels at full resolution (x2 at 1/2, x4 at 1/4)
     int mask_dims = 8;         // the same for the (cheaper) mask branch
 
+    int working_resolution() const { return resolution / output_upscale; }  // encoder input
     void validate() const;  // throws Error(kInvalidArgument) naming the field
-    std::string describe() const;  // "df-ae r128 e32 b256 i128 d24 m8"
+    std::string describe() const;  // "df-ae r128 e32 b256 i128 d24 m8", "... u2" when upscaled
     std::map<std::string, std::string> to_attributes() const;
     // Throws Error(kModelCorrupt) naming path when an attribute is missing or malformed.
     static SwapNetShape from_attributes(const std::map<std::string, std::string>& attributes,
@@ -48,6 +54,7 @@ class SwapDecoderImpl : public torch::nn::Module {
     DecodedFace forward(const at::Tensor& code);
 
   private:
+    int output_upscale_ = 1;
     torch::nn::Sequential face_{nullptr};
     torch::nn::Sequential mask_{nullptr};
 };
@@ -58,7 +65,8 @@ class SwapAutoencoder : public torch::nn::Module {
     static constexpr const char* kKind = "swap_autoencoder";
     explicit SwapAutoencoder(const SwapNetShape& shape);
 
-    // faces: [N, 3, R, R] in 0..1 -> the shared code [N, inter_dims, R/8, R/8].
+    // faces: [N, 3, R, R] in 0..1 -> the shared code [N, inter_dims, W/8, W/8], W the
+    // working resolution (R, or R/2 with output_upscale 2: the faces are averaged down first).
     at::Tensor encode(const at::Tensor& faces);
     DecodedFace decode_a(const at::Tensor& code) { return decoder_a_->forward(code); }
     DecodedFace decode_b(const at::Tensor& code) { return decoder_b_->forward(code); }
@@ -72,5 +80,12 @@ class SwapAutoencoder : public torch::nn::Module {
     SwapDecoder decoder_a_{nullptr};
     SwapDecoder decoder_b_{nullptr};
 };
+
+// Warm start: copies every tensor of the model file at `path` whose name and shape match into
+// `net`; the face decoders' last convolution of a format-1 model (3 output channels) is
+// replicated into an upscaling model's 12 (each sub-pixel starts as its pixel: the old face,
+// upsampled by nearest neighbour). Returns a line saying what was copied and what was left
+// at its fresh initialisation. Throws Error when the file is not a swap model.
+std::string initialise_from(SwapAutoencoder& net, const std::string& path);
 
 }  // namespace faceswap::detail

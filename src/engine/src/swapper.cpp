@@ -189,7 +189,7 @@ std::vector<detail::PixelRect> decode_and_merge(const SwapModel& swap_model, Pre
         const at::Tensor in_frame = detail::crop_to_frame(both, job.faces[i].image_to_aligned, rect);
         at::Tensor roi = canvas.narrow(2, rect.y, rect.height).narrow(3, rect.x, rect.width);
         at::Tensor generated = in_frame.narrow(1, 0, 3);
-        const at::Tensor alpha = in_frame.narrow(1, 3, 1);
+        const at::Tensor alpha = in_frame.narrow(1, 3, 1).clamp(0, 1);  // bicubic overshoot
         if (swap_config.poisson_blend)
             generated = detail::poisson_blend(generated, roi, alpha, 60);
         roi.copy_(roi + (generated - roi) * alpha);

@@ -8,6 +8,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -22,6 +24,7 @@
 namespace faceswap {
 namespace {
 
+using Clock = std::chrono::steady_clock;
 constexpr const char* kCheckpointSuffix = ".train";
 constexpr const char* kCheckpointMagic = "faceswap-train-checkpoint";
 
@@ -29,7 +32,7 @@ constexpr const char* kCheckpointMagic = "faceswap-train-checkpoint";
 struct DeviceFaceSet {
     std::string name;
     at::Tensor images;  // [N, 3, S, S] uint8
-    at::Tensor masks;   // [N, 2, S, S] uint8 0/1: face hull, eyes and mouth
+    at::Tensor masks;   // [N, 3, S, S] uint8 0..255: face hull, eyes and mouth, loss region
     int64_t count() const { return images.size(0); }
 };
 
@@ -38,6 +41,7 @@ struct Batch {
     at::Tensor target;    // augmented, not warped
     at::Tensor hull;      // [B, 1, S, S]
     at::Tensor emphasis;  // eyes and mouth
+    at::Tensor region;    // where the reconstruction counts: the hull grown and feathered
 };
 
 DeviceFaceSet upload_set(const FaceSet& set, const c10::Device& device) {
@@ -46,15 +50,21 @@ DeviceFaceSet upload_set(const FaceSet& set, const c10::Device& device) {
                                       at::kByte)
                             .permute({0, 3, 1, 2})
                             .contiguous();
-    // Masks are made in chunks so a large set never needs a float copy of all of them.
+    // Masks are made in chunks so a large set never needs a float copy of all of them. The
+    // loss region (the hull grown by S/32 and feathered) is made here once rather than per
+    // step: warping the feathered mask is, to a pixel, feathering the warped one.
     std::vector<at::Tensor> chunks;
     for (int64_t first = 0; first < n; first += 256) {
         const std::vector<Landmarks68> part(set.landmarks.begin() + first,
                                             set.landmarks.begin() + std::min(n, first + 256));
-        chunks.push_back(at::cat({detail::face_hull_masks(part, s, at::kCPU),
-                                  detail::eyes_mouth_masks(part, s, at::kCPU)},
-                                 1)
-                             .to(at::kByte));
+        const at::Tensor hull = detail::face_hull_masks(part, s, at::kCPU);
+        const at::Tensor region =
+            detail::erode_and_feather(hull, -static_cast<int>(s) / 32, static_cast<int>(s) / 32);
+        chunks.push_back(
+            at::cat({hull, detail::eyes_mouth_masks(part, s, at::kCPU), region}, 1)
+                .mul(255)
+                .round()
+                .to(at::kByte));
     }
     return {set.name, images.to(device), at::cat(chunks, 0).to(device)};
 }
@@ -88,23 +98,43 @@ at::Tensor laplacian(const at::Tensor& x) {
                              .view({1, 1, 3, 3})
                              .expand({c, 1, 3, 3})
                              .contiguous();
-    return detail::depthwise_conv2d(x, k);
+    return detail::depthwise_conv2d(x.contiguous(at::MemoryFormat::ChannelsLast), k);
 }
 
 // Mean structural dissimilarity (1 - SSIM) / 2 with an 11-tap Gaussian window (sigma 1.5).
+// The five local moments are blurred in one call, as two 1-D passes on a channels-last tensor:
+// the same window at a tenth of the cost of five 11x11 depthwise convolutions.
 at::Tensor dssim(const at::Tensor& x, const at::Tensor& y) {
     const int64_t c = x.size(1);
     at::Tensor g = at::exp(-at::pow(at::arange(-5, 6, x.options()), 2) / (2 * 1.5 * 1.5));
     g = g / g.sum();
-    const at::Tensor window = (g.view({-1, 1}) * g.view({1, -1})).expand({c, 1, 11, 11}).contiguous();
-    auto blur = [&](const at::Tensor& t) { return detail::depthwise_conv2d(t, window); };
-    const at::Tensor mx = blur(x), my = blur(y);
-    const at::Tensor sxx = blur(x * x) - mx * mx, syy = blur(y * y) - my * my;
-    const at::Tensor sxy = blur(x * y) - mx * my;
+    const at::Tensor gx = g.view({1, 1, 1, 11}).expand({5 * c, 1, 1, 11}).contiguous();
+    const at::Tensor gy = g.view({1, 1, 11, 1}).expand({5 * c, 1, 11, 1}).contiguous();
+    const at::Tensor moments =
+        at::cat({x, y, x * x, y * y, x * y}, 1).contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor blurred =
+        detail::depthwise_conv2d(detail::depthwise_conv2d(moments, gx), gy);
+    const at::Tensor mx = blurred.narrow(1, 0, c), my = blurred.narrow(1, c, c);
+    const at::Tensor sxx = blurred.narrow(1, 2 * c, c) - mx * mx;
+    const at::Tensor syy = blurred.narrow(1, 3 * c, c) - my * my;
+    const at::Tensor sxy = blurred.narrow(1, 4 * c, c) - mx * my;
     constexpr double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
     const at::Tensor ssim = ((2 * mx * my + c1) * (2 * sxy + c2)) /
                             ((mx * mx + my * my + c1) * (sxx + syy + c2));
     return (1 - ssim.mean()) / 2;
+}
+
+// L1 between the Laplacians of x and y at full, half and quarter size: edges of every width.
+// Coarser levels are scaled by their size step so each level's edges weigh alike.
+at::Tensor laplacian_pyramid_l1(const at::Tensor& x, const at::Tensor& y, int levels) {
+    // The Laplacian is linear: the Laplacian of the difference is the difference of Laplacians.
+    at::Tensor difference = x - y;
+    at::Tensor sum = laplacian(difference).abs().mean();
+    for (int level = 1; level < levels; ++level) {
+        difference = at::avg_pool2d(difference, {2, 2});
+        sum = sum + laplacian(difference).abs().mean() / (1 << level);
+    }
+    return sum / levels;
 }
 
 double uniform(at::Generator& gen, double lo, double hi) {
@@ -122,6 +152,51 @@ void TrainConfig::validate() const {
     check(warp_amount >= 0 && warp_amount <= 4, "warp amount must be 0 to 4");
     check(color_jitter >= 0 && color_jitter <= 0.5f, "colour jitter must be 0 to 0.5");
     check(cpu_threads >= 0, "cpu threads must be >= 0");
+    check(output_upscale == 1 || output_upscale == 2, "output upscale must be 1 or 2");
+}
+
+TrainSchedule TrainSchedule::sharpening(double warp_until, float warp_amount, float lr_dropout) {
+    TrainSchedule schedule;
+    TrainPhase warp;
+    warp.name = "warp";
+    warp.warp_amount = warp_amount;
+    schedule.phases.push_back(warp);
+    schedule.starts.push_back(0.0);
+    if (warp_until < 1.0) {
+        // Without warp the net sees the true input and learns its fine detail; dropping most
+        // weight updates at random keeps it from overfitting the last few batches meanwhile.
+        TrainPhase sharpen;
+        sharpen.name = "sharpen";
+        sharpen.warp_amount = 0.0f;
+        sharpen.lr_dropout = lr_dropout;
+        schedule.phases.push_back(sharpen);
+        schedule.starts.push_back(std::max(0.0, warp_until));
+    }
+    schedule.validate();
+    return schedule;
+}
+
+TrainSchedule TrainSchedule::constant(float warp_amount) { return sharpening(1.0, warp_amount); }
+
+const TrainPhase& TrainSchedule::at(double progress) const {
+    size_t i = 0;
+    while (i + 1 < phases.size() && progress >= starts[i + 1]) ++i;
+    return phases[i];
+}
+
+void TrainSchedule::validate() const {
+    auto check = [](bool ok, const std::string& message) {
+        if (!ok) throw Error(ErrorCode::kInvalidArgument, "invalid training schedule: " + message);
+    };
+    check(!phases.empty() && phases.size() == starts.size(), "one start per phase");
+    check(starts[0] == 0.0, "the first phase starts at 0");
+    for (size_t i = 0; i < phases.size(); ++i) {
+        check(i == 0 || starts[i] >= starts[i - 1], "phases start in order");
+        check(phases[i].warp_amount >= 0 && phases[i].warp_amount <= 4, "warp must be 0 to 4");
+        check(phases[i].lr_dropout > 0 && phases[i].lr_dropout <= 1,
+              "learning-rate dropout must be in (0, 1]");
+        check(phases[i].learning_rate_scale > 0, "learning-rate scale must be positive");
+    }
 }
 
 struct Trainer::Impl {
@@ -133,6 +208,8 @@ struct Trainer::Impl {
     float coverage = 0;
     int64_t step = 0;
     double last_loss = 0;
+    TrainPhase phase;
+    std::string initialisation_note;
 
     void make_optimizer() {
         optimizer = std::make_unique<torch::optim::Adam>(
@@ -149,7 +226,7 @@ Batch Trainer::Impl::sample(const DeviceFaceSet& set, at::Generator& gen) const 
     const int64_t n = config.batch_size, size = set.images.size(2);
     const at::Tensor index = at::randint(set.count(), {n}, gen, at::kLong).to(device);
     const at::Tensor images = set.images.index_select(0, index).to(at::kFloat).div_(255);
-    const at::Tensor masks = set.masks.index_select(0, index).to(at::kFloat);
+    const at::Tensor masks = set.masks.index_select(0, index).to(at::kFloat).div_(255);
 
     // The same random similarity (and flip) for input, target and masks: pose variety.
     at::Tensor theta = at::empty({n, 2, 3}, at::kFloat);
@@ -171,12 +248,13 @@ Batch Trainer::Impl::sample(const DeviceFaceSet& set, at::Generator& gen) const 
     const at::Tensor warped_masks = at::grid_sampler(masks, grid, 0, /*zeros*/ 0, false);
     batch.hull = warped_masks.narrow(1, 0, 1);
     batch.emphasis = warped_masks.narrow(1, 1, 1);
+    batch.region = warped_masks.narrow(1, 2, 1);
 
     // A smooth random displacement of the input only: the net must rebuild a face from a
     // distorted one, so it learns faces rather than copying pixels (DeepFaceLab's random warp).
-    if (config.warp_amount > 0) {
+    if (phase.warp_amount > 0) {
         const at::Tensor coarse =
-            (at::randn({n, 2, 5, 5}, gen, at::kFloat) * (0.03 * config.warp_amount)).to(device);
+            (at::randn({n, 2, 5, 5}, gen, at::kFloat) * (0.03 * phase.warp_amount)).to(device);
         const at::Tensor offsets =
             at::upsample_bicubic2d(coarse, {size, size}, false).permute({0, 2, 3, 1});
         batch.input = at::grid_sampler(images, grid + offsets, 0, 1, false);
@@ -206,18 +284,27 @@ Batch Trainer::Impl::sample(const DeviceFaceSet& set, at::Generator& gen) const 
 
 at::Tensor Trainer::Impl::face_loss(const detail::DecodedFace& out, const Batch& batch,
                                     double* face, double* mask) const {
-    const int size = static_cast<int>(batch.target.size(2));
     // The loss region: the landmark hull grown and softened, so the jaw line and a little
     // background around it are learned too.
-    const at::Tensor region = detail::erode_and_feather(batch.hull, -size / 32, size / 32);
+    const at::Tensor& region = batch.region;
     const at::Tensor predicted = out.rgb * region, target = batch.target * region;
-    const at::Tensor reconstruction =
-        10 * dssim(predicted, target) + 10 * (predicted - target).abs().mean() +
-        // Penalising the difference of Laplacians keeps fine detail sharp, where L1 and SSIM
-        // alone settle for a blur.
-        5 * (laplacian(predicted) - laplacian(target)).abs().mean() +
-        // Eyes and mouth carry expression and identity: weigh them more.
-        100 * ((out.rgb - batch.target).abs() * batch.emphasis).mean();
+    // Eyes and mouth carry expression and identity: weigh them more.
+    const at::Tensor emphasis = 100 * ((out.rgb - batch.target).abs() * batch.emphasis).mean();
+    at::Tensor reconstruction;
+    if (config.loss == TrainLoss::kClassic) {
+        reconstruction = 10 * dssim(predicted, target) + 10 * (predicted - target).abs().mean() +
+                         // The difference of Laplacians keeps fine detail, where L1 and SSIM
+                         // alone settle for a blur.
+                         5 * laplacian(predicted - target).abs().mean() + emphasis;
+    } else {
+        // Structure at two window sizes (11 px and, on the half-size face, 22 px), edges at
+        // three scales: fine detail and the larger shapes (lip lines, eyelids) both count.
+        const at::Tensor half_p = at::avg_pool2d(predicted, {2, 2});
+        const at::Tensor half_t = at::avg_pool2d(target, {2, 2});
+        reconstruction = 5 * dssim(predicted, target) + 5 * dssim(half_p, half_t) +
+                         10 * (predicted - target).abs().mean() +
+                         10 * laplacian_pyramid_l1(predicted, target, 3) + emphasis;
+    }
     const at::Tensor mask_loss = 10 * (out.mask - batch.hull).pow(2).mean();
     *face = reconstruction.item<double>();
     *mask = mask_loss.item<double>();
@@ -247,8 +334,14 @@ Trainer::~Trainer() = default;
 
 std::unique_ptr<Trainer> Trainer::create(const TrainConfig& config, FaceSet a, FaceSet b) {
     config.validate();
-    detail::SwapNetShape shape{config.resolution, config.encoder_dims, config.bottleneck_dims,
-                               config.inter_dims, config.decoder_dims, config.mask_dims};
+    detail::SwapNetShape shape;
+    shape.resolution = config.resolution;
+    shape.output_upscale = config.output_upscale;
+    shape.encoder_dims = config.encoder_dims;
+    shape.bottleneck_dims = config.bottleneck_dims;
+    shape.inter_dims = config.inter_dims;
+    shape.decoder_dims = config.decoder_dims;
+    shape.mask_dims = config.mask_dims;
     shape.validate();
     check_sets(a, b, shape.resolution, a.coverage);
     auto impl = std::make_unique<Impl>();
@@ -256,8 +349,23 @@ std::unique_ptr<Trainer> Trainer::create(const TrainConfig& config, FaceSet a, F
     impl->device = detail::select_device(config.device, config.cpu_threads);
     at::manual_seed(config.seed);  // initial weights
     impl->net = std::make_shared<detail::SwapAutoencoder>(shape);
+    if (!config.init_from.empty()) {
+        const detail::ModelMetadata source =
+            detail::read_metadata(detail::SwapAutoencoder::kKind, config.init_from);
+        const SwapModelInfo info = detail::swap_model_info(
+            source, detail::SwapNetShape::from_attributes(source.attributes, config.init_from),
+            config.init_from);
+        if (std::abs(info.coverage - a.coverage) > 1e-3f)
+            throw Error(ErrorCode::kInvalidArgument,
+                        config.init_from + " was trained at coverage " +
+                            std::to_string(info.coverage) + " but the face sets have " +
+                            std::to_string(a.coverage) +
+                            "; extract them with the same --coverage to warm-start from it");
+        impl->initialisation_note = detail::initialise_from(*impl->net, config.init_from);
+    }
     impl->net->to(impl->device);
     impl->make_optimizer();
+    impl->phase.warp_amount = config.warp_amount;
     impl->coverage = a.coverage;
     impl->a = upload_set(a, impl->device);
     impl->b = upload_set(b, impl->device);
@@ -279,6 +387,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& model_path, const Tr
     impl->device = detail::select_device(config.device, config.cpu_threads);
     impl->net = std::make_shared<detail::SwapAutoencoder>(shape);
     impl->coverage = info.coverage;
+    impl->phase.warp_amount = config.warp_amount;
     const std::string checkpoint = model_path + kCheckpointSuffix;
     if (std::filesystem::is_regular_file(checkpoint)) {
         // The checkpoint holds weights, optimiser state and step together, so they always agree.
@@ -325,15 +434,24 @@ TrainLosses Trainer::step() {
         s.config.seed * 1000003ULL + static_cast<std::uint64_t>(s.step));
     TrainLosses losses;
     try {
+        auto mark = Clock::now();
+        auto lap = [&mark](double& into) {
+            const auto now = Clock::now();
+            into = std::chrono::duration<double, std::milli>(now - mark).count();
+            mark = now;
+        };
         const Batch batch_a = s.sample(s.a, gen);
         const Batch batch_b = s.sample(s.b, gen);
+        lap(losses.sample_ms);
         // Both identities pass through the shared encoder in one batch.
         const at::Tensor code = s.net->encode(at::cat({batch_a.input, batch_b.input}, 0));
         const int64_t n = s.config.batch_size;
         const detail::DecodedFace out_a = s.net->decode_a(code.narrow(0, 0, n));
         const detail::DecodedFace out_b = s.net->decode_b(code.narrow(0, n, n));
+        lap(losses.forward_ms);
         const at::Tensor total = s.face_loss(out_a, batch_a, &losses.face_a, &losses.mask_a) +
                                  s.face_loss(out_b, batch_b, &losses.face_b, &losses.mask_b);
+        lap(losses.loss_ms);
         losses.total = losses.face_a + losses.face_b + losses.mask_a + losses.mask_b;
         if (!std::isfinite(losses.total))
             throw Error(ErrorCode::kInternal,
@@ -342,7 +460,26 @@ TrainLosses Trainer::step() {
                             "; resume from the last checkpoint with a lower --lr");
         s.optimizer->zero_grad();
         total.backward();
+        lap(losses.backward_ms);
+        std::vector<at::Tensor> before;
+        if (s.phase.lr_dropout < 1.0f) {
+            at::NoGradGuard no_grad;
+            for (const auto& p : s.net->parameters()) before.push_back(p.detach().clone());
+        }
         s.optimizer->step();
+        if (!before.empty()) {
+            // Learning-rate dropout (DeepFaceLab): each weight keeps its update with
+            // probability lr_dropout; Adam's moments still see every gradient.
+            at::NoGradGuard no_grad;
+            size_t i = 0;
+            for (auto& p : s.net->parameters()) {
+                const at::Tensor keep =
+                    at::empty(p.sizes(), at::kFloat).bernoulli_(s.phase.lr_dropout, gen);
+                p.copy_(before[i] + (p - before[i]) * keep.to(p.device()));
+                ++i;
+            }
+        }
+        lap(losses.update_ms);
     } catch (const Error&) {
         throw;
     } catch (const std::exception& e) {
@@ -356,6 +493,16 @@ TrainLosses Trainer::step() {
 }
 
 std::int64_t Trainer::steps() const { return impl_->step; }
+
+void Trainer::set_phase(const TrainPhase& phase) {
+    TrainSchedule{{phase}, {0.0}}.validate();
+    impl_->phase = phase;
+    for (auto& group : impl_->optimizer->param_groups())
+        static_cast<torch::optim::AdamOptions&>(group.options())
+            .lr(impl_->config.learning_rate * phase.learning_rate_scale);
+}
+const TrainPhase& Trainer::phase() const { return impl_->phase; }
+std::string Trainer::initialisation_note() const { return impl_->initialisation_note; }
 std::string Trainer::architecture() const { return impl_->net->shape().describe(); }
 std::string Trainer::device_name() const { return detail::device_description(impl_->device); }
 

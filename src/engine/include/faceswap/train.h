@@ -22,6 +22,8 @@ namespace faceswap {
 // minute of video gives well over a thousand).
 inline constexpr int kMinFacesPerSet = 32;
 
+// Threading: a Trainer is used by one thread at a time (it owns the weights it trains).
+
 // One identity's aligned faces, all the same size and alignment coverage.
 struct FaceSet {
     std::string name;  // the identity, e.g. "franck"
@@ -32,9 +34,38 @@ struct FaceSet {
     int count() const { return static_cast<int>(landmarks.size()); }
 };
 
+// How the reconstruction is scored (docs/swap-model.md has the terms and weights).
+enum class TrainLoss {
+    kClassic,     // DSSIM (11 px window) + L1 + Laplacian L1 + eyes/mouth L1: the format-1 recipe
+    kMultiScale,  // DSSIM at two scales, L1, a 3-level Laplacian pyramid, eyes/mouth L1
+};
+
+// The part of a recipe that changes while it trains (Trainer::set_phase).
+struct TrainPhase {
+    std::string name = "warp";
+    float warp_amount = 1.0f;       // random elastic warp of the input; 0 = off
+    float lr_dropout = 1.0f;        // probability each weight's update is applied (1 = off);
+                                    // DeepFaceLab uses 0.3 once the face has formed
+    double learning_rate_scale = 1.0;
+};
+
+// A recipe's phases over one run: phase i holds from starts[i] (a fraction of the run, by
+// wall-clock budget or by steps) until the next one starts. The default is the sharpening
+// recipe: random warp until warp_until, then warp off with learning-rate dropout.
+struct TrainSchedule {
+    std::vector<TrainPhase> phases;
+    std::vector<double> starts;  // ascending, starts[0] == 0
+    static TrainSchedule sharpening(double warp_until = 0.6, float warp_amount = 1.0f,
+                                    float lr_dropout = 0.3f);
+    static TrainSchedule constant(float warp_amount);  // one phase, as before recipes
+    const TrainPhase& at(double progress) const;        // progress 0..1
+    void validate() const;
+};
+
 struct TrainConfig {
     // Architecture (see docs/swap-model.md); fixed once a model exists.
     int resolution = 128;
+    int output_upscale = 1;  // 2: depth-to-space output stage (decoders at resolution / 2)
     int encoder_dims = 32;
     int bottleneck_dims = 256;
     int inter_dims = 128;
@@ -46,6 +77,11 @@ struct TrainConfig {
     std::uint64_t seed = 1;
     // Augmentation
     float warp_amount = 1.0f;   // 0 disables the random elastic warp of the input
+                                // (the starting phase; set_phase changes it)
+    TrainLoss loss = TrainLoss::kClassic;
+    // A new model copies every matching weight from this model file (warm start; see
+    // detail::initialise_from). Empty: random initialisation.
+    std::string init_from;
     float color_jitter = 0.1f;  // brightness/contrast/saturation jitter, 0 disables
     bool random_flip = true;
     DeviceKind device = DeviceKind::kAuto;
@@ -57,6 +93,9 @@ struct TrainLosses {
     double total = 0;
     double face_a = 0, face_b = 0;  // reconstruction (L1 + DSSIM + detail) of each identity
     double mask_a = 0, mask_b = 0;  // mask vs landmark hull
+    // Where the step's time went (ms): batches and augmentation, forward pass, losses,
+    // backward pass, optimiser update (with learning-rate dropout).
+    double sample_ms = 0, forward_ms = 0, loss_ms = 0, backward_ms = 0, update_ms = 0;
 };
 
 // An RGB24 image (the preview grid).
@@ -78,6 +117,10 @@ class Trainer {
     ~Trainer();
 
     TrainLosses step();  // one optimiser step on a batch of each identity
+    void set_phase(const TrainPhase& phase);  // takes effect on the next step
+    const TrainPhase& phase() const;
+    // What create() said about the warm start (empty without init_from).
+    std::string initialisation_note() const;
     std::int64_t steps() const;
 
     // Writes the model (weights + metadata, what convert and the app load) and path + ".train"

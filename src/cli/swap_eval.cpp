@@ -1,0 +1,297 @@
+#include "swap_eval.h"
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+#include "cli_common.h"
+#include "faceswap/capture/media_reader.h"
+
+namespace faceswap::cli {
+
+using capture::DecodedFrame;
+using capture::MediaReader;
+
+std::pair<std::int64_t, std::int64_t> parse_frame_range(const std::string& text) {
+    if (text.empty()) return {0, -1};
+    const size_t colon = text.find(':');
+    try {
+        if (colon == std::string::npos) throw std::invalid_argument(text);
+        const std::string a = text.substr(0, colon), b = text.substr(colon + 1);
+        const std::int64_t start = a.empty() ? 0 : std::stoll(a);
+        const std::int64_t end = b.empty() ? -1 : std::stoll(b);
+        if (start < 0 || (end >= 0 && end <= start)) throw std::invalid_argument(text);
+        return {start, end};
+    } catch (const std::exception&) {
+        throw std::runtime_error("frame range '" + text +
+                                 "' is not START:END with 0 <= START < END (END exclusive)");
+    }
+}
+
+namespace {
+
+const Face* largest_face(const std::vector<Face>& faces) {
+    const Face* best = nullptr;
+    for (const Face& f : faces)
+        if (!best || f.box.width * f.box.height > best->box.width * best->box.height) best = &f;
+    return best;
+}
+
+Point2f mean_point(const Landmarks68& p, int first, int last) {
+    Point2f sum;
+    for (int i = first; i < last; ++i) sum.x += p[i].x, sum.y += p[i].y;
+    return {sum.x / (last - first), sum.y / (last - first)};
+}
+
+// Box clipped to the image as an integer cv::Rect (possibly empty).
+cv::Rect to_rect(const Box& box, const cv::Size& size) {
+    const int x0 = std::max(0, static_cast<int>(std::floor(box.x)));
+    const int y0 = std::max(0, static_cast<int>(std::floor(box.y)));
+    const int x1 = std::min(size.width, static_cast<int>(std::ceil(box.x + box.width)));
+    const int y1 = std::min(size.height, static_cast<int>(std::ceil(box.y + box.height)));
+    return {x0, y0, std::max(0, x1 - x0), std::max(0, y1 - y0)};
+}
+
+// The middle half of a box: half its width and half its height, same centre.
+Box middle_half(const Box& b) {
+    return {b.x + b.width / 4, b.y + b.height / 4, b.width / 2, b.height / 2};
+}
+
+double laplacian_variance(const cv::Mat& laplacian, const cv::Rect& roi) {
+    cv::Scalar mean, stddev;
+    cv::meanStdDev(laplacian(roi), mean, stddev);
+    return stddev[0] * stddev[0];
+}
+
+cv::Mat laplacian_of(const cv::Mat& bgr) {
+    cv::Mat grey, laplacian;
+    cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
+    cv::Laplacian(grey, laplacian, CV_32F, 1);  // 3x3 [0 1 0; 1 -4 1; 0 1 0]
+    return laplacian;
+}
+
+// Mean absolute change of all three channels between two frames inside roi (0..255).
+double mean_abs_change(const cv::Mat& previous, const cv::Mat& current, const cv::Rect& roi) {
+    cv::Mat diff;
+    cv::absdiff(previous(roi), current(roi), diff);
+    const cv::Scalar m = cv::mean(diff);
+    return (m[0] + m[1] + m[2]) / 3.0;
+}
+
+// Inner-lip opening over mouth width: the three inner-lip point pairs (61-67, 62-66, 63-65)
+// against the mouth corners (48, 54). 0 for a closed mouth; about 0.3 when it is wide open.
+double mouth_opening(const Landmarks68& p) {
+    const double width = std::hypot(p[54].x - p[48].x, p[54].y - p[48].y);
+    if (width < 1) return NAN;
+    double gap = 0;
+    for (auto [top, bottom] : {std::pair{61, 67}, std::pair{62, 66}, std::pair{63, 65}})
+        gap += std::hypot(p[bottom].x - p[top].x, p[bottom].y - p[top].y);
+    return gap / 3 / width;
+}
+
+double pearson(const std::vector<double>& x, const std::vector<double>& y) {
+    const size_t n = x.size();
+    if (n < 3) return NAN;
+    double mx = 0, my = 0;
+    for (size_t i = 0; i < n; ++i) mx += x[i], my += y[i];
+    mx /= n, my /= n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (size_t i = 0; i < n; ++i) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) * (x[i] - mx);
+        syy += (y[i] - my) * (y[i] - my);
+    }
+    return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : NAN;
+}
+
+}  // namespace
+
+Stats stats_of(std::vector<double> values) {
+    Stats s;
+    s.count = values.size();
+    if (values.empty()) return s;
+    std::sort(values.begin(), values.end());
+    double sum = 0;
+    for (double v : values) sum += v;
+    s.mean = sum / values.size();
+    auto rank = [&](double q) {  // nearest rank
+        const auto i = static_cast<std::size_t>(std::ceil(q * values.size()));
+        return values[std::clamp<std::size_t>(i, 1, values.size()) - 1];
+    };
+    s.median = rank(0.5);
+    s.p90 = rank(0.9);
+    return s;
+}
+
+Reference reference_descriptor(const std::string& path, const std::string& range_text, int samples,
+                               const std::shared_ptr<const FaceModels>& models,
+                               const IdentityEmbedder& embedder, const EngineConfig& config) {
+    const auto [start, end_requested] = parse_frame_range(range_text);
+    auto reader = MediaReader::open(path);
+    std::int64_t end = reader->frame_count();
+    if (end_requested >= 0 && (end <= 0 || end_requested < end)) end = end_requested;
+    std::vector<std::int64_t> picks;
+    if (end > start) {
+        const std::int64_t span = end - start;
+        const std::int64_t n = std::min<std::int64_t>(samples, span);
+        for (std::int64_t i = 0; i < n; ++i) picks.push_back(start + (2 * i + 1) * span / (2 * n));
+    } else {
+        for (int i = 0; i < samples; ++i) picks.push_back(start + i);  // length unknown
+    }
+    FaceAnalyzer analyzer(models, config);
+    std::vector<FaceDescriptor> descriptors;
+    Reference ref;
+    DecodedFrame frame;
+    std::size_t next = 0;
+    std::int64_t index = 0;
+    while (next < picks.size() && reader->next(frame)) {
+        if (index++ != picks[next]) continue;
+        ++next;
+        ++ref.samples_tried;
+        const FrameView view = view_of(frame.bgr);
+        const auto faces = analyzer.analyze(view).faces;
+        const Face* face = largest_face(faces);
+        if (!face) continue;
+        descriptors.push_back(embedder.embed(view, {*face}).front());
+    }
+    if (descriptors.empty())
+        throw std::runtime_error("no face found in the " + std::to_string(ref.samples_tried) +
+                                 " sampled frames of reference " + path);
+    ref.descriptor = mean_descriptor(descriptors);
+    ref.samples_used = static_cast<int>(descriptors.size());
+    return ref;
+}
+
+FrameScorer::FrameScorer(std::shared_ptr<const FaceModels> models,
+                         std::shared_ptr<const IdentityEmbedder> embedder, EngineConfig config,
+                         const Reference& a, const Reference& b)
+    : models_(std::move(models)), embedder_(std::move(embedder)), config_(config), a_(a), b_(b) {
+    config_.tracking = false;
+    in_analyzer_ = std::make_unique<FaceAnalyzer>(models_, config_);
+    out_analyzer_ = std::make_unique<FaceAnalyzer>(models_, config_);
+}
+
+void FrameScorer::start_sequence() {
+    previous_in_.release();
+    previous_out_.release();
+}
+
+FrameScore FrameScorer::score(std::int64_t index, const cv::Mat& input_bgr,
+                              const cv::Mat& output_bgr) {
+    FrameScore r;
+    r.index = index;
+    const FrameView in_view = view_of(input_bgr), out_view = view_of(output_bgr);
+    const auto in_faces = in_analyzer_->analyze(in_view).faces;
+    const auto out_faces = out_analyzer_->analyze(out_view).faces;
+    const Face* in_face = largest_face(in_faces);
+    // The output face is the one on the input face's place.
+    const Face* out_face = nullptr;
+    if (in_face) {
+        float best_iou = 0.3f;
+        for (const Face& f : out_faces) {
+            const float iou = intersection_over_union(f.box, in_face->box);
+            if (iou > best_iou) best_iou = iou, out_face = &f;
+        }
+    }
+    r.input_face = in_face != nullptr;
+    r.output_face = out_face != nullptr;
+    if (in_face) r.mouth_input = mouth_opening(in_face->raw_landmarks);
+    if (out_face) {
+        const FaceDescriptor d = embedder_->embed(out_view, {*out_face}).front();
+        r.distance_a = descriptor_distance(d, a_.descriptor);
+        r.distance_b = descriptor_distance(d, b_.descriptor);
+        r.closer_to_b = r.distance_b < r.distance_a;
+        r.mouth_output = mouth_opening(out_face->raw_landmarks);
+        const Point2f left = mean_point(in_face->raw_landmarks, 36, 42);
+        const Point2f right = mean_point(in_face->raw_landmarks, 42, 48);
+        const double inter_ocular = std::hypot(right.x - left.x, right.y - left.y);
+        double sum = 0;
+        for (int k = 0; k < kLandmarkCount; ++k)
+            sum += std::hypot(out_face->raw_landmarks[k].x - in_face->raw_landmarks[k].x,
+                              out_face->raw_landmarks[k].y - in_face->raw_landmarks[k].y);
+        if (inter_ocular > 1) r.landmark_distance = sum / kLandmarkCount / inter_ocular;
+    }
+    if (in_face) {
+        // Detail and flicker are read in the input face's box on both frames, so both
+        // numbers cover the same pixels.
+        const cv::Rect inner = to_rect(middle_half(in_face->box), input_bgr.size());
+        if (inner.area() >= 4) {
+            r.detail_input = laplacian_variance(laplacian_of(input_bgr), inner);
+            r.detail_output = laplacian_variance(laplacian_of(output_bgr), inner);
+            if (r.detail_input > 0) r.detail_ratio = r.detail_output / r.detail_input;
+        }
+        const cv::Rect box = to_rect(in_face->box, input_bgr.size());
+        if (!previous_in_.empty() && box.area() > 0) {
+            r.flicker_input = mean_abs_change(previous_in_, input_bgr, box);
+            r.flicker_output = mean_abs_change(previous_out_, output_bgr, box);
+        }
+    }
+    previous_in_ = input_bgr.clone();
+    previous_out_ = output_bgr.clone();
+    return r;
+}
+
+EvalSummary summarize(const std::vector<FrameScore>& scores) {
+    // Frames without an input face have nothing to compare and are left out; a frame whose
+    // output face was not found counts as not closer to B.
+    EvalSummary s;
+    s.frames = scores.size();
+    std::vector<double> dist_a, dist_b, landmarks, mouth_in, mouth_out, mouth_gap, detail,
+        flicker_in, flicker_out;
+    std::size_t closer_to_b = 0;
+    for (const FrameScore& r : scores) {
+        if (!r.input_face) continue;
+        ++s.with_input_face;
+        if (r.output_face) ++s.with_output_face;
+        if (r.closer_to_b) ++closer_to_b;
+        if (std::isfinite(r.distance_a)) dist_a.push_back(r.distance_a);
+        if (std::isfinite(r.distance_b)) dist_b.push_back(r.distance_b);
+        if (std::isfinite(r.landmark_distance)) landmarks.push_back(r.landmark_distance);
+        if (std::isfinite(r.mouth_input) && std::isfinite(r.mouth_output)) {
+            mouth_in.push_back(r.mouth_input);
+            mouth_out.push_back(r.mouth_output);
+            mouth_gap.push_back(std::abs(r.mouth_output - r.mouth_input));
+        }
+        if (std::isfinite(r.detail_ratio)) detail.push_back(r.detail_ratio);
+        if (std::isfinite(r.flicker_input)) {
+            flicker_in.push_back(r.flicker_input);
+            flicker_out.push_back(r.flicker_output);
+        }
+    }
+    s.mouth_correlation = pearson(mouth_in, mouth_out);
+    s.distance_a = stats_of(dist_a);
+    s.distance_b = stats_of(dist_b);
+    s.landmarks = stats_of(landmarks);
+    s.mouth_input = stats_of(mouth_in);
+    s.mouth_output = stats_of(mouth_out);
+    s.mouth_gap = stats_of(mouth_gap);
+    s.detail = stats_of(detail);
+    s.flicker_input = stats_of(flicker_in);
+    s.flicker_output = stats_of(flicker_out);
+    s.closer_fraction =
+        s.with_input_face ? static_cast<double>(closer_to_b) / s.with_input_face : 0.0;
+    s.flicker_ratio = s.flicker_input.count && s.flicker_input.mean > 0
+                          ? s.flicker_output.mean / s.flicker_input.mean
+                          : NAN;
+    s.pass_identity = s.with_input_face > 0 && s.closer_fraction >= kMinCloserToB;
+    s.pass_landmarks = s.landmarks.count > 0 && s.landmarks.mean <= kMaxLandmarkDistance;
+    s.pass_mouth = std::isfinite(s.mouth_correlation) && s.mouth_correlation >= kMinMouthCorrelation;
+    s.pass_detail = s.detail.count > 0 && s.detail.mean >= kMinDetailRatio;
+    s.pass_flicker = std::isfinite(s.flicker_ratio) && s.flicker_ratio <= kMaxFlickerRatio;
+    return s;
+}
+
+std::string EvalSummary::one_line() const {
+    const int passes = pass_identity + pass_landmarks + pass_mouth + pass_detail + pass_flicker;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "closer to B %.0f%% · landmarks %.1f%% · mouth r %.2f · detail %.2f · "
+                  "flicker %.2f · %d/5 of the bar",
+                  100 * closer_fraction, 100 * landmarks.mean, mouth_correlation, detail.mean,
+                  flicker_ratio, passes);
+    return line;
+}
+
+}  // namespace faceswap::cli

@@ -1,0 +1,96 @@
+// How well a swap worked, frame by frame: the scoring behind `faceswap eval` and the quality
+// checks `faceswap train` runs while it trains (one implementation, so the figures agree).
+// Definitions: docs/evaluation.md.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "faceswap/engine.h"
+#include "faceswap/identity.h"
+
+namespace faceswap::cli {
+
+// The quality bar (issue 3, mouth added by issue 12).
+inline constexpr double kMinCloserToB = 0.90;
+inline constexpr double kMaxLandmarkDistance = 0.05;
+inline constexpr double kMinMouthCorrelation = 0.9;
+inline constexpr double kMinDetailRatio = 0.5;
+inline constexpr double kMaxFlickerRatio = 1.0;
+
+// "START:END" (END exclusive, either may be empty) into [start, end); end -1 = to the end.
+std::pair<std::int64_t, std::int64_t> parse_frame_range(const std::string& text);
+
+struct Reference {
+    FaceDescriptor descriptor{};
+    int samples_used = 0;
+    int samples_tried = 0;
+};
+
+// The mean descriptor of the largest face over `samples` frames spread evenly over the range
+// of a video, or over the images of a folder or a single image. Throws when none has a face.
+Reference reference_descriptor(const std::string& path, const std::string& range_text, int samples,
+                               const std::shared_ptr<const FaceModels>& models,
+                               const IdentityEmbedder& embedder, const EngineConfig& config);
+
+struct FrameScore {
+    std::int64_t index = 0;
+    bool input_face = false, output_face = false;
+    double distance_a = NAN, distance_b = NAN;
+    bool closer_to_b = false;
+    double landmark_distance = NAN;  // fraction of the input's inter-ocular distance
+    // Inner-lip opening over mouth width, of the input face and of the output face.
+    double mouth_input = NAN, mouth_output = NAN;
+    double detail_input = NAN, detail_output = NAN, detail_ratio = NAN;
+    double flicker_input = NAN, flicker_output = NAN;  // NAN on a sequence's first frame
+};
+
+// Scores (input frame, output frame) pairs of one or more frame sequences. Detection and raw
+// landmarks on every frame (config.tracking is forced off), so nothing hides a jump.
+class FrameScorer {
+  public:
+    FrameScorer(std::shared_ptr<const FaceModels> models,
+                std::shared_ptr<const IdentityEmbedder> embedder, EngineConfig config,
+                const Reference& a, const Reference& b);
+    // Frames of one sequence in order; flicker compares with the previous pair.
+    FrameScore score(std::int64_t index, const cv::Mat& input_bgr, const cv::Mat& output_bgr);
+    void start_sequence();  // the next pair is not a continuation (no flicker for it)
+
+  private:
+    std::shared_ptr<const FaceModels> models_;
+    std::shared_ptr<const IdentityEmbedder> embedder_;
+    EngineConfig config_;
+    Reference a_, b_;
+    std::unique_ptr<FaceAnalyzer> in_analyzer_, out_analyzer_;
+    cv::Mat previous_in_, previous_out_;
+};
+
+struct Stats {
+    std::size_t count = 0;
+    double mean = NAN, median = NAN, p90 = NAN;
+};
+Stats stats_of(std::vector<double> values);
+
+struct EvalSummary {
+    std::size_t frames = 0, with_input_face = 0, with_output_face = 0;
+    double closer_fraction = 0;
+    Stats distance_a, distance_b, landmarks, mouth_input, mouth_output, mouth_gap, detail,
+        flicker_input, flicker_output;
+    double mouth_correlation = NAN;  // Pearson, over frames where both mouths were measured
+    double flicker_ratio = NAN;
+    bool pass_identity = false, pass_landmarks = false, pass_mouth = false, pass_detail = false,
+         pass_flicker = false;
+    bool all_pass() const {
+        return pass_identity && pass_landmarks && pass_mouth && pass_detail && pass_flicker;
+    }
+    // "closer-to-B 100% · landmarks 6.1% · mouth r 0.62 · detail 0.21 · flicker 0.80 · 1/5 pass"
+    std::string one_line() const;
+};
+EvalSummary summarize(const std::vector<FrameScore>& scores);
+
+}  // namespace faceswap::cli
