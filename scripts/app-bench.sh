@@ -4,6 +4,8 @@
 # would deliver it; the default (two-stage pipeline, background detection) against the engine's
 # plain single-thread-of-work arrangement, alternated so that drifting machine load hits both.
 # Usage: scripts/app-bench.sh [SECONDS] [BUILD_DIR]
+#        MODELS="old.fsmodel new.fsmodel" scripts/app-bench.sh [SECONDS] [BUILD_DIR]
+#        (the default arrangement with each model in turn, alternated: new against old)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECONDS_PER_RUN="${1:-20}"
@@ -15,6 +17,15 @@ run() {  # label, flags...
   echo "--- $label"
   "$APP" --no-settings --source demo --fps 30 --size 640x480 --benchmark "$SECONDS_PER_RUN" "$@" 2>/dev/null
 }
+if [ -n "${MODELS:-}" ]; then
+  for round in 1 2; do
+    for model in $MODELS; do
+      run "default arrangement, model $model (round $round)" --model "$model"
+    done
+  done
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 for round in 1 2; do
   run "default: 2-stage pipeline, background detection (round $round)"
   run "one stage, 2 threads, background detection (round $round)" --no-pipeline

@@ -26,6 +26,8 @@ DEBIAN_PACKAGES=(
   libcurl4-openssl-dev nginx
   # the packaging tests: desktop-file-validate, systemd-analyze verify
   desktop-file-utils systemd
+  # the face-pack test runs scripts/fspack_to_raw.py as the GPU machine would (Python's cv2)
+  python3-opencv
 )
 # Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's
 # npm package), so they are checked as commands and installed from Debian only when absent.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "faceswap/swap.h"
+#include "faceswap/face_pack.h"
 #include "faceswap/train.h"
 
 namespace faceswap::cli {
@@ -82,8 +83,15 @@ struct TrainOptions {
     std::vector<std::pair<std::string, int>> architecture_flags;
 };
 int run_train(const TrainOptions& options);
-// "90m", "2h30m", "1.5h", "45s" or plain seconds; throws std::runtime_error otherwise.
-double parse_time_budget(const std::string& text);
+
+struct PackOptions {
+    std::string set_dir, out, name;
+    int jpeg_quality = 92;
+    bool raw = false;  // uncompressed RGB (large; what a machine without a JPEG codec reads)
+};
+int run_pack(const PackOptions& options);
+// Decodes the JPEG faces of a pack with OpenCV (for train's --a/--b given a pack).
+FaceDecoder opencv_face_decoder();
 
 struct ConvertOptions {
     std::string input, output;

@@ -170,7 +170,8 @@ int main(int argc, char** argv) {
     cli::TrainOptions train;
     auto* train_cmd = app.add_subcommand(
         "train", "Train a swap model on two face sets (Ctrl-C saves and stops)");
-    train_cmd->add_option("--a", train.set_a, "Face set of identity A (from 'faceswap extract')")
+    train_cmd->add_option("--a", train.set_a,
+                          "Face set of identity A (a folder from 'faceswap extract', or a pack)")
         ->required();
     train_cmd->add_option("--b", train.set_b, "Face set of identity B")->required();
     train_cmd->add_option("--out", train.out, "Model file to write (with .train checkpoint)")
@@ -226,6 +227,9 @@ int main(int argc, char** argv) {
                           "Identity reference of A (default: set A's crops)");
     train_cmd->add_option("--eval-ref-b", train.eval_ref_b,
                           "Identity reference of B (default: set B's crops)");
+    train_cmd->add_option("--eval-ref-samples", train.eval_ref_samples,
+                          "Frames or images sampled per identity reference")
+        ->check(CLI::Range(1, 10000));
     train_cmd->add_option("--models", train.eval_model_dir, "Face model folder (quality checks)");
     train_cmd->add_option("--warp", train.config.warp_amount, "Random warp strength (0 = off)");
     train_cmd->add_option("--color-jitter", train.config.color_jitter, "Colour jitter (0 = off)");
@@ -237,6 +241,15 @@ int main(int argc, char** argv) {
                         "Store the model's weights as float16 (half the size)");
     std::string train_device = "auto";
     add_device_options(*train_cmd, train.config.cpu_threads, train_device);
+
+    cli::PackOptions pack;
+    auto* pack_cmd = app.add_subcommand(
+        "pack", "Pack a face set into one compact file (JPEG faces + landmarks) for another machine");
+    pack_cmd->add_option("set", pack.set_dir, "Face set folder from 'faceswap extract'")->required();
+    pack_cmd->add_option("out", pack.out, "Pack file to write (.fspack)")->required();
+    pack_cmd->add_option("--name", pack.name, "Identity name (default: the folder name)");
+    pack_cmd->add_option("--quality", pack.jpeg_quality, "JPEG quality")->check(CLI::Range(50, 100));
+    pack_cmd->add_flag("--raw", pack.raw, "Store raw RGB instead of JPEG (large)");
 
     cli::ConvertOptions convert;
     std::string convert_direction = "a2b", convert_color = "rct";
@@ -353,6 +366,7 @@ int main(int argc, char** argv) {
         if (*bench_cmd) return cli::run_bench(bench);
         if (*eval_cmd) return cli::run_eval(eval);
         if (*train_cmd) return cli::run_train(train);
+        if (*pack_cmd) return cli::run_pack(pack);
         if (*convert_cmd) return cli::run_convert(convert);
         if (*models_cmd) return cli::run_models(models);
     } catch (const std::exception& e) {

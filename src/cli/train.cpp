@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "face_set.h"
 #include "faceswap/capture/media_reader.h"
+#include "faceswap/face_pack.h"
 #include "faceswap/identity.h"
 #include "faceswap/swap.h"
 #include "faceswap/train.h"
@@ -45,7 +46,13 @@ double cpu_seconds() {
 FaceSet load_set(const std::string& dir, const std::string& name) {
     int skipped = 0;
     std::fprintf(stderr, "loading face set %s ... ", dir.c_str());
-    FaceSet set = load_face_set(dir, name.empty() ? identity_name_of(dir) : name, &skipped);
+    FaceSet set;
+    if (is_face_pack(dir)) {
+        set = read_face_pack(dir, opencv_face_decoder());
+        if (!name.empty()) set.name = name;
+    } else {
+        set = load_face_set(dir, name.empty() ? identity_name_of(dir) : name, &skipped);
+    }
     std::fprintf(stderr, "%d faces (%d px, coverage %.2f)%s\n", set.count(), set.size,
                  set.coverage,
                  skipped ? (", " + std::to_string(skipped) + " unreadable skipped").c_str() : "");
@@ -246,6 +253,11 @@ class QualityCheck {
         embedder_ = IdentityEmbedder::load(config_);
         load_clips();
         // A's and B's references default to the training sets' own crops.
+        if ((options.eval_ref_a.empty() && is_face_pack(set_a_dir)) ||
+            (options.eval_ref_b.empty() && is_face_pack(set_b_dir)))
+            throw std::runtime_error(
+                "quality checks with a face pack need --eval-ref-a and --eval-ref-b (a video, "
+                "image or folder of each identity)");
         const std::string ref_a = options.eval_ref_a.empty()
                                       ? (fs::path(set_a_dir) / "faces").string()
                                       : options.eval_ref_a;
@@ -254,10 +266,19 @@ class QualityCheck {
                                       : options.eval_ref_b;
         EngineConfig ref_config = config_;
         ref_config.tracking = false;
-        ref_a_ = reference_descriptor(ref_a, "", options.eval_ref_samples, models_, *embedder_,
-                                      ref_config);
-        ref_b_ = reference_descriptor(ref_b, "", options.eval_ref_samples, models_, *embedder_,
-                                      ref_config);
+        auto reference = [&](const std::string& path, bool is_default, const char* flag) {
+            try {
+                return reference_descriptor(path, "", options.eval_ref_samples, models_,
+                                            *embedder_, ref_config);
+            } catch (const std::exception& e) {
+                if (!is_default) throw;
+                // Tight crops of small sets are hard for the detector to find faces in.
+                throw std::runtime_error(std::string(e.what()) + "; give " + flag +
+                                         " a video or photos of the identity");
+            }
+        };
+        ref_a_ = reference(ref_a, options.eval_ref_a.empty(), "--eval-ref-a");
+        ref_b_ = reference(ref_b, options.eval_ref_b.empty(), "--eval-ref-b");
     }
 
     std::size_t frame_count() const {
@@ -403,39 +424,6 @@ void check_architecture_flags(const std::vector<std::pair<std::string, int>>& fl
 
 }  // namespace
 
-double parse_time_budget(const std::string& text) {
-    // "90m", "2h30m", "1.5h", "45s", "3600" (seconds).
-    if (text.empty()) return 0;
-    double total = 0;
-    size_t i = 0;
-    bool any = false;
-    while (i < text.size()) {
-        size_t used = 0;
-        double value = 0;
-        try {
-            value = std::stod(text.substr(i), &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used == 0 || value < 0) break;
-        i += used;
-        double unit = 1;
-        if (i < text.size()) {
-            const char c = text[i];
-            if (c == 'h') unit = 3600, ++i;
-            else if (c == 'm') unit = 60, ++i;
-            else if (c == 's') unit = 1, ++i;
-            else break;
-        }
-        total += value * unit;
-        any = true;
-    }
-    if (!any || i != text.size() || total <= 0)
-        throw std::runtime_error("--time-budget '" + text +
-                                 "' is not a duration such as 45m, 2h30m, 1.5h or 3600");
-    return total;
-}
-
 int run_train(const TrainOptions& options) {
     const fs::path model_path(options.out);
     check_writable(model_path);
@@ -450,7 +438,12 @@ int run_train(const TrainOptions& options) {
     if (exists && !options.config.init_from.empty())
         throw std::runtime_error("--init-from starts a new model; " + options.out +
                                  " exists already (resume it without --init-from)");
-    const double budget_s = parse_time_budget(options.time_budget);
+    double budget_s = 0;
+    try {
+        budget_s = options.time_budget.empty() ? 0 : parse_duration_seconds(options.time_budget);
+    } catch (const Error& e) {
+        throw std::runtime_error(std::string("--time-budget: ") + e.what());
+    }
     const TrainSchedule schedule = TrainSchedule::sharpening(
         options.warp_until, options.config.warp_amount, options.lr_dropout);
 
@@ -546,12 +539,17 @@ int run_train(const TrainOptions& options) {
     // The starting point: a baseline, and the cost of one check against the budget.
     if (quality) {
         check_quality("start");
-        if (budget_s > 0 && budget_s < 2 * eval_seconds)
+        if (budget_s > 0 && budget_s < 2 * eval_seconds) {
+            if (!exists) {  // leave nothing of a run that never started
+                fs::remove(quality_path);
+                fs::remove(chart_path);
+            }
             throw std::runtime_error(
                 "--time-budget " + format_duration(budget_s) + " is too short: one quality "
                 "check takes " + format_duration(eval_seconds) +
                 "; give at least " + format_duration(4 * eval_seconds) +
                 ", fewer --eval-clips, or no --eval-video");
+        }
     }
 
     ProgressBar progress("train", budget_s > 0 ? 0 : options.total_steps - first_step);

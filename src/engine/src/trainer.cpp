@@ -155,6 +155,37 @@ void TrainConfig::validate() const {
     check(output_upscale == 1 || output_upscale == 2, "output upscale must be 1 or 2");
 }
 
+double parse_duration_seconds(const std::string& text) {
+    double total = 0;
+    size_t i = 0;
+    bool any = false;
+    while (i < text.size()) {
+        size_t used = 0;
+        double value = 0;
+        try {
+            value = std::stod(text.substr(i), &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || value < 0) break;
+        i += used;
+        double unit = 1;
+        if (i < text.size()) {
+            const char c = text[i];
+            if (c == 'h') unit = 3600, ++i;
+            else if (c == 'm') unit = 60, ++i;
+            else if (c == 's') unit = 1, ++i;
+            else break;
+        }
+        total += value * unit;
+        any = true;
+    }
+    if (!any || i != text.size() || total <= 0)
+        throw Error(ErrorCode::kInvalidArgument,
+                    "'" + text + "' is not a duration such as 45m, 2h30m, 1.5h or 3600");
+    return total;
+}
+
 TrainSchedule TrainSchedule::sharpening(double warp_until, float warp_amount, float lr_dropout) {
     TrainSchedule schedule;
     TrainPhase warp;

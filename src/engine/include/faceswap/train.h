@@ -62,6 +62,10 @@ struct TrainSchedule {
     void validate() const;
 };
 
+// "90m", "2h30m", "1.5h", "45s" or plain seconds (a --time-budget); throws
+// Error(kInvalidArgument) for anything else or a duration that is not positive.
+double parse_duration_seconds(const std::string& text);
+
 struct TrainConfig {
     // Architecture (see docs/swap-model.md); fixed once a model exists.
     int resolution = 128;

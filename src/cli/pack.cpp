@@ -1,0 +1,54 @@
+// faceswap pack: a face set folder (PNG crops + faces.json) into one compact face pack (JPEG
+// faces + landmarks), to carry training data to a machine that has only LibTorch.
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "commands.h"
+#include "face_set.h"
+#include "faceswap/face_pack.h"
+
+namespace faceswap::cli {
+
+FaceDecoder opencv_face_decoder() {
+    return [](const std::uint8_t* bytes, std::size_t length, int size,
+              std::vector<std::uint8_t>& rgb) {
+        const cv::Mat encoded(1, static_cast<int>(length), CV_8UC1,
+                              const_cast<std::uint8_t*>(bytes));
+        const cv::Mat bgr = cv::imdecode(encoded, cv::IMREAD_COLOR);
+        if (bgr.empty() || bgr.cols != size || bgr.rows != size) return false;
+        cv::Mat converted;
+        cv::cvtColor(bgr, converted, cv::COLOR_BGR2RGB);
+        rgb.assign(converted.data, converted.data + converted.total() * 3);
+        return true;
+    };
+}
+
+int run_pack(const PackOptions& options) {
+    int skipped = 0;
+    const std::string name =
+        options.name.empty() ? identity_name_of(options.set_dir) : options.name;
+    const FaceSet set = load_face_set(options.set_dir, name, &skipped);
+    if (set.count() == 0)
+        throw std::runtime_error(options.set_dir + " holds no readable faces to pack");
+    const int quality = options.jpeg_quality;
+    const FaceEncoder encoder = [quality](const std::uint8_t* rgb, int size,
+                                          std::vector<std::uint8_t>& bytes) {
+        const cv::Mat image(size, size, CV_8UC3, const_cast<std::uint8_t*>(rgb));
+        cv::Mat bgr;
+        cv::cvtColor(image, bgr, cv::COLOR_RGB2BGR);
+        return cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, quality});
+    };
+    write_face_pack(set, options.out, options.raw ? FacePackEncoding::kRaw : FacePackEncoding::kJpeg,
+                    encoder);
+    const auto bytes = std::filesystem::file_size(options.out);
+    std::printf("packed %d faces of '%s' (%d px, coverage %.2f) into %s: %.1f MB (%s)%s\n",
+                set.count(), set.name.c_str(), set.size, set.coverage, options.out.c_str(),
+                bytes / 1e6, options.raw ? "raw" : ("JPEG quality " + std::to_string(quality)).c_str(),
+                skipped ? (", " + std::to_string(skipped) + " unreadable crops skipped").c_str() : "");
+    return 0;
+}
+
+}  // namespace faceswap::cli
