@@ -170,13 +170,22 @@ std::vector<detail::PixelRect> decode_and_merge(const SwapModel& swap_model, Pre
 
     start = Clock::now();
     at::Tensor& canvas = job.canvas;
-    const at::Tensor hull = detail::face_hull_masks(job.crop_landmarks, size, canvas.device());
+    // Masks are smooth and colour statistics global: both are made at the decoders' working
+    // size (a quarter of the pixels of an upscaling model's face) and only the face itself is
+    // handled at full size.
+    const int k = model.net->shape().output_upscale, work = size / k;
+    std::vector<Landmarks68> work_landmarks = job.crop_landmarks;
+    for (Landmarks68& points : work_landmarks)
+        for (Point2f& p : points) p = {p.x / k, p.y / k};
+    const at::Tensor hull = detail::face_hull_masks(work_landmarks, work, canvas.device());
     at::Tensor face = decoded.rgb;
     if (swap_config.color_transfer == ColorTransfer::kRct)
-        face = detail::reinhard_color_transfer(face, job.crops, hull);
-    at::Tensor mask = swap_config.use_learned_mask ? at::minimum(hull, decoded.mask) : hull;
-    mask = detail::erode_and_feather(mask, static_cast<int>(swap_config.mask_erosion * size),
-                                     static_cast<int>(swap_config.mask_feather * size));
+        face = detail::reinhard_color_transfer(face, job.crops, hull, k);
+    const at::Tensor learned = k > 1 ? at::avg_pool2d(decoded.mask, {k, k}) : decoded.mask;
+    at::Tensor mask = swap_config.use_learned_mask ? at::minimum(hull, learned) : hull;
+    mask = detail::erode_and_feather(mask, static_cast<int>(swap_config.mask_erosion * work),
+                                     static_cast<int>(swap_config.mask_feather * work));
+    if (k > 1) mask = at::upsample_bilinear2d(mask, {size, size}, false);
 
     std::vector<detail::PixelRect> changed;
     const int width = static_cast<int>(canvas.size(3)), height = static_cast<int>(canvas.size(2));
