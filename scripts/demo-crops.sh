@@ -15,15 +15,18 @@ for n in "${frames[@]}"; do
     src=$input; [ $side = out ] && src=$swapped
     ffmpeg -v error -i "$src" -vf "select=eq(n\,$n)" -vsync 0 -frames:v 1 "$work/$side$n.png"
   done
-  # The input face's box, grown by 30%, from the engine's own detector.
+  # A fixed-size window (CROP_W x CROP_H, default 160x200) centred on the input face's box from
+  # the engine's own detector, kept inside the frame: every row has the same size.
   read -r x y w h < <("$B" detect "$work/in$n.png" | python3 -c '
-import json, sys
+import json, os, sys
 doc = json.load(sys.stdin)
 faces = next(iter(doc.values()))["faces"]
 b = max(faces, key=lambda f: f["box"][2] * f["box"][3])["box"]
-g = 0.3
-print(int(b[0] - g / 2 * b[2]), int(b[1] - g / 2 * b[3]), int(b[2] * (1 + g)) // 2 * 2, int(b[3] * (1 + g)) // 2 * 2)')
-  x=$((x < 0 ? 0 : x)); y=$((y < 0 ? 0 : y))
+w, h = int(os.environ.get("CROP_W", 160)), int(os.environ.get("CROP_H", 200))
+fw, fh = [int(v) for v in sys.argv[1:3]]
+x = min(max(0, int(b[0] + b[2] / 2 - w / 2)), fw - w)
+y = min(max(0, int(b[1] + b[3] / 2 - h / 2)), fh - h)
+print(x, y, w, h)' $(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0 "$work/in$n.png" | tr , ' '))
   for side in in out; do
     ffmpeg -v error -i "$work/$side$n.png" \
       -vf "crop=$w:$h:$x:$y,scale=iw*2:ih*2:flags=neighbor" "$work/c$side$n.png"

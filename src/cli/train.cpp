@@ -536,6 +536,14 @@ int run_train(const TrainOptions& options) {
                      format_duration(took).c_str(), s.one_line().c_str());
     };
 
+    auto enter_phase = [&](const TrainPhase& phase) {
+        trainer->set_phase(phase);
+        std::fprintf(stderr, "\nphase '%s' from step %lld: warp %.2f, lr dropout %.2f\n",
+                     phase.name.c_str(), static_cast<long long>(trainer->steps()),
+                     phase.warp_amount, phase.lr_dropout);
+    };
+    enter_phase(schedule.at(0.0));
+
     // The starting point: a baseline, and the cost of one check against the budget.
     if (quality) {
         check_quality("start");
@@ -576,12 +584,7 @@ int run_train(const TrainOptions& options) {
     std::int64_t timed_steps = 0;
     while (!finished()) {
         const TrainPhase& phase = schedule.at(progress_fraction());
-        if (phase.name != trainer->phase().name || trainer->steps() == first_step) {
-            trainer->set_phase(phase);
-            std::fprintf(stderr, "\nphase '%s' from step %lld: warp %.2f, lr dropout %.2f\n",
-                         phase.name.c_str(), static_cast<long long>(trainer->steps()),
-                         phase.warp_amount, phase.lr_dropout);
-        }
+        if (phase.name != trainer->phase().name) enter_phase(phase);
         const TrainLosses losses = trainer->step();
         if (trainer->steps() - first_step > 3) {  // the first steps warm caches up
             time_sums.sample_ms += losses.sample_ms;

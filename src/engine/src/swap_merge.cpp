@@ -186,21 +186,16 @@ at::Tensor lab_to_rgb(const at::Tensor& lab) {
 }
 
 at::Tensor reinhard_color_transfer(const at::Tensor& source, const at::Tensor& target,
-                                   const at::Tensor& mask, int stats_downscale) {
-    const at::Tensor src = rgb_to_lab(source);
-    // Means and deviations barely change on a 2x-averaged face; measuring them there spares
-    // converting the full-size target to Lab at all.
-    const int k = stats_downscale;
-    const at::Tensor src_small = k > 1 ? at::avg_pool2d(src, {k, k}) : src;
-    const at::Tensor tgt = rgb_to_lab(k > 1 ? at::avg_pool2d(target, {k, k}) : target);
-    const at::Tensor weight = mask.expand_as(src_small);
+                                   const at::Tensor& mask) {
+    const at::Tensor src = rgb_to_lab(source), tgt = rgb_to_lab(target);
+    const at::Tensor weight = mask.expand_as(src);
     const at::Tensor count = weight.sum({2, 3}, true).clamp_min(1.0);
     auto stats = [&](const at::Tensor& lab) {
         const at::Tensor mean = (lab * weight).sum({2, 3}, true) / count;
         const at::Tensor var = ((lab - mean).pow(2) * weight).sum({2, 3}, true) / count;
         return std::make_pair(mean, var.sqrt().clamp_min(1e-3));
     };
-    const auto [src_mean, src_std] = stats(src_small);
+    const auto [src_mean, src_std] = stats(src);
     const auto [tgt_mean, tgt_std] = stats(tgt);
     // A generated face is smoother than a real one; an unbounded deviation ratio would blow its
     // small variations up into colour casts (blue eyes, red cheeks), so the ratio is bounded.

@@ -36,10 +36,9 @@ at::Tensor rgb_to_lab(const at::Tensor& rgb);
 at::Tensor lab_to_rgb(const at::Tensor& lab);
 
 // Reinhard colour transfer: moves the Lab mean and deviation of `source` inside `mask` to
-// those of `target` inside the same mask. [N, 3, S, S] in 0..1; the statistics are measured on
-// the faces averaged down by stats_downscale, where mask [N, 1, S/d, S/d] is given.
+// those of `target` inside the same mask. [N, 3, S, S] in 0..1, mask [N, 1, S, S].
 at::Tensor reinhard_color_transfer(const at::Tensor& source, const at::Tensor& target,
-                                   const at::Tensor& mask, int stats_downscale = 1);
+                                   const at::Tensor& mask);
 
 // Gradient-domain (Poisson) blend inside mask: keeps the generated face's gradients and the
 // frame's values at the mask border, solved by Jacobi iterations on the device.

@@ -179,8 +179,20 @@ std::vector<detail::PixelRect> decode_and_merge(const SwapModel& swap_model, Pre
         for (Point2f& p : points) p = {p.x / k, p.y / k};
     const at::Tensor hull = detail::face_hull_masks(work_landmarks, work, canvas.device());
     at::Tensor face = decoded.rgb;
-    if (swap_config.color_transfer == ColorTransfer::kRct)
-        face = detail::reinhard_color_transfer(face, job.crops, hull, k);
+    if (swap_config.color_transfer == ColorTransfer::kRct) {
+        if (k == 1) {
+            face = detail::reinhard_color_transfer(face, job.crops, hull);
+        } else {
+            // Colour transfer is a smooth change: computed on the faces averaged down to the
+            // working size and added back as an upsampled correction, the full-size face keeps
+            // its detail and the Lab round trip runs on a quarter of the pixels.
+            const at::Tensor small = at::avg_pool2d(face, {k, k});
+            const at::Tensor corrected = detail::reinhard_color_transfer(
+                small, at::avg_pool2d(job.crops, {k, k}), hull);
+            face = (face + at::upsample_bilinear2d(corrected - small, {size, size}, false))
+                       .clamp(0, 1);
+        }
+    }
     const at::Tensor learned = k > 1 ? at::avg_pool2d(decoded.mask, {k, k}) : decoded.mask;
     at::Tensor mask = swap_config.use_learned_mask ? at::minimum(hull, learned) : hull;
     mask = detail::erode_and_feather(mask, static_cast<int>(swap_config.mask_erosion * work),
