@@ -273,7 +273,7 @@ TEST_CASE("a download from the server cancelled mid-way resumes with Range, and 
     CHECK(listed[0].id == "demo");
     CHECK(listed[0].identity_a == "franck");
     CHECK(listed[0].identity_b == "cap12");
-    CHECK(listed[0].resolution == 128);
+    CHECK(listed[0].resolution == 256);  // the demo model (format 2: 256 px faces)
     CHECK(listed[0].size_bytes == static_cast<std::int64_t>(fs::file_size(demo_model())));
     CHECK(listed[0].sha256 == net::sha256_of_file(demo_model().string()));
 
@@ -300,7 +300,7 @@ TEST_CASE("a download from the server cancelled mid-way resumes with Range, and 
                             "/demo -o " + pulled.string() + " --sha256 " + listed[0].sha256 +
                             " 2>&1",
                         &output) == 0);
-    CHECK(output.find("a swap model: franck -> cap12, 128 px") != std::string::npos);
+    CHECK(output.find("a swap model: franck -> cap12, 256 px") != std::string::npos);
     CHECK(net::sha256_of_file(pulled.string()) == listed[0].sha256);
 
     // HTTP semantics, checked with the curl tool: status, bytes and the headers that matter.
