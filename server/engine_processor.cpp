@@ -1,35 +1,180 @@
 // The real pipeline behind the server: detector + landmarks and the swap models load once and
-// are shared read-only; each session gets its own FaceSwapper (tracking and smoothing state).
-// Swap models can be published, replaced and withdrawn while sessions run (the model API): a
-// session holds the shared_ptr of the model it opened with, so it finishes on that version.
+// are shared read-only; the engine's SwapPipeline owns the device and batches the sessions'
+// frames (one pipeline stream per session, opened with its first frame). Swap models can be
+// published, replaced and withdrawn while sessions run (the model API): a session holds the
+// shared_ptr of the model it opened with, so it finishes on that version.
 #include <filesystem>
 #include <map>
 #include <mutex>
 
 #include "faceswap/engine.h"
+#include "faceswap/pipeline.h"
 #include "faceswap/swap.h"
 #include "processor.h"
+#include "scheduler.h"
 
 namespace faceswap::server {
 namespace {
 
+// One session's model and settings; its frames go through the factory's pipeline.
 class EngineStream final : public StreamProcessor {
   public:
-    EngineStream(FaceSwapper swapper, std::string version)
-        : swapper_(std::move(swapper)), version_(std::move(version)) {}
+    EngineStream(std::shared_ptr<const SwapModel> model, SwapConfig swap_config,
+                 std::string version)
+        : model_(std::move(model)), swap_config_(swap_config), version_(std::move(version)) {}
 
-    ProcessedFrame process(std::vector<std::uint8_t>& bgr, int width, int height,
-                           double timestamp_s) override {
-        const FrameView frame{bgr.data(), width, height, width * 3, PixelFormat::BGR24};
-        SwapResult result = swapper_.process(frame, timestamp_s);
-        return {std::move(result.pixels), static_cast<int>(result.analysis.faces.size())};
+    ProcessedFrame process(std::vector<std::uint8_t>&, int, int, double) override {
+        throw std::logic_error("engine streams run through the engine's pipeline");
     }
 
     std::string model_version() const override { return version_; }
+    const std::shared_ptr<const SwapModel>& model() const { return model_; }
+    const SwapConfig& swap_config() const { return swap_config_; }
 
   private:
-    FaceSwapper swapper_;
+    std::shared_ptr<const SwapModel> model_;
+    SwapConfig swap_config_;
     std::string version_;
+};
+
+// The server's scheduler for the engine: sessions' frames into one SwapPipeline, which takes
+// the newest frame of each ready session into one batch (up to --batch-size, waiting at most
+// --batch-wait-ms for a fuller one), in turn. Outcomes go back through each frame's deliver.
+class PipelineScheduler final : public FrameScheduler {
+  public:
+    PipelineScheduler(std::shared_ptr<const FaceModels> models, const EngineConfig& config,
+                      const SchedulerConfig& scheduler, ServerMetrics& metrics)
+        : models_(std::move(models)), config_(config), metrics_(metrics) {
+        pipeline_config_.max_batch = scheduler.batch_size;
+        pipeline_config_.max_batch_wait_ms = static_cast<double>(scheduler.batch_wait.count());
+        pipeline_config_.validate();
+    }
+    ~PipelineScheduler() override { stop(); }
+
+    void start() override {
+        std::lock_guard lock(mutex_);
+        if (!pipeline_)
+            pipeline_ = std::make_shared<SwapPipeline>(models_, config_, pipeline_config_);
+    }
+
+    void stop() override {
+        std::shared_ptr<SwapPipeline> pipeline;
+        {
+            std::lock_guard lock(mutex_);
+            pipeline = std::move(pipeline_);
+            sessions_.clear();
+            metrics_.queue_depth = 0;
+        }
+        pipeline.reset();  // closes every stream, joins its threads (callbacks take mutex_)
+    }
+
+    void submit(FrameJob job) override {
+        const auto* stream = dynamic_cast<const EngineStream*>(job.processor.get());
+        if (!stream) throw std::logic_error("PipelineScheduler: not an engine stream");
+        PipelineFrame frame{std::move(job.bgr), job.width, job.height, PixelFormat::BGR24,
+                            job.timestamp_s, 0};
+        StreamId id;
+        std::shared_ptr<SwapPipeline> pipeline;
+        {
+            std::lock_guard lock(mutex_);
+            if (!pipeline_) return;  // stopped: the session is going too
+            pipeline = pipeline_;
+            Session& session = sessions_[job.session_id];
+            if (session.stream == 0) {
+                const std::uint64_t session_id = job.session_id;
+                session.stream = pipeline_->open_stream(
+                    stream->model(), stream->swap_config(),
+                    [this, session_id](PipelineResult&& r) { on_result(session_id, std::move(r)); });
+            }
+            frame.frame_id = ++next_frame_id_;
+            session.pending[frame.frame_id] = std::move(job.deliver);
+            id = session.stream;
+            ++queued_;
+            metrics_.queue_depth = queued_;
+        }
+        // Outside the lock: a displaced frame is delivered (as dropped) from inside submit().
+        const std::uint64_t frame_id = frame.frame_id;
+        try {
+            pipeline->submit(id, std::move(frame));
+        } catch (const std::exception& e) {
+            PipelineResult failed;
+            failed.frame_id = frame_id;
+            failed.error = e.what();
+            on_result(job.session_id, std::move(failed));
+        }
+    }
+
+    void forget(std::uint64_t session_id) override {
+        StreamId stream = 0;
+        std::map<std::uint64_t, std::function<void(FrameOutcome&&)>> pending;
+        {
+            std::lock_guard lock(mutex_);
+            const auto it = sessions_.find(session_id);
+            if (it == sessions_.end()) return;
+            stream = it->second.stream;
+            pending = std::move(it->second.pending);  // they hold the session: freed outside
+            queued_ -= static_cast<std::int64_t>(pending.size());
+            metrics_.queue_depth = queued_;
+            sessions_.erase(it);
+            if (pipeline_) pipeline_->release_stream(stream);  // a network thread: no waiting
+        }
+    }
+
+  private:
+    struct Session {
+        StreamId stream = 0;
+        std::map<std::uint64_t, std::function<void(FrameOutcome&&)>> pending;  // by frame_id
+    };
+
+    void on_result(std::uint64_t session_id, PipelineResult&& r) {
+        std::function<void(FrameOutcome&&)> deliver;
+        {
+            std::lock_guard lock(mutex_);
+            const auto it = sessions_.find(session_id);
+            if (it == sessions_.end()) return;  // forgotten meanwhile
+            const auto frame = it->second.pending.find(r.frame_id);
+            if (frame == it->second.pending.end()) return;
+            deliver = std::move(frame->second);
+            it->second.pending.erase(frame);
+            metrics_.queue_depth = --queued_;
+            if (!r.dropped && pipeline_) record_new_batches();
+        }
+        FrameOutcome outcome;
+        outcome.dropped = r.dropped;
+        outcome.error = std::move(r.error);
+        outcome.queue_ms = r.queue_ms;
+        outcome.engine_ms = std::max(0.0, r.latency_ms - r.queue_ms);
+        outcome.output = {std::move(r.swap.pixels),
+                          static_cast<int>(r.swap.analysis.faces.size())};
+        if (r.dropped) {
+            metrics_.count_drop(DropReason::kReplaced);
+        } else {
+            metrics_.queue_ms.observe(outcome.queue_ms);
+            metrics_.engine_ms.observe(outcome.engine_ms);
+        }
+        deliver(std::move(outcome));
+    }
+
+    // The server's batch-size histogram counts batches, not frames: the pipeline's own
+    // histogram is the truth, and what it gained since the last look is observed here.
+    void record_new_batches() {
+        const std::vector<std::int64_t> sizes = pipeline_->metrics().batch_sizes;
+        batches_seen_.resize(sizes.size(), 0);
+        for (size_t n = 1; n < sizes.size(); ++n)
+            for (; batches_seen_[n] < sizes[n]; ++batches_seen_[n])
+                metrics_.batch_size.observe(static_cast<double>(n));
+    }
+
+    std::shared_ptr<const FaceModels> models_;
+    EngineConfig config_;
+    PipelineConfig pipeline_config_;
+    ServerMetrics& metrics_;
+    std::mutex mutex_;
+    std::shared_ptr<SwapPipeline> pipeline_;
+    std::map<std::uint64_t, Session> sessions_;
+    std::uint64_t next_frame_id_ = 0;
+    std::int64_t queued_ = 0;
+    std::vector<std::int64_t> batches_seen_;
 };
 
 class EngineModel final : public LoadedModel {
@@ -54,8 +199,8 @@ class EngineFactory final : public ProcessorFactory {
                          : settings.device == "cuda" ? DeviceKind::kCuda
                                                      : DeviceKind::kAuto;
         config_.cpu_threads = settings.cpu_threads;
-        // Each session's periodic detector (new faces walking in) runs on its own thread, so
-        // no frame of a stream waits for it: the same choice as the app's local mode.
+        // The sessions' periodic detectors (new faces walking in) run on the pipeline's one
+        // detector thread, so no frame of a stream waits for them: as in the app's local mode.
         config_.background_detection = true;
         config_.validate();
         face_models_ = FaceModels::load(config_);
@@ -93,8 +238,12 @@ class EngineFactory final : public ProcessorFactory {
         SwapConfig swap_config;
         swap_config.direction =
             direction == net::Direction::kAtoB ? SwapDirection::kAToB : SwapDirection::kBToA;
-        return std::make_unique<EngineStream>(
-            FaceSwapper(face_models_, served.model, config_, swap_config), served.version);
+        return std::make_unique<EngineStream>(served.model, swap_config, served.version);
+    }
+
+    std::unique_ptr<FrameScheduler> make_scheduler(const SchedulerConfig& config,
+                                                   ServerMetrics& metrics) override {
+        return std::make_unique<PipelineScheduler>(face_models_, config_, config, metrics);
     }
 
     bool loads_models() const override { return true; }

@@ -1,5 +1,7 @@
 #include "processor.h"
 
+#include "scheduler.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -31,6 +33,11 @@ void ProcessorFactory::publish_model(const std::string&, std::shared_ptr<const L
 
 bool ProcessorFactory::unpublish_model(const std::string&) {
     return false;
+}
+
+std::unique_ptr<FrameScheduler> ProcessorFactory::make_scheduler(const SchedulerConfig&,
+                                                                 ServerMetrics&) {
+    return nullptr;
 }
 
 namespace {

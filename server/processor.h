@@ -59,6 +59,10 @@ struct BatchItem {
     std::string error;  // non-empty: processing failed
 };
 
+class FrameScheduler;
+struct SchedulerConfig;
+struct ServerMetrics;
+
 class UnknownModel : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
@@ -93,6 +97,12 @@ class ProcessorFactory {
     virtual void publish_model(const std::string& id, std::shared_ptr<const LoadedModel> model,
                                const std::string& version);
     virtual bool unpublish_model(const std::string& id);  // false: no such id
+
+    // An engine that schedules frames itself (batching across sessions on its own threads)
+    // returns its scheduler; nullptr (the default) means the server's InferenceScheduler runs
+    // process_batch(). Called once, before any session opens.
+    virtual std::unique_ptr<FrameScheduler> make_scheduler(const SchedulerConfig& config,
+                                                           ServerMetrics& metrics);
 };
 
 // --engine none: every frame comes back unchanged (faces = 0). For benchmarking the transport

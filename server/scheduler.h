@@ -1,4 +1,5 @@
-// The inference scheduler: the one thread that owns the device. Sessions (on network threads)
+// The inference scheduler for processors without a pipeline of their own (--engine none): the
+// one thread that runs them. Sessions (on network threads)
 // submit decoded frames; the scheduler takes up to batch_size frames from different sessions,
 // round-robin, runs them through the ProcessorFactory and hands each outcome to its job's
 // deliver callback (which posts it to the session's strand). Network threads never run
@@ -51,19 +52,31 @@ struct SchedulerConfig {
     int per_session_depth = 1;
 };
 
-class InferenceScheduler {
+// What sessions hand their frames to. The engine brings its own (the engine's SwapPipeline,
+// see ProcessorFactory::make_scheduler); InferenceScheduler serves every other processor.
+class FrameScheduler {
+  public:
+    virtual ~FrameScheduler() = default;
+    virtual void start() = 0;
+    virtual void stop() = 0;  // finishes the batch running, discards what is queued, joins
+    // Never blocks for long: called on network threads.
+    virtual void submit(FrameJob job) = 0;
+    virtual void forget(std::uint64_t session_id) = 0;  // a closed session: its frames go
+};
+
+class InferenceScheduler final : public FrameScheduler {
   public:
     InferenceScheduler(std::shared_ptr<ProcessorFactory> factory, SchedulerConfig config,
                        ServerMetrics& metrics);
-    ~InferenceScheduler();
+    ~InferenceScheduler() override;
     InferenceScheduler(const InferenceScheduler&) = delete;
     InferenceScheduler& operator=(const InferenceScheduler&) = delete;
 
-    void start();
-    void stop();  // finishes the batch running, discards what is queued, joins
+    void start() override;
+    void stop() override;
 
-    void submit(FrameJob job);
-    void forget(std::uint64_t session_id);  // a closed session: its queued frames go
+    void submit(FrameJob job) override;
+    void forget(std::uint64_t session_id) override;
 
   private:
     void run();

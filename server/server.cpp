@@ -65,7 +65,7 @@ struct Shared {
     std::set<std::string> tokens;  // empty: no authentication
     net::Limits limits;
     ServerMetrics metrics;
-    std::unique_ptr<InferenceScheduler> scheduler;
+    std::unique_ptr<FrameScheduler> scheduler;
     std::unique_ptr<ModelCatalog> catalog;
     std::optional<asio::ssl::context> tls;
     std::atomic<bool> draining{false};
@@ -1053,8 +1053,10 @@ Server::Server(ServerConfig config, std::shared_ptr<ProcessorFactory> factory)
     scheduler.batch_size = shared.config.batch_size;
     scheduler.batch_wait = std::chrono::milliseconds(shared.config.batch_wait_ms);
     scheduler.per_session_depth = 1;  // the newest frame of each session waits, no older one
-    shared.scheduler =
-        std::make_unique<InferenceScheduler>(shared.factory, scheduler, shared.metrics);
+    shared.scheduler = shared.factory->make_scheduler(scheduler, shared.metrics);
+    if (!shared.scheduler)
+        shared.scheduler =
+            std::make_unique<InferenceScheduler>(shared.factory, scheduler, shared.metrics);
 }
 
 Server::~Server() {

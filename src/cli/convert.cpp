@@ -1,13 +1,20 @@
 // faceswap convert: a video (or image folder) in, the same with faces swapped out, through
-// exactly the FaceSwapper the app and the server use.
+// the engine's SwapPipeline as the app and the server use it (one stream that keeps every
+// frame: decoding the next frame, analysing one and merging another overlap).
 #include <opencv2/core.hpp>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <deque>
+#include <mutex>
 
 #include "cli_common.h"
 #include "commands.h"
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/capture/video_writer.h"
+#include "faceswap/pipeline.h"
 #include "faceswap/swap.h"
 
 namespace faceswap::cli {
@@ -23,7 +30,6 @@ int run_convert(const ConvertOptions& options) {
     auto face_models = FaceModels::load(config);
     auto swap_model = SwapModel::load(model_path, config);
     const SwapModelInfo& info = swap_model->info();
-    FaceSwapper swapper(face_models, swap_model, config, options.swap);
     const bool a2b = options.swap.direction == SwapDirection::kAToB;
     std::fprintf(stderr, "model %s (%s, %s -> %s, %lld steps) on %s\n", model_path.c_str(),
                  info.architecture.c_str(), (a2b ? info.identity_a : info.identity_b).c_str(),
@@ -36,41 +42,88 @@ int run_convert(const ConvertOptions& options) {
     ProgressBar progress("convert", total);
     std::unique_ptr<capture::VideoFileWriter> writer;
     capture::DecodedFrame frame;
-    std::int64_t written = 0, frames_with_faces = 0;
-    double swap_ms = 0;
+    std::int64_t submitted = 0, written = 0, frames_with_faces = 0;
     SwapTimings stage_sums;  // per-stage totals, printed as means
-    while ((options.frames < 0 || written < options.frames) && reader->next(frame)) {
-        if (frame.index < options.start_frame) continue;
-        if (!writer) {
-            capture::VideoWriterOptions out;
-            out.path = options.output;
-            out.width = frame.bgr.cols;
-            out.height = frame.bgr.rows;
-            out.fps = fps;
-            out.audio_source = options.input;
-            out.audio_offset_s = frame.timestamp_s;
-            out.provenance = std::string("AI-generated face swap; faceswap ") + FACESWAP_VERSION +
-                             "; model " + info.path + " (" + info.architecture + ", " +
-                             info.identity_a + "/" + info.identity_b + ", " +
-                             std::to_string(info.training_steps) + " steps); direction " +
-                             (a2b ? "a2b" : "b2a");
-            writer = std::make_unique<capture::VideoFileWriter>(out);
+
+    // Results arrive in order on the pipeline's thread; this thread writes them.
+    std::mutex results_mutex;
+    std::condition_variable results_changed;
+    std::deque<PipelineResult> results;
+    SwapPipeline pipeline(face_models, config);
+    const StreamId stream = pipeline.open_stream(
+        swap_model, options.swap,
+        [&](PipelineResult&& r) {
+            std::lock_guard lock(results_mutex);
+            results.push_back(std::move(r));
+            results_changed.notify_all();
+        },
+        FramePolicy::kEvery);
+    // Writes the results that are in; with `until`, waits until that many were written.
+    const auto write_results = [&](std::int64_t until) {
+        for (;;) {
+            PipelineResult r;
+            {
+                std::unique_lock lock(results_mutex);
+                if (results.empty() && written >= until) return;
+                results_changed.wait(lock, [&] { return !results.empty(); });
+                r = std::move(results.front());
+                results.pop_front();
+            }
+            if (!r.error.empty()) throw Error(ErrorCode::kInternal, r.error);
+            SwapResult& result = r.swap;
+            stage_sums.analysis.convert_ms += result.timings.analysis.convert_ms;
+            stage_sums.analysis.detect_ms += result.timings.analysis.detect_ms;
+            stage_sums.analysis.landmarks_ms += result.timings.analysis.landmarks_ms;
+            stage_sums.analysis.align_ms += result.timings.analysis.align_ms;
+            stage_sums.generate_ms += result.timings.generate_ms;
+            stage_sums.merge_ms += result.timings.merge_ms;
+            stage_sums.total_ms += result.timings.total_ms;
+            if (!result.analysis.faces.empty()) ++frames_with_faces;
+            cv::Mat output(result.height, result.width, CV_8UC3, result.pixels.data());
+            if (options.ai_mark) capture::draw_ai_generated_mark(output);
+            writer->write(output);
+            ++written;
+            progress.update(written, std::to_string(frames_with_faces) + " with faces");
         }
-        SwapResult result = swapper.process(view_of(frame.bgr), frame.timestamp_s);
-        swap_ms += result.timings.total_ms;
-        stage_sums.analysis.convert_ms += result.timings.analysis.convert_ms;
-        stage_sums.analysis.detect_ms += result.timings.analysis.detect_ms;
-        stage_sums.analysis.landmarks_ms += result.timings.analysis.landmarks_ms;
-        stage_sums.analysis.align_ms += result.timings.analysis.align_ms;
-        stage_sums.generate_ms += result.timings.generate_ms;
-        stage_sums.merge_ms += result.timings.merge_ms;
-        if (!result.analysis.faces.empty()) ++frames_with_faces;
-        cv::Mat output(result.height, result.width, CV_8UC3, result.pixels.data());
-        if (options.ai_mark) capture::draw_ai_generated_mark(output);
-        writer->write(output);
-        ++written;
-        progress.update(written, std::to_string(frames_with_faces) + " with faces");
+    };
+    const auto started = std::chrono::steady_clock::now();
+    try {
+        while ((options.frames < 0 || submitted < options.frames) && reader->next(frame)) {
+            if (frame.index < options.start_frame) continue;
+            if (!writer) {
+                capture::VideoWriterOptions out;
+                out.path = options.output;
+                out.width = frame.bgr.cols;
+                out.height = frame.bgr.rows;
+                out.fps = fps;
+                out.audio_source = options.input;
+                out.audio_offset_s = frame.timestamp_s;
+                out.provenance = std::string("AI-generated face swap; faceswap ") +
+                                 FACESWAP_VERSION + "; model " + info.path + " (" +
+                                 info.architecture + ", " + info.identity_a + "/" +
+                                 info.identity_b + ", " + std::to_string(info.training_steps) +
+                                 " steps); direction " + (a2b ? "a2b" : "b2a");
+                writer = std::make_unique<capture::VideoFileWriter>(out);
+            }
+            PipelineFrame job;
+            job.width = frame.bgr.cols;
+            job.height = frame.bgr.rows;
+            job.pixels.resize(static_cast<size_t>(job.width) * job.height * 3);
+            for (int y = 0; y < job.height; ++y)
+                std::memcpy(job.pixels.data() + static_cast<size_t>(y) * job.width * 3,
+                            frame.bgr.ptr(y), static_cast<size_t>(job.width) * 3);
+            job.timestamp_s = frame.timestamp_s;
+            job.frame_id = static_cast<std::uint64_t>(submitted++);
+            pipeline.submit(stream, std::move(job));  // waits while one frame is waiting
+            write_results(0);
+        }
+        write_results(submitted);
+    } catch (...) {
+        pipeline.close_stream(stream);
+        throw;
     }
+    const double wall_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     progress.finish();
     if (!writer) {
         std::fprintf(stderr, "error: no frames to convert in %s (from frame %lld)\n",
@@ -78,12 +131,12 @@ int run_convert(const ConvertOptions& options) {
         return 1;
     }
     const std::string note = writer->close();
-    std::printf("wrote %s: %lld frames, %lld with a face swapped, %.1f ms per frame (%.1f "
-                "frames/s) in the swap pipeline%s\n",
-                options.output.c_str(), static_cast<long long>(written),
-                static_cast<long long>(frames_with_faces), swap_ms / written,
-                1000.0 * written / swap_ms, options.ai_mark ? "" : ", WITHOUT the AI-generated mark");
     const double n = static_cast<double>(written);
+    std::printf("wrote %s: %lld frames, %lld with a face swapped, %.1f frames/s (reading, "
+                "swapping and writing; %.1f ms per frame through the swap pipeline)%s\n",
+                options.output.c_str(), static_cast<long long>(written),
+                static_cast<long long>(frames_with_faces), n / wall_s, stage_sums.total_ms / n,
+                options.ai_mark ? "" : ", WITHOUT the AI-generated mark");
     std::printf("mean ms per frame: convert %.1f, detect %.1f, landmarks %.1f, align %.1f, "
                 "generate %.1f, merge %.1f\n",
                 stage_sums.analysis.convert_ms / n, stage_sums.analysis.detect_ms / n,

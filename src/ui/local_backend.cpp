@@ -1,7 +1,9 @@
 #include "local_backend.h"
 
-#include <condition_variable>
-#include <optional>
+#include <cstring>
+#include <map>
+
+#include "faceswap/pipeline.h"
 
 namespace faceswap::ui {
 
@@ -44,7 +46,6 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
         EngineConfig config;
         config.model_dir = settings.face_model_dir;
         config.device = settings.device;
-        if (settings.pipelined) config.cpu_threads = 1;
         config.background_detection = settings.background_detection;  // no slow frame every period
         std::shared_ptr<const FaceModels> face_models;
         std::shared_ptr<const SwapModel> swap_model;
@@ -67,88 +68,64 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
             loaded_key_ = key;
             device_name_ = face_models->device_name();
         }
-        FaceSwapper swapper(face_models, swap_model, config, settings.swap);
+        // The engine's pipeline with one stream: the same stages, threads and detector
+        // thread as the server's, batch size 1 (one camera).
+        PipelineConfig pipeline_config;
+        pipeline_config.max_batch = 1;
+        pipeline_config.two_stages = settings.pipelined;
+        SwapPipeline pipeline(face_models, config, pipeline_config);
+        std::mutex in_flight_mutex;
+        std::map<std::uint64_t, capture::FramePtr> in_flight;  // by sequence, until answered
+        std::string failure;
+        const StreamId stream = pipeline.open_stream(
+            swap_model, settings.swap, [&](PipelineResult&& r) {
+                capture::FramePtr frame;
+                {
+                    std::lock_guard lock(in_flight_mutex);
+                    const auto it = in_flight.find(r.frame_id);
+                    if (it == in_flight.end()) return;
+                    frame = std::move(it->second);
+                    in_flight.erase(it);
+                    if (!r.error.empty()) {
+                        if (failure.empty()) failure = r.error;
+                        stop_requested_ = true;
+                        return;
+                    }
+                }
+                if (r.dropped)
+                    ++skipped_;  // a newer frame came before the engine was free
+                else
+                    deliver_result(frame, std::move(r.swap));
+            });
         set_state(BackendState::kRunning);
 
         std::int64_t last = input->published();
-        // The newest captured frame after `last`, counting the ones skipped meanwhile.
-        const auto next_frame = [&]() -> capture::FramePtr {
+        while (!stop_requested_) {
+            // The newest captured frame after `last`, counting the ones skipped meanwhile.
             const capture::FramePtr frame = input->wait_newer(last, std::chrono::milliseconds(100));
-            if (!frame) return nullptr;
+            if (!frame) continue;
             if (last > 0 && frame->sequence > last + 1) skipped_ += frame->sequence - last - 1;
             last = frame->sequence;
-            return frame;
-        };
-        const auto view_of = [](const capture::FramePtr& frame) {
             const cv::Mat& bgr = frame->bgr;
-            return FrameView{bgr.data, bgr.cols, bgr.rows, static_cast<int>(bgr.step[0]),
-                             PixelFormat::BGR24};
-        };
-
-        if (!settings.pipelined) {
-            while (!stop_requested_)
-                if (const capture::FramePtr frame = next_frame())
-                    deliver_result(frame, swapper.process(view_of(frame), frame->media_time_s));
-        } else {
-            // Stage 2 runs on its own thread; the hand-over holds one prepared frame. Stage 1
-            // takes a new frame only once stage 2 has taken the last one, so no work is wasted
-            // and each frame starts as fresh as possible.
-            struct Handover {
-                std::mutex mutex;
-                std::condition_variable changed;
-                std::optional<std::pair<capture::FramePtr, std::shared_ptr<PreparedSwap>>> job;
-                std::exception_ptr error;
-                bool done = false;
-            } handover;
-            std::thread stage2([&] {
-                set_cpu_threads(1);
-                try {
-                    for (;;) {
-                        std::unique_lock lock(handover.mutex);
-                        handover.changed.wait(lock, [&] { return handover.done || handover.job; });
-                        if (!handover.job) return;
-                        auto [frame, job] = std::move(*handover.job);
-                        handover.job.reset();
-                        lock.unlock();
-                        handover.changed.notify_all();
-                        deliver_result(frame, swapper.complete(std::move(job)));
-                    }
-                } catch (...) {
-                    std::lock_guard lock(handover.mutex);
-                    handover.error = std::current_exception();
-                    handover.done = true;
-                    handover.changed.notify_all();
-                }
-            });
-            set_cpu_threads(1);
-            try {
-                while (!stop_requested_) {
-                    {
-                        std::unique_lock lock(handover.mutex);
-                        handover.changed.wait_for(lock, std::chrono::milliseconds(100),
-                                                  [&] { return handover.done || !handover.job; });
-                        if (handover.done) break;
-                        if (handover.job) continue;
-                    }
-                    const capture::FramePtr frame = next_frame();
-                    if (!frame) continue;
-                    auto job = swapper.prepare(view_of(frame), frame->media_time_s, true);
-                    std::lock_guard lock(handover.mutex);
-                    handover.job.emplace(frame, std::move(job));
-                    handover.changed.notify_all();
-                }
-            } catch (...) {
-                std::lock_guard lock(handover.mutex);
-                if (!handover.error) handover.error = std::current_exception();
-            }
+            PipelineFrame job;
+            job.width = bgr.cols;
+            job.height = bgr.rows;
+            job.pixels.resize(static_cast<size_t>(bgr.cols) * bgr.rows * 3);
+            for (int y = 0; y < bgr.rows; ++y)
+                std::memcpy(job.pixels.data() + static_cast<size_t>(y) * bgr.cols * 3, bgr.ptr(y),
+                            static_cast<size_t>(bgr.cols) * 3);
+            job.timestamp_s = frame->media_time_s;
+            job.frame_id = static_cast<std::uint64_t>(frame->sequence);
             {
-                std::lock_guard lock(handover.mutex);
-                handover.done = true;
-                handover.job.reset();
+                std::lock_guard lock(in_flight_mutex);
+                in_flight[job.frame_id] = frame;
             }
-            handover.changed.notify_all();
-            stage2.join();
-            if (handover.error) std::rethrow_exception(handover.error);
+            pipeline.submit(stream, std::move(job));
+        }
+        pipeline.close_stream(stream);
+        {
+            std::lock_guard lock(in_flight_mutex);
+            if (!failure.empty()) throw std::runtime_error(failure);
         }
         set_state(BackendState::kStopped);
     } catch (const std::exception& e) {

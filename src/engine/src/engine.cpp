@@ -11,10 +11,12 @@
 #include <filesystem>
 #include <functional>
 #include <numeric>
+#include <span>
 #include <thread>
 
 #include "alignment.h"
 #include "device.h"
+#include "batching.h"
 #include "face_nets.h"
 #include "faceswap/engine.h"
 #include "image_ops.h"
@@ -120,124 +122,28 @@ struct LandmarkJob {
     CropRect crop;
 };
 
-}  // namespace
-
-namespace {
-
-// The periodic detector on its own thread (EngineConfig::background_detection): one frame at a
-// time, its result picked up by a later analyze().
-class BackgroundDetector {
-  public:
-    using DetectFn = std::function<std::vector<Detection>(const at::Tensor&, detail::DetectorInput&)>;
-    explicit BackgroundDetector(DetectFn detect) : detect_(std::move(detect)) {
-        thread_ = std::thread([this] { run(); });
-    }
-    ~BackgroundDetector() {
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = true;
-        }
-        changed_.notify_all();
-        thread_.join();
-    }
-    bool busy() const {
-        std::lock_guard lock(mutex_);
-        return input_.defined() || running_;
-    }
-    void submit(at::Tensor frame) {  // an owned copy of the frame
-        {
-            std::lock_guard lock(mutex_);
-            input_ = std::move(frame);
-        }
-        changed_.notify_all();
-    }
-    // The finished detections, once; rethrows the detector's error.
-    std::optional<std::vector<Detection>> take() {
-        std::lock_guard lock(mutex_);
-        if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-        return std::exchange(output_, std::nullopt);
-    }
-    void discard() {
-        std::lock_guard lock(mutex_);
-        output_.reset();
-    }
-
-  private:
-    void run() {
-        set_cpu_threads(1);  // it shares the cores with the live pipeline
-        at::NoGradGuard no_grad;
-        at::InferenceMode inference;
-        for (;;) {
-            at::Tensor frame;
-            {
-                std::unique_lock lock(mutex_);
-                changed_.wait(lock, [&] { return stop_ || input_.defined(); });
-                if (stop_) return;
-                frame = std::move(input_);
-                input_ = at::Tensor();
-                running_ = true;
-            }
-            std::optional<std::vector<Detection>> found;
-            std::exception_ptr error;
-            try {
-                found = detect_(frame, input_buffer_);
-            } catch (...) {
-                error = std::current_exception();
-            }
-            std::lock_guard lock(mutex_);
-            running_ = false;
-            output_ = std::move(found);
-            error_ = error;
-        }
-    }
-
-    DetectFn detect_;
-    detail::DetectorInput input_buffer_;  // its own: the inline detector may run meanwhile
-    mutable std::mutex mutex_;
-    std::condition_variable changed_;
-    at::Tensor input_;
-    std::optional<std::vector<Detection>> output_;
-    std::exception_ptr error_;
-    bool running_ = false;
-    bool stop_ = false;
-    std::thread thread_;
+// The crops of one frame that go to the landmark net (step 1 of tracking).
+struct LandmarkPlan {
+    std::vector<LandmarkJob> jobs;
+    std::vector<CropRect> crops;  // jobs[i].crop, in the form the net's input wants
 };
 
-}  // namespace
-
-struct FaceAnalyzer::Impl {
-    std::shared_ptr<const FaceModels> models;
-    EngineConfig config;
-    detail::FrameUploader uploader;
-    detail::DetectorInput detector_input;
-    std::vector<Track> tracks;
-    int next_track_id = 0;
-    std::int64_t frame_index = 0;
-    double last_timestamp_s = 0.0;
-    bool force_detection = true;
-
-    std::unique_ptr<BackgroundDetector> background;  // last: joined before the rest goes
-
-    std::vector<Detection> detect(const at::Tensor& rgb, detail::DetectorInput& input);
-    // Runs the detector, records its time in result, and restarts the detection period.
-    std::vector<Detection> run_detector(const at::Tensor& rgb, FrameAnalysis& result) {
-        const auto start = Clock::now();
-        std::vector<Detection> detections = detect(rgb, detector_input);
-        result.timings.detect_ms = ms_since(start);
-        result.detector_ran = true;
-        force_detection = false;
-        frame_index = 1;  // this frame is the first of the next period
-        return detections;
-    }
-    std::vector<Face> track_faces(const at::Tensor& rgb, const std::vector<Detection>* detections,
-                                  double timestamp_s, StageTimings& timings);
+// The landmark net's answer for one plan (step 2).
+struct LandmarkOutput {
+    std::vector<Landmarks68> raw;                // image pixels
+    std::vector<std::vector<float>> thumbnails;  // 16x16 grey, to notice a changed face
 };
 
-std::vector<Detection> FaceAnalyzer::Impl::detect(const at::Tensor& rgb,
-                                                  detail::DetectorInput& input) {
-    const auto& net = models->impl().detector;
+std::string first_line(const std::exception& e) {
+    const std::string what = e.what();
+    return what.substr(0, what.find('\n'));
+}
+
+// SSD detection on one frame: boxes above the score threshold, non-maximum suppressed.
+std::vector<Detection> detect_faces(const FaceModels::Impl& models, const EngineConfig& config,
+                                    const at::Tensor& rgb, detail::DetectorInput& input) {
     const int side = static_cast<int>(std::max(rgb.size(2), rgb.size(3)));
-    const detail::SsdOutput out = net.forward(input.make(rgb, detail::kDetectorInputSize));
+    const detail::SsdOutput out = models.detector.forward(input.make(rgb, detail::kDetectorInputSize));
     const at::Tensor boxes = out.boxes[0], scores = out.scores[0];
 
     // Candidates above the threshold, best first; IoU matrix in torch, greedy pass on the CPU.
@@ -287,14 +193,217 @@ std::vector<Detection> FaceAnalyzer::Impl::detect(const at::Tensor& rgb,
     return detections;
 }
 
-std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
-                                                  const std::vector<Detection>* detections,
-                                                  double timestamp_s, StageTimings& timings) {
-    const int width = static_cast<int>(rgb.size(3)), height = static_cast<int>(rgb.size(2));
-    const bool keep_tracks = config.tracking;
-    if (!keep_tracks) tracks.clear();
+// The landmark net on the crops of several frames in one pass; one output per plan.
+std::vector<LandmarkOutput> run_landmarks(const FaceModels::Impl& models,
+                                          std::span<const at::Tensor* const> frames,
+                                          std::span<const LandmarkPlan* const> plans) {
+    std::vector<LandmarkOutput> outputs(plans.size());
+    std::vector<at::Tensor> inputs;
+    for (size_t p = 0; p < plans.size(); ++p)
+        if (!plans[p]->crops.empty())
+            inputs.push_back(
+                detail::landmark_inputs(*frames[p], plans[p]->crops, detail::kLandmarkInputSize));
+    if (inputs.empty()) return outputs;
+    const at::Tensor input = inputs.size() == 1 ? inputs[0] : at::cat(inputs, 0);
+    const at::Tensor out = models.landmarks.forward(input).to(at::kCPU);
+    // A 16x16 grey thumbnail of each crop, to notice when the pixels under a track change
+    // abruptly (the face left, a cut, an occlusion) although its landmarks look fine.
+    const at::Tensor thumbs = at::avg_pool2d(input.mean(1, true), {7, 7})
+                                  .reshape({input.size(0), -1})
+                                  .to(at::kCPU)
+                                  .contiguous();
+    const auto o = out.accessor<float, 3>();
+    int64_t row = 0;
+    for (size_t p = 0; p < plans.size(); ++p) {
+        const LandmarkPlan& plan = *plans[p];
+        LandmarkOutput& output = outputs[p];
+        output.raw.resize(plan.jobs.size());
+        output.thumbnails.resize(plan.jobs.size());
+        for (size_t j = 0; j < plan.jobs.size(); ++j, ++row) {
+            const float* t = thumbs[row].data_ptr<float>();
+            output.thumbnails[j].assign(t, t + thumbs.size(1));
+            const CropRect& c = plan.jobs[j].crop;
+            const int side = std::max(c.width, c.height);
+            const float pad_x = (side - c.width) / 2.f, pad_y = (side - c.height) / 2.f;
+            for (int k = 0; k < kLandmarkCount; ++k)
+                output.raw[j][k] = {c.x + o[row][k][0] * side - pad_x,
+                                    c.y + o[row][k][1] * side - pad_y};
+        }
+    }
+    return outputs;
+}
 
-    // 1. Decide each landmark crop: detector boxes matched to tracks, or predicted boxes.
+// The periodic detector off the frame path (EngineConfig::background_detection): one frame at
+// a time per analyzer, run on a DetectionWorker (its own, or one a pipeline shares between its
+// streams), its result picked up by a later analyze(). The task holds what it needs by value,
+// so an analyzer may go while its detection is still queued.
+class BackgroundDetector {
+  public:
+    BackgroundDetector(std::shared_ptr<const FaceModels> models, EngineConfig config,
+                       std::shared_ptr<detail::DetectionWorker> worker)
+        : models_(std::move(models)),
+          config_(std::move(config)),
+          worker_(std::move(worker)),
+          state_(std::make_shared<State>()) {}
+
+    bool busy() const {
+        std::lock_guard lock(state_->mutex);
+        return state_->pending;
+    }
+    void submit(at::Tensor frame) {  // an owned copy of the frame
+        std::uint64_t generation;
+        {
+            std::lock_guard lock(state_->mutex);
+            state_->pending = true;
+            generation = state_->generation;
+        }
+        worker_->post([state = state_, models = models_, config = config_,
+                       frame = std::move(frame), generation] {
+            std::optional<std::vector<Detection>> found;
+            std::exception_ptr error;
+            try {
+                found = detect_faces(detail::Access::of(*models), config, frame, state->input);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            std::lock_guard lock(state->mutex);
+            state->pending = false;
+            if (generation != state->generation) return;  // discarded meanwhile
+            state->output = std::move(found);
+            state->error = error;
+        });
+    }
+    // The finished detections, once; rethrows the detector's error.
+    std::optional<std::vector<Detection>> take() {
+        std::lock_guard lock(state_->mutex);
+        if (state_->error) std::rethrow_exception(std::exchange(state_->error, nullptr));
+        return std::exchange(state_->output, std::nullopt);
+    }
+    void discard() {
+        std::lock_guard lock(state_->mutex);
+        state_->output.reset();
+        state_->error = nullptr;
+        ++state_->generation;
+    }
+
+  private:
+    struct State {
+        std::mutex mutex;
+        detail::DetectorInput input;  // only the one running task uses it
+        std::optional<std::vector<Detection>> output;
+        std::exception_ptr error;
+        bool pending = false;
+        std::uint64_t generation = 0;  // bumped by discard(): a running result is dropped
+    };
+    std::shared_ptr<const FaceModels> models_;
+    EngineConfig config_;
+    std::shared_ptr<detail::DetectionWorker> worker_;
+    std::shared_ptr<State> state_;
+};
+
+}  // namespace
+
+detail::DetectionWorker::DetectionWorker() {
+    thread_ = std::thread([this] { run(); });
+}
+
+detail::DetectionWorker::~DetectionWorker() {
+    {
+        std::lock_guard lock(mutex_);
+        stop_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+}
+
+void detail::DetectionWorker::post(std::function<void()> task) {
+    {
+        std::lock_guard lock(mutex_);
+        tasks_.push_back(std::move(task));
+    }
+    changed_.notify_one();
+}
+
+std::size_t detail::DetectionWorker::backlog() const {
+    std::lock_guard lock(mutex_);
+    return tasks_.size();
+}
+
+void detail::DetectionWorker::run() {
+    set_cpu_threads(1);  // it shares the cores with the live pipeline
+    at::NoGradGuard no_grad;
+    at::InferenceMode inference;
+    for (;;) {
+        std::function<void()> task;
+        {
+            std::unique_lock lock(mutex_);
+            changed_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
+            if (tasks_.empty()) return;  // stopping, nothing left
+            task = std::move(tasks_.front());
+            tasks_.pop_front();
+        }
+        task();
+    }
+}
+
+struct FaceAnalyzer::Impl {
+    std::shared_ptr<const FaceModels> models;
+    EngineConfig config;
+    detail::FrameUploader uploader;
+    detail::DetectorInput detector_input;
+    std::vector<Track> tracks;
+    int next_track_id = 0;
+    std::int64_t frame_index = 0;
+    double last_timestamp_s = 0.0;
+    bool force_detection = true;
+    std::unique_ptr<BackgroundDetector> background;
+
+    // A frame between the steps of analysis: what begin() decided, for finish().
+    struct Pending {
+        FrameAnalysis result;
+        const at::Tensor* rgb = nullptr;  // the uploader's frame
+        bool detected = false;            // the detector ran inline on this frame
+        double timestamp_s = 0;
+        CropOutput crops = CropOutput::kNone;
+        Clock::time_point started;
+        LandmarkPlan plan;
+    };
+    Pending begin(const FrameView& frame, CropOutput crops, double timestamp_s);
+    void finish(Pending& pending, LandmarkOutput&& landmarks);
+
+    const FaceModels::Impl& nets() const { return detail::Access::of(*models); }
+    // Runs the detector, records its time in result, and restarts the detection period.
+    std::vector<Detection> run_detector(const at::Tensor& rgb, FrameAnalysis& result) {
+        const auto start = Clock::now();
+        std::vector<Detection> detections = detect_faces(nets(), config, rgb, detector_input);
+        result.timings.detect_ms = ms_since(start);
+        result.detector_ran = true;
+        force_detection = false;
+        frame_index = 1;  // this frame is the first of the next period
+        return detections;
+    }
+    LandmarkPlan plan_landmarks(const at::Tensor& rgb, const std::vector<Detection>* detections);
+    std::vector<Face> update_tracks(const LandmarkPlan& plan, LandmarkOutput&& landmarks,
+                                    double timestamp_s, StageTimings& timings);
+    // All three steps for one frame.
+    std::vector<Face> track_faces(const at::Tensor& rgb, const std::vector<Detection>* detections,
+                                  double timestamp_s, StageTimings& timings) {
+        const LandmarkPlan plan = plan_landmarks(rgb, detections);
+        const auto start = Clock::now();
+        const at::Tensor* frames[] = {&rgb};
+        const LandmarkPlan* plans[] = {&plan};
+        std::vector<LandmarkOutput> out = run_landmarks(nets(), frames, plans);
+        timings.landmarks_ms += ms_since(start);
+        return update_tracks(plan, std::move(out[0]), timestamp_s, timings);
+    }
+};
+
+// Step 1: decide each landmark crop: detector boxes matched to tracks, or predicted boxes.
+LandmarkPlan FaceAnalyzer::Impl::plan_landmarks(const at::Tensor& rgb,
+                                                const std::vector<Detection>* detections) {
+    const int width = static_cast<int>(rgb.size(3)), height = static_cast<int>(rgb.size(2));
+    if (!config.tracking) tracks.clear();
+
     std::vector<LandmarkJob> jobs;
     std::vector<bool> track_has_job(tracks.size(), false);
     std::vector<Box> predicted(tracks.size());
@@ -341,63 +450,41 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
         jobs.push_back({static_cast<int>(t), predicted[t], tracks[t].detection_score, false, {}});
     }
 
-    std::vector<CropRect> crops;
-    std::vector<LandmarkJob> runnable;
+    LandmarkPlan plan;
     for (LandmarkJob& job : jobs) {
         if (!detail::to_crop_rect(job.box, width, height, &job.crop)) continue;  // left the image
-        crops.push_back(job.crop);
-        runnable.push_back(job);
+        plan.crops.push_back(job.crop);
+        plan.jobs.push_back(job);
     }
+    return plan;
+}
 
-    // 2. Landmarks for all crops in one batch.
-    auto start = Clock::now();
-    std::vector<Landmarks68> raw(runnable.size());
-    std::vector<std::vector<float>> thumbnails(runnable.size());
-    if (!runnable.empty()) {
-        const at::Tensor input = detail::landmark_inputs(rgb, crops, detail::kLandmarkInputSize);
-        const at::Tensor out = models->impl().landmarks.forward(input).to(at::kCPU);
-        // A 16x16 grey thumbnail of each crop, to notice when the pixels under a track change
-        // abruptly (the face left, a cut, an occlusion) although its landmarks look fine.
-        const at::Tensor thumbs = at::avg_pool2d(input.mean(1, true), {7, 7})
-                                      .reshape({input.size(0), -1})
-                                      .to(at::kCPU)
-                                      .contiguous();
-        for (size_t j = 0; j < runnable.size(); ++j) {
-            const float* t = thumbs[static_cast<int64_t>(j)].data_ptr<float>();
-            thumbnails[j].assign(t, t + thumbs.size(1));
-        }
-        const auto o = out.accessor<float, 3>();
-        for (size_t j = 0; j < runnable.size(); ++j) {
-            const CropRect& c = runnable[j].crop;
-            const int side = std::max(c.width, c.height);
-            const float pad_x = (side - c.width) / 2.f, pad_y = (side - c.height) / 2.f;
-            for (int k = 0; k < kLandmarkCount; ++k)
-                raw[j][k] = {c.x + o[j][k][0] * side - pad_x, c.y + o[j][k][1] * side - pad_y};
-        }
-    }
-    timings.landmarks_ms += ms_since(start);
-
-    // 3. Quality check, track update, smoothing, alignment.
-    start = Clock::now();
+// Step 3: quality check, track update, smoothing, alignment.
+std::vector<Face> FaceAnalyzer::Impl::update_tracks(const LandmarkPlan& plan,
+                                                    LandmarkOutput&& landmarks,
+                                                    double timestamp_s, StageTimings& timings) {
+    const auto start = Clock::now();
+    const bool keep_tracks = config.tracking;
     const auto unit_template = alignment_template(1, 1.f);
     const auto crop_template = alignment_template(config.aligned_size, config.coverage);
     std::vector<Track> next_tracks;
     std::vector<Face> faces;
-    for (size_t j = 0; j < runnable.size(); ++j) {
-        const LandmarkJob& job = runnable[j];
-        const auto points = alignment_points(raw[j]);
+    for (size_t j = 0; j < plan.jobs.size(); ++j) {
+        const LandmarkJob& job = plan.jobs[j];
+        const Landmarks68& raw = landmarks.raw[j];
+        const auto points = alignment_points(raw);
         double residual = 0;
         detail::fit_similarity(points.data(), unit_template.data(), 5, &residual);
         // Landmark-quality check for tracked crops: a face that left the crop gives a shape
         // that no longer fits the template, or landmarks far smaller than the crop.
-        const Box bounds = detail::landmark_bounds(raw[j]);
+        const Box bounds = detail::landmark_bounds(raw);
         const float crop_side = static_cast<float>(std::max(job.crop.width, job.crop.height));
         const bool plausible = residual <= config.max_alignment_residual &&
                                std::max(bounds.width, bounds.height) > 0.3f * crop_side;
         const bool same_look =
             job.track_index < 0 ||
-            detail::appearance_change(tracks[job.track_index].thumbnail, thumbnails[j]) <=
-                config.max_appearance_change;
+            detail::appearance_change(tracks[job.track_index].thumbnail,
+                                      landmarks.thumbnails[j]) <= config.max_appearance_change;
         if (!job.from_detector && !(plausible && same_look)) {
             force_detection = true;  // lost: the caller re-runs the detector on this frame
             continue;
@@ -408,15 +495,15 @@ std::vector<Face> FaceAnalyzer::Impl::track_faces(const at::Tensor& rgb,
         } else {
             track.id = next_track_id++;
         }
-        track.raw = raw[j];
-        track.thumbnail = std::move(thumbnails[j]);
+        track.raw = raw;
+        track.thumbnail = std::move(landmarks.thumbnails[j]);
         if (job.from_detector) {
             track.detection_score = job.detection_score;
             track.missed_detections = 0;
         }
         // Re-learn where the crop sits relative to the face whenever the crop changed.
         if (job.track_index < 0 || job.box != track.box)
-            track.box_in_face = detail::to_relative(job.box, detail::face_frame(raw[j]));
+            track.box_in_face = detail::to_relative(job.box, detail::face_frame(raw));
         track.box = job.box;
         if (keep_tracks && config.smoothing) {
             if (job.track_index < 0) track.smoother.reset();
@@ -465,11 +552,9 @@ FaceAnalyzer::FaceAnalyzer(std::shared_ptr<const FaceModels> models, const Engin
     config.validate();
     impl_->models = std::move(models);
     impl_->config = config;
-    if (config.tracking && config.background_detection) {
-        Impl* impl = impl_.get();
+    if (config.tracking && config.background_detection)
         impl_->background = std::make_unique<BackgroundDetector>(
-            [impl](const at::Tensor& rgb, detail::DetectorInput& input) { return impl->detect(rgb, input); });
-    }
+            impl_->models, config, std::make_shared<detail::DetectionWorker>());
 }
 
 FaceAnalyzer::~FaceAnalyzer() = default;
@@ -483,87 +568,170 @@ void FaceAnalyzer::reset() {
     impl_->frame_index = 0;
 }
 
-const at::Tensor& detail::uploaded_frame(const FaceAnalyzer& analyzer) {
-    return analyzer.impl().uploader.last();
+void detail::share_detection_worker(FaceAnalyzer& analyzer,
+                                    std::shared_ptr<DetectionWorker> worker) {
+    FaceAnalyzer::Impl& s = Access::of(analyzer);
+    if (!s.config.tracking || !s.config.background_detection || !worker) return;
+    s.background = std::make_unique<BackgroundDetector>(s.models, s.config, std::move(worker));
 }
 
-FrameAnalysis FaceAnalyzer::analyze(const FrameView& frame, CropOutput crops, double timestamp_s) {
-    Impl& s = *impl_;
-    const auto total_start = Clock::now();
-    at::NoGradGuard no_grad;
-    at::InferenceMode inference;
-    FrameAnalysis result;
-    try {
-        auto start = Clock::now();
-        const at::Tensor& rgb =
-            s.uploader.upload(frame, s.models->impl().device, s.config.max_frame_side);
-        result.timings.convert_ms = ms_since(start);
+const at::Tensor& detail::uploaded_frame(const FaceAnalyzer& analyzer) {
+    return Access::of(analyzer).uploader.last();
+}
 
-        if (timestamp_s < 0) timestamp_s = s.last_timestamp_s + 1.0 / 30.0;
-        s.last_timestamp_s = timestamp_s;
+// Upload, the detector when this frame needs it, and the landmark crops.
+FaceAnalyzer::Impl::Pending FaceAnalyzer::Impl::begin(const FrameView& frame, CropOutput crops,
+                                                      double timestamp_s) {
+    Pending p;
+    p.started = Clock::now();
+    p.crops = crops;
+    const at::Tensor& rgb = uploader.upload(frame, nets().device, config.max_frame_side);
+    p.rgb = &rgb;
+    p.result.timings.convert_ms = ms_since(p.started);
 
-        const bool periodic = s.frame_index % s.config.detect_every_n_frames == 0;
-        const bool detect = !s.config.tracking || s.force_detection || s.tracks.empty() ||
-                            (periodic && !s.background);
-        std::vector<Detection> detections;
-        bool have_detections = detect;
-        if (detect) {
-            detections = s.run_detector(rgb, result);
-        } else if (s.background) {
-            // Boxes found a few frames ago: close enough to match the tracks (IoU > 0.3) and
-            // to start tracks for new faces.
-            if (auto found = s.background->take()) {
-                detections = std::move(*found);
-                have_detections = true;
-            }
-            if (periodic && !s.background->busy()) {
-                s.background->submit(rgb.clone());
-                s.frame_index = 1;
-            } else {
-                ++s.frame_index;
-            }
+    if (timestamp_s < 0) timestamp_s = last_timestamp_s + 1.0 / 30.0;
+    last_timestamp_s = p.timestamp_s = timestamp_s;
+
+    const bool periodic = frame_index % config.detect_every_n_frames == 0;
+    p.detected = !config.tracking || force_detection || tracks.empty() ||
+                 (periodic && !background);
+    std::vector<Detection> detections;
+    bool have_detections = p.detected;
+    if (p.detected) {
+        detections = run_detector(rgb, p.result);
+    } else if (background) {
+        // Boxes found a few frames ago: close enough to match the tracks (IoU > 0.3) and to
+        // start tracks for new faces.
+        if (auto found = background->take()) {
+            detections = std::move(*found);
+            have_detections = true;
+        }
+        if (periodic && !background->busy()) {
+            background->submit(rgb.clone());
+            frame_index = 1;
         } else {
-            ++s.frame_index;
+            ++frame_index;
         }
-        result.faces = s.track_faces(rgb, have_detections ? &detections : nullptr, timestamp_s,
-                                     result.timings);
-        if (!detect && s.force_detection) {
-            // A track was lost on a frame without detection: detect now rather than show a
-            // frame without that face (or with a ghost of it). Surviving tracks are matched
-            // again; their smoothers ignore the repeated timestamp.
-            detections = s.run_detector(rgb, result);
-            result.faces = s.track_faces(rgb, &detections, timestamp_s, result.timings);
-        }
+    } else {
+        ++frame_index;
+    }
+    p.plan = plan_landmarks(rgb, have_detections ? &detections : nullptr);
+    return p;
+}
 
-        if (crops == CropOutput::kAlignedRgb && !result.faces.empty()) {
-            start = Clock::now();
-            std::vector<Affine2x3> transforms;
-            for (const Face& face : result.faces) transforms.push_back(face.aligned_to_image);
-            const at::Tensor images = detail::aligned_crops(rgb, transforms, s.config.aligned_size)
-                                          .round_()
-                                          .clamp_(0, 255)
-                                          .to(at::kByte)
-                                          .permute({0, 2, 3, 1})
-                                          .contiguous()
-                                          .cpu();
-            const int size = s.config.aligned_size;
-            for (size_t i = 0; i < result.faces.size(); ++i) {
-                AlignedCrop crop{result.faces[i].track_id, size, {}};
-                const std::uint8_t* p = images[i].data_ptr<std::uint8_t>();
-                crop.rgb.assign(p, p + static_cast<size_t>(size) * size * 3);
-                result.crops.push_back(std::move(crop));
-            }
-            result.timings.align_ms += ms_since(start);
+// Track update, the inline detector if a track was lost, and the aligned crops when asked.
+void FaceAnalyzer::Impl::finish(Pending& p, LandmarkOutput&& landmarks) {
+    FrameAnalysis& result = p.result;
+    const at::Tensor& rgb = *p.rgb;
+    result.faces = update_tracks(p.plan, std::move(landmarks), p.timestamp_s, result.timings);
+    if (!p.detected && force_detection) {
+        // A track was lost on a frame without detection: detect now rather than show a frame
+        // without that face (or with a ghost of it). Surviving tracks are matched again; their
+        // smoothers ignore the repeated timestamp.
+        const std::vector<Detection> detections = run_detector(rgb, result);
+        result.faces = track_faces(rgb, &detections, p.timestamp_s, result.timings);
+    }
+
+    if (p.crops == CropOutput::kAlignedRgb && !result.faces.empty()) {
+        const auto start = Clock::now();
+        std::vector<Affine2x3> transforms;
+        for (const Face& face : result.faces) transforms.push_back(face.aligned_to_image);
+        const at::Tensor images = detail::aligned_crops(rgb, transforms, config.aligned_size)
+                                      .round_()
+                                      .clamp_(0, 255)
+                                      .to(at::kByte)
+                                      .permute({0, 2, 3, 1})
+                                      .contiguous()
+                                      .cpu();
+        const int size = config.aligned_size;
+        for (size_t i = 0; i < result.faces.size(); ++i) {
+            AlignedCrop crop{result.faces[i].track_id, size, {}};
+            const std::uint8_t* px = images[i].data_ptr<std::uint8_t>();
+            crop.rgb.assign(px, px + static_cast<size_t>(size) * size * 3);
+            result.crops.push_back(std::move(crop));
         }
+        result.timings.align_ms += ms_since(start);
+    }
+    result.timings.total_ms = ms_since(p.started);
+}
+
+namespace {
+
+// Engine errors pass through; anything else (a Torch error) becomes one line of kInternal.
+[[noreturn]] void rethrow_as_analysis_error() {
+    try {
+        throw;
     } catch (const Error&) {
         throw;
     } catch (const std::exception& e) {
-        std::string what = e.what();
-        throw Error(ErrorCode::kInternal,
-                    "face analysis failed: " + what.substr(0, what.find('\n')));
+        throw Error(ErrorCode::kInternal, "face analysis failed: " + first_line(e));
     }
-    result.timings.total_ms = ms_since(total_start);
-    return result;
+}
+
+}  // namespace
+
+FrameAnalysis FaceAnalyzer::analyze(const FrameView& frame, CropOutput crops, double timestamp_s) {
+    detail::AnalysisSlot slot{this, frame, timestamp_s, crops, {}, nullptr};
+    detail::analyze_batch({&slot, 1});
+    if (slot.error) std::rethrow_exception(slot.error);
+    return std::move(slot.result);
+}
+
+void detail::analyze_batch(std::span<AnalysisSlot> slots) {
+    at::NoGradGuard no_grad;
+    at::InferenceMode inference;
+    using Pending = FaceAnalyzer::Impl::Pending;
+    std::vector<Pending> pending(slots.size());
+    std::vector<size_t> live;  // slots that reached the landmark net
+    for (size_t i = 0; i < slots.size(); ++i) {
+        try {
+            try {
+                pending[i] = Access::of(*slots[i].analyzer)
+                                 .begin(slots[i].frame, slots[i].crops, slots[i].timestamp_s);
+                live.push_back(i);
+            } catch (...) {
+                rethrow_as_analysis_error();
+            }
+        } catch (...) {
+            slots[i].error = std::current_exception();
+        }
+    }
+    if (live.empty()) return;
+
+    std::vector<const at::Tensor*> frames;
+    std::vector<const LandmarkPlan*> plans;
+    for (size_t i : live) {
+        frames.push_back(pending[i].rgb);
+        plans.push_back(&pending[i].plan);
+    }
+    std::vector<LandmarkOutput> landmarks;
+    const auto start = Clock::now();
+    try {
+        try {
+            landmarks = run_landmarks(Access::of(*slots[live[0]].analyzer).nets(), frames, plans);
+        } catch (...) {
+            rethrow_as_analysis_error();
+        }
+    } catch (...) {
+        for (size_t i : live) slots[i].error = std::current_exception();
+        return;
+    }
+    const double landmarks_ms = ms_since(start);  // shared by the batch
+
+    for (size_t k = 0; k < live.size(); ++k) {
+        const size_t i = live[k];
+        try {
+            try {
+                pending[i].result.timings.landmarks_ms += landmarks_ms;
+                Access::of(*slots[i].analyzer).finish(pending[i], std::move(landmarks[k]));
+                slots[i].result = std::move(pending[i].result);
+            } catch (...) {
+                rethrow_as_analysis_error();
+            }
+        } catch (...) {
+            slots[i].error = std::current_exception();
+        }
+    }
 }
 
 }  // namespace faceswap

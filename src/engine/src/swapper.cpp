@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <cstring>
+#include <span>
 #include <filesystem>
 
+#include "batching.h"
 #include "device.h"
 #include "faceswap/swap.h"
 #include "image_ops.h"
@@ -121,7 +123,6 @@ struct FaceSwapper::Impl {
         config.coverage = model.info().coverage;
         return config;
     }
-
 };
 
 // Stage 1's output, stage 2's input: everything stage 2 needs, owned, so that stage 1 can move
@@ -139,36 +140,120 @@ struct PreparedSwap {
 
 namespace {
 
-// Stage 1 (after analysis): aligned crops of the faces and their shared code.
-void encode_faces(const SwapModel& swap_model, PreparedSwap& job) {
-    const auto& model = swap_model.impl();
-    const int size = swap_model.info().resolution;
+std::string first_line(const std::exception& e) {
+    const std::string what = e.what();
+    return what.substr(0, what.find('\n'));
+}
+
+// Engine errors pass through; anything else (a Torch error) becomes one line of kInternal.
+std::exception_ptr as_swap_error(std::exception_ptr error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const Error&) {
+        return std::current_exception();
+    } catch (const std::exception& e) {
+        return std::make_exception_ptr(
+            Error(ErrorCode::kInternal, "face swap failed: " + first_line(e)));
+    } catch (...) {
+        return std::make_exception_ptr(Error(ErrorCode::kInternal, "face swap failed"));
+    }
+}
+
+// Stage 1 (after analysis): the job's unchanged pixels, its faces and their aligned crops.
+void crop_faces(FaceSwapper::Impl& s, const FrameView& frame, PreparedSwap& job) {
+    SwapResult& result = job.result;
+    result.timings.analysis = result.analysis.timings;
+    result.width = frame.width;
+    result.height = frame.height;
+    result.format = frame.format;
+    const size_t row_bytes = static_cast<size_t>(frame.width) * 3;
+    result.pixels.resize(row_bytes * frame.height);
+    for (int y = 0; y < frame.height; ++y)
+        std::memcpy(result.pixels.data() + y * row_bytes, frame.data + y * frame.stride_bytes,
+                    row_bytes);
+
+    job.faces = result.analysis.faces;
+    if (job.swap_config.largest_face_only && job.faces.size() > 1) {
+        auto largest = std::max_element(job.faces.begin(), job.faces.end(),
+                                        [](auto& a, auto& b) { return face_area(a) < face_area(b); });
+        job.faces = {*largest};
+    }
+    if (job.faces.empty()) return;
     const auto start = Clock::now();
+    job.canvas = detail::uploaded_frame(s.analyzer);
     std::vector<Affine2x3> to_image;
     for (const Face& f : job.faces) {
         to_image.push_back(f.aligned_to_image);
         job.crop_landmarks.push_back(transform_landmarks(f.landmarks, f.image_to_aligned));
     }
-    job.crops = detail::aligned_crops(job.canvas, to_image, size).div_(255.f);
-    job.code = model.net->encode(job.crops);
-    if (job.code.is_cpu()) job.code = job.code.contiguous(at::MemoryFormat::ChannelsLast);  // see load()
+    job.crops = detail::aligned_crops(job.canvas, to_image, s.swap_model->info().resolution)
+                    .div_(255.f);
     job.result.timings.generate_ms = ms_since(start);
 }
 
-// Stage 2: decode, colour-match, blend into the canvas; returns the rectangles it changed.
-std::vector<detail::PixelRect> decode_and_merge(const SwapModel& swap_model, PreparedSwap& job) {
-    const auto& model = swap_model.impl();
+// The rows of `whole` that belong to each job, in order (jobs[i] has `counts[i]` faces).
+std::vector<at::Tensor> split_rows(const at::Tensor& whole, const std::vector<int64_t>& counts) {
+    std::vector<at::Tensor> parts;
+    int64_t row = 0;
+    for (const int64_t n : counts) {
+        parts.push_back(whole.narrow(0, row, n));
+        row += n;
+    }
+    return parts;
+}
+
+// One encoder pass for the faces of several jobs on one model.
+void encode_faces(const SwapModel& swap_model, std::span<PreparedSwap* const> jobs) {
+    const auto& model = detail::Access::of(swap_model);
+    const auto start = Clock::now();
+    std::vector<at::Tensor> crops;
+    std::vector<int64_t> counts;
+    for (PreparedSwap* job : jobs) {
+        crops.push_back(job->crops);
+        counts.push_back(job->crops.size(0));
+    }
+    at::Tensor code = model.net->encode(crops.size() == 1 ? crops[0] : at::cat(crops, 0));
+    if (code.is_cpu()) code = code.contiguous(at::MemoryFormat::ChannelsLast);  // see load()
+    const std::vector<at::Tensor> codes = split_rows(code, counts);
+    const double ms = ms_since(start);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        jobs[i]->code = codes[i];
+        jobs[i]->result.timings.generate_ms += ms;
+    }
+}
+
+// One decoder pass for the faces of several jobs on one model and direction.
+std::vector<detail::DecodedFace> decode_faces(const SwapModel& swap_model, SwapDirection direction,
+                                              std::span<PreparedSwap* const> jobs) {
+    const auto& model = detail::Access::of(swap_model);
+    const auto start = Clock::now();
+    std::vector<at::Tensor> codes;
+    std::vector<int64_t> counts;
+    for (PreparedSwap* job : jobs) {
+        codes.push_back(job->code);
+        counts.push_back(job->code.size(0));
+    }
+    const at::Tensor code = codes.size() == 1 ? codes[0] : at::cat(codes, 0);
+    const detail::DecodedFace decoded =
+        direction == SwapDirection::kAToB ? model.net->decode_b(code) : model.net->decode_a(code);
+    const std::vector<at::Tensor> rgb = split_rows(decoded.rgb, counts);
+    const std::vector<at::Tensor> mask = split_rows(decoded.mask, counts);
+    std::vector<detail::DecodedFace> out;
+    const double ms = ms_since(start);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        out.push_back({rgb[i].contiguous(), mask[i].contiguous()});
+        jobs[i]->result.timings.generate_ms += ms;
+    }
+    return out;
+}
+
+// Stage 2 after decoding: colour-match, blend into the canvas, copy the changed rectangles
+// into the output pixels.
+void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::DecodedFace decoded) {
+    const auto& model = detail::Access::of(swap_model);
     const int size = swap_model.info().resolution;
     const SwapConfig& swap_config = job.swap_config;
     auto start = Clock::now();
-    detail::DecodedFace decoded = swap_config.direction == SwapDirection::kAToB
-                                      ? model.net->decode_b(job.code)
-                                      : model.net->decode_a(job.code);
-    decoded.rgb = decoded.rgb.contiguous();
-    decoded.mask = decoded.mask.contiguous();
-    job.result.timings.generate_ms += ms_since(start);
-
-    start = Clock::now();
     at::Tensor& canvas = job.canvas;
     // Masks are smooth and colour statistics global: both are made at the decoders' working
     // size (a quarter of the pixels of an upscaling model's face) and only the face itself is
@@ -216,16 +301,121 @@ std::vector<detail::PixelRect> decode_and_merge(const SwapModel& swap_model, Pre
         roi.copy_(roi + (generated - roi) * alpha);
         changed.push_back(rect);
     }
-    job.result.timings.merge_ms = ms_since(start);
-    return changed;
-}
 
-std::string first_line(const std::exception& e) {
-    const std::string what = e.what();
-    return what.substr(0, what.find('\n'));
+    SwapResult& result = job.result;
+    const bool bgr = result.format == PixelFormat::BGR24;
+    const size_t row_bytes = static_cast<size_t>(result.width) * 3;
+    for (const detail::PixelRect& r : changed) {
+        at::Tensor roi = canvas.narrow(2, r.y, r.height).narrow(3, r.x, r.width)[0];
+        if (bgr) roi = roi.flip(0);
+        const at::Tensor bytes =
+            roi.round().clamp(0, 255).to(at::kByte).permute({1, 2, 0}).contiguous().cpu();
+        const std::uint8_t* src = bytes.data_ptr<std::uint8_t>();
+        for (int y = 0; y < r.height; ++y)
+            std::memcpy(result.pixels.data() + (r.y + y) * row_bytes + r.x * 3,
+                        src + static_cast<size_t>(y) * r.width * 3,
+                        static_cast<size_t>(r.width) * 3);
+    }
+    result.timings.merge_ms = ms_since(start);
 }
 
 }  // namespace
+
+void detail::prepare_batch(std::span<SwapSlot> slots) {
+    std::vector<AnalysisSlot> analysis(slots.size());
+    for (size_t i = 0; i < slots.size(); ++i)
+        analysis[i] = {&Access::of(*slots[i].swapper).analyzer, slots[i].frame,
+                       slots[i].timestamp_s, CropOutput::kNone, {}, nullptr};
+    const auto started = Clock::now();
+    analyze_batch(analysis);
+
+    at::NoGradGuard no_grad;
+    at::InferenceMode inference;
+    // Per model, the jobs whose faces go through its encoder together.
+    std::vector<std::pair<const SwapModel*, std::vector<size_t>>> groups;
+    for (size_t i = 0; i < slots.size(); ++i) {
+        SwapSlot& slot = slots[i];
+        if (analysis[i].error) {
+            slot.error = analysis[i].error;
+            continue;
+        }
+        try {
+            FaceSwapper::Impl& s = Access::of(*slot.swapper);
+            auto job = std::make_shared<PreparedSwap>();
+            job->started = started;
+            job->swap_config = s.swap_config;
+            job->result.analysis = std::move(analysis[i].result);
+            crop_faces(s, slot.frame, *job);
+            // The analyzer reuses its upload for the next frame: stage 2 gets its own copy.
+            if (job->canvas.defined()) job->canvas = job->canvas.clone();
+            slot.prepared = job;
+            if (job->faces.empty()) continue;
+            const SwapModel* model = s.swap_model.get();
+            auto group = std::find_if(groups.begin(), groups.end(),
+                                      [&](const auto& g) { return g.first == model; });
+            if (group == groups.end()) group = groups.insert(groups.end(), {model, {}});
+            group->second.push_back(i);
+        } catch (...) {
+            slot.error = as_swap_error(std::current_exception());
+            slot.prepared.reset();
+        }
+    }
+    for (const auto& [model, members] : groups) {
+        std::vector<PreparedSwap*> jobs;
+        for (size_t i : members) jobs.push_back(slots[i].prepared.get());
+        try {
+            encode_faces(*model, jobs);
+        } catch (...) {
+            const std::exception_ptr error = as_swap_error(std::current_exception());
+            for (size_t i : members) {
+                slots[i].error = error;
+                slots[i].prepared.reset();
+            }
+        }
+    }
+}
+
+void detail::complete_batch(std::span<CompletionSlot> slots) {
+    at::NoGradGuard no_grad;
+    at::InferenceMode inference;
+    using Key = std::pair<const SwapModel*, SwapDirection>;
+    std::vector<std::pair<Key, std::vector<size_t>>> groups;
+    for (size_t i = 0; i < slots.size(); ++i) {
+        PreparedSwap& job = *slots[i].prepared;
+        if (job.faces.empty()) continue;
+        const Key key{detail::Access::of(*slots[i].swapper).swap_model.get(),
+                      job.swap_config.direction};
+        auto group = std::find_if(groups.begin(), groups.end(),
+                                  [&](const auto& g) { return g.first == key; });
+        if (group == groups.end()) group = groups.insert(groups.end(), {key, {}});
+        group->second.push_back(i);
+    }
+    for (const auto& [key, members] : groups) {
+        std::vector<PreparedSwap*> jobs;
+        for (size_t i : members) jobs.push_back(slots[i].prepared.get());
+        std::vector<detail::DecodedFace> decoded;
+        try {
+            decoded = decode_faces(*key.first, key.second, jobs);
+        } catch (...) {
+            const std::exception_ptr error = as_swap_error(std::current_exception());
+            for (size_t i : members) slots[i].error = error;
+            continue;
+        }
+        for (size_t m = 0; m < members.size(); ++m) {
+            try {
+                merge_faces(*key.first, *jobs[m], std::move(decoded[m]));
+            } catch (...) {
+                slots[members[m]].error = as_swap_error(std::current_exception());
+            }
+        }
+    }
+    for (CompletionSlot& slot : slots) {
+        if (slot.error) continue;
+        SwapResult& result = slot.prepared->result;
+        result.timings.total_ms = ms_since(slot.prepared->started);
+        slot.result = std::move(result);
+    }
+}
 
 FaceSwapper::FaceSwapper(std::shared_ptr<const FaceModels> face_models,
                          std::shared_ptr<const SwapModel> swap_model, const EngineConfig& config,
@@ -241,80 +431,41 @@ void FaceSwapper::set_swap_config(const SwapConfig& swap_config) {
 }
 void FaceSwapper::reset() { impl_->analyzer.reset(); }
 
+void detail::share_detection_worker(FaceSwapper& swapper, std::shared_ptr<DetectionWorker> worker) {
+    share_detection_worker(Access::of(swapper).analyzer, std::move(worker));
+}
+
 std::shared_ptr<PreparedSwap> FaceSwapper::prepare(const FrameView& frame, double timestamp_s,
                                                    bool own_frame_copy) {
+    if (own_frame_copy) {
+        detail::SwapSlot slot{this, frame, timestamp_s, nullptr, nullptr};
+        detail::prepare_batch({&slot, 1});
+        if (slot.error) std::rethrow_exception(slot.error);
+        return slot.prepared;
+    }
+    // The one-call path: analyse, then paste straight into the analyzer's upload (no copy).
     Impl& s = *impl_;
     auto job = std::make_shared<PreparedSwap>();
     job->started = Clock::now();
     job->swap_config = s.swap_config;
-    SwapResult& result = job->result;
-    result.analysis = s.analyzer.analyze(frame, CropOutput::kNone, timestamp_s);
-    result.timings.analysis = result.analysis.timings;
-    result.width = frame.width;
-    result.height = frame.height;
-    result.format = frame.format;
-    const size_t row_bytes = static_cast<size_t>(frame.width) * 3;
-    result.pixels.resize(row_bytes * frame.height);
-    for (int y = 0; y < frame.height; ++y)
-        std::memcpy(result.pixels.data() + y * row_bytes, frame.data + y * frame.stride_bytes,
-                    row_bytes);
-
-    job->faces = result.analysis.faces;
-    if (job->swap_config.largest_face_only && job->faces.size() > 1) {
-        auto largest = std::max_element(job->faces.begin(), job->faces.end(),
-                                        [](auto& a, auto& b) { return face_area(a) < face_area(b); });
-        job->faces = {*largest};
-    }
-    if (job->faces.empty()) return job;
+    job->result.analysis = s.analyzer.analyze(frame, CropOutput::kNone, timestamp_s);
     try {
         at::NoGradGuard no_grad;
         at::InferenceMode inference;
-        // The analyzer's uploaded frame is scratch until its next call: paste into it, or
-        // into a copy when stage 2 will run while the analyzer takes the next frame.
-        const at::Tensor& uploaded = detail::uploaded_frame(s.analyzer);
-        job->canvas = own_frame_copy ? uploaded.clone() : uploaded;
-        encode_faces(*s.swap_model, *job);
-    } catch (const Error&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw Error(ErrorCode::kInternal, "face swap failed: " + first_line(e));
+        crop_faces(s, frame, *job);
+        PreparedSwap* jobs[] = {job.get()};
+        if (!job->faces.empty()) encode_faces(*s.swap_model, jobs);
+    } catch (...) {
+        std::rethrow_exception(as_swap_error(std::current_exception()));
     }
     return job;
 }
 
 SwapResult FaceSwapper::complete(std::shared_ptr<PreparedSwap> job) const {
-    SwapResult& result = job->result;
-    if (job->faces.empty()) {
-        result.timings.total_ms = ms_since(job->started);
-        return std::move(result);
-    }
-    try {
-        at::NoGradGuard no_grad;
-        at::InferenceMode inference;
-        const std::vector<detail::PixelRect> changed = decode_and_merge(*impl_->swap_model, *job);
-
-        const auto start = Clock::now();
-        const bool bgr = result.format == PixelFormat::BGR24;
-        const size_t row_bytes = static_cast<size_t>(result.width) * 3;
-        for (const detail::PixelRect& r : changed) {
-            at::Tensor roi = job->canvas.narrow(2, r.y, r.height).narrow(3, r.x, r.width)[0];
-            if (bgr) roi = roi.flip(0);
-            const at::Tensor bytes =
-                roi.round().clamp(0, 255).to(at::kByte).permute({1, 2, 0}).contiguous().cpu();
-            const std::uint8_t* src = bytes.data_ptr<std::uint8_t>();
-            for (int y = 0; y < r.height; ++y)
-                std::memcpy(result.pixels.data() + (r.y + y) * row_bytes + r.x * 3,
-                            src + static_cast<size_t>(y) * r.width * 3,
-                            static_cast<size_t>(r.width) * 3);
-        }
-        result.timings.merge_ms += ms_since(start);
-    } catch (const Error&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw Error(ErrorCode::kInternal, "face swap failed: " + first_line(e));
-    }
-    result.timings.total_ms = ms_since(job->started);
-    return std::move(result);
+    detail::CompletionSlot slot{this, std::move(job), {}, nullptr};
+    detail::complete_batch({&slot, 1});
+    if (slot.error) std::rethrow_exception(slot.error);
+    return std::move(slot.result);
 }
 
 SwapResult FaceSwapper::process(const FrameView& frame, double timestamp_s) {

@@ -23,6 +23,10 @@
 
 namespace faceswap {
 
+namespace detail {
+struct Access;  // the engine's own code reaches the private state through this
+}
+
 // What went wrong, so callers can react without parsing messages.
 enum class ErrorCode {
     kInvalidArgument,  // a bad config value or frame
@@ -165,9 +169,9 @@ class FaceModels {
     std::string device_name() const;
 
     struct Impl;
-    const Impl& impl() const { return *impl_; }
 
   private:
+    friend struct detail::Access;
     explicit FaceModels(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
@@ -188,9 +192,9 @@ class FaceAnalyzer {
     void reset();
 
     struct Impl;
-    const Impl& impl() const { return *impl_; }  // for the engine's own swap stage
 
   private:
+    friend struct detail::Access;
     std::unique_ptr<Impl> impl_;
 };
 

@@ -64,9 +64,9 @@ class SwapModel {
     const SwapModelInfo& info() const;
 
     struct Impl;
-    const Impl& impl() const { return *impl_; }
 
   private:
+    friend struct detail::Access;
     explicit SwapModel(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
@@ -115,8 +115,10 @@ class FaceSwapper {
     void set_swap_config(const SwapConfig& swap_config);  // takes effect on the next frame
     void reset();                                         // forget tracks (new video, seek)
 
-  private:
     struct Impl;
+
+  private:
+    friend struct detail::Access;
     std::unique_ptr<Impl> impl_;
 };
 

@@ -1,0 +1,95 @@
+// Internal: the engine's batched stages, for the streaming pipeline (pipeline.cpp). Several
+// streams' frames go through one landmark-net pass, one encoder pass per swap model and one
+// decoder pass per (model, direction); everything per stream (tracking, smoothing, merging)
+// stays per stream. The public classes keep their own one-frame API on top of the same code.
+//
+// Threading: as the public classes. A slot's analyzer or swapper belongs to that call alone
+// while it runs, and one batch holds each analyzer or swapper at most once.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+
+#include "faceswap/engine.h"
+#include "faceswap/swap.h"
+
+namespace faceswap::detail {
+
+// The private state behind the public handles, for code inside src/engine only (the headers
+// declare it a friend instead of exposing an accessor).
+struct Access {
+    static const FaceModels::Impl& of(const FaceModels& models) { return *models.impl_; }
+    static const SwapModel::Impl& of(const SwapModel& model) { return *model.impl_; }
+    static FaceAnalyzer::Impl& of(FaceAnalyzer& analyzer) { return *analyzer.impl_; }
+    static const FaceAnalyzer::Impl& of(const FaceAnalyzer& analyzer) { return *analyzer.impl_; }
+    static FaceSwapper::Impl& of(FaceSwapper& swapper) { return *swapper.impl_; }
+    static const FaceSwapper::Impl& of(const FaceSwapper& swapper) { return *swapper.impl_; }
+};
+
+// One thread that runs posted tasks in order: the periodic detector of every stream of a
+// pipeline, instead of a thread per stream. Tasks must not throw. Pending tasks still run
+// before the destructor returns.
+class DetectionWorker {
+  public:
+    DetectionWorker();
+    ~DetectionWorker();
+    DetectionWorker(const DetectionWorker&) = delete;
+    DetectionWorker& operator=(const DetectionWorker&) = delete;
+    void post(std::function<void()> task);
+    std::size_t backlog() const;  // tasks waiting, the running one excluded
+
+  private:
+    void run();
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<std::function<void()>> tasks_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+// Makes the analyzer's periodic (background) detections run on `worker`, shared with other
+// analyzers. Needs tracking and background_detection on; the analyzer must be idle.
+void share_detection_worker(FaceAnalyzer& analyzer, std::shared_ptr<DetectionWorker> worker);
+void share_detection_worker(FaceSwapper& swapper, std::shared_ptr<DetectionWorker> worker);
+
+struct AnalysisSlot {
+    FaceAnalyzer* analyzer = nullptr;
+    FrameView frame;
+    double timestamp_s = -1.0;
+    CropOutput crops = CropOutput::kNone;
+    FrameAnalysis result;      // out
+    std::exception_ptr error;  // out: this slot failed (an Error); the others are unaffected
+};
+
+// FaceAnalyzer::analyze for several streams at once, with one landmark-net pass for all faces.
+void analyze_batch(std::span<AnalysisSlot> slots);
+
+struct SwapSlot {
+    FaceSwapper* swapper = nullptr;
+    FrameView frame;
+    double timestamp_s = -1.0;
+    std::shared_ptr<PreparedSwap> prepared;  // out (owns a copy of the frame)
+    std::exception_ptr error;                // out
+};
+
+// FaceSwapper::prepare (own_frame_copy) for several streams: batched analysis, then one
+// encoder pass per swap model for all their faces.
+void prepare_batch(std::span<SwapSlot> slots);
+
+struct CompletionSlot {
+    const FaceSwapper* swapper = nullptr;
+    std::shared_ptr<PreparedSwap> prepared;
+    SwapResult result;         // out
+    std::exception_ptr error;  // out
+};
+
+// FaceSwapper::complete for several prepared frames: one decoder pass per (model, direction).
+void complete_batch(std::span<CompletionSlot> slots);
+
+}  // namespace faceswap::detail

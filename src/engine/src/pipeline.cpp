@@ -1,0 +1,466 @@
+// SwapPipeline: streams, their waiting frames, the two stage threads and the shared detector.
+// The batched work itself is in batching.h (engine.cpp, swapper.cpp); this file only decides
+// which frames go together and hands results back. No Torch here.
+#include "faceswap/pipeline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <thread>
+
+#include "batching.h"
+
+namespace faceswap {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+std::string message_of(const std::exception_ptr& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        const std::string what = e.what();
+        return what.substr(0, what.find('\n'));
+    } catch (...) {
+        return "unknown error";
+    }
+}
+
+// Nearest-rank percentile (the smallest sample with at least q of the samples at or below it).
+double percentile(std::vector<double> samples, double q) {
+    if (samples.empty()) return 0;
+    const size_t rank = static_cast<size_t>(std::max(0.0, std::ceil(q * samples.size()) - 1));
+    std::nth_element(samples.begin(), samples.begin() + rank, samples.end());
+    return samples[rank];
+}
+
+}  // namespace
+
+void PipelineConfig::validate() const {
+    auto check = [](bool ok, const std::string& message) {
+        if (!ok) throw Error(ErrorCode::kInvalidArgument, "invalid pipeline setting: " + message);
+    };
+    check(max_batch >= 1 && max_batch <= 64, "max_batch must be 1 to 64");
+    check(max_batch_wait_ms >= 0 && max_batch_wait_ms <= 1000,
+          "max_batch_wait_ms must be 0 to 1000");
+    check(threads_per_stage >= 0, "threads_per_stage must be >= 0 (0 = share the cores)");
+}
+
+struct SwapPipeline::Impl {
+    struct Stream {
+        StreamId id = 0;
+        FaceSwapper swapper;  // stage 1 prepares with it (one batch at a time), stage 2 completes
+        ResultCallback callback;
+        FramePolicy policy = FramePolicy::kNewest;
+        std::optional<PipelineFrame> waiting;
+        Clock::time_point waiting_since;
+        std::optional<SwapConfig> new_config;  // applied by stage 1 before its next frame
+        bool reset_requested = false;
+        int in_flight = 0;  // taken or displaced, callback not yet returned
+        bool closing = false;
+        bool released = false;  // release_stream: the last delivery forgets it
+        std::int64_t swapped = 0, dropped = 0, failed = 0;
+        Clock::time_point opened = Clock::now();
+
+        Stream(FaceSwapper s, ResultCallback cb, FramePolicy p)
+            : swapper(std::move(s)), callback(std::move(cb)), policy(p) {}
+    };
+
+    // A frame on its way through the stages.
+    struct Taken {
+        std::shared_ptr<Stream> stream;
+        PipelineFrame frame;
+        Clock::time_point submitted;
+        double queue_ms = 0;
+        std::shared_ptr<PreparedSwap> prepared;
+        std::exception_ptr error;
+    };
+    using Batch = std::vector<Taken>;
+
+    std::shared_ptr<const FaceModels> face_models;
+    EngineConfig engine_config;
+    PipelineConfig config;
+    int threads_per_stage = 1;
+    std::shared_ptr<detail::DetectionWorker> detection_worker;
+
+    mutable std::mutex mutex;
+    std::condition_variable changed;  // any change of the state below
+    std::map<StreamId, std::shared_ptr<Stream>> streams;
+    std::deque<StreamId> ready;  // streams with a waiting frame, in turn order
+    std::optional<Batch> handover;  // prepared by stage 1, not yet taken by stage 2
+    StreamId next_id = 1;
+    bool stopping = false;
+
+    // Metrics (under mutex).
+    std::vector<std::int64_t> batch_sizes;
+    std::vector<double> queue_samples;  // ring of the last kQueueSamples
+    std::size_t queue_next = 0;
+    static constexpr std::size_t kQueueSamples = 1024;
+    double stage1_ms_total = 0, stage2_ms_total = 0;
+    std::int64_t stage1_batches = 0, stage2_batches = 0;
+    std::int64_t swapped = 0, dropped = 0, failed = 0;
+
+    std::thread stage1_thread, stage2_thread;
+
+    std::shared_ptr<Stream> find(StreamId id) const {
+        const auto it = streams.find(id);
+        if (it == streams.end() || it->second->closing)
+            throw Error(ErrorCode::kInvalidArgument,
+                        "pipeline stream " + std::to_string(id) + " is not open");
+        return it->second;
+    }
+
+    void run_stage1();
+    void run_stage2();
+    Batch take_batch(std::unique_lock<std::mutex>& lock);
+    void prepare(Batch& batch);
+    void complete(Batch& batch);
+    void deliver(const std::shared_ptr<Stream>& stream, PipelineResult&& result);
+    // Marks a stream closing and drops its waiting frame; true when nothing of it is in flight.
+    bool begin_close(const std::shared_ptr<Stream>& stream) {
+        stream->closing = true;
+        if (stream->waiting) {
+            stream->waiting.reset();
+            ready.erase(std::remove(ready.begin(), ready.end(), stream->id), ready.end());
+        }
+        return stream->in_flight == 0;
+    }
+};
+
+SwapPipeline::SwapPipeline(std::shared_ptr<const FaceModels> face_models, const EngineConfig& config,
+                           const PipelineConfig& pipeline_config)
+    : impl_(std::make_unique<Impl>()) {
+    if (!face_models) throw Error(ErrorCode::kInvalidArgument, "SwapPipeline needs loaded models");
+    config.validate();
+    pipeline_config.validate();
+    Impl& s = *impl_;
+    s.face_models = std::move(face_models);
+    s.engine_config = config;
+    s.config = pipeline_config;
+    const int stages = pipeline_config.two_stages ? 2 : 1;
+    const int cores = config.cpu_threads > 0
+                          ? config.cpu_threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    s.threads_per_stage = pipeline_config.threads_per_stage > 0
+                              ? pipeline_config.threads_per_stage
+                              : std::max(1, cores / stages);
+    if (config.tracking && config.background_detection)
+        s.detection_worker = std::make_shared<detail::DetectionWorker>();
+    s.batch_sizes.assign(pipeline_config.max_batch + 1, 0);
+    s.stage1_thread = std::thread([&s] { s.run_stage1(); });
+    if (pipeline_config.two_stages) s.stage2_thread = std::thread([&s] { s.run_stage2(); });
+}
+
+SwapPipeline::~SwapPipeline() {
+    std::vector<StreamId> open;
+    {
+        std::lock_guard lock(impl_->mutex);
+        for (const auto& [id, stream] : impl_->streams) open.push_back(id);
+    }
+    for (StreamId id : open) close_stream(id);
+    {
+        std::lock_guard lock(impl_->mutex);
+        impl_->stopping = true;
+    }
+    impl_->changed.notify_all();
+    impl_->stage1_thread.join();
+    if (impl_->stage2_thread.joinable()) impl_->stage2_thread.join();
+}
+
+const PipelineConfig& SwapPipeline::config() const { return impl_->config; }
+
+StreamId SwapPipeline::open_stream(std::shared_ptr<const SwapModel> swap_model,
+                                   const SwapConfig& swap_config, ResultCallback on_result,
+                                   FramePolicy policy) {
+    if (!swap_model) throw Error(ErrorCode::kInvalidArgument, "open_stream needs a swap model");
+    if (!on_result) throw Error(ErrorCode::kInvalidArgument, "open_stream needs a callback");
+    Impl& s = *impl_;
+    FaceSwapper swapper(s.face_models, std::move(swap_model), s.engine_config, swap_config);
+    if (s.detection_worker) detail::share_detection_worker(swapper, s.detection_worker);
+    auto stream = std::make_shared<Impl::Stream>(std::move(swapper), std::move(on_result), policy);
+    std::lock_guard lock(s.mutex);
+    stream->id = s.next_id++;
+    s.streams[stream->id] = stream;
+    return stream->id;
+}
+
+void SwapPipeline::submit(StreamId id, PipelineFrame frame) {
+    if (frame.width <= 0 || frame.height <= 0 ||
+        frame.pixels.size() != static_cast<std::size_t>(frame.width) * frame.height * 3)
+        throw Error(ErrorCode::kInvalidArgument,
+                    "pipeline frame: " + std::to_string(frame.pixels.size()) +
+                        " bytes do not make a " + std::to_string(frame.width) + "x" +
+                        std::to_string(frame.height) + " 3-channel picture");
+    Impl& s = *impl_;
+    std::optional<PipelineFrame> displaced;
+    std::shared_ptr<Impl::Stream> stream;
+    {
+        std::unique_lock lock(s.mutex);
+        stream = s.find(id);
+        if (stream->policy == FramePolicy::kEvery)
+            s.changed.wait(lock, [&] { return !stream->waiting || stream->closing; });
+        if (stream->closing) return;
+        if (stream->waiting) {
+            displaced = std::move(stream->waiting);
+            ++stream->in_flight;
+        } else {
+            s.ready.push_back(id);
+        }
+        stream->waiting = std::move(frame);
+        stream->waiting_since = Clock::now();
+    }
+    s.changed.notify_all();
+    if (displaced) {
+        PipelineResult result;
+        result.frame_id = displaced->frame_id;
+        result.dropped = true;
+        s.deliver(stream, std::move(result));
+    }
+}
+
+void SwapPipeline::set_swap_config(StreamId id, const SwapConfig& swap_config) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->find(id)->new_config = swap_config;
+}
+
+void SwapPipeline::reset(StreamId id) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->find(id)->reset_requested = true;
+}
+
+void SwapPipeline::close_stream(StreamId id) {
+    Impl& s = *impl_;
+    std::shared_ptr<Impl::Stream> stream;  // destroyed (with its swapper) outside the lock
+    {
+        std::unique_lock lock(s.mutex);
+        const auto it = s.streams.find(id);
+        if (it == s.streams.end()) return;
+        stream = it->second;
+        s.begin_close(stream);
+        s.changed.notify_all();  // a kEvery submit() waiting on it returns
+        s.changed.wait(lock, [&] { return stream->in_flight == 0; });
+        s.streams.erase(id);
+    }
+}
+
+void SwapPipeline::release_stream(StreamId id) {
+    Impl& s = *impl_;
+    std::shared_ptr<Impl::Stream> stream;  // destroyed outside the lock
+    {
+        std::lock_guard lock(s.mutex);
+        const auto it = s.streams.find(id);
+        if (it == s.streams.end()) return;
+        stream = it->second;
+        stream->released = true;
+        if (s.begin_close(stream)) s.streams.erase(it);
+    }
+    s.changed.notify_all();
+}
+
+PipelineMetrics SwapPipeline::metrics() const {
+    const Impl& s = *impl_;
+    std::lock_guard lock(s.mutex);
+    PipelineMetrics m;
+    m.batch_sizes = s.batch_sizes;
+    m.frames_swapped = s.swapped;
+    m.frames_dropped = s.dropped;
+    m.frames_failed = s.failed;
+    m.queue_ms_p50 = percentile(s.queue_samples, 0.50);
+    m.queue_ms_p95 = percentile(s.queue_samples, 0.95);
+    m.stage1_ms_mean = s.stage1_batches ? s.stage1_ms_total / s.stage1_batches : 0;
+    m.stage2_ms_mean = s.stage2_batches ? s.stage2_ms_total / s.stage2_batches : 0;
+    m.detector_backlog = s.detection_worker ? s.detection_worker->backlog() : 0;
+    const auto now = Clock::now();
+    for (const auto& [id, stream] : s.streams) {
+        const double seconds = ms_between(stream->opened, now) / 1000.0;
+        m.streams.push_back({id, stream->swapped, stream->dropped, stream->failed,
+                             seconds > 0 ? stream->swapped / seconds : 0});
+    }
+    return m;
+}
+
+// Up to max_batch streams' waiting frames, one per stream, in turn: a stream taken goes to the
+// back of the line when it next has a frame, so no stream waits more than one batch for its
+// turn however many frames the others send.
+SwapPipeline::Impl::Batch SwapPipeline::Impl::take_batch(std::unique_lock<std::mutex>&) {
+    Batch batch;
+    const auto now = Clock::now();
+    while (!ready.empty() && static_cast<int>(batch.size()) < config.max_batch) {
+        const StreamId id = ready.front();
+        ready.pop_front();
+        const auto it = streams.find(id);
+        if (it == streams.end() || !it->second->waiting) continue;
+        const std::shared_ptr<Stream>& stream = it->second;
+        Taken taken;
+        taken.stream = stream;
+        taken.frame = std::move(*stream->waiting);
+        stream->waiting.reset();
+        taken.submitted = stream->waiting_since;
+        taken.queue_ms = ms_between(taken.submitted, now);
+        ++stream->in_flight;
+        // Settings change between frames, on the thread that uses the swapper.
+        if (stream->new_config) stream->swapper.set_swap_config(*std::exchange(stream->new_config, {}));
+        if (std::exchange(stream->reset_requested, false)) stream->swapper.reset();
+        if (queue_samples.size() < kQueueSamples)
+            queue_samples.push_back(taken.queue_ms);
+        else
+            queue_samples[queue_next] = taken.queue_ms;
+        queue_next = (queue_next + 1) % kQueueSamples;
+        batch.push_back(std::move(taken));
+    }
+    if (!batch.empty()) ++batch_sizes[batch.size()];
+    return batch;
+}
+
+void SwapPipeline::Impl::run_stage1() {
+    set_cpu_threads(threads_per_stage);
+    for (;;) {
+        Batch batch;
+        {
+            std::unique_lock lock(mutex);
+            // A new batch only once stage 2 has taken the last one: frames are taken as late,
+            // so as fresh, as they can be, and none is prepared only to wait.
+            changed.wait(lock, [&] { return stopping || (!ready.empty() && !handover); });
+            if (stopping) return;
+            if (config.max_batch_wait_ms > 0 && static_cast<int>(ready.size()) < config.max_batch) {
+                const auto deadline =
+                    Clock::now() + std::chrono::microseconds(
+                                       static_cast<std::int64_t>(config.max_batch_wait_ms * 1000));
+                changed.wait_until(lock, deadline, [&] {
+                    return stopping || static_cast<int>(ready.size()) >= config.max_batch;
+                });
+                if (stopping) return;
+            }
+            batch = take_batch(lock);
+        }
+        changed.notify_all();  // kEvery submitters may go on
+        if (batch.empty()) continue;
+        prepare(batch);
+        if (!config.two_stages) {
+            complete(batch);
+            continue;
+        }
+        {
+            std::lock_guard lock(mutex);
+            handover = std::move(batch);
+        }
+        changed.notify_all();
+    }
+}
+
+void SwapPipeline::Impl::run_stage2() {
+    set_cpu_threads(threads_per_stage);
+    for (;;) {
+        Batch batch;
+        {
+            std::unique_lock lock(mutex);
+            changed.wait(lock, [&] { return stopping || handover; });
+            if (!handover) return;  // stopping
+            batch = std::move(*handover);
+            handover.reset();
+        }
+        changed.notify_all();  // stage 1 may take the next batch
+        complete(batch);
+    }
+}
+
+void SwapPipeline::Impl::prepare(Batch& batch) {
+    const auto start = Clock::now();
+    std::vector<detail::SwapSlot> slots;
+    for (Taken& t : batch)
+        slots.push_back({&t.stream->swapper,
+                         FrameView{t.frame.pixels.data(), t.frame.width, t.frame.height,
+                                   t.frame.width * 3, t.frame.format},
+                         t.frame.timestamp_s,
+                         nullptr,
+                         nullptr});
+    detail::prepare_batch(slots);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i].prepared = std::move(slots[i].prepared);
+        batch[i].error = slots[i].error;
+        batch[i].frame.pixels = {};  // the prepared job holds its own copy
+    }
+    const double ms = ms_between(start, Clock::now());
+    std::lock_guard lock(mutex);
+    stage1_ms_total += ms;
+    ++stage1_batches;
+}
+
+void SwapPipeline::Impl::complete(Batch& batch) {
+    const auto start = Clock::now();
+    std::vector<detail::CompletionSlot> slots;
+    std::vector<size_t> index;  // batch position of each slot
+    for (size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].error) continue;
+        slots.push_back({&batch[i].stream->swapper, std::move(batch[i].prepared), {}, nullptr});
+        index.push_back(i);
+    }
+    detail::complete_batch(slots);
+    {
+        const double ms = ms_between(start, Clock::now());
+        std::lock_guard lock(mutex);
+        stage2_ms_total += ms;
+        ++stage2_batches;
+    }
+    std::vector<PipelineResult> results(batch.size());
+    for (size_t k = 0; k < slots.size(); ++k) {
+        if (slots[k].error)
+            batch[index[k]].error = slots[k].error;
+        else
+            results[index[k]].swap = std::move(slots[k].result);
+    }
+    const auto now = Clock::now();
+    for (size_t i = 0; i < batch.size(); ++i) {
+        PipelineResult& result = results[i];
+        result.frame_id = batch[i].frame.frame_id;
+        result.queue_ms = batch[i].queue_ms;
+        result.latency_ms = ms_between(batch[i].submitted, now);
+        result.batch_size = static_cast<int>(batch.size());
+        if (batch[i].error) result.error = message_of(batch[i].error);
+        deliver(batch[i].stream, std::move(result));
+    }
+}
+
+void SwapPipeline::Impl::deliver(const std::shared_ptr<Stream>& stream, PipelineResult&& result) {
+    bool call;
+    {
+        std::lock_guard lock(mutex);
+        std::int64_t& count = result.dropped         ? (++dropped, stream->dropped)
+                              : !result.error.empty() ? (++failed, stream->failed)
+                                                      : (++swapped, stream->swapped);
+        ++count;
+        call = !stream->closing;
+    }
+    if (call) {
+        try {
+            stream->callback(std::move(result));
+        } catch (...) {
+            // A callback that throws loses its own result, nothing else.
+        }
+    }
+    std::shared_ptr<Stream> forgotten;  // a released stream's last delivery: it goes here
+    {
+        std::lock_guard lock(mutex);
+        if (--stream->in_flight == 0 && stream->released) {
+            const auto it = streams.find(stream->id);
+            if (it != streams.end() && it->second == stream) {
+                forgotten = it->second;
+                streams.erase(it);
+            }
+        }
+    }
+    changed.notify_all();
+}
+
+}  // namespace faceswap

