@@ -67,6 +67,8 @@ std::map<std::string, Setter> setters(ServerConfig& c) {
         {"engine.cpu_threads", int_of(c.cpu_threads, 0, 1024)},
         {"scheduler.batch_size", int_of(c.batch_size, 1, 64)},
         {"scheduler.batch_wait_ms", int_of(c.batch_wait_ms, 0, 1000)},
+        {"scheduler.batch_latency_ms", int_of(c.batch_latency_ms, 0, 10000)},
+        {"scheduler.stages", int_of(c.stages, 1, 2)},
         {"auth.tokens_file", string_of(c.tokens_file)},
         {"tls.cert", string_of(c.tls_cert)},
         {"tls.key", string_of(c.tls_key)},

@@ -41,9 +41,12 @@ struct ServerConfig {
     int cpu_threads = 0;               // 0 = all cores
 
     // [scheduler]
-    int batch_size = 4;     // frames from different sessions per engine call (at most what
-                            // the engine can batch: 1 for today's engine)
+    int batch_size = 8;     // at most this many sessions' frames in one batched engine pass
     int batch_wait_ms = 0;  // how long an idle device waits to fill a batch
+    // The engine time one stage may spend on a batch (SwapPipeline's latency budget): on a CPU
+    // it keeps batches at one frame, on a GPU they grow to batch_size. 0 = no budget.
+    int batch_latency_ms = 60;
+    int stages = 2;  // 2: decode+merge overlap the next batch's analysis; 1: one stage
 
     // [auth]
     std::string tokens_file;  // one token per line; empty = no authentication

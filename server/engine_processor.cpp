@@ -47,6 +47,9 @@ class PipelineScheduler final : public FrameScheduler {
         : models_(std::move(models)), config_(config), metrics_(metrics) {
         pipeline_config_.max_batch = scheduler.batch_size;
         pipeline_config_.max_batch_wait_ms = static_cast<double>(scheduler.batch_wait.count());
+        pipeline_config_.batch_latency_budget_ms =
+            static_cast<double>(scheduler.batch_latency.count());
+        pipeline_config_.two_stages = scheduler.stages == 2;
         pipeline_config_.validate();
     }
     ~PipelineScheduler() override { stop(); }

@@ -20,12 +20,15 @@
 #include <iomanip>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "delay_relay.h"
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/net/client.h"
+#include "faceswap/pipeline.h"
+#include "faceswap/swap.h"
 #include "faceswap/net/jpeg.h"
 #include "faceswap/paths.h"
 #include "processor.h"
@@ -118,15 +121,31 @@ std::string fps_text(double fps) {
     return out.str();
 }
 
+// The engine in this process, one frame at a time through the same SwapPipeline the server
+// runs (no JPEG, no network): the per-frame cost the remote figures are compared with.
 int run_local(const Options& options, const std::vector<cv::Mat>& frames) {
-    server::EngineSettings settings;
-    settings.model_dir = options.model_dir;
-    settings.swap_models = {options.swap_model};
-    settings.device = options.device;
-    auto factory = server::make_engine_factory(settings);
-    auto processor =
-        factory->open(factory->models().front(),
-                      options.direction == "a2b" ? net::Direction::kAtoB : net::Direction::kBtoA);
+    EngineConfig config = EngineConfig::defaults();
+    config.model_dir = options.model_dir;
+    config.device = options.device == "cpu"    ? DeviceKind::kCpu
+                    : options.device == "cuda" ? DeviceKind::kCuda
+                                               : DeviceKind::kAuto;
+    config.background_detection = true;  // as the server runs it
+    const auto face_models = FaceModels::load(config);
+    const auto swap_model = SwapModel::load(options.swap_model, config);
+    SwapConfig swap;
+    swap.direction = parse_swap_direction(options.direction);
+    SwapPipeline pipeline(face_models, config);
+    std::mutex mutex;
+    std::condition_variable answered;
+    std::optional<PipelineResult> result;
+    const StreamId stream = pipeline.open_stream(
+        swap_model, swap,
+        [&](PipelineResult&& r) {
+            std::lock_guard lock(mutex);
+            result = std::move(r);
+            answered.notify_all();
+        },
+        FramePolicy::kEvery);
     std::vector<double> times;
     const auto start = Clock::now();
     const auto warm_until = start + std::chrono::duration<double>(options.warmup_s);
@@ -134,16 +153,24 @@ int run_local(const Options& options, const std::vector<cv::Mat>& frames) {
     std::size_t i = 0;
     double t = 0;
     while (Clock::now() < end) {
-        const cv::Mat& frame = frames[i++ % frames.size()];
-        std::vector<std::uint8_t> bgr(frame.data, frame.data + frame.total() * 3);
+        const cv::Mat& frame = frames[i % frames.size()];
+        PipelineFrame job{std::vector<std::uint8_t>(frame.data, frame.data + frame.total() * 3),
+                          frame.cols, frame.rows, PixelFormat::BGR24, t, i++};
         const auto t0 = Clock::now();
-        processor->process(bgr, frame.cols, frame.rows, t);
+        pipeline.submit(stream, std::move(job));
+        std::unique_lock lock(mutex);
+        answered.wait(lock, [&] { return result.has_value(); });
+        if (!result->error.empty()) {
+            std::cerr << "error: " << result->error << "\n";
+            return 1;
+        }
+        result.reset();
         t += 1.0 / 30;
         if (t0 >= warm_until)
             times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     }
     const Percentiles p = percentiles(times);
-    std::cout << std::fixed << std::setprecision(1) << "local engine (" << factory->device_name()
+    std::cout << std::fixed << std::setprecision(1) << "local engine (" << face_models->device_name()
               << ", " << options.width << "x" << options.height << "): " << times.size()
               << " frames, " << times.size() / options.duration_s << " FPS, per frame p50 " << p.p50
               << " ms, p95 " << p.p95 << " ms\n";

@@ -98,6 +98,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 64));
     app.add_option("--batch-wait-ms", config.batch_wait_ms, "wait to fill a batch")
         ->check(CLI::Range(0, 1000));
+    app.add_option("--batch-latency-ms", config.batch_latency_ms,
+                   "engine time a batch may take per stage (0: no limit)")
+        ->check(CLI::Range(0, 10000));
+    app.add_option("--stages", config.stages, "engine stages on their own threads (1 or 2)")
+        ->check(CLI::Range(1, 2));
     app.add_option("--tokens-file", config.tokens_file, "accepted tokens, one per line");
     app.add_option("--tls-cert", config.tls_cert, "PEM certificate chain (serve wss://)");
     app.add_option("--tls-key", config.tls_key, "PEM private key");

@@ -47,8 +47,10 @@ struct FrameJob {
 };
 
 struct SchedulerConfig {
-    int batch_size = 4;
+    int batch_size = 8;
     std::chrono::milliseconds batch_wait{0};
+    std::chrono::milliseconds batch_latency{60};  // the engine pipeline's latency budget
+    int stages = 2;
     int per_session_depth = 1;
 };
 

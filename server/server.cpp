@@ -1052,6 +1052,8 @@ Server::Server(ServerConfig config, std::shared_ptr<ProcessorFactory> factory)
     SchedulerConfig scheduler;
     scheduler.batch_size = shared.config.batch_size;
     scheduler.batch_wait = std::chrono::milliseconds(shared.config.batch_wait_ms);
+    scheduler.batch_latency = std::chrono::milliseconds(shared.config.batch_latency_ms);
+    scheduler.stages = shared.config.stages;
     scheduler.per_session_depth = 1;  // the newest frame of each session waits, no older one
     shared.scheduler = shared.factory->make_scheduler(scheduler, shared.metrics);
     if (!shared.scheduler)

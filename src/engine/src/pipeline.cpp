@@ -54,6 +54,8 @@ void PipelineConfig::validate() const {
     check(max_batch >= 1 && max_batch <= 64, "max_batch must be 1 to 64");
     check(max_batch_wait_ms >= 0 && max_batch_wait_ms <= 1000,
           "max_batch_wait_ms must be 0 to 1000");
+    check(batch_latency_budget_ms >= 0 && batch_latency_budget_ms <= 10000,
+          "batch_latency_budget_ms must be 0 to 10000");
     check(threads_per_stage >= 0, "threads_per_stage must be >= 0 (0 = share the cores)");
 }
 
@@ -110,6 +112,24 @@ struct SwapPipeline::Impl {
     double stage1_ms_total = 0, stage2_ms_total = 0;
     std::int64_t stage1_batches = 0, stage2_batches = 0;
     std::int64_t swapped = 0, dropped = 0, failed = 0;
+    // The latency budget: each stage's time per frame, averaged over recent batches; the
+    // slower stage is what a bigger batch would wait for.
+    double stage_frame_ms[2] = {0, 0};
+    void learn_frame_cost(int stage, double stage_ms, std::size_t frames) {
+        const double cost = stage_ms / static_cast<double>(std::max<std::size_t>(1, frames));
+        double& average = stage_frame_ms[stage];
+        average = average == 0 ? cost : 0.8 * average + 0.2 * cost;
+    }
+    double frame_cost_ms() const {  // one stage thread runs both when there is one
+        return config.two_stages ? std::max(stage_frame_ms[0], stage_frame_ms[1])
+                                 : stage_frame_ms[0] + stage_frame_ms[1];
+    }
+    int batch_limit() const {
+        const double cost = frame_cost_ms();
+        if (config.batch_latency_budget_ms <= 0 || cost <= 0) return config.max_batch;
+        const int fit = static_cast<int>(config.batch_latency_budget_ms / cost);
+        return std::clamp(fit, 1, config.max_batch);
+    }
 
     std::thread stage1_thread, stage2_thread;
 
@@ -280,6 +300,8 @@ PipelineMetrics SwapPipeline::metrics() const {
     m.queue_ms_p95 = percentile(s.queue_samples, 0.95);
     m.stage1_ms_mean = s.stage1_batches ? s.stage1_ms_total / s.stage1_batches : 0;
     m.stage2_ms_mean = s.stage2_batches ? s.stage2_ms_total / s.stage2_batches : 0;
+    m.frame_cost_ms = s.frame_cost_ms();
+    m.batch_limit = s.batch_limit();
     m.detector_backlog = s.detection_worker ? s.detection_worker->backlog() : 0;
     const auto now = Clock::now();
     for (const auto& [id, stream] : s.streams) {
@@ -296,7 +318,8 @@ PipelineMetrics SwapPipeline::metrics() const {
 SwapPipeline::Impl::Batch SwapPipeline::Impl::take_batch(std::unique_lock<std::mutex>&) {
     Batch batch;
     const auto now = Clock::now();
-    while (!ready.empty() && static_cast<int>(batch.size()) < config.max_batch) {
+    const int limit = batch_limit();
+    while (!ready.empty() && static_cast<int>(batch.size()) < limit) {
         const StreamId id = ready.front();
         ready.pop_front();
         const auto it = streams.find(id);
@@ -333,12 +356,12 @@ void SwapPipeline::Impl::run_stage1() {
             // so as fresh, as they can be, and none is prepared only to wait.
             changed.wait(lock, [&] { return stopping || (!ready.empty() && !handover); });
             if (stopping) return;
-            if (config.max_batch_wait_ms > 0 && static_cast<int>(ready.size()) < config.max_batch) {
+            if (config.max_batch_wait_ms > 0 && static_cast<int>(ready.size()) < batch_limit()) {
                 const auto deadline =
                     Clock::now() + std::chrono::microseconds(
                                        static_cast<std::int64_t>(config.max_batch_wait_ms * 1000));
                 changed.wait_until(lock, deadline, [&] {
-                    return stopping || static_cast<int>(ready.size()) >= config.max_batch;
+                    return stopping || static_cast<int>(ready.size()) >= batch_limit();
                 });
                 if (stopping) return;
             }
@@ -395,6 +418,7 @@ void SwapPipeline::Impl::prepare(Batch& batch) {
     std::lock_guard lock(mutex);
     stage1_ms_total += ms;
     ++stage1_batches;
+    learn_frame_cost(0, ms, batch.size());
 }
 
 void SwapPipeline::Impl::complete(Batch& batch) {
@@ -412,6 +436,7 @@ void SwapPipeline::Impl::complete(Batch& batch) {
         std::lock_guard lock(mutex);
         stage2_ms_total += ms;
         ++stage2_batches;
+        learn_frame_cost(1, ms, batch.size());
     }
     std::vector<PipelineResult> results(batch.size());
     for (size_t k = 0; k < slots.size(); ++k) {

@@ -41,6 +41,12 @@ struct PipelineConfig {
     // too before it starts a batch smaller than max_batch: the latency a frame may pay for a
     // fuller batch. 0: never wait (a GPU at low load runs small batches at once).
     double max_batch_wait_ms = 0;
+    // The time one stage may spend on a batch: stage 1 takes no more frames than fit, at the
+    // per-frame cost it measured on recent batches. On a CPU a batch costs about its frames
+    // one after another, so a budget below two frames' cost keeps batches at 1 (the latency of
+    // each frame stays that of one); on a GPU the per-frame cost is small and batches fill up
+    // to max_batch. 0 = no budget (always up to max_batch).
+    double batch_latency_budget_ms = 0;
     // Decode and merge on a second thread while stage 1 takes the next batch. On one core,
     // or for the lowest latency of a single stream on a GPU, one stage may be better.
     bool two_stages = true;
@@ -83,6 +89,8 @@ struct PipelineMetrics {
     double queue_ms_p50 = 0, queue_ms_p95 = 0;  // of the last 1024 frames taken
     double stage1_ms_mean = 0;                 // per batch: analysis + encoding
     double stage2_ms_mean = 0;                 // per batch: decoding + merging
+    double frame_cost_ms = 0;   // the learned per-frame stage cost behind the latency budget
+    int batch_limit = 0;        // the batch size the budget allows now
     std::size_t detector_backlog = 0;  // streams whose periodic detection waits for the thread
     struct Stream {
         StreamId id = 0;
