@@ -44,11 +44,6 @@ void FrameMailbox::close() {
     changed_.notify_all();
 }
 
-void FrameMailbox::reopen() {
-    std::lock_guard lock(mutex_);
-    closed_ = false;
-}
-
 std::int64_t FrameMailbox::published() const {
     std::lock_guard lock(mutex_);
     return next_sequence_ - 1;

@@ -19,6 +19,19 @@ RemoteBackend::~RemoteBackend() {
     stop_requested_ = true;
     join_all();
     if (client_) client_->stop();
+    stop_decoder();
+}
+
+void RemoteBackend::stop_decoder() {
+    {
+        std::lock_guard lock(results_mutex_);
+        decoder_stop_ = true;
+    }
+    results_changed_.notify_all();
+    if (decoder_thread_.joinable()) decoder_thread_.join();
+    std::lock_guard lock(results_mutex_);
+    pending_result_.reset();
+    decoder_stop_ = false;
 }
 
 void RemoteBackend::set_settings(RemoteSettings settings) { settings_ = std::move(settings); }
@@ -49,8 +62,14 @@ void RemoteBackend::start(std::shared_ptr<capture::FrameMailbox> input) {
     stop_requested_ = true;
     join_all();
     if (client_) client_->stop();
+    stop_decoder();
     stop_requested_ = false;
     reset_counters();
+    {
+        std::lock_guard lock(in_flight_mutex_);
+        in_flight_.clear();
+    }
+    decoder_thread_ = std::thread([this] { decode_results(); });
 
     net::ClientConfig config;
     config.url = settings_.url;
@@ -82,6 +101,7 @@ void RemoteBackend::stop() {
     stopper_ = std::thread([this] {
         if (feeder_.joinable()) feeder_.join();
         client_->stop();
+        stop_decoder();
         lost_ = static_cast<std::int64_t>(client_->stats().lost);
         set_state(BackendState::kStopped);
     });
@@ -98,40 +118,66 @@ void RemoteBackend::feed(std::shared_ptr<capture::FrameMailbox> input) {
         if (last > 0 && frame->sequence > last + 1) skipped_ += frame->sequence - last - 1;
         last = frame->sequence;
         const cv::Mat& bgr = frame->bgr;
-        {
-            std::lock_guard lock(in_flight_mutex_);
-            in_flight_.push_back(frame);
-            while (in_flight_.size() > 32) in_flight_.pop_front();
-        }
-        client_->submit_bgr(bgr.data, bgr.cols, bgr.rows, static_cast<int>(bgr.step[0]),
-                            frame->capture_us);
+        // The lock spans the submit, so a result (on the network thread) finds its frame.
+        std::lock_guard lock(in_flight_mutex_);
+        const std::uint64_t id = client_->submit_bgr(bgr.data, bgr.cols, bgr.rows,
+                                                     static_cast<int>(bgr.step[0]),
+                                                     frame->capture_us);
+        in_flight_.emplace_back(id, frame);
+        while (in_flight_.size() > 32) in_flight_.pop_front();
     }
 }
 
+// On the client's network thread: hand the result over and return (decoding a 640x480 JPEG
+// takes a few ms the socket should not wait for). An older result still waiting to be decoded
+// is superseded: the view shows the newest.
 void RemoteBackend::on_result(net::ResultFrame&& result) {
-    try {
-        decoder_->codec.decode(result.jpeg, {result.width, result.height},
-                               static_cast<std::int64_t>(result.width) * result.height,
-                               net::PixelOrder::kBgr, decoder_->pixels);
-    } catch (const std::exception&) {
-        ++lost_;  // the server sent a frame we cannot decode: count it, keep streaming
-        return;
-    }
-    auto out = std::make_shared<SwappedFrame>();
-    out->image = bgr_image(decoder_->pixels.data(), result.width, result.height, result.width * 3);
-    out->capture_us = result.capture_timestamp_us;
-    out->faces = result.server.faces;
-    out->work_ms = result.rtt_ms;
     {
-        std::lock_guard lock(in_flight_mutex_);
-        for (const capture::FramePtr& sent : in_flight_)
-            if (sent->capture_us == result.capture_timestamp_us) {
-                out->source = sent;
-                out->sequence = sent->sequence;
-            }
+        std::lock_guard lock(results_mutex_);
+        if (pending_result_) ++skipped_;
+        pending_result_ = std::move(result);
     }
-    ++swapped_;
-    deliver(std::move(out));
+    results_changed_.notify_all();
+}
+
+void RemoteBackend::decode_results() {
+    for (;;) {
+        net::ResultFrame result;
+        {
+            std::unique_lock lock(results_mutex_);
+            results_changed_.wait(lock, [&] { return decoder_stop_ || pending_result_; });
+            if (decoder_stop_) return;
+            result = std::move(*pending_result_);
+            pending_result_.reset();
+        }
+        try {
+            decoder_->codec.decode(result.jpeg, {result.width, result.height},
+                                   static_cast<std::int64_t>(result.width) * result.height,
+                                   net::PixelOrder::kBgr, decoder_->pixels);
+        } catch (const std::exception&) {
+            ++lost_;  // the server sent a frame we cannot decode: count it, keep streaming
+            continue;
+        }
+        auto out = std::make_shared<SwappedFrame>();
+        out->image =
+            bgr_image(decoder_->pixels.data(), result.width, result.height, result.width * 3);
+        out->capture_us = result.capture_timestamp_us;
+        out->faces = result.server.faces;
+        out->work_ms = result.rtt_ms;
+        {
+            std::lock_guard lock(in_flight_mutex_);
+            // Matched by frame id: two frames may share a capture time (a paused source).
+            const auto sent = std::find_if(in_flight_.begin(), in_flight_.end(),
+                                           [&](const auto& f) { return f.first == result.frame_id; });
+            if (sent != in_flight_.end()) {
+                out->source = sent->second;
+                out->sequence = sent->second->sequence;
+                in_flight_.erase(in_flight_.begin(), sent + 1);  // older ones will not come
+            }
+        }
+        ++swapped_;
+        deliver(std::move(out));
+    }
 }
 
 void RemoteBackend::on_event(const net::ClientEvent& event) {

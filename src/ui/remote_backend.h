@@ -1,11 +1,14 @@
 // Remote mode: frames go to a faceswap-server through the client library (pipelined, newest
-// frame wins, reconnects by itself); swapped JPEGs come back and are decoded here.
+// frame wins, reconnects by itself); swapped JPEGs come back and are decoded here, on a
+// thread of this backend rather than the client's network thread.
 #pragma once
 
 #include <QString>
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
+#include <optional>
 #include <mutex>
 #include <memory>
 #include <string>
@@ -43,16 +46,24 @@ class RemoteBackend : public SwapBackend {
     void on_result(net::ResultFrame&& result);
     void on_event(const net::ClientEvent& event);
     void join_all();
+    void decode_results();  // the decoder thread
+    void stop_decoder();
 
     RemoteSettings settings_;
     std::shared_ptr<net::Client> client_;
     std::thread feeder_;
     std::thread stopper_;  // stops the client off the GUI thread
     std::atomic<bool> stop_requested_{false};
-    std::unique_ptr<struct RemoteDecoder> decoder_;  // used on the client's network thread only
-    // The frames in flight, by capture time, so that a result names the frame it came from.
+    std::unique_ptr<struct RemoteDecoder> decoder_;  // used on the decoder thread only
+    std::thread decoder_thread_;
+    // The newest result not yet decoded: the network thread hands it over and goes on.
+    std::mutex results_mutex_;
+    std::condition_variable results_changed_;
+    std::optional<net::ResultFrame> pending_result_;
+    bool decoder_stop_ = false;
+    // The frames in flight, by the client's frame id, so that a result names its frame.
     std::mutex in_flight_mutex_;
-    std::deque<capture::FramePtr> in_flight_;
+    std::deque<std::pair<std::uint64_t, capture::FramePtr>> in_flight_;
 };
 
 }  // namespace faceswap::ui

@@ -17,7 +17,9 @@ TEST_CASE("the example config loads and every key lands in its field", "[network
     CHECK(config.port == 8080);
     CHECK(config.max_in_flight == 6);
     CHECK(config.swap_models == std::vector<std::string>{"resources/models/demo.fsmodel"});
-    CHECK(config.batch_size == 4);
+    CHECK(config.batch_size == 8);
+    CHECK(config.batch_latency_ms == 60);
+    CHECK(config.stages == 2);
     CHECK_NOTHROW(config.validate());
 
     test::TempDir dir;
@@ -48,6 +50,7 @@ TEST_CASE("typos, wrong types, out-of-range values and bad combinations are refu
     CHECK_THAT(refused("[server]\nport = \"80\"\n"), Catch::Contains("server.port"));
     CHECK_THAT(refused("[server]\nport = 70000\n"), Catch::Contains("server.port"));
     CHECK_THAT(refused("[limits]\nmax_in_flight = 0\n"), Catch::Contains("max_in_flight"));
+    CHECK_THAT(refused("[scheduler]\nstages = 3\n"), Catch::Contains("scheduler.stages"));
     CHECK_THAT(refused("[engine]\nkind = \"magic\"\n"), Catch::Contains("engine.kind"));
     CHECK_THAT(refused("[tls]\ncert = \"c.pem\"\n"), Catch::Contains("go together"));
     CHECK_THAT(refused("port = 1\n"), Catch::Contains("[section]"));

@@ -32,9 +32,8 @@ class FrameMailbox {
     FramePtr latest() const;
     // Waits for a frame with sequence > after (or close()); null on timeout or when closed.
     FramePtr wait_newer(std::int64_t after, std::chrono::milliseconds timeout) const;
-    // Wakes every waiter and makes wait_newer() return null until reopen().
+    // Wakes every waiter and makes wait_newer() return null from then on.
     void close();
-    void reopen();
     std::int64_t published() const;
 
   private:

@@ -55,7 +55,6 @@ class WsTransport {
                               std::chrono::seconds idle) = 0;
     // Closes the socket at once: pending operations complete with an error.
     virtual void abort() = 0;
-    virtual bool is_open() const = 0;
 };
 
 template <class Ws>
@@ -139,7 +138,6 @@ class BasicWsTransport final : public WsTransport {
         beast::get_lowest_layer(ws_).socket().close(ignored);
     }
 
-    bool is_open() const override { return ws_.is_open(); }
 
   private:
     void upgrade(const std::string& host_header, const std::string& target, Handler done) {
