@@ -239,8 +239,7 @@ class EngineFactory final : public ProcessorFactory {
             served = it->second;
         }
         SwapConfig swap_config;
-        swap_config.direction =
-            direction == net::Direction::kAtoB ? SwapDirection::kAToB : SwapDirection::kBToA;
+        swap_config.direction = direction;
         return std::make_unique<EngineStream>(served.model, swap_config, served.version);
     }
 

@@ -31,6 +31,7 @@
 #include "faceswap/swap.h"
 #include "faceswap/net/jpeg.h"
 #include "faceswap/paths.h"
+#include "faceswap/stats.h"
 #include "processor.h"
 
 using namespace faceswap;
@@ -66,25 +67,8 @@ struct Options {
     std::string device = "auto";
 };
 
-struct Percentiles {
-    double p50 = 0, p95 = 0, p99 = 0, mean = 0;
-};
-
-Percentiles percentiles(std::vector<double> samples) {
-    Percentiles p;
-    if (samples.empty()) return p;
-    std::sort(samples.begin(), samples.end());
-    auto at = [&](double q) {
-        return samples[std::min(samples.size() - 1, static_cast<std::size_t>(q * samples.size()))];
-    };
-    p.p50 = at(0.5);
-    p.p95 = at(0.95);
-    p.p99 = at(0.99);
-    double sum = 0;
-    for (double v : samples) sum += v;
-    p.mean = sum / samples.size();
-    return p;
-}
+using Percentiles = stats::Summary;
+Percentiles percentiles(std::vector<double> samples) { return stats::summarize(std::move(samples)); }
 
 std::vector<cv::Mat> load_frames(const Options& options, double& video_fps) {
     auto reader = capture::MediaReader::open(options.video);
@@ -267,7 +251,7 @@ int main(int argc, char** argv) {
             config.token = options.token;
             config.model = options.model;
             config.direction =
-                options.direction == "a2b" ? net::Direction::kAtoB : net::Direction::kBtoA;
+                options.direction == "a2b" ? net::Direction::kAToB : net::Direction::kBToA;
             config.quality = options.quality;
             config.max_in_flight = options.blocking ? 1 : options.max_in_flight;
             config.tls_verify = !options.tls_insecure;

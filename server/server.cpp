@@ -212,7 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
         welcome.model_sha256 = processor_->model_version();
         const std::string reply = net::encode_welcome(welcome);
         spdlog::info("session {} from {}: model '{}', {}, quality {}", welcome.session_id, peer_,
-                     hello.model, hello.direction == net::Direction::kAtoB ? "a2b" : "b2a",
+                     hello.model, hello.direction == net::Direction::kAToB ? "a2b" : "b2a",
                      hello.quality);
         enqueue({std::vector<std::uint8_t>(reply.begin(), reply.end()), true});
         if (draining_) close_with(1001, "server shutting down");

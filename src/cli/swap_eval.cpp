@@ -1,3 +1,4 @@
+#include "faceswap/stats.h"
 #include "swap_eval.h"
 
 #include <opencv2/imgproc.hpp>
@@ -112,16 +113,9 @@ Stats stats_of(std::vector<double> values) {
     Stats s;
     s.count = values.size();
     if (values.empty()) return s;
-    std::sort(values.begin(), values.end());
-    double sum = 0;
-    for (double v : values) sum += v;
-    s.mean = sum / values.size();
-    auto rank = [&](double q) {  // nearest rank
-        const auto i = static_cast<std::size_t>(std::ceil(q * values.size()));
-        return values[std::clamp<std::size_t>(i, 1, values.size()) - 1];
-    };
-    s.median = rank(0.5);
-    s.p90 = rank(0.9);
+    s.mean = stats::mean(values);
+    s.median = stats::percentile_in_place(values, 0.5);
+    s.p90 = stats::percentile_in_place(values, 0.9);
     return s;
 }
 

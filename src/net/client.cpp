@@ -1,4 +1,5 @@
 #include "faceswap/net/client.h"
+#include "faceswap/stats.h"
 
 #include <boost/asio/ssl/host_name_verification.hpp>
 
@@ -73,21 +74,14 @@ class SampleWindow {
         next_ = 0;
     }
     LatencySummary summary() const {
+        const stats::Summary s = stats::summarize(samples_);
         LatencySummary summary;
-        if (samples_.empty()) return summary;
-        std::vector<double> sorted = samples_;
-        std::sort(sorted.begin(), sorted.end());
-        auto at = [&](double q) {
-            return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(q * sorted.size()))];
-        };
-        summary.count = sorted.size();
-        double sum = 0;
-        for (double v : sorted) sum += v;
-        summary.mean = sum / sorted.size();
-        summary.p50 = at(0.50);
-        summary.p95 = at(0.95);
-        summary.p99 = at(0.99);
-        summary.max = sorted.back();
+        summary.count = s.count;
+        summary.mean = s.mean;
+        summary.p50 = s.p50;
+        summary.p95 = s.p95;
+        summary.p99 = s.p99;
+        summary.max = s.max;
         return summary;
     }
 

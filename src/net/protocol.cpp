@@ -220,7 +220,7 @@ std::string encode_hello(const Hello& hello) {
                           {"protocol", hello.protocol},
                           {"token", hello.token},
                           {"model", hello.model},
-                          {"direction", hello.direction == Direction::kAtoB ? "a2b" : "b2a"},
+                          {"direction", direction_name(hello.direction)},
                           {"quality", hello.quality}}
         .dump();
 }
@@ -245,7 +245,7 @@ Hello decode_hello(const std::string& text) {
     const auto direction = field<std::string>(json, "direction", "hello");
     if (direction != "a2b" && direction != "b2a")
         refuse(ProtocolErrorCode::kMalformed, "hello: direction must be 'a2b' or 'b2a'");
-    hello.direction = direction == "a2b" ? Direction::kAtoB : Direction::kBtoA;
+    hello.direction = direction == "a2b" ? Direction::kAToB : Direction::kBToA;
     hello.quality = field<int>(json, "quality", "hello");
     if (hello.quality < 1 || hello.quality > 100)
         refuse(ProtocolErrorCode::kMalformed, "hello: quality must be 1 to 100");

@@ -7,6 +7,8 @@
 #include <deque>
 #include <vector>
 
+#include "faceswap/stats.h"
+
 namespace faceswap::ui {
 
 struct StatsSnapshot {
@@ -39,12 +41,11 @@ class LiveStats {
         if (shown_at_.size() >= 2 && now_us - shown_at_.back() < 1'000'000)
             s.fps = (shown_at_.size() - 1) * 1e6 / static_cast<double>(shown_at_.back() - shown_at_.front());
         if (!latencies_ms_.empty()) {
-            std::vector<double> sorted(latencies_ms_.begin(), latencies_ms_.end());
-            std::sort(sorted.begin(), sorted.end());
-            const auto at = [&](double q) { return sorted[static_cast<std::size_t>(q * (sorted.size() - 1))]; };
-            s.latency_p50_ms = at(0.50);
-            s.latency_p95_ms = at(0.95);
-            s.latency_max_ms = sorted.back();
+            const stats::Summary latency =
+                stats::summarize({latencies_ms_.begin(), latencies_ms_.end()});
+            s.latency_p50_ms = latency.p50;
+            s.latency_p95_ms = latency.p95;
+            s.latency_max_ms = latency.max;
         }
         return s;
     }

@@ -514,7 +514,7 @@ void MainWindow::start_backend() {
         settings.url = server_edit_->text().trimmed().toStdString();
         settings.token = token_edit_->text().toStdString();
         settings.model = model_combo_->currentText().trimmed().toStdString();
-        settings.direction = a2b ? net::Direction::kAtoB : net::Direction::kBtoA;
+        settings.direction = a2b ? net::Direction::kAToB : net::Direction::kBToA;
         remote_->set_settings(settings);
         backend_ = remote_;
     } else {

@@ -23,7 +23,7 @@ struct RemoteSettings {
     std::string url = "ws://127.0.0.1:8080/";
     std::string token;
     std::string model = "demo";
-    net::Direction direction = net::Direction::kAtoB;
+    net::Direction direction = net::Direction::kAToB;
     int quality = 85;
     bool tls_verify = true;
 };

@@ -117,12 +117,12 @@ TEST_CASE("the handshake round-trips and refuses bad fields") {
     Hello hello;
     hello.token = "secret";
     hello.model = "franck-cap12.v1";
-    hello.direction = Direction::kBtoA;
+    hello.direction = Direction::kBToA;
     hello.quality = 70;
     const Hello back = decode_hello(encode_hello(hello));
     CHECK(back.token == "secret");
     CHECK(back.model == "franck-cap12.v1");
-    CHECK(back.direction == Direction::kBtoA);
+    CHECK(back.direction == Direction::kBToA);
     CHECK(back.quality == 70);
 
     auto code_of = [](const std::string& text) {

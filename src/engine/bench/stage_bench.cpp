@@ -4,22 +4,16 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <numeric>
+
+#include "faceswap/stats.h"
 
 namespace faceswap::bench {
 
 using Clock = std::chrono::steady_clock;
 
-double percentile(std::vector<double> values, double p) {
-    if (values.empty()) return 0;
-    std::sort(values.begin(), values.end());
-    const auto index = static_cast<size_t>(p * (values.size() - 1) + 0.5);
-    return values[std::min(values.size() - 1, index)];
-}
+double percentile(std::vector<double> values, double p) { return stats::percentile(std::move(values), p); }
 
-double mean(const std::vector<double>& values) {
-    return values.empty() ? 0 : std::accumulate(values.begin(), values.end(), 0.0) / values.size();
-}
+double mean(const std::vector<double>& values) { return stats::mean(values); }
 
 PassResult run_pass(const std::string& name, const std::shared_ptr<const FaceModels>& models,
                     EngineConfig config, bool tracking, CropOutput crops,

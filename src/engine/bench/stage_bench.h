@@ -33,7 +33,7 @@ std::vector<PassResult> run_standard_passes(const std::shared_ptr<const FaceMode
                                             const EngineConfig& config,
                                             const std::vector<FrameView>& frames, double fps);
 
-double percentile(std::vector<double> values, double p);
+double percentile(std::vector<double> values, double p);  // faceswap/stats.h's nearest rank
 double mean(const std::vector<double>& values);
 
 // A file of raw BGR frames ("FSFRAMES1\n<width> <height> <count>\n" then the pixels), so the

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "batching.h"
+#include "faceswap/stats.h"
 
 namespace faceswap {
 
@@ -37,13 +38,6 @@ std::string message_of(const std::exception_ptr& error) {
     }
 }
 
-// Nearest-rank percentile (the smallest sample with at least q of the samples at or below it).
-double percentile(std::vector<double> samples, double q) {
-    if (samples.empty()) return 0;
-    const size_t rank = static_cast<size_t>(std::max(0.0, std::ceil(q * samples.size()) - 1));
-    std::nth_element(samples.begin(), samples.begin() + rank, samples.end());
-    return samples[rank];
-}
 
 }  // namespace
 
@@ -296,8 +290,8 @@ PipelineMetrics SwapPipeline::metrics() const {
     m.frames_swapped = s.swapped;
     m.frames_dropped = s.dropped;
     m.frames_failed = s.failed;
-    m.queue_ms_p50 = percentile(s.queue_samples, 0.50);
-    m.queue_ms_p95 = percentile(s.queue_samples, 0.95);
+    m.queue_ms_p50 = stats::percentile(s.queue_samples, 0.50);
+    m.queue_ms_p95 = stats::percentile(s.queue_samples, 0.95);
     m.stage1_ms_mean = s.stage1_batches ? s.stage1_ms_total / s.stage1_batches : 0;
     m.stage2_ms_mean = s.stage2_batches ? s.stage2_ms_total / s.stage2_batches : 0;
     m.frame_cost_ms = s.frame_cost_ms();

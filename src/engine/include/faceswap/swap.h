@@ -16,11 +16,10 @@
 #include <vector>
 
 #include "faceswap/engine.h"
+#include "faceswap/swap_direction.h"
 
 namespace faceswap {
 
-// Which decoder renders the face: a2b puts identity B on a face of A.
-enum class SwapDirection { kAToB, kBToA };
 
 // Parses "a2b" / "b2a"; throws Error(kInvalidArgument) otherwise.
 SwapDirection parse_swap_direction(const std::string& text);

@@ -47,7 +47,7 @@ struct ClientConfig {
     std::string url = "ws://127.0.0.1:8080/";  // ws:// or wss://, path optional
     std::string token;
     std::string model = "demo";
-    Direction direction = Direction::kAtoB;
+    Direction direction = Direction::kAToB;
     int quality = 85;  // JPEG quality of the server's replies, and of submit_bgr()
     // Frames travelling at once; lowered to the server's limit when its welcome says less.
     // Enough to cover the round trip at camera rate plus the frame the server is working on and

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "faceswap/swap_direction.h"
+
 namespace faceswap::net {
 
 inline constexpr std::uint32_t kMagic = 0x50575346;  // "FSWP" read as little-endian bytes
@@ -102,13 +104,13 @@ std::vector<std::uint8_t> encode_message(const FrameHeader& header,
 Message decode_message(std::span<const std::uint8_t> bytes, const Limits& limits);
 
 // ---- JSON handshake --------------------------------------------------------------------------
-enum class Direction { kAtoB, kBtoA };
+using Direction = SwapDirection;  // faceswap/swap_direction.h
 
 struct Hello {
     int protocol = kProtocolVersion;
     std::string token;
     std::string model;  // model id on the server
-    Direction direction = Direction::kAtoB;
+    Direction direction = Direction::kAToB;
     int quality = 85;  // JPEG quality the server should answer with, 1..100
 };
 
