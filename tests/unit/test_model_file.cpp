@@ -76,7 +76,7 @@ TEST_CASE("a model from a newer format version is refused") {
     faceswap::test::TempDir dir;
     copy_models(dir.path());
     faceswap::detail::LandmarkNet68 net;
-    faceswap::detail::save_module(net, {"face_landmark_68", "test", 99},
+    faceswap::detail::save_module(net, {"face_landmark_68", "test", 99, {}},
                                   (dir.path() / "landmarks68.fsmodel").string());
     std::string message;
     CHECK(load_error(dir.path(), &message) == ErrorCode::kModelVersion);
@@ -96,7 +96,7 @@ TEST_CASE("a tensor of the wrong shape is refused by name, and nothing is copied
     };
     faceswap::test::TempDir dir;
     const fs::path file = dir.path() / "landmarks68.fsmodel";
-    faceswap::detail::save_module(Misshaped(), {"face_landmark_68", "test", 1}, file.string());
+    faceswap::detail::save_module(Misshaped(), {"face_landmark_68", "test", 1, {}}, file.string());
     faceswap::detail::LandmarkNet68 net;
     try {
         faceswap::detail::load_module(net, "face_landmark_68", file.string());

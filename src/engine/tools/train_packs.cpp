@@ -4,7 +4,7 @@
 // writes the same model file. Quality checks need the face nets and a video decoder: run
 // `faceswap train --resume ... --eval-video` or `faceswap eval` where OpenCV is.
 //
-//   faceswap-train-packs --a a.raw.fspack --b b.raw.fspack --out m.fsmodel --time-budget 12m \
+//   faceswap-train-packs --a a.raw.fspack --b b.raw.fspack --out m.fsmodel --time-budget 12m
 //       [--init-from demo.fsmodel] [--resume] [--resolution 256 --output-upscale 2 ...]
 #include <atomic>
 #include <chrono>
