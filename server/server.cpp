@@ -27,6 +27,7 @@
 #include "faceswap/net/sha256.h"
 #include "faceswap/net/ws_transport.h"
 #include "model_catalog.h"
+#include "model_api_http.h"
 #include "scheduler.h"
 
 namespace faceswap::server {
@@ -412,24 +413,11 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string close_reason_;
 };
 
-// The model API's answers that do not depend on the stream type.
+// The model API's answers that do not depend on the stream type (the Beast-free helpers are
+// in model_api_http.h).
 namespace model_api {
 
-constexpr std::string_view kPrefix = "/v1/models";
-
-std::string json_error(const std::string& message) {
-    return nlohmann::json{{"error", message}}.dump() + "\n";
-}
-
-// "/v1/models" -> "" (the list), "/v1/models/ID" -> "ID", anything else -> nullopt.
-std::optional<std::string> model_id_of(std::string_view target) {
-    target = target.substr(0, target.find('?'));
-    if (target.rfind(kPrefix, 0) != 0) return std::nullopt;
-    target.remove_prefix(kPrefix.size());
-    if (target.empty() || target == "/") return std::string{};
-    if (target[0] != '/' || target.find('/', 1) != std::string_view::npos) return std::nullopt;
-    return std::string(target.substr(1));
-}
+using namespace ::faceswap::server::model_api;  // json_error, model_id_of, byte_range
 
 std::string bearer_token(const http::fields& fields) {
     const auto it = fields.find(http::field::authorization);
@@ -438,39 +426,6 @@ std::string bearer_token(const http::fields& fields) {
     constexpr std::string_view kBearer = "Bearer ";
     if (value.size() <= kBearer.size() || !beast::iequals(value.substr(0, 7), kBearer)) return {};
     return std::string(value.substr(kBearer.size()));
-}
-
-// A single "bytes=START-[END]" or "bytes=-SUFFIX" range within size; nullopt to send it all.
-// Sets unsatisfiable for a range that starts past the end (answered 416).
-std::optional<std::pair<std::int64_t, std::int64_t>> byte_range(std::string_view value,
-                                                                std::int64_t size,
-                                                                bool& unsatisfiable) {
-    unsatisfiable = false;
-    if (value.rfind("bytes=", 0) != 0 || value.find(',') != std::string_view::npos)
-        return std::nullopt;  // several ranges: the whole file is a valid answer
-    const std::string spec(value.substr(6));
-    const auto dash = spec.find('-');
-    if (dash == std::string::npos) return std::nullopt;
-    try {
-        std::int64_t first, last = size - 1;
-        if (dash == 0) {
-            const std::int64_t suffix = std::stoll(spec.substr(1));
-            if (suffix <= 0) return std::nullopt;
-            first = std::max<std::int64_t>(0, size - suffix);
-        } else {
-            first = std::stoll(spec.substr(0, dash));
-            if (dash + 1 < spec.size())
-                last = std::min<std::int64_t>(last, std::stoll(spec.substr(dash + 1)));
-        }
-        if (first >= size) {
-            unsatisfiable = true;
-            return std::nullopt;
-        }
-        if (first < 0 || last < first) return std::nullopt;
-        return std::pair{first, last};
-    } catch (const std::exception&) {
-        return std::nullopt;  // malformed: ignored, as RFC 9110 allows
-    }
 }
 
 }  // namespace model_api

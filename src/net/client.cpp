@@ -1,4 +1,5 @@
 #include "faceswap/net/client.h"
+#include "faceswap/net/url.h"
 #include "faceswap/stats.h"
 
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -20,42 +21,6 @@ namespace {
 
 namespace websocket = beast::websocket;
 
-struct Url {
-    bool tls = false;
-    std::string host;
-    std::string port;
-    std::string target = "/";
-};
-
-Url parse_url(const std::string& url) {
-    Url parsed;
-    std::string rest;
-    if (url.rfind("ws://", 0) == 0) {
-        rest = url.substr(5);
-    } else if (url.rfind("wss://", 0) == 0) {
-        parsed.tls = true;
-        rest = url.substr(6);
-    } else {
-        throw std::invalid_argument("URL '" + url + "' must start with ws:// or wss://");
-    }
-    const auto slash = rest.find('/');
-    if (slash != std::string::npos) {
-        parsed.target = rest.substr(slash);
-        rest = rest.substr(0, slash);
-    }
-    const auto colon = rest.rfind(':');
-    if (colon != std::string::npos) {
-        parsed.host = rest.substr(0, colon);
-        parsed.port = rest.substr(colon + 1);
-    } else {
-        parsed.host = rest;
-        parsed.port = parsed.tls ? "443" : "80";
-    }
-    if (parsed.host.empty() || parsed.port.empty() ||
-        !std::all_of(parsed.port.begin(), parsed.port.end(), ::isdigit))
-        throw std::invalid_argument("URL '" + url + "' has no host or a bad port");
-    return parsed;
-}
 
 // The newest samples, for percentiles over a recent window rather than all time.
 class SampleWindow {
@@ -153,7 +118,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
 
     Impl(ClientConfig c, ResultCallback r, EventCallback e)
         : config(std::move(c)),
-          url(parse_url(config.url)),
+          url(parse_ws_url(config.url)),
           on_result(std::move(r)),
           on_event(std::move(e)),
           ssl_context(asio::ssl::context::tls_client),
@@ -293,7 +258,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
                 self->connection_failed(conn, "no welcome within the connect timeout");
         });
         conn->transport->connect(
-            endpoints, url.host, url.host + ":" + url.port, url.target, config.connect_timeout,
+            endpoints, url.host, url.authority(), url.target, config.connect_timeout,
             [self = shared_from_this(), conn](beast::error_code ec) {
                 if (conn != self->current) return;
                 if (ec) return self->connection_failed(conn, "cannot connect: " + ec.message());
@@ -557,7 +522,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     }
 
     ClientConfig config;
-    Url url;
+    WsUrl url;
     ResultCallback on_result;
     EventCallback on_event;
 
