@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <sstream>
 
 #include "faceswap/engine.h"
 #include "faceswap/pipeline.h"
@@ -123,6 +124,46 @@ class PipelineScheduler final : public FrameScheduler {
         }
     }
 
+    // The pipeline's own figures: per-stage time, the learned per-frame cost and the batch size
+    // the latency budget allows, the detector's backlog, and each session's frame rate.
+    void render_metrics(std::string& out) const override {
+        std::shared_ptr<SwapPipeline> pipeline;
+        std::map<StreamId, std::uint64_t> session_of;
+        {
+            std::lock_guard lock(mutex_);
+            pipeline = pipeline_;
+            for (const auto& [session, state] : sessions_) session_of[state.stream] = session;
+        }
+        if (!pipeline) return;
+        const PipelineMetrics m = pipeline->metrics();
+        const auto gauge = [&](const std::string& name, const std::string& help) {
+            out += "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n";
+        };
+        const auto number = [](double v) {
+            std::ostringstream text;
+            text << v;
+            return text.str();
+        };
+        gauge("faceswap_pipeline_stage_ms", "mean engine time per batch, by pipeline stage");
+        out += "faceswap_pipeline_stage_ms{stage=\"1\"} " + number(m.stage1_ms_mean) + "\n";
+        out += "faceswap_pipeline_stage_ms{stage=\"2\"} " + number(m.stage2_ms_mean) + "\n";
+        gauge("faceswap_pipeline_frame_cost_ms",
+              "learned per-frame cost of the slower stage (behind the batch latency budget)");
+        out += "faceswap_pipeline_frame_cost_ms " + number(m.frame_cost_ms) + "\n";
+        gauge("faceswap_pipeline_batch_limit", "batch size the latency budget allows now");
+        out += "faceswap_pipeline_batch_limit " + std::to_string(m.batch_limit) + "\n";
+        gauge("faceswap_pipeline_detector_backlog",
+              "sessions whose periodic face detection waits for the detector thread");
+        out += "faceswap_pipeline_detector_backlog " + std::to_string(m.detector_backlog) + "\n";
+        gauge("faceswap_session_fps", "swapped frames per second since the session's first frame");
+        for (const auto& stream : m.streams) {
+            const auto it = session_of.find(stream.id);
+            if (it == session_of.end()) continue;
+            out += "faceswap_session_fps{session=\"" + std::to_string(it->second) + "\"} " +
+                   number(stream.fps) + "\n";
+        }
+    }
+
   private:
     struct Session {
         StreamId stream = 0;
@@ -172,7 +213,7 @@ class PipelineScheduler final : public FrameScheduler {
     EngineConfig config_;
     PipelineConfig pipeline_config_;
     ServerMetrics& metrics_;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::shared_ptr<SwapPipeline> pipeline_;
     std::map<std::uint64_t, Session> sessions_;
     std::uint64_t next_frame_id_ = 0;

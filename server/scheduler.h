@@ -64,6 +64,8 @@ class FrameScheduler {
     // Never blocks for long: called on network threads.
     virtual void submit(FrameJob job) = 0;
     virtual void forget(std::uint64_t session_id) = 0;  // a closed session: its frames go
+    // Appends the scheduler's own Prometheus metrics to /metrics (none by default).
+    virtual void render_metrics(std::string& out) const { (void)out; }
 };
 
 class InferenceScheduler final : public FrameScheduler {

@@ -533,6 +533,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
             }
         } else if (target == "/metrics") {
             body = shared_.metrics.render();
+            if (shared_.scheduler) shared_.scheduler->render_metrics(body);
             type = "text/plain; version=0.0.4; charset=utf-8";
         } else {
             status = http::status::not_found;

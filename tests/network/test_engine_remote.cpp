@@ -174,6 +174,16 @@ TEST_CASE("a busy engine works on each client's newest frame and skips the super
     }
     for (auto& client : pool) REQUIRE(wait_until([&] { return client->stats().in_flight == 0; }));
 
+    // The pipeline's own metrics, one frame rate per session.
+    const std::string metrics = http_get(server.port(), "/metrics").second;
+    CHECK_THAT(metrics, Catch::Contains("faceswap_pipeline_stage_ms{stage=\"1\"}"));
+    CHECK_THAT(metrics, Catch::Contains("faceswap_pipeline_batch_limit "));
+    size_t session_rates = 0;
+    for (size_t at = metrics.find("\nfaceswap_session_fps{"); at != std::string::npos;
+         at = metrics.find("\nfaceswap_session_fps{", at + 1))
+        ++session_rates;
+    CHECK(session_rates == 2);
+
     std::uint32_t slowest_engine_us = 0;
     for (auto& sink : collected)
         for (const auto& result : sink->results)
