@@ -17,6 +17,8 @@
 #include "alignment.h"
 #include "device.h"
 #include "batching.h"
+#include "detection.h"
+#include "face_models_impl.h"
 #include "face_nets.h"
 #include "faceswap/engine.h"
 #include "image_ops.h"
@@ -27,6 +29,9 @@ namespace faceswap {
 
 using detail::CropRect;
 using detail::Track;
+using detail::BackgroundDetector;
+using detail::Detection;
+using detail::detect_faces;
 
 void EngineConfig::validate() const {
     auto check = [](bool ok, const std::string& message) {
@@ -50,12 +55,6 @@ void EngineConfig::validate() const {
 }
 
 // ---------------------------------------------------------------------------------------------
-struct FaceModels::Impl {
-    at::Device device{at::kCPU};
-    detail::SsdMobileNetV1 detector;
-    detail::LandmarkNet68 landmarks;
-};
-
 FaceModels::FaceModels(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 FaceModels::~FaceModels() = default;
 
@@ -108,11 +107,6 @@ double ms_since(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-struct Detection {
-    Box box;
-    float score;
-};
-
 // A landmark job: which crop to run the landmark net on, and for which track.
 struct LandmarkJob {
     int track_index;  // index into tracks, or -1 for a new face
@@ -137,60 +131,6 @@ struct LandmarkOutput {
 std::string first_line(const std::exception& e) {
     const std::string what = e.what();
     return what.substr(0, what.find('\n'));
-}
-
-// SSD detection on one frame: boxes above the score threshold, non-maximum suppressed.
-std::vector<Detection> detect_faces(const FaceModels::Impl& models, const EngineConfig& config,
-                                    const at::Tensor& rgb, detail::DetectorInput& input) {
-    const int side = static_cast<int>(std::max(rgb.size(2), rgb.size(3)));
-    const detail::SsdOutput out = models.detector.forward(input.make(rgb, detail::kDetectorInputSize));
-    const at::Tensor boxes = out.boxes[0], scores = out.scores[0];
-
-    // Candidates above the threshold, best first; IoU matrix in torch, greedy pass on the CPU.
-    const at::Tensor candidates = at::nonzero(scores > config.detector_min_score).view(-1);
-    if (candidates.numel() == 0) return {};
-    const at::Tensor candidate_scores = scores.index_select(0, candidates);
-    const at::Tensor order = std::get<1>(candidate_scores.sort(0, true))
-                                 .narrow(0, 0, std::min<int64_t>(candidates.numel(), 100));
-    const at::Tensor picked = candidates.index_select(0, order);
-    const at::Tensor b = boxes.index_select(0, picked);  // (ymin, xmin, ymax, xmax)
-    const at::Tensor lo = at::minimum(b.slice(1, 0, 2), b.slice(1, 2, 4));
-    const at::Tensor hi = at::maximum(b.slice(1, 0, 2), b.slice(1, 2, 4));
-    const at::Tensor area = (hi - lo).prod(1);
-    const at::Tensor inter = (at::minimum(hi.unsqueeze(1), hi.unsqueeze(0)) -
-                              at::maximum(lo.unsqueeze(1), lo.unsqueeze(0)))
-                                 .clamp_min(0)
-                                 .prod(2);
-    const at::Tensor iou =
-        (inter / (area.unsqueeze(1) + area.unsqueeze(0) - inter))
-            .masked_fill((area.unsqueeze(1) <= 0) | (area.unsqueeze(0) <= 0), 0.0);
-
-    const at::Tensor iou_cpu = iou.cpu();
-    const at::Tensor boxes_cpu = b.cpu();
-    const at::Tensor scores_cpu = scores.index_select(0, picked).cpu();
-    const auto iou_a = iou_cpu.accessor<float, 2>();
-    const auto box_a = boxes_cpu.accessor<float, 2>();
-    const auto score_a = scores_cpu.accessor<float, 1>();
-
-    std::vector<int> kept;
-    std::vector<Detection> detections;
-    for (int i = 0; i < static_cast<int>(picked.numel()); ++i) {
-        bool suppressed = false;
-        for (int k : kept)
-            if (iou_a[i][k] > config.detector_nms_iou) suppressed = true;
-        if (suppressed) continue;
-        kept.push_back(i);
-        // Relative to the padded square; clipped to it, then to pixels (face-api's convention).
-        const float top = std::max(0.f, box_a[i][0]) * side;
-        const float left = std::max(0.f, box_a[i][1]) * side;
-        const float bottom = std::min(1.f, box_a[i][2]) * side;
-        const float right = std::min(1.f, box_a[i][3]) * side;
-        const Box box{left, top, right - left, bottom - top};
-        if (std::min(box.width, box.height) < config.min_face_px) continue;
-        detections.push_back({box, score_a[i]});
-        if (static_cast<int>(detections.size()) >= config.max_faces) break;
-    }
-    return detections;
 }
 
 // The landmark net on the crops of several frames in one pass; one output per plan.
@@ -233,118 +173,7 @@ std::vector<LandmarkOutput> run_landmarks(const FaceModels::Impl& models,
     return outputs;
 }
 
-// The periodic detector off the frame path (EngineConfig::background_detection): one frame at
-// a time per analyzer, run on a DetectionWorker (its own, or one a pipeline shares between its
-// streams), its result picked up by a later analyze(). The task holds what it needs by value,
-// so an analyzer may go while its detection is still queued.
-class BackgroundDetector {
-  public:
-    BackgroundDetector(std::shared_ptr<const FaceModels> models, EngineConfig config,
-                       std::shared_ptr<detail::DetectionWorker> worker)
-        : models_(std::move(models)),
-          config_(std::move(config)),
-          worker_(std::move(worker)),
-          state_(std::make_shared<State>()) {}
-
-    bool busy() const {
-        std::lock_guard lock(state_->mutex);
-        return state_->pending;
-    }
-    void submit(at::Tensor frame) {  // an owned copy of the frame
-        std::uint64_t generation;
-        {
-            std::lock_guard lock(state_->mutex);
-            state_->pending = true;
-            generation = state_->generation;
-        }
-        worker_->post([state = state_, models = models_, config = config_,
-                       frame = std::move(frame), generation] {
-            std::optional<std::vector<Detection>> found;
-            std::exception_ptr error;
-            try {
-                found = detect_faces(detail::Access::of(*models), config, frame, state->input);
-            } catch (...) {
-                error = std::current_exception();
-            }
-            std::lock_guard lock(state->mutex);
-            state->pending = false;
-            if (generation != state->generation) return;  // discarded meanwhile
-            state->output = std::move(found);
-            state->error = error;
-        });
-    }
-    // The finished detections, once; rethrows the detector's error.
-    std::optional<std::vector<Detection>> take() {
-        std::lock_guard lock(state_->mutex);
-        if (state_->error) std::rethrow_exception(std::exchange(state_->error, nullptr));
-        return std::exchange(state_->output, std::nullopt);
-    }
-    void discard() {
-        std::lock_guard lock(state_->mutex);
-        state_->output.reset();
-        state_->error = nullptr;
-        ++state_->generation;
-    }
-
-  private:
-    struct State {
-        std::mutex mutex;
-        detail::DetectorInput input;  // only the one running task uses it
-        std::optional<std::vector<Detection>> output;
-        std::exception_ptr error;
-        bool pending = false;
-        std::uint64_t generation = 0;  // bumped by discard(): a running result is dropped
-    };
-    std::shared_ptr<const FaceModels> models_;
-    EngineConfig config_;
-    std::shared_ptr<detail::DetectionWorker> worker_;
-    std::shared_ptr<State> state_;
-};
-
 }  // namespace
-
-detail::DetectionWorker::DetectionWorker() {
-    thread_ = std::thread([this] { run(); });
-}
-
-detail::DetectionWorker::~DetectionWorker() {
-    {
-        std::lock_guard lock(mutex_);
-        stop_ = true;
-    }
-    changed_.notify_all();
-    thread_.join();
-}
-
-void detail::DetectionWorker::post(std::function<void()> task) {
-    {
-        std::lock_guard lock(mutex_);
-        tasks_.push_back(std::move(task));
-    }
-    changed_.notify_one();
-}
-
-std::size_t detail::DetectionWorker::backlog() const {
-    std::lock_guard lock(mutex_);
-    return tasks_.size();
-}
-
-void detail::DetectionWorker::run() {
-    set_cpu_threads(1);  // it shares the cores with the live pipeline
-    at::NoGradGuard no_grad;
-    at::InferenceMode inference;
-    for (;;) {
-        std::function<void()> task;
-        {
-            std::unique_lock lock(mutex_);
-            changed_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
-            if (tasks_.empty()) return;  // stopping, nothing left
-            task = std::move(tasks_.front());
-            tasks_.pop_front();
-        }
-        task();
-    }
-}
 
 struct FaceAnalyzer::Impl {
     std::shared_ptr<const FaceModels> models;

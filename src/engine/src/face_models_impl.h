@@ -1,0 +1,17 @@
+// Internal: what a FaceModels holds (the detector and landmark nets on their device).
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include "face_nets.h"
+#include "faceswap/engine.h"
+
+namespace faceswap {
+
+struct FaceModels::Impl {
+    c10::Device device{c10::kCPU};
+    detail::SsdMobileNetV1 detector;
+    detail::LandmarkNet68 landmarks;
+};
+
+}  // namespace faceswap
