@@ -25,7 +25,7 @@ inline constexpr int kMinFacesPerSet = 32;
 // Threading contract:
 // - A Trainer is used by one thread at a time: step(), save(), set_phase() and the rest are
 //   not safe to call concurrently (it owns the weights and the optimiser it updates).
-// - Its LibTorch work runs on the calling thread with TrainConfig's thread count (intra-op
+// - Its LibTorch work runs on the calling thread with TrainConfig::cpu_threads (intra-op
 //   threads of that call); it starts no threads of its own that outlive a call.
 // - A model it saved is an ordinary file: SwapModel::load() of it from another thread (the
 //   trainer's quality checks do this) shares nothing with the Trainer.
