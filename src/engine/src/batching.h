@@ -74,6 +74,9 @@ struct SwapSlot {
     FaceSwapper* swapper = nullptr;
     FrameView frame;
     double timestamp_s = -1.0;
+    // The frame's own buffer when the caller gives it up (tightly packed, what `frame` views):
+    // it becomes the output's pixels after analysis instead of being copied.
+    std::vector<std::uint8_t>* owned_pixels = nullptr;
     std::shared_ptr<PreparedSwap> prepared;  // out (owns a copy of the frame)
     std::exception_ptr error;                // out
 };

@@ -400,13 +400,14 @@ void SwapPipeline::Impl::prepare(Batch& batch) {
                          FrameView{t.frame.pixels.data(), t.frame.width, t.frame.height,
                                    t.frame.width * 3, t.frame.format},
                          t.frame.timestamp_s,
+                         &t.frame.pixels,  // becomes the output: one copy fewer per frame
                          nullptr,
                          nullptr});
     detail::prepare_batch(slots);
     for (size_t i = 0; i < batch.size(); ++i) {
         batch[i].prepared = std::move(slots[i].prepared);
         batch[i].error = slots[i].error;
-        batch[i].frame.pixels = {};  // the prepared job holds its own copy
+        batch[i].frame.pixels = {};  // moved into the prepared job, or no longer needed
     }
     const double ms = ms_between(start, Clock::now());
     std::lock_guard lock(mutex);

@@ -160,17 +160,24 @@ std::exception_ptr as_swap_error(std::exception_ptr error) {
 }
 
 // Stage 1 (after analysis): the job's unchanged pixels, its faces and their aligned crops.
-void crop_faces(FaceSwapper::Impl& s, const FrameView& frame, PreparedSwap& job) {
+// `owned`, when given, is the frame's own tightly packed buffer: it becomes the output.
+void crop_faces(FaceSwapper::Impl& s, const FrameView& frame, PreparedSwap& job,
+                std::vector<std::uint8_t>* owned = nullptr) {
     SwapResult& result = job.result;
     result.timings.analysis = result.analysis.timings;
     result.width = frame.width;
     result.height = frame.height;
     result.format = frame.format;
     const size_t row_bytes = static_cast<size_t>(frame.width) * 3;
-    result.pixels.resize(row_bytes * frame.height);
-    for (int y = 0; y < frame.height; ++y)
-        std::memcpy(result.pixels.data() + y * row_bytes, frame.data + y * frame.stride_bytes,
-                    row_bytes);
+    if (owned && owned->data() == frame.data && frame.stride_bytes == static_cast<int>(row_bytes) &&
+        owned->size() == row_bytes * frame.height) {
+        result.pixels = std::move(*owned);  // the analyzer has uploaded it: no copy needed
+    } else {
+        result.pixels.resize(row_bytes * frame.height);
+        for (int y = 0; y < frame.height; ++y)
+            std::memcpy(result.pixels.data() + y * row_bytes, frame.data + y * frame.stride_bytes,
+                        row_bytes);
+    }
 
     job.faces = result.analysis.faces;
     if (job.swap_config.largest_face_only && job.faces.size() > 1) {
@@ -345,7 +352,7 @@ void detail::prepare_batch(std::span<SwapSlot> slots) {
             job->started = started;
             job->swap_config = s.swap_config;
             job->result.analysis = std::move(analysis[i].result);
-            crop_faces(s, slot.frame, *job);
+            crop_faces(s, slot.frame, *job, slot.owned_pixels);
             // The analyzer reuses its upload for the next frame: stage 2 gets its own copy.
             if (job->canvas.defined()) job->canvas = job->canvas.clone();
             slot.prepared = job;
@@ -438,7 +445,7 @@ void detail::share_detection_worker(FaceSwapper& swapper, std::shared_ptr<Detect
 std::shared_ptr<PreparedSwap> FaceSwapper::prepare(const FrameView& frame, double timestamp_s,
                                                    bool own_frame_copy) {
     if (own_frame_copy) {
-        detail::SwapSlot slot{this, frame, timestamp_s, nullptr, nullptr};
+        detail::SwapSlot slot{this, frame, timestamp_s, nullptr, nullptr, nullptr};
         detail::prepare_batch({&slot, 1});
         if (slot.error) std::rethrow_exception(slot.error);
         return slot.prepared;
