@@ -14,12 +14,34 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <thread>
 
 #include "faceswap/engine.h"
 #include "faceswap/swap.h"
 
 namespace faceswap::detail {
+
+// The first line of an exception's message (Torch's carry a stack trace after it).
+inline std::string first_line(const std::exception& e) {
+    const std::string what = e.what();
+    return what.substr(0, what.find('\n'));
+}
+
+// Engine errors pass through; anything else (a Torch error) becomes one line of kInternal,
+// "<doing> failed: <first line>".
+inline std::exception_ptr as_engine_error(std::exception_ptr error, const std::string& doing) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const Error&) {
+        return std::current_exception();
+    } catch (const std::exception& e) {
+        return std::make_exception_ptr(
+            Error(ErrorCode::kInternal, doing + " failed: " + first_line(e)));
+    } catch (...) {
+        return std::make_exception_ptr(Error(ErrorCode::kInternal, doing + " failed"));
+    }
+}
 
 // The private state behind the public handles, for code inside src/engine only (the headers
 // declare it a friend instead of exposing an accessor).
@@ -68,6 +90,7 @@ struct AnalysisSlot {
 };
 
 // FaceAnalyzer::analyze for several streams at once, with one landmark-net pass for all faces.
+// The slots' analyzers share one FaceModels (the pass runs on the first slot's).
 void analyze_batch(std::span<AnalysisSlot> slots);
 
 struct SwapSlot {
@@ -81,9 +104,10 @@ struct SwapSlot {
     std::exception_ptr error;                // out
 };
 
-// FaceSwapper::prepare (own_frame_copy) for several streams: batched analysis, then one
-// encoder pass per swap model for all their faces.
-void prepare_batch(std::span<SwapSlot> slots);
+// FaceSwapper::prepare for several streams: batched analysis, then one encoder pass per swap
+// model for all their faces. With own_frame_copies false, each job pastes into its analyzer's
+// upload: complete it before that analyzer takes its next frame.
+void prepare_batch(std::span<SwapSlot> slots, bool own_frame_copies = true);
 
 struct CompletionSlot {
     const FaceSwapper* swapper = nullptr;

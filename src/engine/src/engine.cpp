@@ -128,11 +128,6 @@ struct LandmarkOutput {
     std::vector<std::vector<float>> thumbnails;  // 16x16 grey, to notice a changed face
 };
 
-std::string first_line(const std::exception& e) {
-    const std::string what = e.what();
-    return what.substr(0, what.find('\n'));
-}
-
 // The landmark net on the crops of several frames in one pass; one output per plan.
 std::vector<LandmarkOutput> run_landmarks(const FaceModels::Impl& models,
                                           std::span<const at::Tensor* const> frames,
@@ -486,15 +481,8 @@ void FaceAnalyzer::Impl::finish(Pending& p, LandmarkOutput&& landmarks) {
 
 namespace {
 
-// Engine errors pass through; anything else (a Torch error) becomes one line of kInternal.
-[[noreturn]] void rethrow_as_analysis_error() {
-    try {
-        throw;
-    } catch (const Error&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw Error(ErrorCode::kInternal, "face analysis failed: " + first_line(e));
-    }
+std::exception_ptr analysis_error() {
+    return detail::as_engine_error(std::current_exception(), "face analysis");
 }
 
 }  // namespace
@@ -514,15 +502,11 @@ void detail::analyze_batch(std::span<AnalysisSlot> slots) {
     std::vector<size_t> live;  // slots that reached the landmark net
     for (size_t i = 0; i < slots.size(); ++i) {
         try {
-            try {
-                pending[i] = Access::of(*slots[i].analyzer)
-                                 .begin(slots[i].frame, slots[i].crops, slots[i].timestamp_s);
-                live.push_back(i);
-            } catch (...) {
-                rethrow_as_analysis_error();
-            }
+            pending[i] = Access::of(*slots[i].analyzer)
+                             .begin(slots[i].frame, slots[i].crops, slots[i].timestamp_s);
+            live.push_back(i);
         } catch (...) {
-            slots[i].error = std::current_exception();
+            slots[i].error = analysis_error();
         }
     }
     if (live.empty()) return;
@@ -536,13 +520,10 @@ void detail::analyze_batch(std::span<AnalysisSlot> slots) {
     std::vector<LandmarkOutput> landmarks;
     const auto start = Clock::now();
     try {
-        try {
-            landmarks = run_landmarks(Access::of(*slots[live[0]].analyzer).nets(), frames, plans);
-        } catch (...) {
-            rethrow_as_analysis_error();
-        }
+        landmarks = run_landmarks(Access::of(*slots[live[0]].analyzer).nets(), frames, plans);
     } catch (...) {
-        for (size_t i : live) slots[i].error = std::current_exception();
+        const std::exception_ptr error = analysis_error();
+        for (size_t i : live) slots[i].error = error;
         return;
     }
     const double landmarks_ms = ms_since(start);  // shared by the batch
@@ -550,15 +531,11 @@ void detail::analyze_batch(std::span<AnalysisSlot> slots) {
     for (size_t k = 0; k < live.size(); ++k) {
         const size_t i = live[k];
         try {
-            try {
-                pending[i].result.timings.landmarks_ms += landmarks_ms;
-                Access::of(*slots[i].analyzer).finish(pending[i], std::move(landmarks[k]));
-                slots[i].result = std::move(pending[i].result);
-            } catch (...) {
-                rethrow_as_analysis_error();
-            }
+            pending[i].result.timings.landmarks_ms += landmarks_ms;
+            Access::of(*slots[i].analyzer).finish(pending[i], std::move(landmarks[k]));
+            slots[i].result = std::move(pending[i].result);
         } catch (...) {
-            slots[i].error = std::current_exception();
+            slots[i].error = analysis_error();
         }
     }
 }

@@ -31,8 +31,7 @@ std::string message_of(const std::exception_ptr& error) {
     try {
         std::rethrow_exception(error);
     } catch (const std::exception& e) {
-        const std::string what = e.what();
-        return what.substr(0, what.find('\n'));
+        return detail::first_line(e);
     } catch (...) {
         return "unknown error";
     }
@@ -403,7 +402,9 @@ void SwapPipeline::Impl::prepare(Batch& batch) {
                          &t.frame.pixels,  // becomes the output: one copy fewer per frame
                          nullptr,
                          nullptr});
-    detail::prepare_batch(slots);
+    // With one stage each batch is completed before its analyzers take another frame, so the
+    // jobs may paste into the analyzers' uploads; two stages need their own copies.
+    detail::prepare_batch(slots, config.two_stages);
     for (size_t i = 0; i < batch.size(); ++i) {
         batch[i].prepared = std::move(slots[i].prepared);
         batch[i].error = slots[i].error;
@@ -447,6 +448,7 @@ void SwapPipeline::Impl::complete(Batch& batch) {
         result.queue_ms = batch[i].queue_ms;
         result.latency_ms = ms_between(batch[i].submitted, now);
         result.batch_size = static_cast<int>(batch.size());
+        result.batch_index = static_cast<int>(i);
         if (batch[i].error) result.error = message_of(batch[i].error);
         deliver(batch[i].stream, std::move(result));
     }
@@ -456,10 +458,13 @@ void SwapPipeline::Impl::deliver(const std::shared_ptr<Stream>& stream, Pipeline
     bool call;
     {
         std::lock_guard lock(mutex);
-        std::int64_t& count = result.dropped         ? (++dropped, stream->dropped)
-                              : !result.error.empty() ? (++failed, stream->failed)
-                                                      : (++swapped, stream->swapped);
-        ++count;
+        if (result.dropped) {
+            ++dropped, ++stream->dropped;
+        } else if (!result.error.empty()) {
+            ++failed, ++stream->failed;
+        } else {
+            ++swapped, ++stream->swapped;
+        }
         call = !stream->closing;
     }
     if (call) {

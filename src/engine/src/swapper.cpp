@@ -140,23 +140,8 @@ struct PreparedSwap {
 
 namespace {
 
-std::string first_line(const std::exception& e) {
-    const std::string what = e.what();
-    return what.substr(0, what.find('\n'));
-}
-
-// Engine errors pass through; anything else (a Torch error) becomes one line of kInternal.
 std::exception_ptr as_swap_error(std::exception_ptr error) {
-    try {
-        std::rethrow_exception(error);
-    } catch (const Error&) {
-        return std::current_exception();
-    } catch (const std::exception& e) {
-        return std::make_exception_ptr(
-            Error(ErrorCode::kInternal, "face swap failed: " + first_line(e)));
-    } catch (...) {
-        return std::make_exception_ptr(Error(ErrorCode::kInternal, "face swap failed"));
-    }
+    return detail::as_engine_error(std::move(error), "face swap");
 }
 
 // Stage 1 (after analysis): the job's unchanged pixels, its faces and their aligned crops.
@@ -209,17 +194,24 @@ std::vector<at::Tensor> split_rows(const at::Tensor& whole, const std::vector<in
     return parts;
 }
 
+// One tensor of the jobs' `part` rows (their faces), and how many rows each job gave.
+std::pair<at::Tensor, std::vector<int64_t>> join_rows(std::span<PreparedSwap* const> jobs,
+                                                      at::Tensor PreparedSwap::*part) {
+    std::vector<at::Tensor> parts;
+    std::vector<int64_t> counts;
+    for (PreparedSwap* job : jobs) {
+        parts.push_back(job->*part);
+        counts.push_back((job->*part).size(0));
+    }
+    return {parts.size() == 1 ? parts[0] : at::cat(parts, 0), std::move(counts)};
+}
+
 // One encoder pass for the faces of several jobs on one model.
 void encode_faces(const SwapModel& swap_model, std::span<PreparedSwap* const> jobs) {
     const auto& model = detail::Access::of(swap_model);
     const auto start = Clock::now();
-    std::vector<at::Tensor> crops;
-    std::vector<int64_t> counts;
-    for (PreparedSwap* job : jobs) {
-        crops.push_back(job->crops);
-        counts.push_back(job->crops.size(0));
-    }
-    at::Tensor code = model.net->encode(crops.size() == 1 ? crops[0] : at::cat(crops, 0));
+    const auto [crops, counts] = join_rows(jobs, &PreparedSwap::crops);
+    at::Tensor code = model.net->encode(crops);
     if (code.is_cpu()) code = code.contiguous(at::MemoryFormat::ChannelsLast);  // see load()
     const std::vector<at::Tensor> codes = split_rows(code, counts);
     const double ms = ms_since(start);
@@ -234,13 +226,7 @@ std::vector<detail::DecodedFace> decode_faces(const SwapModel& swap_model, SwapD
                                               std::span<PreparedSwap* const> jobs) {
     const auto& model = detail::Access::of(swap_model);
     const auto start = Clock::now();
-    std::vector<at::Tensor> codes;
-    std::vector<int64_t> counts;
-    for (PreparedSwap* job : jobs) {
-        codes.push_back(job->code);
-        counts.push_back(job->code.size(0));
-    }
-    const at::Tensor code = codes.size() == 1 ? codes[0] : at::cat(codes, 0);
+    const auto [code, counts] = join_rows(jobs, &PreparedSwap::code);
     const detail::DecodedFace decoded =
         direction == SwapDirection::kAToB ? model.net->decode_b(code) : model.net->decode_a(code);
     const std::vector<at::Tensor> rgb = split_rows(decoded.rgb, counts);
@@ -328,7 +314,7 @@ void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::Decoded
 
 }  // namespace
 
-void detail::prepare_batch(std::span<SwapSlot> slots) {
+void detail::prepare_batch(std::span<SwapSlot> slots, bool own_frame_copies) {
     std::vector<AnalysisSlot> analysis(slots.size());
     for (size_t i = 0; i < slots.size(); ++i)
         analysis[i] = {&Access::of(*slots[i].swapper).analyzer, slots[i].frame,
@@ -353,8 +339,9 @@ void detail::prepare_batch(std::span<SwapSlot> slots) {
             job->swap_config = s.swap_config;
             job->result.analysis = std::move(analysis[i].result);
             crop_faces(s, slot.frame, *job, slot.owned_pixels);
-            // The analyzer reuses its upload for the next frame: stage 2 gets its own copy.
-            if (job->canvas.defined()) job->canvas = job->canvas.clone();
+            // The analyzer reuses its upload for the next frame: a job completed later (on
+            // another thread) gets its own copy.
+            if (own_frame_copies && job->canvas.defined()) job->canvas = job->canvas.clone();
             slot.prepared = job;
             if (job->faces.empty()) continue;
             const SwapModel* model = s.swap_model.get();
@@ -444,28 +431,10 @@ void detail::share_detection_worker(FaceSwapper& swapper, std::shared_ptr<Detect
 
 std::shared_ptr<PreparedSwap> FaceSwapper::prepare(const FrameView& frame, double timestamp_s,
                                                    bool own_frame_copy) {
-    if (own_frame_copy) {
-        detail::SwapSlot slot{this, frame, timestamp_s, nullptr, nullptr, nullptr};
-        detail::prepare_batch({&slot, 1});
-        if (slot.error) std::rethrow_exception(slot.error);
-        return slot.prepared;
-    }
-    // The one-call path: analyse, then paste straight into the analyzer's upload (no copy).
-    Impl& s = *impl_;
-    auto job = std::make_shared<PreparedSwap>();
-    job->started = Clock::now();
-    job->swap_config = s.swap_config;
-    job->result.analysis = s.analyzer.analyze(frame, CropOutput::kNone, timestamp_s);
-    try {
-        at::NoGradGuard no_grad;
-        at::InferenceMode inference;
-        crop_faces(s, frame, *job);
-        PreparedSwap* jobs[] = {job.get()};
-        if (!job->faces.empty()) encode_faces(*s.swap_model, jobs);
-    } catch (...) {
-        std::rethrow_exception(as_swap_error(std::current_exception()));
-    }
-    return job;
+    detail::SwapSlot slot{this, frame, timestamp_s, nullptr, nullptr, nullptr};
+    detail::prepare_batch({&slot, 1}, own_frame_copy);
+    if (slot.error) std::rethrow_exception(slot.error);
+    return slot.prepared;
 }
 
 SwapResult FaceSwapper::complete(std::shared_ptr<PreparedSwap> job) const {

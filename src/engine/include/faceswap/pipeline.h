@@ -79,6 +79,7 @@ struct PipelineResult {
     double queue_ms = 0;   // from submit() until stage 1 took it
     double latency_ms = 0;  // from submit() until this callback
     int batch_size = 0;    // frames in the batch it went through
+    int batch_index = 0;   // its place in that batch (0: the first; counting batches, say)
 };
 
 using StreamId = std::uint64_t;
