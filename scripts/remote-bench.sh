@@ -21,19 +21,8 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 [ -x "$SERVER" ] && [ -x "$LOADGEN" ] || { echo "build faceswap-server and faceswap-loadgen first" >&2; exit 1; }
 [ -f "$MODEL" ] || { echo "no swap model at $MODEL" >&2; exit 1; }
 
-SERVER_PID=""
-stop_server() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+source "$ROOT/scripts/lib/bench-server.sh"
 trap stop_server EXIT
-
-start_server() {  # flags...
-  local out; out=$(mktemp)
-  "$SERVER" --address 127.0.0.1 --port 0 --max-in-flight 8 --log-level warn "$@" > "$out" &
-  SERVER_PID=$!
-  for _ in $(seq 1 600); do grep -q "listening on port" "$out" && break; sleep 0.1; done
-  PORT=$(sed -n 's/listening on port //p' "$out")
-  rm -f "$out"
-  [ -n "$PORT" ] || { echo "server did not start" >&2; exit 1; }
-}
 
 run() {  # title, loadgen flags...
   local title="$1"; shift
@@ -49,7 +38,7 @@ echo "=== local mode: the engine in-process on the same frames (no JPEG, no netw
 "$LOADGEN" --local --swap-model "$MODEL" --device "$DEVICE" --duration "$DURATION" --warmup 2
 echo
 echo "=== remote, real engine (default window 6)"
-start_server --swap-model "$MODEL" --device "$DEVICE"
+start_server "$SERVER" --max-in-flight 8 --swap-model "$MODEL" --device "$DEVICE"
 run "1 client, camera 30 FPS, pipelined" --fps 30
 run "1 client, camera 30 FPS, pipelined, window 2" --fps 30 --max-in-flight 2
 run "1 client, camera 30 FPS, blocking" --fps 30 --blocking
@@ -65,7 +54,7 @@ run "4 clients, camera 30 FPS, blocking, pre-encoded" --fps 30 --clients 4 --blo
 stop_server
 echo
 echo "=== remote, --engine none (pass-through: the transport alone)"
-start_server --engine none
+start_server "$SERVER" --max-in-flight 8 --engine none
 run "1 client, unpaced, pipelined" --fps 0
 run "1 client, unpaced, blocking" --fps 0 --blocking
 run "1 client, +50 ms RTT, camera 30 FPS, pipelined" --fps 30 --delay-ms 50

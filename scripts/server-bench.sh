@@ -18,21 +18,9 @@ CLIENTS="${CLIENTS:-1 4 8}"
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # see remote-bench.sh
 [ -x "$SERVER" ] && [ -x "$LOADGEN" ] || { echo "build faceswap-server and faceswap-loadgen first" >&2; exit 1; }
 
-SERVER_PID=""
+source "$ROOT/scripts/lib/bench-server.sh"
 THREADS_FILE=$(mktemp)
-stop_server() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
 trap stop_server EXIT
-
-start_server() {  # binary, flags...
-  local binary="$1"; shift
-  local out; out=$(mktemp)
-  "$binary" --address 127.0.0.1 --port 0 --log-level warn --swap-model "$MODEL" "$@" > "$out" &
-  SERVER_PID=$!
-  for _ in $(seq 1 600); do grep -q "listening on port" "$out" && break; sleep 0.1; done
-  PORT=$(sed -n 's/listening on port //p' "$out")
-  rm -f "$out"
-  [ -n "$PORT" ] || { echo "server did not start" >&2; exit 1; }
-}
 
 # Threads of the server process (sampled mid-run, THREADS_MID) and its batch-size histogram.
 server_facts() {
@@ -46,7 +34,7 @@ bench() {  # title, binary, server flags...
   local title="$1" binary="$2"; shift 2
   echo "=== $title"
   for n in $CLIENTS; do
-    start_server "$binary" "$@"
+    start_server "$binary" --swap-model "$MODEL" "$@"
     echo "--- $n client(s)"
     ( sleep $((DURATION / 2 + 2)); ls "/proc/$SERVER_PID/task" | wc -l > "$THREADS_FILE" ) &
     local sampler=$!

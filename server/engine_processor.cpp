@@ -171,6 +171,9 @@ class PipelineScheduler final : public FrameScheduler {
     };
 
     void on_result(std::uint64_t session_id, PipelineResult&& r) {
+        // Batches, not frames: each batch is counted by its first frame (a closed session's too).
+        if (!r.dropped && r.batch_size > 0 && r.batch_index == 0)
+            metrics_.batch_size.observe(static_cast<double>(r.batch_size));
         std::function<void(FrameOutcome&&)> deliver;
         {
             std::lock_guard lock(mutex_);
@@ -181,7 +184,6 @@ class PipelineScheduler final : public FrameScheduler {
             deliver = std::move(frame->second);
             it->second.pending.erase(frame);
             metrics_.queue_depth = --queued_;
-            if (!r.dropped && pipeline_) record_new_batches();
         }
         FrameOutcome outcome;
         outcome.dropped = r.dropped;
@@ -199,16 +201,6 @@ class PipelineScheduler final : public FrameScheduler {
         deliver(std::move(outcome));
     }
 
-    // The server's batch-size histogram counts batches, not frames: the pipeline's own
-    // histogram is the truth, and what it gained since the last look is observed here.
-    void record_new_batches() {
-        const std::vector<std::int64_t> sizes = pipeline_->metrics().batch_sizes;
-        batches_seen_.resize(sizes.size(), 0);
-        for (size_t n = 1; n < sizes.size(); ++n)
-            for (; batches_seen_[n] < sizes[n]; ++batches_seen_[n])
-                metrics_.batch_size.observe(static_cast<double>(n));
-    }
-
     std::shared_ptr<const FaceModels> models_;
     EngineConfig config_;
     PipelineConfig pipeline_config_;
@@ -218,7 +210,6 @@ class PipelineScheduler final : public FrameScheduler {
     std::map<std::uint64_t, Session> sessions_;
     std::uint64_t next_frame_id_ = 0;
     std::int64_t queued_ = 0;
-    std::vector<std::int64_t> batches_seen_;
 };
 
 class EngineModel final : public LoadedModel {

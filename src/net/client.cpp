@@ -38,17 +38,7 @@ class SampleWindow {
         samples_.clear();
         next_ = 0;
     }
-    LatencySummary summary() const {
-        const stats::Summary s = stats::summarize(samples_);
-        LatencySummary summary;
-        summary.count = s.count;
-        summary.mean = s.mean;
-        summary.p50 = s.p50;
-        summary.p95 = s.p95;
-        summary.p99 = s.p99;
-        summary.max = s.max;
-        return summary;
-    }
+    LatencySummary summary() const { return stats::summarize(samples_); }
 
   private:
     std::size_t capacity_;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "faceswap/net/protocol.h"
+#include "faceswap/stats.h"
 
 namespace faceswap::net {
 
@@ -84,10 +85,7 @@ struct ResultFrame {
     double e2e_ms = 0;               // from its capture timestamp to its reply
 };
 
-struct LatencySummary {
-    std::size_t count = 0;
-    double mean = 0, p50 = 0, p95 = 0, p99 = 0, max = 0;
-};
+using LatencySummary = stats::Summary;  // count, mean, p50, p95, p99, max (faceswap/stats.h)
 
 struct ClientStats {
     std::uint64_t submitted = 0;
