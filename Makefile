@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make run   installs what is missing, builds, converts the weights and opens the app
 #   make test  the same, then runs the whole test suite
-# Other targets: setup, build, models, package, bench, asan-test, clean.
+# Other targets: setup, build, models, package, bench, asan-test, tsan-test, clean.
 PRESET ?= release
 BUILD  := build/$(PRESET)
 CACHE  := $(CURDIR)/.cache
@@ -13,7 +13,7 @@ export FACESWAP_CACHE_DIR := $(CACHE)
 # that made 2-thread runs up to 40x slower than 1-thread ones. Passive waiting removes it.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: all setup build models run test package bench asan-test clean
+.PHONY: all setup build models run test package bench asan-test tsan-test clean
 
 all: build
 
@@ -61,6 +61,9 @@ package: models
 
 bench: models
 	@$(FACESWAP) bench
+
+tsan-test:
+	@$(MAKE) --no-print-directory test PRESET=tsan
 
 asan-test:
 	@$(MAKE) --no-print-directory test PRESET=asan

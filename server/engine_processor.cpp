@@ -152,6 +152,10 @@ class PipelineScheduler final : public FrameScheduler {
         out += "faceswap_pipeline_frame_cost_ms " + number(m.frame_cost_ms) + "\n";
         gauge("faceswap_pipeline_batch_limit", "batch size the latency budget allows now");
         out += "faceswap_pipeline_batch_limit " + std::to_string(m.batch_limit) + "\n";
+        out += "# HELP faceswap_pipeline_batch_splits_total batched passes that failed (device out "
+               "of memory) and were run again in halves\n# TYPE faceswap_pipeline_batch_splits_total "
+               "counter\nfaceswap_pipeline_batch_splits_total " +
+               std::to_string(m.batch_splits) + "\n";
         gauge("faceswap_pipeline_detector_backlog",
               "sessions whose periodic face detection waits for the detector thread");
         out += "faceswap_pipeline_detector_backlog " + std::to_string(m.detector_backlog) + "\n";

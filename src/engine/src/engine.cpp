@@ -494,7 +494,7 @@ FrameAnalysis FaceAnalyzer::analyze(const FrameView& frame, CropOutput crops, do
     return std::move(slot.result);
 }
 
-void detail::analyze_batch(std::span<AnalysisSlot> slots) {
+int detail::analyze_batch(std::span<AnalysisSlot> slots) {
     at::NoGradGuard no_grad;
     at::InferenceMode inference;
     using Pending = FaceAnalyzer::Impl::Pending;
@@ -509,7 +509,7 @@ void detail::analyze_batch(std::span<AnalysisSlot> slots) {
             slots[i].error = analysis_error();
         }
     }
-    if (live.empty()) return;
+    if (live.empty()) return 0;
 
     std::vector<const at::Tensor*> frames;
     std::vector<const LandmarkPlan*> plans;
@@ -517,19 +517,23 @@ void detail::analyze_batch(std::span<AnalysisSlot> slots) {
         frames.push_back(pending[i].rgb);
         plans.push_back(&pending[i].plan);
     }
-    std::vector<LandmarkOutput> landmarks;
+    std::vector<LandmarkOutput> landmarks(live.size());
+    const auto& nets = Access::of(*slots[live[0]].analyzer).nets();
     const auto start = Clock::now();
-    try {
-        landmarks = run_landmarks(Access::of(*slots[live[0]].analyzer).nets(), frames, plans);
-    } catch (...) {
-        const std::exception_ptr error = analysis_error();
-        for (size_t i : live) slots[i].error = error;
-        return;
-    }
+    auto pass = [&](size_t begin, size_t end) {
+        auto part = run_landmarks(nets, {frames.begin() + begin, frames.begin() + end},
+                                  {plans.begin() + begin, plans.begin() + end});
+        std::move(part.begin(), part.end(), landmarks.begin() + begin);
+    };
+    auto fail = [&](size_t k, std::exception_ptr error) {
+        slots[live[k]].error = detail::as_engine_error(std::move(error), "face analysis");
+    };
+    const int splits = run_halving_on_failure("landmarks", 0, live.size(), pass, fail);
     const double landmarks_ms = ms_since(start);  // shared by the batch
 
     for (size_t k = 0; k < live.size(); ++k) {
         const size_t i = live[k];
+        if (slots[i].error) continue;
         try {
             pending[i].result.timings.landmarks_ms += landmarks_ms;
             Access::of(*slots[i].analyzer).finish(pending[i], std::move(landmarks[k]));
@@ -538,6 +542,7 @@ void detail::analyze_batch(std::span<AnalysisSlot> slots) {
             slots[i].error = analysis_error();
         }
     }
+    return splits;
 }
 
 }  // namespace faceswap

@@ -40,6 +40,25 @@ std::string message_of(const std::exception_ptr& error) {
 
 }  // namespace
 
+namespace detail {
+namespace {
+std::mutex batch_fault_mutex;
+BatchFault batch_fault;
+}  // namespace
+void set_batch_fault_for_tests(BatchFault fault) {
+    std::lock_guard lock(batch_fault_mutex);
+    batch_fault = std::move(fault);
+}
+void inject_batch_fault(const char* pass, std::size_t batch_size) {
+    BatchFault fault;
+    {
+        std::lock_guard lock(batch_fault_mutex);
+        fault = batch_fault;
+    }
+    if (fault) fault(pass, batch_size);
+}
+}  // namespace detail
+
 void PipelineConfig::validate() const {
     auto check = [](bool ok, const std::string& message) {
         if (!ok) throw Error(ErrorCode::kInvalidArgument, "invalid pipeline setting: " + message);
@@ -105,6 +124,23 @@ struct SwapPipeline::Impl {
     double stage1_ms_total = 0, stage2_ms_total = 0;
     std::int64_t stage1_batches = 0, stage2_batches = 0;
     std::int64_t swapped = 0, dropped = 0, failed = 0;
+    // A batched pass that failed (a device out of memory) was split and run again in halves:
+    // from then on batches stay at most half that size, and the cap grows back by one frame
+    // every kCapRecoveryBatches batches without a split.
+    std::int64_t batch_splits = 0;
+    int failure_cap = 0;  // 0: none
+    int batches_since_split = 0;
+    static constexpr int kCapRecoveryBatches = 256;
+    void learn_splits(int splits, std::size_t frames) {
+        if (splits > 0) {
+            batch_splits += splits;
+            failure_cap = std::max(1, static_cast<int>(frames) / 2);
+            batches_since_split = 0;
+        } else if (failure_cap > 0 && ++batches_since_split >= kCapRecoveryBatches) {
+            batches_since_split = 0;
+            failure_cap = failure_cap + 1 >= config.max_batch ? 0 : failure_cap + 1;
+        }
+    }
     // The latency budget: each stage's time per frame, averaged over recent batches; the
     // slower stage is what a bigger batch would wait for.
     double stage_frame_ms[2] = {0, 0};
@@ -118,10 +154,11 @@ struct SwapPipeline::Impl {
                                  : stage_frame_ms[0] + stage_frame_ms[1];
     }
     int batch_limit() const {
+        const int cap = failure_cap > 0 ? failure_cap : config.max_batch;
         const double cost = frame_cost_ms();
-        if (config.batch_latency_budget_ms <= 0 || cost <= 0) return config.max_batch;
+        if (config.batch_latency_budget_ms <= 0 || cost <= 0) return cap;
         const int fit = static_cast<int>(config.batch_latency_budget_ms / cost);
-        return std::clamp(fit, 1, config.max_batch);
+        return std::clamp(fit, 1, cap);
     }
 
     std::thread stage1_thread, stage2_thread;
@@ -295,6 +332,7 @@ PipelineMetrics SwapPipeline::metrics() const {
     m.stage2_ms_mean = s.stage2_batches ? s.stage2_ms_total / s.stage2_batches : 0;
     m.frame_cost_ms = s.frame_cost_ms();
     m.batch_limit = s.batch_limit();
+    m.batch_splits = s.batch_splits;
     m.detector_backlog = s.detection_worker ? s.detection_worker->backlog() : 0;
     const auto now = Clock::now();
     for (const auto& [id, stream] : s.streams) {
@@ -404,7 +442,7 @@ void SwapPipeline::Impl::prepare(Batch& batch) {
                          nullptr});
     // With one stage each batch is completed before its analyzers take another frame, so the
     // jobs may paste into the analyzers' uploads; two stages need their own copies.
-    detail::prepare_batch(slots, config.two_stages);
+    const int splits = detail::prepare_batch(slots, config.two_stages);
     for (size_t i = 0; i < batch.size(); ++i) {
         batch[i].prepared = std::move(slots[i].prepared);
         batch[i].error = slots[i].error;
@@ -415,6 +453,7 @@ void SwapPipeline::Impl::prepare(Batch& batch) {
     stage1_ms_total += ms;
     ++stage1_batches;
     learn_frame_cost(0, ms, batch.size());
+    learn_splits(splits, batch.size());
 }
 
 void SwapPipeline::Impl::complete(Batch& batch) {
@@ -426,13 +465,14 @@ void SwapPipeline::Impl::complete(Batch& batch) {
         slots.push_back({&batch[i].stream->swapper, std::move(batch[i].prepared), {}, nullptr});
         index.push_back(i);
     }
-    detail::complete_batch(slots);
+    const int splits = detail::complete_batch(slots);
     {
         const double ms = ms_between(start, Clock::now());
         std::lock_guard lock(mutex);
         stage2_ms_total += ms;
         ++stage2_batches;
         learn_frame_cost(1, ms, batch.size());
+        if (splits > 0) learn_splits(splits, batch.size());
     }
     std::vector<PipelineResult> results(batch.size());
     for (size_t k = 0; k < slots.size(); ++k) {

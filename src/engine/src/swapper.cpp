@@ -314,13 +314,13 @@ void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::Decoded
 
 }  // namespace
 
-void detail::prepare_batch(std::span<SwapSlot> slots, bool own_frame_copies) {
+int detail::prepare_batch(std::span<SwapSlot> slots, bool own_frame_copies) {
     std::vector<AnalysisSlot> analysis(slots.size());
     for (size_t i = 0; i < slots.size(); ++i)
         analysis[i] = {&Access::of(*slots[i].swapper).analyzer, slots[i].frame,
                        slots[i].timestamp_s, CropOutput::kNone, {}, nullptr};
     const auto started = Clock::now();
-    analyze_batch(analysis);
+    int splits = analyze_batch(analysis);
 
     at::NoGradGuard no_grad;
     at::InferenceMode inference;
@@ -357,19 +357,19 @@ void detail::prepare_batch(std::span<SwapSlot> slots, bool own_frame_copies) {
     for (const auto& [model, members] : groups) {
         std::vector<PreparedSwap*> jobs;
         for (size_t i : members) jobs.push_back(slots[i].prepared.get());
-        try {
-            encode_faces(*model, jobs);
-        } catch (...) {
-            const std::exception_ptr error = as_swap_error(std::current_exception());
-            for (size_t i : members) {
-                slots[i].error = error;
-                slots[i].prepared.reset();
-            }
-        }
+        auto pass = [&, model = model](size_t begin, size_t end) {
+            encode_faces(*model, std::span(jobs).subspan(begin, end - begin));
+        };
+        auto fail = [&, &members = members](size_t m, std::exception_ptr error) {
+            slots[members[m]].error = as_swap_error(std::move(error));
+            slots[members[m]].prepared.reset();
+        };
+        splits += run_halving_on_failure("encode", 0, jobs.size(), pass, fail);
     }
+    return splits;
 }
 
-void detail::complete_batch(std::span<CompletionSlot> slots) {
+int detail::complete_batch(std::span<CompletionSlot> slots) {
     at::NoGradGuard no_grad;
     at::InferenceMode inference;
     using Key = std::pair<const SwapModel*, SwapDirection>;
@@ -384,18 +384,22 @@ void detail::complete_batch(std::span<CompletionSlot> slots) {
         if (group == groups.end()) group = groups.insert(groups.end(), {key, {}});
         group->second.push_back(i);
     }
+    int splits = 0;
     for (const auto& [key, members] : groups) {
         std::vector<PreparedSwap*> jobs;
         for (size_t i : members) jobs.push_back(slots[i].prepared.get());
-        std::vector<detail::DecodedFace> decoded;
-        try {
-            decoded = decode_faces(*key.first, key.second, jobs);
-        } catch (...) {
-            const std::exception_ptr error = as_swap_error(std::current_exception());
-            for (size_t i : members) slots[i].error = error;
-            continue;
-        }
+        std::vector<detail::DecodedFace> decoded(jobs.size());
+        auto pass = [&, &key = key](size_t begin, size_t end) {
+            auto part = decode_faces(*key.first, key.second,
+                                     std::span(jobs).subspan(begin, end - begin));
+            std::move(part.begin(), part.end(), decoded.begin() + begin);
+        };
+        auto fail = [&, &members = members](size_t m, std::exception_ptr error) {
+            slots[members[m]].error = as_swap_error(std::move(error));
+        };
+        splits += run_halving_on_failure("decode", 0, jobs.size(), pass, fail);
         for (size_t m = 0; m < members.size(); ++m) {
+            if (slots[members[m]].error) continue;
             try {
                 merge_faces(*key.first, *jobs[m], std::move(decoded[m]));
             } catch (...) {
@@ -409,6 +413,7 @@ void detail::complete_batch(std::span<CompletionSlot> slots) {
         result.timings.total_ms = ms_since(slot.prepared->started);
         slot.result = std::move(result);
     }
+    return splits;
 }
 
 FaceSwapper::FaceSwapper(std::shared_ptr<const FaceModels> face_models,

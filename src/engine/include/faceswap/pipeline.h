@@ -91,7 +91,11 @@ struct PipelineMetrics {
     double stage1_ms_mean = 0;                 // per batch: analysis + encoding
     double stage2_ms_mean = 0;                 // per batch: decoding + merging
     double frame_cost_ms = 0;   // the learned per-frame stage cost behind the latency budget
-    int batch_limit = 0;        // the batch size the budget allows now
+    int batch_limit = 0;        // the batch size the budget (and any failure cap) allows now
+    // Batched passes that failed (a device out of memory, say) and were run again in halves;
+    // after one, batches stay at most half that size for a while. A frame that fails on its
+    // own is counted in frames_failed for its stream alone.
+    std::int64_t batch_splits = 0;
     std::size_t detector_backlog = 0;  // streams whose periodic detection waits for the thread
     struct Stream {
         StreamId id = 0;
