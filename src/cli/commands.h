@@ -88,6 +88,7 @@ struct PackOptions {
     std::string set_dir, out, name;
     int jpeg_quality = 92;
     bool raw = false;  // uncompressed RGB (large; what a machine without a JPEG codec reads)
+    int max_faces = 0;  // 0: all; else that many, evenly spaced over the set
 };
 int run_pack(const PackOptions& options);
 // Decodes the JPEG faces of a pack with OpenCV (for train's --a/--b given a pack).

@@ -250,6 +250,10 @@ int main(int argc, char** argv) {
     pack_cmd->add_option("--name", pack.name, "Identity name (default: the folder name)");
     pack_cmd->add_option("--quality", pack.jpeg_quality, "JPEG quality")->check(CLI::Range(50, 100));
     pack_cmd->add_flag("--raw", pack.raw, "Store raw RGB instead of JPEG (large)");
+    pack_cmd->add_option("--max-faces", pack.max_faces,
+                         "Keep at most this many faces, evenly spaced over the set (a small pack "
+                         "for a benchmark)")
+        ->check(CLI::PositiveNumber);
 
     cli::ConvertOptions convert;
     std::string convert_direction = "a2b", convert_color = "rct";

@@ -26,13 +26,31 @@ FaceDecoder opencv_face_decoder() {
     };
 }
 
+namespace {
+
+// `count` faces of `set` spread evenly over it (the whole range of poses, not its first shots).
+FaceSet evenly_spaced(const FaceSet& set, int count) {
+    FaceSet subset{set.name, set.size, set.coverage, {}, {}};
+    const std::size_t face_bytes = static_cast<std::size_t>(set.size) * set.size * 3;
+    for (int k = 0; k < count; ++k) {
+        const std::size_t i = static_cast<std::size_t>(k) * set.count() / count;
+        subset.rgb.insert(subset.rgb.end(), set.rgb.begin() + i * face_bytes,
+                          set.rgb.begin() + (i + 1) * face_bytes);
+        subset.landmarks.push_back(set.landmarks[i]);
+    }
+    return subset;
+}
+
+}  // namespace
+
 int run_pack(const PackOptions& options) {
     int skipped = 0;
     const std::string name =
         options.name.empty() ? identity_name_of(options.set_dir) : options.name;
-    const FaceSet set = load_face_set(options.set_dir, name, &skipped);
+    FaceSet set = load_face_set(options.set_dir, name, &skipped);
     if (set.count() == 0)
         throw std::runtime_error(options.set_dir + " holds no readable faces to pack");
+    if (options.max_faces > 0 && options.max_faces < set.count()) set = evenly_spaced(set, options.max_faces);
     const int quality = options.jpeg_quality;
     const FaceEncoder encoder = [quality](const std::uint8_t* rgb, int size,
                                           std::vector<std::uint8_t>& bytes) {

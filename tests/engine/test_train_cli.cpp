@@ -385,3 +385,52 @@ TEST_CASE("face packs carry a set to the engine-only trainer; bad packs are refu
     CHECK(file_bytes(model) == model_before);
     CHECK(file_bytes(model.string() + ".train") == checkpoint_before);
 }
+
+TEST_CASE("the GPU suite runs end to end on the CPU at small sizes", "[slow]") {
+    // scripts/gpu-suite.sh is what a GPU machine runs (docs/server.md); run here with the
+    // binaries of this build, two streams and a tiny training run so that it cannot rot.
+    faceswap::test::TempDir dir;
+    const fs::path packs = dir.path() / "packs", out = dir.path() / "out";
+    fs::create_directories(packs);
+    std::string output;
+    for (const auto& [set, pack] : {std::pair{"franck", "franck"}, {"cap12_edit", "cap12"}})
+        REQUIRE(run_command(cli() + "pack " + quoted(face_sets() / set) + " " +
+                                quoted(packs / (std::string(pack) + ".fspack")),
+                            &output) == 0);
+    const fs::path bin_dir = fs::path(FACESWAP_PIPELINE_BENCH).parent_path();
+    REQUIRE(fs::path(FACESWAP_TRAIN_PACKS).parent_path() == bin_dir);
+    const std::string command =
+        "BIN_DIR=" + quoted(bin_dir) + " OUT=" + quoted(out) + " PACKS=" + quoted(packs) +
+        " MODELS=" + quoted(faceswap::test::model_dir()) +
+        " VIDEO=" + quoted(faceswap::test::media_dir() / "franck.mp4") +
+        " DEVICE=cpu THREADS=2 STREAMS=1,2 RUN_SECONDS=1.5 WARMUP=0.5 MAX_BATCH=2 BUDGET_MS=0"
+        " TRAIN_SECONDS=3 INIT= PYTHON=/usr/bin/python3"
+        " TRAIN_ARGS='--resolution 64 --output-upscale 1 --encoder-dims 8 --bottleneck-dims 32"
+        " --inter-dims 16 --decoder-dims 8 --mask-dims 4 --batch 2 --threads 2' " +
+        quoted(fs::path(FACESWAP_TEST_SOURCE_DIR) / "scripts" / "gpu-suite.sh");
+    output.clear();
+    const int code = run_command(command, &output);
+    INFO(output);
+    REQUIRE(code == 0);
+    std::ifstream file(out / "summary.txt");
+    const std::string summary((std::istreambuf_iterator<char>(file)), {});
+    CHECK_THAT(summary, Catch::Contains("single stream 640x480") &&
+                            Catch::Contains("single stream 1280x720") &&
+                            Catch::Contains("steps/s"));
+    CHECK_THAT(summary, !Catch::Contains("frames failed"));
+    // Four sweep rows (1 and 2 streams, batching on and off), each with swapped frames.
+    int rows = 0;
+    std::istringstream lines(summary);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream fields(line);
+        int streams = 0;
+        std::string batching, offered;
+        double swapped_fps = 0;
+        if (fields >> streams >> batching >> offered >> swapped_fps &&
+            (batching == "on" || batching == "off")) {
+            ++rows;
+            CHECK(swapped_fps > 0);
+        }
+    }
+    CHECK(rows == 4);
+}
