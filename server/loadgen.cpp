@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "delay_relay.h"
+#include "faceswap/capture/engine_frames.h"
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/net/client.h"
 #include "faceswap/pipeline.h"
@@ -33,6 +34,7 @@
 #include "faceswap/paths.h"
 #include "faceswap/stats.h"
 #include "processor.h"
+#include "faceswap/clock.h"
 
 using namespace faceswap;
 using Clock = std::chrono::steady_clock;
@@ -138,8 +140,7 @@ int run_local(const Options& options, const std::vector<cv::Mat>& frames) {
     double t = 0;
     while (Clock::now() < end) {
         const cv::Mat& frame = frames[i % frames.size()];
-        PipelineFrame job{std::vector<std::uint8_t>(frame.data, frame.data + frame.total() * 3),
-                          frame.cols, frame.rows, PixelFormat::BGR24, t, i++};
+        PipelineFrame job = capture::pipeline_frame_of(frame, t, i++);
         const auto t0 = Clock::now();
         pipeline.submit(stream, std::move(job));
         std::unique_lock lock(mutex);
@@ -264,7 +265,7 @@ int main(int argc, char** argv) {
                     codec.decode(result.jpeg, {result.width, result.height}, 1ll << 26,
                                  net::PixelOrder::kBgr, pixels);
                     const double e2e =
-                        (net::Client::now_us() - result.capture_timestamp_us) / 1000.0;
+                        (clock::now_us() - result.capture_timestamp_us) / 1000.0;
                     std::lock_guard lock(raw->mu);
                     raw->last_reply = result.frame_id;
                     if (raw->measuring) {

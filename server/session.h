@@ -33,6 +33,7 @@
 #include "scheduler.h"
 
 #include "server.h"
+#include "faceswap/clock.h"
 
 namespace faceswap::server {
 
@@ -46,11 +47,8 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using net::ProtocolError;
 using net::ProtocolErrorCode;
-using Clock = std::chrono::steady_clock;
-
-inline double ms_since(Clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
+using clock::Clock;
+using clock::ms_since;
 
 inline std::uint32_t to_us(double ms) {
     return static_cast<std::uint32_t>(std::clamp(ms * 1000.0, 0.0, 4.0e9));
@@ -149,10 +147,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const asio::any_io_executor& strand_executor() const { return strand_; }
 
   private:
-    struct Outgoing {
-        std::vector<std::uint8_t> bytes;
-        bool text = false;
-    };
+    using Outgoing = net::WriteQueue::Message;
 
     void read() {
         transport_->read(buffer_, [self = shared_from_this()](beast::error_code ec, bool is_text) {
@@ -322,34 +317,21 @@ class Session : public std::enable_shared_from_this<Session> {
         // A client that does not read cannot grow our memory: past a few results the oldest
         // unsent one goes (the front may be mid-write and stays).
         const std::size_t limit = static_cast<std::size_t>(shared_.config.max_in_flight) + 4;
-        if (!message.text && write_queue_.size() >= limit) {
-            for (auto it = write_queue_.begin() + (writing_ ? 1 : 0); it != write_queue_.end();
-                 ++it)
-                if (!it->text) {
-                    write_queue_.erase(it);
-                    shared_.metrics.count_drop(DropReason::kOverflow);
-                    break;
-                }
-        }
-        write_queue_.push_back(std::move(message));
+        if (write_queue_.push(std::move(message), limit))
+            shared_.metrics.count_drop(DropReason::kOverflow);
         write_next();
     }
 
     void write_next() {
-        if (writing_ || finished_) return;
-        if (write_queue_.empty()) {
+        if (finished_) return;
+        if (!write_queue_.writing() && write_queue_.empty()) {
             if (close_requested_ && !close_sent_) send_close();
             return;
         }
-        writing_ = true;
-        const Outgoing& front = write_queue_.front();
-        transport_->write(front.bytes.data(), front.bytes.size(), front.text,
-                          [self = shared_from_this()](beast::error_code ec) {
-                              self->writing_ = false;
-                              if (ec) return self->finish("write failed: " + ec.message());
-                              self->write_queue_.pop_front();
-                              self->write_next();
-                          });
+        write_queue_.write_next(*transport_, [self = shared_from_this()](beast::error_code ec) {
+            if (ec) return self->finish("write failed: " + ec.message());
+            self->write_next();
+        });
     }
 
     // Closes once the queued messages are out (the error text must precede the close).
@@ -402,13 +384,12 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::steady_timer close_timer_;
     http::request<http::string_body> request_;
     beast::flat_buffer buffer_;
-    std::deque<Outgoing> write_queue_;
+    net::WriteQueue write_queue_;
     std::shared_ptr<StreamProcessor> processor_;
     int quality_ = 85;
     std::int64_t last_capture_us_ = -1;
     int pending_ = 0;  // frames handed to the scheduler, not yet back
     bool welcomed_ = false;
-    bool writing_ = false;
     bool draining_ = false;
     bool close_requested_ = false;
     bool close_sent_ = false;

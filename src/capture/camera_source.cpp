@@ -119,7 +119,7 @@ void CameraWorker::open() {
 }
 
 void CameraWorker::on_frame(const QVideoFrame& frame) {
-    const std::int64_t capture_us = steady_now_us();
+    const std::int64_t capture_us = faceswap::clock::now_us();
     QImage image = frame.toImage();
     if (image.isNull()) return;
     if (image.format() != QImage::Format_BGR888) image = image.convertToFormat(QImage::Format_BGR888);

@@ -1,12 +1,7 @@
 #include "faceswap/capture/frame_mailbox.h"
+#include "faceswap/clock.h"
 
 namespace faceswap::capture {
-
-std::int64_t steady_now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
 std::int64_t FrameMailbox::publish(cv::Mat bgr, std::int64_t capture_us, double media_time_s) {
     auto frame = std::make_shared<CapturedFrame>();

@@ -6,6 +6,7 @@
 
 #include "faceswap/capture/frame_source.h"
 #include "frame_pacer.h"
+#include "faceswap/clock.h"
 
 namespace faceswap::capture {
 
@@ -39,7 +40,7 @@ void TestPatternSource::run() {
                     cv::LINE_AA);
         pacer.wait_for_next();
         if (stop_requested_) break;
-        mailbox_->publish(std::move(frame), steady_now_us(), t);
+        mailbox_->publish(std::move(frame), faceswap::clock::now_us(), t);
     }
     running_ = false;
 }

@@ -8,6 +8,7 @@
 
 #include "faceswap/capture/frame_source.h"
 #include "frame_pacer.h"
+#include "faceswap/clock.h"
 
 namespace faceswap::capture {
 
@@ -90,7 +91,7 @@ void VideoFileSource::run() {
         }
         pacer.wait_for_next();
         if (stop_requested_) break;
-        mailbox_->publish(std::move(frame), steady_now_us(),
+        mailbox_->publish(std::move(frame), faceswap::clock::now_us(),
                           std::chrono::duration<double>(clock::now() - started).count());
         ++frame_in_file;
     }

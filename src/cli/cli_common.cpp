@@ -26,10 +26,6 @@ DeviceKind parse_device(const std::string& name) {
     return DeviceKind::kAuto;
 }
 
-FrameView view_of(const cv::Mat& bgr) {
-    return {bgr.data, bgr.cols, bgr.rows, static_cast<int>(bgr.step[0]), PixelFormat::BGR24};
-}
-
 ProgressBar::ProgressBar(std::string label, std::int64_t total)
     : label_(std::move(label)), total_(total), start_(std::chrono::steady_clock::now()) {}
 

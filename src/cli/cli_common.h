@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "faceswap/capture/engine_frames.h"
 #include "faceswap/engine.h"
 
 namespace faceswap::cli {
@@ -16,7 +17,7 @@ namespace faceswap::cli {
 std::string resolve_model_dir(const std::string& from_flag);
 std::string default_cache_dir();
 
-FrameView view_of(const cv::Mat& bgr);
+using capture::view_of;  // a cv::Mat as a FrameView (faceswap/capture/engine_frames.h)
 
 // "cpu", "cuda" or anything else (auto).
 DeviceKind parse_device(const std::string& name);

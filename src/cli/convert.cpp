@@ -12,6 +12,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "faceswap/capture/engine_frames.h"
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/capture/video_writer.h"
 #include "faceswap/pipeline.h"
@@ -105,15 +106,8 @@ int run_convert(const ConvertOptions& options) {
                                  " steps); direction " + (a2b ? "a2b" : "b2a");
                 writer = std::make_unique<capture::VideoFileWriter>(out);
             }
-            PipelineFrame job;
-            job.width = frame.bgr.cols;
-            job.height = frame.bgr.rows;
-            job.pixels.resize(static_cast<size_t>(job.width) * job.height * 3);
-            for (int y = 0; y < job.height; ++y)
-                std::memcpy(job.pixels.data() + static_cast<size_t>(y) * job.width * 3,
-                            frame.bgr.ptr(y), static_cast<size_t>(job.width) * 3);
-            job.timestamp_s = frame.timestamp_s;
-            job.frame_id = static_cast<std::uint64_t>(submitted++);
+            PipelineFrame job = capture::pipeline_frame_of(
+                frame.bgr, frame.timestamp_s, static_cast<std::uint64_t>(submitted++));
             pipeline.submit(stream, std::move(job));  // waits while one frame is waiting
             write_results(0);
         }

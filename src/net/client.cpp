@@ -15,6 +15,7 @@
 
 #include "faceswap/net/jpeg.h"
 #include "faceswap/net/ws_transport.h"
+#include "faceswap/clock.h"
 
 namespace faceswap::net {
 namespace {
@@ -70,24 +71,13 @@ const char* state_name(ClientState state) {
     return "?";
 }
 
-std::int64_t Client::now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
 struct Client::Impl : std::enable_shared_from_this<Impl> {
     // One connection attempt. Handlers hold it, so a stale completion finds its own buffers
     // alive and is recognised (conn != current_) and ignored.
     struct Connection {
         std::shared_ptr<WsTransport> transport;
         beast::flat_buffer read_buffer;
-        struct Outgoing {
-            std::vector<std::uint8_t> bytes;
-            bool text = false;
-        };
-        std::deque<Outgoing> write_queue;  // one write in flight: its front
-        bool writing = false;
+        WriteQueue write_queue;
         bool welcomed = false;
         std::optional<ProtocolErrorCode> refusal;  // an error message the server sent
         std::string refusal_text;
@@ -181,7 +171,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
             std::lock_guard lock(mu);
             if (pending) ++stats.dropped;
             pending =
-                Pending{id, std::move(jpeg), width, height, capture_us < 0 ? now_us() : capture_us};
+                Pending{id, std::move(jpeg), width, height, capture_us < 0 ? clock::now_us() : capture_us};
             ++stats.submitted;
         }
         asio::post(ioc, [self = shared_from_this()] { self->pump(); });
@@ -265,24 +255,17 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
 
     void enqueue(const std::shared_ptr<Connection>& conn, std::vector<std::uint8_t> bytes,
                  bool text) {
-        conn->write_queue.push_back({std::move(bytes), text});
+        conn->write_queue.push({std::move(bytes), text});
         write_next(conn);
     }
 
     void write_next(const std::shared_ptr<Connection>& conn) {
-        if (conn->writing || conn->write_queue.empty()) return;
-        conn->writing = true;
-        const auto& front = conn->write_queue.front();
-        conn->transport->write(front.bytes.data(), front.bytes.size(), front.text,
-                               [self = shared_from_this(), conn](beast::error_code ec) {
-                                   conn->writing = false;
-                                   if (conn != self->current) return;
-                                   if (ec)
-                                       return self->connection_failed(
-                                           conn, "write failed: " + ec.message());
-                                   conn->write_queue.pop_front();
-                                   self->write_next(conn);
-                               });
+        conn->write_queue.write_next(
+            *conn->transport, [self = shared_from_this(), conn](beast::error_code ec) {
+                if (conn != self->current) return;
+                if (ec) return self->connection_failed(conn, "write failed: " + ec.message());
+                self->write_next(conn);
+            });
     }
 
     void read(const std::shared_ptr<Connection>& conn) {
@@ -374,7 +357,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
             pump();
             return true;
         }
-        const std::int64_t now = now_us();
+        const std::int64_t now = clock::now_us();
         ResultFrame result;
         result.frame_id = message.header.frame_id;
         result.capture_timestamp_us = message.header.capture_timestamp_us;
@@ -417,7 +400,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
             header.capture_timestamp_us = frame.capture_us;
             header.width = static_cast<std::uint16_t>(frame.width);
             header.height = static_cast<std::uint16_t>(frame.height);
-            in_flight[frame.id] = {now_us(), frame.capture_us};
+            in_flight[frame.id] = {clock::now_us(), frame.capture_us};
             in_flight_count = static_cast<int>(in_flight.size());
             enqueue(current, encode_message(header, frame.jpeg), false);
         }
@@ -427,7 +410,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     void tick() {
         if (stopping) return;
         const std::int64_t cutoff =
-            now_us() -
+            clock::now_us() -
             std::chrono::duration_cast<std::chrono::microseconds>(config.frame_timeout).count();
         std::uint64_t expired = 0;
         for (auto it = in_flight.begin(); it != in_flight.end();) {
@@ -572,7 +555,7 @@ std::uint64_t Client::submit_jpeg(std::vector<std::uint8_t> jpeg, int width, int
 
 std::uint64_t Client::submit_bgr(const std::uint8_t* bgr, int width, int height, int stride_bytes,
                                  std::int64_t capture_timestamp_us) {
-    if (capture_timestamp_us < 0) capture_timestamp_us = now_us();
+    if (capture_timestamp_us < 0) capture_timestamp_us = clock::now_us();
     thread_local JpegCodec codec;  // TurboJPEG handles are per thread
     std::vector<std::uint8_t> jpeg;
     codec.encode(bgr, width, height, stride_bytes, PixelOrder::kBgr, impl_->config.quality, jpeg);

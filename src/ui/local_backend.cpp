@@ -3,6 +3,7 @@
 #include <cstring>
 #include <map>
 
+#include "faceswap/capture/engine_frames.h"
 #include "faceswap/pipeline.h"
 
 namespace faceswap::ui {
@@ -106,16 +107,8 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
             if (!frame) continue;
             if (last > 0 && frame->sequence > last + 1) skipped_ += frame->sequence - last - 1;
             last = frame->sequence;
-            const cv::Mat& bgr = frame->bgr;
-            PipelineFrame job;
-            job.width = bgr.cols;
-            job.height = bgr.rows;
-            job.pixels.resize(static_cast<size_t>(bgr.cols) * bgr.rows * 3);
-            for (int y = 0; y < bgr.rows; ++y)
-                std::memcpy(job.pixels.data() + static_cast<size_t>(y) * bgr.cols * 3, bgr.ptr(y),
-                            static_cast<size_t>(bgr.cols) * 3);
-            job.timestamp_s = frame->media_time_s;
-            job.frame_id = static_cast<std::uint64_t>(frame->sequence);
+            PipelineFrame job = capture::pipeline_frame_of(
+                frame->bgr, frame->media_time_s, static_cast<std::uint64_t>(frame->sequence));
             {
                 std::lock_guard lock(in_flight_mutex);
                 in_flight[job.frame_id] = frame;

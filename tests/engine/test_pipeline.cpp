@@ -35,14 +35,7 @@ std::vector<cv::Mat> clip(const std::string& name, int first, int count) {
 }
 
 PipelineFrame frame_of(const cv::Mat& bgr, std::uint64_t id) {
-    REQUIRE(bgr.isContinuous());
-    PipelineFrame f;
-    f.pixels.assign(bgr.data, bgr.data + bgr.total() * 3);
-    f.width = bgr.cols;
-    f.height = bgr.rows;
-    f.timestamp_s = id / 25.0;
-    f.frame_id = id;
-    return f;
+    return capture::pipeline_frame_of(bgr, id / 25.0, id);
 }
 
 std::shared_ptr<const SwapModel> demo_model() {

@@ -27,6 +27,7 @@
 #include "faceswap/net/client.h"
 #include "net_test_support.h"
 #include "test_support.h"
+#include "faceswap/clock.h"
 
 using namespace faceswap;
 using namespace faceswap::test;
@@ -138,7 +139,7 @@ std::int64_t sessions_on(std::uint16_t replica_port) {
 // One streaming client and what it saw around the failure. Both callbacks run on the client's
 // network thread, so "reconnected" is always recorded before the results that follow it.
 struct StreamingClient {
-    std::atomic<std::int64_t> stop_us{-1};  // when the replica was stopped (Client::now_us)
+    std::atomic<std::int64_t> stop_us{-1};  // when the replica was stopped (clock::now_us)
     std::atomic<std::int64_t> reconnected_us{-1};          // welcome on the next connection
     std::atomic<std::int64_t> first_result_after_us{-1};  // first result on that connection
     std::atomic<std::uint64_t> results_after{0};           // results on that connection
@@ -153,13 +154,13 @@ struct StreamingClient {
             [this](net::ResultFrame&&) {
                 if (reconnected_us < 0) return;
                 std::int64_t unset = -1;
-                first_result_after_us.compare_exchange_strong(unset, net::Client::now_us());
+                first_result_after_us.compare_exchange_strong(unset, clock::now_us());
                 ++results_after;
             },
             [this](const net::ClientEvent& event) {
                 if (stop_us < 0 || event.state != net::ClientState::kConnected) return;
                 std::int64_t unset = -1;
-                reconnected_us.compare_exchange_strong(unset, net::Client::now_us());
+                reconnected_us.compare_exchange_strong(unset, clock::now_us());
             });
         client->start();
     }
@@ -226,7 +227,7 @@ FailoverFigures run_failover(StopKind how) {
     std::vector<net::ClientStats> before;
     for (auto& c : clients) before.push_back(c->client->stats());
 
-    const std::int64_t stopped_at = net::Client::now_us();
+    const std::int64_t stopped_at = clock::now_us();
     for (auto& c : clients) c->stop_us = stopped_at;
     if (how == StopKind::kKill) {
         replicas[0]->kill_hard();

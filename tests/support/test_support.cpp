@@ -52,10 +52,6 @@ std::shared_ptr<const FaceModels> shared_models() {
     return models;
 }
 
-FrameView view_of(const cv::Mat& bgr) {
-    return {bgr.data, bgr.cols, bgr.rows, static_cast<int>(bgr.step[0]), PixelFormat::BGR24};
-}
-
 FaceSet real_face_set(const std::string& video_name, int count, int step, int size,
                       float coverage) {
     EngineConfig config = test_config();

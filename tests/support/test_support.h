@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "faceswap/capture/engine_frames.h"
 #include "faceswap/engine.h"
 #include "faceswap/train.h"
 
@@ -34,7 +35,7 @@ std::shared_ptr<const FaceModels> shared_models();
 EngineConfig test_config();
 
 // A BGR cv::Mat as the engine's frame view (no copy).
-FrameView view_of(const cv::Mat& bgr);
+using capture::view_of;
 
 // Real aligned faces for training tests: every `step`-th of the first count * step frames of
 // a video in media_dir(), the largest face of each, at size px and the given coverage.

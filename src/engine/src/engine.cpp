@@ -24,6 +24,7 @@
 #include "image_ops.h"
 #include "model_file.h"
 #include "tracking.h"
+#include "faceswap/clock.h"
 
 namespace faceswap {
 
@@ -101,11 +102,8 @@ std::shared_ptr<const FaceModels> FaceModels::load(const EngineConfig& config) {
 // ---------------------------------------------------------------------------------------------
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
+using clock::Clock;
+using clock::ms_since;
 
 // A landmark job: which crop to run the landmark net on, and for which track.
 struct LandmarkJob {

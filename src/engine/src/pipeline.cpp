@@ -16,16 +16,14 @@
 
 #include "batching.h"
 #include "faceswap/stats.h"
+#include "faceswap/clock.h"
 
 namespace faceswap {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_between(Clock::time_point from, Clock::time_point to) {
-    return std::chrono::duration<double, std::milli>(to - from).count();
-}
+using clock::Clock;
+using clock::ms_between;
 
 std::string message_of(const std::exception_ptr& error) {
     try {

@@ -15,6 +15,7 @@
 #include "model_file.h"
 #include "swap_merge.h"
 #include "swap_net.h"
+#include "faceswap/clock.h"
 
 namespace faceswap {
 
@@ -95,10 +96,8 @@ std::shared_ptr<const SwapModel> SwapModel::load(const std::string& path,
 // ---------------------------------------------------------------------------------------------
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
+using clock::Clock;
+using clock::ms_since;
 
 float face_area(const Face& f) { return f.box.width * f.box.height; }
 

@@ -126,7 +126,7 @@ class Client {
     // are abandoned. No callback runs after this returns.
     void stop();
 
-    // Queues a JPEG frame of width x height. capture_timestamp_us < 0 means now (now_us()).
+    // Queues a JPEG frame of width x height. capture_timestamp_us < 0 means now (faceswap::clock::now_us()).
     // Returns the frame id it will carry.
     std::uint64_t submit_jpeg(std::vector<std::uint8_t> jpeg, int width, int height,
                               std::int64_t capture_timestamp_us = -1);
@@ -141,9 +141,6 @@ class Client {
     bool ready_for_frame() const;
     std::optional<Welcome> welcome() const;  // of the current connection
     void reset_stats();
-
-    // The clock capture timestamps are measured on (monotonic, microseconds).
-    static std::int64_t now_us();
 
   private:
     struct Impl;

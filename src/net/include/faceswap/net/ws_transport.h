@@ -15,8 +15,12 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <functional>
+#include <limits>
 #include <string>
+#include <vector>
 #include <type_traits>
 
 namespace faceswap::net {
@@ -152,6 +156,59 @@ class BasicWsTransport final : public WsTransport {
     }
 
     Ws ws_;
+};
+
+// The messages waiting to go out on one WebSocket. Beast allows one write in flight, and its
+// buffer must live until the write completes: the queue keeps it at the front until then.
+// Shared by the client and the server's sessions. Not thread-safe: use it on the connection's
+// strand, and keep its owner alive in on_written (the completion touches the queue).
+class WriteQueue {
+  public:
+    struct Message {
+        std::vector<std::uint8_t> bytes;
+        bool text = false;
+    };
+
+    // Queues a message. With more than `binary_limit` binary messages waiting, the oldest one
+    // not being written goes first (text messages always stay): returns true when one went.
+    bool push(Message message,
+              std::size_t binary_limit = std::numeric_limits<std::size_t>::max()) {
+        bool dropped = false;
+        if (!message.text && queue_.size() >= binary_limit) {
+            for (auto it = queue_.begin() + (writing_ ? 1 : 0); it != queue_.end(); ++it)
+                if (!it->text) {
+                    queue_.erase(it);
+                    dropped = true;
+                    break;
+                }
+        }
+        queue_.push_back(std::move(message));
+        return dropped;
+    }
+
+    // Writes the front message unless a write is in flight or nothing waits (returns false
+    // then). on_written(ec) runs when it completes; on success the message is gone by then.
+    bool write_next(WsTransport& transport, std::function<void(beast::error_code)> on_written) {
+        if (writing_ || queue_.empty()) return false;
+        writing_ = true;
+        const Message& front = queue_.front();
+        transport.write(front.bytes.data(), front.bytes.size(), front.text,
+                        [this, on_written = std::move(on_written)](beast::error_code ec) {
+                            writing_ = false;
+                            if (!ec) queue_.pop_front();
+                            on_written(ec);
+                        });
+        return true;
+    }
+
+    bool writing() const { return writing_; }
+    bool empty() const { return queue_.empty(); }
+    std::size_t size() const { return queue_.size(); }
+    void clear() { queue_.erase(queue_.begin() + (writing_ && !queue_.empty() ? 1 : 0), queue_.end()); }
+
+  private:
+    std::deque<Message> queue_;
+    bool writing_ = false;
 };
 
 }  // namespace faceswap::net
