@@ -1,4 +1,5 @@
 #include "detection.h"
+#include "cpu_threads.h"
 
 #include <algorithm>
 #include <string>
@@ -87,7 +88,7 @@ std::size_t DetectionWorker::backlog() const {
 }
 
 void DetectionWorker::run() {
-    set_cpu_threads(1);  // it shares the cores with the live pipeline
+    use_cpu_threads(1);  // it shares the cores with the live pipeline
     at::NoGradGuard no_grad;
     at::InferenceMode inference;
     for (;;) {

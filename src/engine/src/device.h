@@ -5,16 +5,16 @@
 
 #include <string>
 
+#include "cpu_threads.h"
 #include "faceswap/engine.h"
 
 namespace faceswap::detail {
 
-// CUDA when asked for or when auto finds one, else CPU. Also sets LibTorch's CPU thread count
-// (it defaults to one) to cpu_threads, or to all cores when 0. Throws kDeviceUnavailable when
-// CUDA is required but absent.
-c10::Device select_device(DeviceKind kind, int cpu_threads);
+// CUDA when asked for or when auto finds one, else CPU. Throws kDeviceUnavailable when CUDA is
+// required but absent.
+c10::Device select_device(DeviceKind kind);
 
 // "cuda", or "cpu (N threads)": how tools report where the engine runs.
-std::string device_description(const c10::Device& device);
+std::string device_description(const c10::Device& device, int cpu_threads);
 
 }  // namespace faceswap::detail

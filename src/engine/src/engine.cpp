@@ -59,34 +59,41 @@ void EngineConfig::validate() const {
 FaceModels::FaceModels(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 FaceModels::~FaceModels() = default;
 
-std::string FaceModels::device_name() const { return detail::device_description(impl_->device); }
-
-std::string detail::device_description(const c10::Device& device) {
-    if (device.is_cuda()) return "cuda";
-    const int threads = at::get_num_threads();
-    return "cpu (" + std::to_string(threads) + (threads == 1 ? " thread)" : " threads)");
+std::string FaceModels::device_name() const {
+    return detail::device_description(impl_->device, impl_->cpu_threads);
 }
 
-void set_cpu_threads(int threads) { at::set_num_threads(std::max(1, threads)); }
+std::string detail::device_description(const c10::Device& device, int cpu_threads) {
+    if (device.is_cuda()) return "cuda";
+    return "cpu (" + std::to_string(cpu_threads) + (cpu_threads == 1 ? " thread)" : " threads)");
+}
 
-c10::Device detail::select_device(DeviceKind kind, int cpu_threads) {
+int detail::resolve_cpu_threads(int configured) {
+    return configured > 0 ? configured
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+void detail::use_cpu_threads(int configured) {
+    // LibTorch keeps the count per thread (a new thread starts from the last one set anywhere):
+    // set it for this thread from this object's configuration.
+    const int threads = resolve_cpu_threads(configured);
+    if (at::get_num_threads() != threads) at::set_num_threads(threads);
+}
+
+c10::Device detail::select_device(DeviceKind kind) {
     const bool cuda = torch::cuda::is_available();
     if (kind == DeviceKind::kCuda && !cuda)
         throw Error(ErrorCode::kDeviceUnavailable,
                     "CUDA was requested but no CUDA device is available; use device 'cpu' or "
                     "'auto'");
-    // LibTorch defaults to one thread; use the configured number (all cores by default).
-    const int threads = cpu_threads > 0
-                            ? cpu_threads
-                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    at::set_num_threads(threads);
     return (kind != DeviceKind::kCpu && cuda) ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU);
 }
 
 std::shared_ptr<const FaceModels> FaceModels::load(const EngineConfig& config) {
     config.validate();
     auto impl = std::make_unique<Impl>();
-    impl->device = detail::select_device(config.device, config.cpu_threads);
+    impl->device = detail::select_device(config.device);
+    impl->cpu_threads = detail::resolve_cpu_threads(config.cpu_threads);
 
     const std::filesystem::path dir(config.model_dir);
     detail::load_module(impl->detector, detail::SsdMobileNetV1::kKind,
@@ -486,6 +493,7 @@ std::exception_ptr analysis_error() {
 }  // namespace
 
 FrameAnalysis FaceAnalyzer::analyze(const FrameView& frame, CropOutput crops, double timestamp_s) {
+    detail::use_cpu_threads(impl_->config.cpu_threads);
     detail::AnalysisSlot slot{this, frame, timestamp_s, crops, {}, nullptr};
     detail::analyze_batch({&slot, 1});
     if (slot.error) std::rethrow_exception(slot.error);

@@ -10,6 +10,7 @@ namespace faceswap {
 
 struct FaceModels::Impl {
     c10::Device device{c10::kCPU};
+    int cpu_threads = 1;  // EngineConfig::cpu_threads resolved (what device_name() reports)
     detail::SsdMobileNetV1 detector;
     detail::LandmarkNet68 landmarks;
 };

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "device.h"
 #include "faceswap/identity.h"
 #include "image_ops.h"
 #include "model_file.h"
@@ -18,6 +19,7 @@ namespace faceswap {
 struct IdentityEmbedder::Impl {
     at::Device device{at::kCPU};
     int max_frame_side = 0;
+    int cpu_threads = 0;  // EngineConfig::cpu_threads
     detail::FaceRecognitionNet net;
 };
 
@@ -33,17 +35,8 @@ std::shared_ptr<const IdentityEmbedder> IdentityEmbedder::load(const EngineConfi
     auto impl = std::make_unique<Impl>();
     impl->max_frame_side = config.max_frame_side;
     // The same device rule as FaceModels::load, so both nets see frames on one device.
-    const bool cuda = torch::cuda::is_available();
-    if (config.device == DeviceKind::kCuda && !cuda)
-        throw Error(ErrorCode::kDeviceUnavailable,
-                    "CUDA was requested but no CUDA device is available; use device 'cpu' or "
-                    "'auto'");
-    impl->device =
-        (config.device != DeviceKind::kCpu && cuda) ? at::Device(at::kCUDA) : at::Device(at::kCPU);
-    const int threads = config.cpu_threads > 0
-                            ? config.cpu_threads
-                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    at::set_num_threads(threads);
+    impl->device = detail::select_device(config.device);
+    impl->cpu_threads = config.cpu_threads;
 
     detail::load_module(
         impl->net, detail::FaceRecognitionNet::kKind,
@@ -94,6 +87,7 @@ std::array<double, 2> centre(const Landmarks68& p, int first, int last) {
 
 std::vector<FaceDescriptor> IdentityEmbedder::embed_boxes(const FrameView& frame,
                                                           const std::vector<Box>& boxes) const {
+    detail::use_cpu_threads(impl_->cpu_threads);
     std::vector<FaceDescriptor> descriptors(boxes.size(), FaceDescriptor{});
     if (boxes.empty()) return descriptors;
     at::NoGradGuard no_grad;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "batching.h"
+#include "cpu_threads.h"
 #include "faceswap/stats.h"
 #include "faceswap/clock.h"
 
@@ -376,7 +377,7 @@ SwapPipeline::Impl::Batch SwapPipeline::Impl::take_batch(std::unique_lock<std::m
 }
 
 void SwapPipeline::Impl::run_stage1() {
-    set_cpu_threads(threads_per_stage);
+    detail::use_cpu_threads(threads_per_stage);
     for (;;) {
         Batch batch;
         {
@@ -412,7 +413,7 @@ void SwapPipeline::Impl::run_stage1() {
 }
 
 void SwapPipeline::Impl::run_stage2() {
-    set_cpu_threads(threads_per_stage);
+    detail::use_cpu_threads(threads_per_stage);
     for (;;) {
         Batch batch;
         {

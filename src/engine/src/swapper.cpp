@@ -72,7 +72,7 @@ std::shared_ptr<const SwapModel> SwapModel::load(const std::string& path,
                         " not found; train one with 'faceswap train' or use the demo model in "
                         "resources/models/");
     auto impl = std::make_unique<Impl>();
-    impl->device = detail::select_device(config.device, config.cpu_threads);
+    impl->device = detail::select_device(config.device);
     const detail::ModelMetadata metadata =
         detail::read_metadata(detail::SwapAutoencoder::kKind, path);
     const detail::SwapNetShape shape =
@@ -435,6 +435,7 @@ void detail::share_detection_worker(FaceSwapper& swapper, std::shared_ptr<Detect
 
 std::shared_ptr<PreparedSwap> FaceSwapper::prepare(const FrameView& frame, double timestamp_s,
                                                    bool own_frame_copy) {
+    detail::use_cpu_threads(impl_->config.cpu_threads);
     detail::SwapSlot slot{this, frame, timestamp_s, nullptr, nullptr, nullptr};
     detail::prepare_batch({&slot, 1}, own_frame_copy);
     if (slot.error) std::rethrow_exception(slot.error);
@@ -442,6 +443,7 @@ std::shared_ptr<PreparedSwap> FaceSwapper::prepare(const FrameView& frame, doubl
 }
 
 SwapResult FaceSwapper::complete(std::shared_ptr<PreparedSwap> job) const {
+    detail::use_cpu_threads(impl_->config.cpu_threads);
     detail::CompletionSlot slot{this, std::move(job), {}, nullptr};
     detail::complete_batch({&slot, 1});
     if (slot.error) std::rethrow_exception(slot.error);

@@ -377,7 +377,7 @@ std::unique_ptr<Trainer> Trainer::create(const TrainConfig& config, FaceSet a, F
     check_sets(a, b, shape.resolution, a.coverage);
     auto impl = std::make_unique<Impl>();
     impl->config = config;
-    impl->device = detail::select_device(config.device, config.cpu_threads);
+    impl->device = detail::select_device(config.device);
     at::manual_seed(config.seed);  // initial weights
     impl->net = std::make_shared<detail::SwapAutoencoder>(shape);
     if (!config.init_from.empty()) {
@@ -415,7 +415,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& model_path, const Tr
 
     auto impl = std::make_unique<Impl>();
     impl->config = config;
-    impl->device = detail::select_device(config.device, config.cpu_threads);
+    impl->device = detail::select_device(config.device);
     impl->net = std::make_shared<detail::SwapAutoencoder>(shape);
     impl->coverage = info.coverage;
     impl->phase.warp_amount = config.warp_amount;
@@ -458,6 +458,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& model_path, const Tr
 }
 
 TrainLosses Trainer::step() {
+    detail::use_cpu_threads(impl_->config.cpu_threads);
     Impl& s = *impl_;
     // One generator per step, seeded by the step number: a resumed run draws the same batches
     // and augmentations it would have drawn without the interruption.
@@ -535,7 +536,10 @@ void Trainer::set_phase(const TrainPhase& phase) {
 const TrainPhase& Trainer::phase() const { return impl_->phase; }
 std::string Trainer::initialisation_note() const { return impl_->initialisation_note; }
 std::string Trainer::architecture() const { return impl_->net->shape().describe(); }
-std::string Trainer::device_name() const { return detail::device_description(impl_->device); }
+std::string Trainer::device_name() const {
+    return detail::device_description(impl_->device,
+                                      detail::resolve_cpu_threads(impl_->config.cpu_threads));
+}
 
 void Trainer::save(const std::string& path, bool half_precision) const {
     const Impl& s = *impl_;
@@ -556,6 +560,7 @@ void Trainer::save(const std::string& path, bool half_precision) const {
 }
 
 RgbImage Trainer::preview(int rows) const {
+    detail::use_cpu_threads(impl_->config.cpu_threads);
     const Impl& s = *impl_;
     at::NoGradGuard no_grad;
     const int64_t size = s.a.images.size(2);

@@ -154,10 +154,8 @@ struct EngineConfig {
     void validate() const;  // throws Error(kInvalidArgument) naming the field
 };
 
-// The pretrained detector and landmark nets, loaded once and shared read-only.
-// LibTorch CPU threads for engine work started from the calling thread (and the default for
-// others). A live pipeline that runs its stages on their own threads gives each one thread.
-void set_cpu_threads(int threads);
+// The pretrained detector and landmark nets, loaded once and shared read-only. Each engine
+// object runs its CPU work with its own EngineConfig::cpu_threads, on whichever thread calls it.
 
 class FaceModels {
   public:
