@@ -75,8 +75,8 @@ class PipelineScheduler final : public FrameScheduler {
     void submit(FrameJob job) override {
         const auto* stream = dynamic_cast<const EngineStream*>(job.processor.get());
         if (!stream) throw std::logic_error("PipelineScheduler: not an engine stream");
-        PipelineFrame frame{std::move(job.bgr), job.width, job.height, PixelFormat::BGR24,
-                            job.timestamp_s, 0};
+        PipelineFrame frame{std::move(job.bgr), job.width,       job.height,
+                            PixelFormat::BGR24, job.timestamp_s, 0};
         StreamId id;
         std::shared_ptr<SwapPipeline> pipeline;
         {
@@ -86,9 +86,10 @@ class PipelineScheduler final : public FrameScheduler {
             Session& session = sessions_[job.session_id];
             if (session.stream == 0) {
                 const std::uint64_t session_id = job.session_id;
-                session.stream = pipeline_->open_stream(
-                    stream->model(), stream->swap_config(),
-                    [this, session_id](PipelineResult&& r) { on_result(session_id, std::move(r)); });
+                session.stream = pipeline_->open_stream(stream->model(), stream->swap_config(),
+                                                        [this, session_id](PipelineResult&& r) {
+                                                            on_result(session_id, std::move(r));
+                                                        });
             }
             frame.frame_id = ++next_frame_id_;
             session.pending[frame.frame_id] = std::move(job.deliver);
@@ -110,7 +111,7 @@ class PipelineScheduler final : public FrameScheduler {
 
     void forget(std::uint64_t session_id) override {
         StreamId stream = 0;
-        std::map<std::uint64_t, std::function<void(FrameOutcome&&)>> pending;
+        std::map<std::uint64_t, std::function<void(FrameOutcome &&)>> pending;
         {
             std::lock_guard lock(mutex_);
             const auto it = sessions_.find(session_id);
@@ -152,10 +153,11 @@ class PipelineScheduler final : public FrameScheduler {
         out += "faceswap_pipeline_frame_cost_ms " + number(m.frame_cost_ms) + "\n";
         gauge("faceswap_pipeline_batch_limit", "batch size the latency budget allows now");
         out += "faceswap_pipeline_batch_limit " + std::to_string(m.batch_limit) + "\n";
-        out += "# HELP faceswap_pipeline_batch_splits_total batched passes that failed (device out "
-               "of memory) and were run again in halves\n# TYPE faceswap_pipeline_batch_splits_total "
-               "counter\nfaceswap_pipeline_batch_splits_total " +
-               std::to_string(m.batch_splits) + "\n";
+        out +=
+            "# HELP faceswap_pipeline_batch_splits_total batched passes that failed (device out "
+            "of memory) and were run again in halves\n# TYPE faceswap_pipeline_batch_splits_total "
+            "counter\nfaceswap_pipeline_batch_splits_total " +
+            std::to_string(m.batch_splits) + "\n";
         gauge("faceswap_pipeline_detector_backlog",
               "sessions whose periodic face detection waits for the detector thread");
         out += "faceswap_pipeline_detector_backlog " + std::to_string(m.detector_backlog) + "\n";
@@ -178,7 +180,7 @@ class PipelineScheduler final : public FrameScheduler {
         // Batches, not frames: each batch is counted by its first frame (a closed session's too).
         if (!r.dropped && r.batch_size > 0 && r.batch_index == 0)
             metrics_.batch_size.observe(static_cast<double>(r.batch_size));
-        std::function<void(FrameOutcome&&)> deliver;
+        std::function<void(FrameOutcome &&)> deliver;
         {
             std::lock_guard lock(mutex_);
             const auto it = sessions_.find(session_id);
@@ -194,8 +196,7 @@ class PipelineScheduler final : public FrameScheduler {
         outcome.error = std::move(r.error);
         outcome.queue_ms = r.queue_ms;
         outcome.engine_ms = std::max(0.0, r.latency_ms - r.queue_ms);
-        outcome.output = {std::move(r.swap.pixels),
-                          static_cast<int>(r.swap.analysis.faces.size())};
+        outcome.output = {std::move(r.swap.pixels), static_cast<int>(r.swap.analysis.faces.size())};
         if (r.dropped) {
             metrics_.count_drop(DropReason::kReplaced);
         } else {

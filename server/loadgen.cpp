@@ -27,14 +27,14 @@
 #include "delay_relay.h"
 #include "faceswap/capture/engine_frames.h"
 #include "faceswap/capture/media_reader.h"
+#include "faceswap/clock.h"
 #include "faceswap/net/client.h"
-#include "faceswap/pipeline.h"
-#include "faceswap/swap.h"
 #include "faceswap/net/jpeg.h"
 #include "faceswap/paths.h"
+#include "faceswap/pipeline.h"
 #include "faceswap/stats.h"
+#include "faceswap/swap.h"
 #include "processor.h"
-#include "faceswap/clock.h"
 
 using namespace faceswap;
 using Clock = std::chrono::steady_clock;
@@ -70,7 +70,9 @@ struct Options {
 };
 
 using Percentiles = stats::Summary;
-Percentiles percentiles(std::vector<double> samples) { return stats::summarize(std::move(samples)); }
+Percentiles percentiles(std::vector<double> samples) {
+    return stats::summarize(std::move(samples));
+}
 
 std::vector<cv::Mat> load_frames(const Options& options, double& video_fps) {
     auto reader = capture::MediaReader::open(options.video);
@@ -155,10 +157,10 @@ int run_local(const Options& options, const std::vector<cv::Mat>& frames) {
             times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     }
     const Percentiles p = percentiles(times);
-    std::cout << std::fixed << std::setprecision(1) << "local engine (" << face_models->device_name()
-              << ", " << options.width << "x" << options.height << "): " << times.size()
-              << " frames, " << times.size() / options.duration_s << " FPS, per frame p50 " << p.p50
-              << " ms, p95 " << p.p95 << " ms\n";
+    std::cout << std::fixed << std::setprecision(1) << "local engine ("
+              << face_models->device_name() << ", " << options.width << "x" << options.height
+              << "): " << times.size() << " frames, " << times.size() / options.duration_s
+              << " FPS, per frame p50 " << p.p50 << " ms, p95 " << p.p95 << " ms\n";
     return times.empty() ? 1 : 0;
 }
 
@@ -264,8 +266,7 @@ int main(int argc, char** argv) {
                     std::vector<std::uint8_t> pixels;
                     codec.decode(result.jpeg, {result.width, result.height}, 1ll << 26,
                                  net::PixelOrder::kBgr, pixels);
-                    const double e2e =
-                        (clock::now_us() - result.capture_timestamp_us) / 1000.0;
+                    const double e2e = (clock::now_us() - result.capture_timestamp_us) / 1000.0;
                     std::lock_guard lock(raw->mu);
                     raw->last_reply = result.frame_id;
                     if (raw->measuring) {

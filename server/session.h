@@ -28,12 +28,12 @@
 #include "faceswap/net/protocol.h"
 #include "faceswap/net/sha256.h"
 #include "faceswap/net/ws_transport.h"
-#include "model_catalog.h"
 #include "model_api_http.h"
+#include "model_catalog.h"
 #include "scheduler.h"
 
-#include "server.h"
 #include "faceswap/clock.h"
+#include "server.h"
 
 namespace faceswap::server {
 
@@ -45,10 +45,10 @@ namespace detail {
 
 namespace http = beast::http;
 namespace websocket = beast::websocket;
-using net::ProtocolError;
-using net::ProtocolErrorCode;
 using clock::Clock;
 using clock::ms_since;
+using net::ProtocolError;
+using net::ProtocolErrorCode;
 
 inline std::uint32_t to_us(double ms) {
     return static_cast<std::uint32_t>(std::clamp(ms * 1000.0, 0.0, 4.0e9));

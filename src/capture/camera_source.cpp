@@ -60,8 +60,8 @@ QCameraFormat closest_format(const QCameraDevice& device, QSize size, double fps
     for (const QCameraFormat& format : device.videoFormats()) {
         const QSize s = format.resolution();
         const double rate_shortfall = std::max(0.0, fps - format.maxFrameRate());
-        const double cost = std::abs(s.width() - size.width()) + std::abs(s.height() - size.height()) +
-                            20.0 * rate_shortfall;
+        const double cost = std::abs(s.width() - size.width()) +
+                            std::abs(s.height() - size.height()) + 20.0 * rate_shortfall;
         if (cost < best_cost) {
             best_cost = cost;
             best = format;
@@ -87,9 +87,12 @@ void CameraWorker::open() {
             if (input.id() == options_.device_id) device_ = input;
     }
     if (device_.isNull()) {
-        fail(options_.device_id.isEmpty()
-                 ? QStringLiteral("No camera found. Connect one, or choose the demo video or a video file.")
-                 : QStringLiteral("The chosen camera is not connected. Plug it in, or choose another source."));
+        fail(
+            options_.device_id.isEmpty()
+                ? QStringLiteral(
+                      "No camera found. Connect one, or choose the demo video or a video file.")
+                : QStringLiteral(
+                      "The chosen camera is not connected. Plug it in, or choose another source."));
         return;
     }
     devices_ = new QMediaDevices(this);
@@ -105,7 +108,8 @@ void CameraWorker::open() {
     connect(camera_, &QCamera::errorOccurred, this, [this](QCamera::Error, const QString& text) {
         fail(QStringLiteral("The camera \"%1\" failed: %2. Close other programs that use it, or "
                             "choose another source.")
-                 .arg(device_.description(), text.isEmpty() ? QStringLiteral("unknown error") : text));
+                 .arg(device_.description(),
+                      text.isEmpty() ? QStringLiteral("unknown error") : text));
     });
     session_ = new QMediaCaptureSession(this);
     sink_ = new QVideoSink(this);
@@ -122,15 +126,17 @@ void CameraWorker::on_frame(const QVideoFrame& frame) {
     const std::int64_t capture_us = faceswap::clock::now_us();
     QImage image = frame.toImage();
     if (image.isNull()) return;
-    if (image.format() != QImage::Format_BGR888) image = image.convertToFormat(QImage::Format_BGR888);
+    if (image.format() != QImage::Format_BGR888)
+        image = image.convertToFormat(QImage::Format_BGR888);
     const cv::Mat view(image.height(), image.width(), CV_8UC3, image.bits(),
                        static_cast<std::size_t>(image.bytesPerLine()));
     if (!announced_) {
         announced_ = true;
         emit opened(image.size(), camera_ ? camera_->cameraFormat().maxFrameRate() : options_.fps);
     }
-    mailbox_->publish(view.clone(), capture_us,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    mailbox_->publish(
+        view.clone(), capture_us,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
 }
 
 void CameraWorker::close() {
@@ -154,9 +160,13 @@ CameraSource::CameraSource(std::shared_ptr<FrameMailbox> mailbox, CameraOptions 
         if (id == options_.device_id) description_ = text;
 }
 
-CameraSource::~CameraSource() { stop(); }
+CameraSource::~CameraSource() {
+    stop();
+}
 
-QString CameraSource::name() const { return description_; }
+QString CameraSource::name() const {
+    return description_;
+}
 
 QList<QPair<QByteArray, QString>> CameraSource::available() {
     QList<QPair<QByteArray, QString>> cameras;

@@ -11,13 +11,16 @@ class FramePacer {
   public:
     using clock = std::chrono::steady_clock;
     explicit FramePacer(double fps)
-        : period_(std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / fps))),
+        : period_(std::chrono::duration_cast<clock::duration>(
+              std::chrono::duration<double>(1.0 / fps))),
           next_due_(clock::now()) {}
 
     void wait_for_next() {
         const auto now = clock::now();
-        if (next_due_ > now) std::this_thread::sleep_until(next_due_);
-        else if (now - next_due_ > 2 * period_) next_due_ = now;
+        if (next_due_ > now)
+            std::this_thread::sleep_until(next_due_);
+        else if (now - next_due_ > 2 * period_)
+            next_due_ = now;
         next_due_ += period_;
     }
 

@@ -5,16 +5,18 @@
 #include <thread>
 
 #include "faceswap/capture/frame_source.h"
-#include "frame_pacer.h"
 #include "faceswap/clock.h"
+#include "frame_pacer.h"
 
 namespace faceswap::capture {
 
-TestPatternSource::TestPatternSource(std::shared_ptr<FrameMailbox> mailbox, QSize size,
-                                     double fps, QObject* parent)
+TestPatternSource::TestPatternSource(std::shared_ptr<FrameMailbox> mailbox, QSize size, double fps,
+                                     QObject* parent)
     : ThreadedFrameSource(std::move(mailbox), parent), size_(size), fps_(fps > 0 ? fps : 30) {}
 
-TestPatternSource::~TestPatternSource() { stop(); }
+TestPatternSource::~TestPatternSource() {
+    stop();
+}
 
 // Colour bars with a ball moving across them and a frame counter: motion and a changing number
 // make a frozen or stuttering pipeline obvious at a glance.
@@ -25,7 +27,8 @@ void TestPatternSource::run() {
     const cv::Scalar colours[] = {{255, 255, 255}, {0, 255, 255}, {255, 255, 0}, {0, 255, 0},
                                   {255, 0, 255},   {0, 0, 255},   {255, 0, 0},   {40, 40, 40}};
     for (int i = 0; i < 8; ++i)
-        cv::rectangle(bars, cv::Rect(i * width / 8, 0, width / 8 + 1, height), colours[i], cv::FILLED);
+        cv::rectangle(bars, cv::Rect(i * width / 8, 0, width / 8 + 1, height), colours[i],
+                      cv::FILLED);
     emit opened(QSize(width, height), fps_);
     FramePacer pacer(fps_);
     const auto started = clock::now();

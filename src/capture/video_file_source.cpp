@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "faceswap/capture/frame_source.h"
-#include "frame_pacer.h"
 #include "faceswap/clock.h"
+#include "frame_pacer.h"
 
 namespace faceswap::capture {
 
@@ -32,9 +32,13 @@ VideoFileSource::VideoFileSource(std::shared_ptr<FrameMailbox> mailbox, QString 
                                  VideoFileOptions options, QObject* parent)
     : ThreadedFrameSource(std::move(mailbox), parent), path_(std::move(path)), options_(options) {}
 
-VideoFileSource::~VideoFileSource() { stop(); }
+VideoFileSource::~VideoFileSource() {
+    stop();
+}
 
-QString VideoFileSource::name() const { return QFileInfo(path_).fileName(); }
+QString VideoFileSource::name() const {
+    return QFileInfo(path_).fileName();
+}
 
 void VideoFileSource::run() {
     using clock = std::chrono::steady_clock;
@@ -43,8 +47,9 @@ void VideoFileSource::run() {
     if (!QFileInfo::exists(path_) || !video.open(path, cv::CAP_FFMPEG)) {
         running_ = false;
         emit failed(QStringLiteral("Cannot open the video %1: %2. Pick another file or a camera.")
-                        .arg(path_, QFileInfo::exists(path_) ? QStringLiteral("not a readable video")
-                                                            : QStringLiteral("no such file")));
+                        .arg(path_, QFileInfo::exists(path_)
+                                        ? QStringLiteral("not a readable video")
+                                        : QStringLiteral("no such file")));
         return;
     }
     double fps = options_.fps > 0 ? options_.fps : video.get(cv::CAP_PROP_FPS);
@@ -59,8 +64,9 @@ void VideoFileSource::run() {
         if (!video.read(decoded) || decoded.empty()) {
             if (frame_in_file == 0) {
                 running_ = false;
-                emit failed(QStringLiteral("The video %1 has no frames that decode. Pick another file.")
-                                .arg(path_));
+                emit failed(
+                    QStringLiteral("The video %1 has no frames that decode. Pick another file.")
+                        .arg(path_));
                 return;
             }
             if (!options_.loop) {
@@ -72,7 +78,8 @@ void VideoFileSource::run() {
             video.release();
             if (!video.open(path, cv::CAP_FFMPEG)) {
                 running_ = false;
-                emit failed(QStringLiteral("The video %1 could not be reopened to loop.").arg(path_));
+                emit failed(
+                    QStringLiteral("The video %1 could not be reopened to loop.").arg(path_));
                 return;
             }
             frame_in_file = 0;

@@ -32,8 +32,8 @@ void draw_ai_generated_mark(cv::Mat& bgr) {
     const double scale = std::max(0.35, bgr.rows / 720.0);
     const int thickness = std::max(1, static_cast<int>(std::round(scale * 1.5)));
     int baseline = 0;
-    const cv::Size size = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, scale, thickness,
-                                          &baseline);
+    const cv::Size size =
+        cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, scale, thickness, &baseline);
     const int pad = std::max(3, static_cast<int>(6 * scale));
     const cv::Rect box(bgr.cols - size.width - 3 * pad, bgr.rows - size.height - baseline - 3 * pad,
                        size.width + 2 * pad, size.height + baseline + 2 * pad);
@@ -42,8 +42,7 @@ void draw_ai_generated_mark(cv::Mat& bgr) {
     cv::Mat region = bgr(clipped);
     region = region * 0.35;  // darken behind the text so it reads on any background
     cv::putText(bgr, text, cv::Point(box.x + pad, box.y + pad + size.height),
-                cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(255, 255, 255), thickness,
-                cv::LINE_AA);
+                cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(255, 255, 255), thickness, cv::LINE_AA);
 }
 
 VideoFileWriter::VideoFileWriter(const VideoWriterOptions& options) : options_(options) {
@@ -53,9 +52,8 @@ VideoFileWriter::VideoFileWriter(const VideoWriterOptions& options) : options_(o
     if (!fs::is_directory(dir))
         throw MediaError("cannot write " + options.path + ": folder " + dir.string() +
                          " does not exist");
-    temporary_ = (dir / (".partial-" + std::to_string(::getpid()) + "-" +
-                         out.filename().string()))
-                     .string();
+    temporary_ =
+        (dir / (".partial-" + std::to_string(::getpid()) + "-" + out.filename().string())).string();
     if (out.extension() != ".mp4" && out.extension() != ".mkv" && out.extension() != ".mov")
         throw MediaError("cannot write " + options.path + ": use a .mp4, .mkv or .mov file name");
     if (ffmpeg_available()) {
@@ -112,8 +110,9 @@ std::string VideoFileWriter::close() {
     } else if (fallback_) {
         fallback_->release();
         fallback_.reset();
-        note = "ffmpeg is not installed: audio was dropped and no provenance metadata was "
-               "written (the visible mark is there); install ffmpeg to keep both";
+        note =
+            "ffmpeg is not installed: audio was dropped and no provenance metadata was "
+            "written (the visible mark is there); install ffmpeg to keep both";
     } else {
         return note;
     }

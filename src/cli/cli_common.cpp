@@ -10,7 +10,9 @@
 
 namespace faceswap::cli {
 
-std::string default_cache_dir() { return paths::cache_dir(); }
+std::string default_cache_dir() {
+    return paths::cache_dir();
+}
 
 std::string resolve_model_dir(const std::string& from_flag) {
     return paths::face_model_dir(from_flag);
@@ -76,11 +78,11 @@ void ProgressBar::draw(std::int64_t done, double fraction, const std::string& no
         if (fraction < 0) fraction = std::min(1.0, static_cast<double>(done) / total_);
         const int width = 28, filled = static_cast<int>(fraction * width);
         const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0.0;
-        const std::string count = total_ > 0 ? std::to_string(done) + "/" + std::to_string(total_)
-                                             : std::to_string(done);
-        std::snprintf(line, sizeof line, "%s [%-*s] %3.0f%% %s  %.1f/s  %s %s  %s",
-                      label_.c_str(), width, std::string(filled, '#').c_str(), fraction * 100,
-                      count.c_str(), rate, fraction >= 1 ? "took" : "ETA",
+        const std::string count =
+            total_ > 0 ? std::to_string(done) + "/" + std::to_string(total_) : std::to_string(done);
+        std::snprintf(line, sizeof line, "%s [%-*s] %3.0f%% %s  %.1f/s  %s %s  %s", label_.c_str(),
+                      width, std::string(filled, '#').c_str(), fraction * 100, count.c_str(), rate,
+                      fraction >= 1 ? "took" : "ETA",
                       format_duration(fraction >= 1 ? elapsed : eta).c_str(), note.c_str());
     } else {
         std::snprintf(line, sizeof line, "%s %lld  %.1f/s  %s", label_.c_str(),

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "faceswap/swap.h"
 #include "faceswap/face_pack.h"
+#include "faceswap/swap.h"
 #include "faceswap/train.h"
 
 namespace faceswap::cli {
@@ -41,8 +41,8 @@ struct BenchOptions {
 int run_bench(const BenchOptions& options);
 
 struct EvalOptions {
-    std::string input, output;  // the original video and its converted version
-    std::string ref_a, ref_b;   // video, image or image folder of each identity
+    std::string input, output;               // the original video and its converted version
+    std::string ref_a, ref_b;                // video, image or image folder of each identity
     std::string ref_a_frames, ref_b_frames;  // "START:END" of a reference video (END exclusive)
     int ref_samples = 32;                    // frames per reference, spread over its range
     std::int64_t start_frame = 0;
@@ -87,7 +87,7 @@ int run_train(const TrainOptions& options);
 struct PackOptions {
     std::string set_dir, out, name;
     int jpeg_quality = 92;
-    bool raw = false;  // uncompressed RGB (large; what a machine without a JPEG codec reads)
+    bool raw = false;   // uncompressed RGB (large; what a machine without a JPEG codec reads)
     int max_faces = 0;  // 0: all; else that many, evenly spaced over the set
 };
 int run_pack(const PackOptions& options);

@@ -106,8 +106,8 @@ int run_convert(const ConvertOptions& options) {
                                  " steps); direction " + (a2b ? "a2b" : "b2a");
                 writer = std::make_unique<capture::VideoFileWriter>(out);
             }
-            PipelineFrame job = capture::pipeline_frame_of(
-                frame.bgr, frame.timestamp_s, static_cast<std::uint64_t>(submitted++));
+            PipelineFrame job = capture::pipeline_frame_of(frame.bgr, frame.timestamp_s,
+                                                           static_cast<std::uint64_t>(submitted++));
             pipeline.submit(stream, std::move(job));  // waits while one frame is waiting
             write_results(0);
         }
@@ -126,16 +126,18 @@ int run_convert(const ConvertOptions& options) {
     }
     const std::string note = writer->close();
     const double n = static_cast<double>(written);
-    std::printf("wrote %s: %lld frames, %lld with a face swapped, %.1f frames/s (reading, "
-                "swapping and writing; %.1f ms per frame through the swap pipeline)%s\n",
-                options.output.c_str(), static_cast<long long>(written),
-                static_cast<long long>(frames_with_faces), n / wall_s, stage_sums.total_ms / n,
-                options.ai_mark ? "" : ", WITHOUT the AI-generated mark");
-    std::printf("mean ms per frame: convert %.1f, detect %.1f, landmarks %.1f, align %.1f, "
-                "generate %.1f, merge %.1f\n",
-                stage_sums.analysis.convert_ms / n, stage_sums.analysis.detect_ms / n,
-                stage_sums.analysis.landmarks_ms / n, stage_sums.analysis.align_ms / n,
-                stage_sums.generate_ms / n, stage_sums.merge_ms / n);
+    std::printf(
+        "wrote %s: %lld frames, %lld with a face swapped, %.1f frames/s (reading, "
+        "swapping and writing; %.1f ms per frame through the swap pipeline)%s\n",
+        options.output.c_str(), static_cast<long long>(written),
+        static_cast<long long>(frames_with_faces), n / wall_s, stage_sums.total_ms / n,
+        options.ai_mark ? "" : ", WITHOUT the AI-generated mark");
+    std::printf(
+        "mean ms per frame: convert %.1f, detect %.1f, landmarks %.1f, align %.1f, "
+        "generate %.1f, merge %.1f\n",
+        stage_sums.analysis.convert_ms / n, stage_sums.analysis.detect_ms / n,
+        stage_sums.analysis.landmarks_ms / n, stage_sums.analysis.align_ms / n,
+        stage_sums.generate_ms / n, stage_sums.merge_ms / n);
     if (!note.empty()) std::printf("note: %s\n", note.c_str());
     return 0;
 }

@@ -152,13 +152,16 @@ int run_eval(const EvalOptions& options) {
     row("flicker in face box, output", sum.flicker_output);
     std::printf("\nquality bar:\n");
     std::printf("  %s  output closer to B than to A in %.1f%% of frames (need >= %.0f%%)\n",
-                pass_fail(sum.pass_identity).c_str(), 100 * sum.closer_fraction, 100 * kMinCloserToB);
+                pass_fail(sum.pass_identity).c_str(), 100 * sum.closer_fraction,
+                100 * kMinCloserToB);
     std::printf(
         "  %s  mean landmark distance %.2f%% of the inter-ocular distance (need <= %.0f%%)\n",
-        pass_fail(sum.pass_landmarks).c_str(), 100 * sum.landmarks.mean, 100 * kMaxLandmarkDistance);
-    std::printf("  %s  mouth opening follows the input: correlation %.3f, mean gap %.3f (need r >= %.1f)\n",
-                pass_fail(sum.pass_mouth).c_str(), sum.mouth_correlation, sum.mouth_gap.mean,
-                kMinMouthCorrelation);
+        pass_fail(sum.pass_landmarks).c_str(), 100 * sum.landmarks.mean,
+        100 * kMaxLandmarkDistance);
+    std::printf(
+        "  %s  mouth opening follows the input: correlation %.3f, mean gap %.3f (need r >= %.1f)\n",
+        pass_fail(sum.pass_mouth).c_str(), sum.mouth_correlation, sum.mouth_gap.mean,
+        kMinMouthCorrelation);
     std::printf("  %s  mean detail ratio %.3f (need >= %.1f)\n", pass_fail(sum.pass_detail).c_str(),
                 sum.detail.mean, kMinDetailRatio);
     std::printf("  %s  flicker output / input %.3f (need <= %.1f)\n",

@@ -27,7 +27,6 @@ nlohmann::json affine_json(const Affine2x3& m) {
     return nlohmann::json::array({m[0], m[1], m[2], m[3], m[4], m[5]});
 }
 
-
 }  // namespace
 
 int run_extract(const ExtractOptions& options) {

@@ -44,18 +44,16 @@ FaceSet load_face_set(const std::string& dir, const std::string& name, int* skip
         set.rgb.reserve(faces.size() * set.size * set.size * 3);
         cv::Mat rgb;
         for (const auto& face : faces) {
-            const cv::Mat bgr =
-                cv::imread((fs::path(dir) / face.at("file").get<std::string>()).string(),
-                           cv::IMREAD_COLOR);
+            const cv::Mat bgr = cv::imread(
+                (fs::path(dir) / face.at("file").get<std::string>()).string(), cv::IMREAD_COLOR);
             if (bgr.empty()) {
                 ++*skipped;
                 continue;
             }
             if (bgr.cols != set.size || bgr.rows != set.size)
                 throw std::runtime_error(face.at("file").get<std::string>() + " is " +
-                                         std::to_string(bgr.cols) + "x" +
-                                         std::to_string(bgr.rows) + ", the set says " +
-                                         std::to_string(set.size));
+                                         std::to_string(bgr.cols) + "x" + std::to_string(bgr.rows) +
+                                         ", the set says " + std::to_string(set.size));
             const auto& m = face.at("image_to_aligned");
             const auto& points = face.at("landmarks");
             if (m.size() != 6 || points.size() != kLandmarkCount)

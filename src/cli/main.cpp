@@ -28,9 +28,10 @@ int run_import(const std::string& face_api_dir, const std::string& out_dir) {
     config.device = DeviceKind::kCpu;
     FaceModels::load(config);
     IdentityEmbedder::load(config);
-    std::printf("wrote ssd_mobilenetv1.fsmodel, landmarks68.fsmodel and face_recognition.fsmodel"
-                " in %s\n",
-                out_dir.c_str());
+    std::printf(
+        "wrote ssd_mobilenetv1.fsmodel, landmarks68.fsmodel and face_recognition.fsmodel"
+        " in %s\n",
+        out_dir.c_str());
     return 0;
 }
 
@@ -168,10 +169,11 @@ int main(int argc, char** argv) {
     add_device_options(*bench_cmd, bench.threads, bench.device);
 
     cli::TrainOptions train;
-    auto* train_cmd = app.add_subcommand(
-        "train", "Train a swap model on two face sets (Ctrl-C saves and stops)");
-    train_cmd->add_option("--a", train.set_a,
-                          "Face set of identity A (a folder from 'faceswap extract', or a pack)")
+    auto* train_cmd =
+        app.add_subcommand("train", "Train a swap model on two face sets (Ctrl-C saves and stops)");
+    train_cmd
+        ->add_option("--a", train.set_a,
+                     "Face set of identity A (a folder from 'faceswap extract', or a pack)")
         ->required();
     train_cmd->add_option("--b", train.set_b, "Face set of identity B")->required();
     train_cmd->add_option("--out", train.out, "Model file to write (with .train checkpoint)")
@@ -192,25 +194,29 @@ int main(int argc, char** argv) {
     train_cmd->add_option("--inter-dims", train.config.inter_dims, "New model: shared map width");
     train_cmd->add_option("--decoder-dims", train.config.decoder_dims, "New model: decoder width");
     train_cmd->add_option("--mask-dims", train.config.mask_dims, "New model: mask decoder width");
-    train_cmd->add_option("--output-upscale", train.config.output_upscale,
-                          "New model: 2 renders the face at twice the decoders' size "
-                          "(depth-to-space output stage), 1 as format 1")
+    train_cmd
+        ->add_option("--output-upscale", train.config.output_upscale,
+                     "New model: 2 renders the face at twice the decoders' size "
+                     "(depth-to-space output stage), 1 as format 1")
         ->check(CLI::IsMember({1, 2}));
     std::string train_loss = "multiscale";
-    train_cmd->add_option("--loss", train_loss,
-                          "Reconstruction loss: multiscale (DSSIM at two scales, Laplacian "
-                          "pyramid) or classic (format 1's)")
+    train_cmd
+        ->add_option("--loss", train_loss,
+                     "Reconstruction loss: multiscale (DSSIM at two scales, Laplacian "
+                     "pyramid) or classic (format 1's)")
         ->check(CLI::IsMember({"multiscale", "classic"}));
     train_cmd->add_option("--init-from", train.config.init_from,
                           "New model: copy the matching weights of this model file first");
     train_cmd->add_option("--time-budget", train.time_budget,
                           "Train for this long (45m, 2h30m), moving through the recipe's phases");
-    train_cmd->add_option("--warp-until", train.warp_until,
-                          "Fraction of the run with random warp; then warp off with "
-                          "learning-rate dropout (1 = warp throughout)")
+    train_cmd
+        ->add_option("--warp-until", train.warp_until,
+                     "Fraction of the run with random warp; then warp off with "
+                     "learning-rate dropout (1 = warp throughout)")
         ->check(CLI::Range(0.0, 1.0));
-    train_cmd->add_option("--lr-dropout", train.lr_dropout,
-                          "After the warp phase: probability each weight update is applied")
+    train_cmd
+        ->add_option("--lr-dropout", train.lr_dropout,
+                     "After the warp phase: probability each weight update is applied")
         ->check(CLI::Range(0.01, 1.0));
     train_cmd->add_option("--eval-video", train.eval_video,
                           "Held-out video of A: score the model on it while training");
@@ -220,15 +226,17 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 100));
     train_cmd->add_option("--eval-clip-frames", train.eval_clip_frames, "Frames per clip")
         ->check(CLI::Range(2, 1000));
-    train_cmd->add_option("--eval-every", train.eval_every_s,
-                          "Seconds of training between quality checks")
+    train_cmd
+        ->add_option("--eval-every", train.eval_every_s,
+                     "Seconds of training between quality checks")
         ->check(CLI::PositiveNumber);
     train_cmd->add_option("--eval-ref-a", train.eval_ref_a,
                           "Identity reference of A (default: set A's crops)");
     train_cmd->add_option("--eval-ref-b", train.eval_ref_b,
                           "Identity reference of B (default: set B's crops)");
-    train_cmd->add_option("--eval-ref-samples", train.eval_ref_samples,
-                          "Frames or images sampled per identity reference")
+    train_cmd
+        ->add_option("--eval-ref-samples", train.eval_ref_samples,
+                     "Frames or images sampled per identity reference")
         ->check(CLI::Range(1, 10000));
     train_cmd->add_option("--models", train.eval_model_dir, "Face model folder (quality checks)");
     train_cmd->add_option("--warp", train.config.warp_amount, "Random warp strength (0 = off)");
@@ -244,15 +252,19 @@ int main(int argc, char** argv) {
 
     cli::PackOptions pack;
     auto* pack_cmd = app.add_subcommand(
-        "pack", "Pack a face set into one compact file (JPEG faces + landmarks) for another machine");
-    pack_cmd->add_option("set", pack.set_dir, "Face set folder from 'faceswap extract'")->required();
+        "pack",
+        "Pack a face set into one compact file (JPEG faces + landmarks) for another machine");
+    pack_cmd->add_option("set", pack.set_dir, "Face set folder from 'faceswap extract'")
+        ->required();
     pack_cmd->add_option("out", pack.out, "Pack file to write (.fspack)")->required();
     pack_cmd->add_option("--name", pack.name, "Identity name (default: the folder name)");
-    pack_cmd->add_option("--quality", pack.jpeg_quality, "JPEG quality")->check(CLI::Range(50, 100));
+    pack_cmd->add_option("--quality", pack.jpeg_quality, "JPEG quality")
+        ->check(CLI::Range(50, 100));
     pack_cmd->add_flag("--raw", pack.raw, "Store raw RGB instead of JPEG (large)");
-    pack_cmd->add_option("--max-faces", pack.max_faces,
-                         "Keep at most this many faces, evenly spaced over the set (a small pack "
-                         "for a benchmark)")
+    pack_cmd
+        ->add_option("--max-faces", pack.max_faces,
+                     "Keep at most this many faces, evenly spaced over the set (a small pack "
+                     "for a benchmark)")
         ->check(CLI::PositiveNumber);
 
     cli::ConvertOptions convert;
@@ -272,13 +284,14 @@ int main(int argc, char** argv) {
     convert_cmd->add_option("--feather", convert.swap.mask_feather,
                             "Blend mask edge blur, fraction of the face crop");
     convert_cmd->add_flag("--poisson", convert.swap.poisson_blend, "Seamless (Poisson) blending");
-    convert_cmd->add_flag("--hull-mask-only", [&](std::int64_t) {
-        convert.swap.use_learned_mask = false;
-    }, "Blend with the landmark hull alone, not the learned mask");
+    convert_cmd->add_flag(
+        "--hull-mask-only", [&](std::int64_t) { convert.swap.use_learned_mask = false; },
+        "Blend with the landmark hull alone, not the learned mask");
     convert_cmd->add_flag("--largest-only", convert.swap.largest_face_only,
                           "Swap only the largest face of each frame");
-    convert_cmd->add_flag("--no-ai-mark", [&](std::int64_t) { convert.ai_mark = false; },
-                          "Leave out the visible AI-generated mark (metadata is still written)");
+    convert_cmd->add_flag(
+        "--no-ai-mark", [&](std::int64_t) { convert.ai_mark = false; },
+        "Leave out the visible AI-generated mark (metadata is still written)");
     convert_cmd->add_option("--start-frame", convert.start_frame, "First frame to convert");
     convert_cmd->add_option("--frames", convert.frames, "Number of frames to convert");
     convert_cmd->add_option("--models", convert.model_dir, "Face-analysis model folder");
@@ -288,8 +301,7 @@ int main(int argc, char** argv) {
     auto* eval_cmd = app.add_subcommand(
         "eval", "Score a converted video against its input: identity, pose, detail, flicker");
     eval_cmd->add_option("--input", eval.input, "The original video")->required();
-    eval_cmd->add_option("--output", eval.output, "Its converted version (same size)")
-        ->required();
+    eval_cmd->add_option("--output", eval.output, "Its converted version (same size)")->required();
     eval_cmd->add_option("--ref-a", eval.ref_a, "Identity A: video, image or image folder")
         ->required();
     eval_cmd->add_option("--ref-b", eval.ref_b, "Identity B: video, image or image folder")
@@ -324,8 +336,9 @@ int main(int argc, char** argv) {
     add_http_options(*models_list);
     auto* models_pull = models_cmd->add_subcommand(
         "pull", "Download a model (resumes a cut download; verified, then renamed into place)");
-    models_pull->add_option("source", models.source,
-                            "SERVER/ID (http://host:8080/demo) or a model file URL")
+    models_pull
+        ->add_option("source", models.source,
+                     "SERVER/ID (http://host:8080/demo) or a model file URL")
         ->required();
     models_pull->add_option("-o,--out", models.out, "File to write (default: ID.fsmodel)");
     models_pull->add_option("--sha256", models.sha256, "Expected sha256 (refused otherwise)");
@@ -344,14 +357,13 @@ int main(int argc, char** argv) {
     add_http_options(*models_delete);
 
     CLI11_PARSE(app, argc, argv);
-    models.action = *models_pull   ? cli::ModelsAction::kPull
-                    : *models_push ? cli::ModelsAction::kPush
+    models.action = *models_pull     ? cli::ModelsAction::kPull
+                    : *models_push   ? cli::ModelsAction::kPush
                     : *models_delete ? cli::ModelsAction::kDelete
                                      : cli::ModelsAction::kList;
     train.config.device = cli::parse_device(train_device);
     train.config.loss = train_loss == "classic" ? TrainLoss::kClassic : TrainLoss::kMultiScale;
-    for (const auto& [flag, value] :
-         std::initializer_list<std::pair<const char*, int>>{
+    for (const auto& [flag, value] : std::initializer_list<std::pair<const char*, int>>{
              {"--resolution", train.config.resolution},
              {"--output-upscale", train.config.output_upscale},
              {"--encoder-dims", train.config.encoder_dims},
@@ -359,9 +371,11 @@ int main(int argc, char** argv) {
              {"--inter-dims", train.config.inter_dims},
              {"--decoder-dims", train.config.decoder_dims},
              {"--mask-dims", train.config.mask_dims}})
-        if (train_cmd->get_option(flag)->count() > 0) train.architecture_flags.push_back({flag, value});
+        if (train_cmd->get_option(flag)->count() > 0)
+            train.architecture_flags.push_back({flag, value});
     convert.swap.direction = parse_swap_direction(convert_direction);
-    convert.swap.color_transfer = convert_color == "rct" ? ColorTransfer::kRct : ColorTransfer::kNone;
+    convert.swap.color_transfer =
+        convert_color == "rct" ? ColorTransfer::kRct : ColorTransfer::kNone;
     try {
         if (*import_cmd) return run_import(face_api_dir, import_out);
         if (*detect_cmd)

@@ -50,7 +50,8 @@ int run_pack(const PackOptions& options) {
     FaceSet set = load_face_set(options.set_dir, name, &skipped);
     if (set.count() == 0)
         throw std::runtime_error(options.set_dir + " holds no readable faces to pack");
-    if (options.max_faces > 0 && options.max_faces < set.count()) set = evenly_spaced(set, options.max_faces);
+    if (options.max_faces > 0 && options.max_faces < set.count())
+        set = evenly_spaced(set, options.max_faces);
     const int quality = options.jpeg_quality;
     const FaceEncoder encoder = [quality](const std::uint8_t* rgb, int size,
                                           std::vector<std::uint8_t>& bytes) {
@@ -59,13 +60,14 @@ int run_pack(const PackOptions& options) {
         cv::cvtColor(image, bgr, cv::COLOR_RGB2BGR);
         return cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, quality});
     };
-    write_face_pack(set, options.out, options.raw ? FacePackEncoding::kRaw : FacePackEncoding::kJpeg,
-                    encoder);
+    write_face_pack(set, options.out,
+                    options.raw ? FacePackEncoding::kRaw : FacePackEncoding::kJpeg, encoder);
     const auto bytes = std::filesystem::file_size(options.out);
-    std::printf("packed %d faces of '%s' (%d px, coverage %.2f) into %s: %.1f MB (%s)%s\n",
-                set.count(), set.name.c_str(), set.size, set.coverage, options.out.c_str(),
-                bytes / 1e6, options.raw ? "raw" : ("JPEG quality " + std::to_string(quality)).c_str(),
-                skipped ? (", " + std::to_string(skipped) + " unreadable crops skipped").c_str() : "");
+    std::printf(
+        "packed %d faces of '%s' (%d px, coverage %.2f) into %s: %.1f MB (%s)%s\n", set.count(),
+        set.name.c_str(), set.size, set.coverage, options.out.c_str(), bytes / 1e6,
+        options.raw ? "raw" : ("JPEG quality " + std::to_string(quality)).c_str(),
+        skipped ? (", " + std::to_string(skipped) + " unreadable crops skipped").c_str() : "");
     return 0;
 }
 

@@ -1,5 +1,5 @@
-#include "faceswap/stats.h"
 #include "swap_eval.h"
+#include "faceswap/stats.h"
 
 #include <opencv2/imgproc.hpp>
 
@@ -271,7 +271,8 @@ EvalSummary summarize(const std::vector<FrameScore>& scores) {
                           : NAN;
     s.pass_identity = s.with_input_face > 0 && s.closer_fraction >= kMinCloserToB;
     s.pass_landmarks = s.landmarks.count > 0 && s.landmarks.mean <= kMaxLandmarkDistance;
-    s.pass_mouth = std::isfinite(s.mouth_correlation) && s.mouth_correlation >= kMinMouthCorrelation;
+    s.pass_mouth =
+        std::isfinite(s.mouth_correlation) && s.mouth_correlation >= kMinMouthCorrelation;
     s.pass_detail = s.detail.count > 0 && s.detail.mean >= kMinDetailRatio;
     s.pass_flicker = std::isfinite(s.flicker_ratio) && s.flicker_ratio <= kMaxFlickerRatio;
     return s;

@@ -2,18 +2,18 @@
 // or a wall-clock budget, progress, previews, checkpoints, exact resume, a clean stop on
 // Ctrl-C, and quality checks on held-out frames while it trains (scored by swap_eval.cpp, the
 // code of `faceswap eval`).
+#include <sys/resource.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <sys/resource.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <cctype>
 #include <map>
 #include <sstream>
 
@@ -34,7 +34,9 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 std::atomic<bool> stop_requested{false};
-extern "C" void on_stop_signal(int) { stop_requested = true; }
+extern "C" void on_stop_signal(int) {
+    stop_requested = true;
+}
 
 double cpu_seconds() {
     rusage usage{};
@@ -53,8 +55,7 @@ FaceSet load_set(const std::string& dir, const std::string& name) {
     } else {
         set = load_face_set(dir, name.empty() ? identity_name_of(dir) : name, &skipped);
     }
-    std::fprintf(stderr, "%d faces (%d px, coverage %.2f)%s\n", set.count(), set.size,
-                 set.coverage,
+    std::fprintf(stderr, "%d faces (%d px, coverage %.2f)%s\n", set.count(), set.size, set.coverage,
                  skipped ? (", " + std::to_string(skipped) + " unreadable skipped").c_str() : "");
     return set;
 }
@@ -194,8 +195,8 @@ void write_quality_chart(const std::vector<QualityRow>& rows, const std::string&
         for (double v : {lo + pad, hi - pad}) {
             char label[32];
             std::snprintf(label, sizeof label, "%.3g", v);
-            cv::putText(chart, label, {4, static_cast<int>(y_of(v)) + 4},
-                        cv::FONT_HERSHEY_SIMPLEX, 0.4, axis, 1, cv::LINE_AA);
+            cv::putText(chart, label, {4, static_cast<int>(y_of(v)) + 4}, cv::FONT_HERSHEY_SIMPLEX,
+                        0.4, axis, 1, cv::LINE_AA);
         }
         // The bar, dashed.
         const int yb = static_cast<int>(y_of(panel.bar));
@@ -268,8 +269,8 @@ class QualityCheck {
         ref_config.tracking = false;
         auto reference = [&](const std::string& path, bool is_default, const char* flag) {
             try {
-                return reference_descriptor(path, "", options.eval_ref_samples, models_,
-                                            *embedder_, ref_config);
+                return reference_descriptor(path, "", options.eval_ref_samples, models_, *embedder_,
+                                            ref_config);
             } catch (const std::exception& e) {
                 if (!is_default) throw;
                 // Tight crops of small sets are hard for the detector to find faces in.
@@ -303,8 +304,8 @@ class QualityCheck {
                 const cv::Mat& input = clip.frames[i];
                 SwapResult result = swapper.process(view_of(input), i / 25.0);
                 const cv::Mat output(result.height, result.width, CV_8UC3, result.pixels.data());
-                scores.push_back(scorer.score(clip.first + static_cast<std::int64_t>(i), input,
-                                              output));
+                scores.push_back(
+                    scorer.score(clip.first + static_cast<std::int64_t>(i), input, output));
             }
         }
         EvalSummary summary = summarize(scores);
@@ -401,14 +402,15 @@ void check_architecture_flags(const std::vector<std::pair<std::string, int>>& fl
     auto value_of = [&](char key) {
         std::istringstream words(arch);
         for (std::string word; words >> word;)
-            if (word.size() > 1 && word[0] == key && std::isdigit(static_cast<unsigned char>(word[1])))
+            if (word.size() > 1 && word[0] == key &&
+                std::isdigit(static_cast<unsigned char>(word[1])))
                 return std::stoi(word.substr(1));
         return key == 'u' ? 1 : -1;  // no "u": format 1's layout
     };
-    const std::map<std::string, char> keys = {
-        {"--resolution", 'r'},   {"--output-upscale", 'u'}, {"--encoder-dims", 'e'},
-        {"--bottleneck-dims", 'b'}, {"--inter-dims", 'i'},    {"--decoder-dims", 'd'},
-        {"--mask-dims", 'm'}};
+    const std::map<std::string, char> keys = {{"--resolution", 'r'},   {"--output-upscale", 'u'},
+                                              {"--encoder-dims", 'e'}, {"--bottleneck-dims", 'b'},
+                                              {"--inter-dims", 'i'},   {"--decoder-dims", 'd'},
+                                              {"--mask-dims", 'm'}};
     for (const auto& [flag, value] : flags) {
         const auto key = keys.find(flag);
         if (key == keys.end()) continue;
@@ -472,8 +474,8 @@ int run_train(const TrainOptions& options) {
         throw std::runtime_error("the model is at step " + std::to_string(first_step) +
                                  " already; ask for more --steps or give a --time-budget");
     std::fprintf(stderr, "training %s on %s, batch %d per identity, from step %lld %s\n",
-                 trainer->architecture().c_str(), trainer->device_name().c_str(),
-                 config.batch_size, static_cast<long long>(first_step),
+                 trainer->architecture().c_str(), trainer->device_name().c_str(), config.batch_size,
+                 static_cast<long long>(first_step),
                  budget_s > 0 ? ("for " + format_duration(budget_s)).c_str()
                               : ("to " + std::to_string(options.total_steps)).c_str());
 
@@ -531,8 +533,8 @@ int run_train(const TrainOptions& options) {
         bar_note = s.all_pass() ? "bar: MET" : "bar: " + std::to_string(passes) + "/5";
         const double took = std::chrono::duration<double>(Clock::now() - t0).count();
         eval_seconds += took;
-        std::fprintf(stderr, "\nquality (%s, step %lld, %s of training, check took %s): %s\n",
-                     why, static_cast<long long>(row.step), format_duration(row.wall_s).c_str(),
+        std::fprintf(stderr, "\nquality (%s, step %lld, %s of training, check took %s): %s\n", why,
+                     static_cast<long long>(row.step), format_duration(row.wall_s).c_str(),
                      format_duration(took).c_str(), s.one_line().c_str());
     };
 
@@ -552,11 +554,12 @@ int run_train(const TrainOptions& options) {
                 fs::remove(quality_path);
                 fs::remove(chart_path);
             }
-            throw std::runtime_error(
-                "--time-budget " + format_duration(budget_s) + " is too short: one quality "
-                "check takes " + format_duration(eval_seconds) +
-                "; give at least " + format_duration(4 * eval_seconds) +
-                ", fewer --eval-clips, or no --eval-video");
+            throw std::runtime_error("--time-budget " + format_duration(budget_s) +
+                                     " is too short: one quality "
+                                     "check takes " +
+                                     format_duration(eval_seconds) + "; give at least " +
+                                     format_duration(4 * eval_seconds) +
+                                     ", fewer --eval-clips, or no --eval-video");
         }
     }
 
@@ -606,8 +609,8 @@ int run_train(const TrainOptions& options) {
             << losses.face_b << ',' << losses.mask_a << ',' << losses.mask_b << std::endl;
         char note[160];
         std::snprintf(note, sizeof note, "step %lld %s loss %.4f (A %.4f B %.4f) %s",
-                      static_cast<long long>(step), trainer->phase().name.c_str(),
-                      smoothed.total, smoothed.face_a, smoothed.face_b, bar_note.c_str());
+                      static_cast<long long>(step), trainer->phase().name.c_str(), smoothed.total,
+                      smoothed.face_a, smoothed.face_b, bar_note.c_str());
         progress.update_fraction(progress_fraction(), step - first_step, note);
         if (options.preview_every > 0 && step % options.preview_every == 0)
             write_preview(*trainer, options.preview_rows, preview_path);

@@ -13,15 +13,14 @@
 #include <stdexcept>
 #include <thread>
 
+#include "faceswap/clock.h"
 #include "faceswap/net/jpeg.h"
 #include "faceswap/net/ws_transport.h"
-#include "faceswap/clock.h"
 
 namespace faceswap::net {
 namespace {
 
 namespace websocket = beast::websocket;
-
 
 // The newest samples, for percentiles over a recent window rather than all time.
 class SampleWindow {
@@ -170,8 +169,8 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
         {
             std::lock_guard lock(mu);
             if (pending) ++stats.dropped;
-            pending =
-                Pending{id, std::move(jpeg), width, height, capture_us < 0 ? clock::now_us() : capture_us};
+            pending = Pending{id, std::move(jpeg), width, height,
+                              capture_us < 0 ? clock::now_us() : capture_us};
             ++stats.submitted;
         }
         asio::post(ioc, [self = shared_from_this()] { self->pump(); });

@@ -20,7 +20,7 @@ std::string trim(const std::string& text);
 // What the server said, on one line: a JSON {"error": ...} body, else its text (not HTML).
 std::string server_message_of(const std::string& body, const std::string& content_type);
 const char* reason_of(int status);  // "Not Found" for 404
-std::string hint_of(int status);     // what to do about it, or ""
+std::string hint_of(int status);    // what to do about it, or ""
 
 using Clock = std::chrono::steady_clock;
 

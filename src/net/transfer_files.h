@@ -23,7 +23,7 @@ void remove_quietly(const std::string& path);
 bool hash_prefix(const std::string& path, std::int64_t length, Sha256& hash);
 std::int64_t content_range_start(const std::string& value);  // "bytes START-END/TOTAL" -> START
 std::int64_t content_range_total(const std::string& value);  // -> TOTAL (or -1)
-bool retryable(const TransferError& e);  // network errors and 502/503/504
+bool retryable(const TransferError& e);                      // network errors and 502/503/504
 
 // The partial file of a download, appended to by the transfer.
 class PartialFile {

@@ -25,7 +25,8 @@ class LiveStats {
     void record(std::int64_t capture_us, std::int64_t now_us) {
         ++frames_;
         shown_at_.push_back(now_us);
-        while (shown_at_.size() > 2 && now_us - shown_at_.front() > 2'000'000) shown_at_.pop_front();
+        while (shown_at_.size() > 2 && now_us - shown_at_.front() > 2'000'000)
+            shown_at_.pop_front();
         if (capture_us > 0) {
             latencies_ms_.push_back((now_us - capture_us) / 1000.0);
             if (latencies_ms_.size() > window_) latencies_ms_.pop_front();
@@ -39,7 +40,8 @@ class LiveStats {
         s.frames = frames_;
         // Rate over the last two seconds; zero once frames stop arriving.
         if (shown_at_.size() >= 2 && now_us - shown_at_.back() < 1'000'000)
-            s.fps = (shown_at_.size() - 1) * 1e6 / static_cast<double>(shown_at_.back() - shown_at_.front());
+            s.fps = (shown_at_.size() - 1) * 1e6 /
+                    static_cast<double>(shown_at_.back() - shown_at_.front());
         if (!latencies_ms_.empty()) {
             const stats::Summary latency =
                 stats::summarize({latencies_ms_.begin(), latencies_ms_.end()});
@@ -52,7 +54,8 @@ class LiveStats {
 
     // Mean rate between the first and the last frame since reset() (the benchmark's figure).
     double mean_fps() const {
-        return frames_ > 1 && last_us_ > first_us_ ? (frames_ - 1) * 1e6 / (last_us_ - first_us_) : 0;
+        return frames_ > 1 && last_us_ > first_us_ ? (frames_ - 1) * 1e6 / (last_us_ - first_us_)
+                                                   : 0;
     }
 
     void reset() { *this = LiveStats(window_); }

@@ -16,12 +16,17 @@ LocalBackend::~LocalBackend() {
     if (worker_.joinable()) worker_.join();
 }
 
-void LocalBackend::set_settings(LocalSettings settings) { settings_ = std::move(settings); }
+void LocalBackend::set_settings(LocalSettings settings) {
+    settings_ = std::move(settings);
+}
 
 QString LocalBackend::describe() const {
     std::lock_guard lock(models_mutex_);
-    return device_name_.empty() ? QStringLiteral("local")
-                                : QStringLiteral("local, %1%2").arg(QString::fromStdString(device_name_), settings_.pipelined ? QStringLiteral(", 2-stage pipeline") : QString());
+    return device_name_.empty()
+               ? QStringLiteral("local")
+               : QStringLiteral("local, %1%2")
+                     .arg(QString::fromStdString(device_name_),
+                          settings_.pipelined ? QStringLiteral(", 2-stage pipeline") : QString());
 }
 
 void LocalBackend::start(std::shared_ptr<capture::FrameMailbox> input) {
@@ -31,9 +36,8 @@ void LocalBackend::start(std::shared_ptr<capture::FrameMailbox> input) {
     stop_requested_ = false;
     reset_counters();
     set_state(BackendState::kStarting, QStringLiteral("loading the models"));
-    worker_ = std::thread([this, input = std::move(input), settings = settings_] {
-        run(input, settings);
-    });
+    worker_ = std::thread(
+        [this, input = std::move(input), settings = settings_] { run(input, settings); });
 }
 
 void LocalBackend::stop() {
@@ -78,8 +82,8 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
         std::mutex in_flight_mutex;
         std::map<std::uint64_t, capture::FramePtr> in_flight;  // by sequence, until answered
         std::string failure;
-        const StreamId stream = pipeline.open_stream(
-            swap_model, settings.swap, [&](PipelineResult&& r) {
+        const StreamId stream =
+            pipeline.open_stream(swap_model, settings.swap, [&](PipelineResult&& r) {
                 capture::FramePtr frame;
                 {
                     std::lock_guard lock(in_flight_mutex);

@@ -24,27 +24,43 @@ int main(int argc, char** argv) {
     QApplication::setApplicationVersion(QStringLiteral(FACESWAP_VERSION));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("Live face swap from a camera or a video, locally or through a faceswap-server."));
+    parser.setApplicationDescription(QStringLiteral(
+        "Live face swap from a camera or a video, locally or through a faceswap-server."));
     parser.addHelpOption();
     parser.addVersionOption();
-    const QCommandLineOption source({"s", "source"}, "camera, camera:<hex id>, demo, pattern, or a video file", "source");
+    const QCommandLineOption source(
+        {"s", "source"}, "camera, camera:<hex id>, demo, pattern, or a video file", "source");
     const QCommandLineOption mode({"m", "mode"}, "local or remote", "mode");
     const QCommandLineOption server("server", "remote: server URL (ws:// or wss://)", "url");
     const QCommandLineOption token("token", "remote: auth token", "token");
-    const QCommandLineOption model("model", "local: .fsmodel file; remote: the server's model id", "model");
+    const QCommandLineOption model("model", "local: .fsmodel file; remote: the server's model id",
+                                   "model");
     const QCommandLineOption direction("direction", "a2b or b2a", "direction");
-    const QCommandLineOption size("size", "capture size, e.g. 640x480 (default: as last time)", "WxH");
-    const QCommandLineOption fps("fps", "camera and test-pattern frame rate; video files are paced at it too (default: their own)", "rate");
-    const QCommandLineOption no_pipeline("no-pipeline", "local: run both engine stages on one thread with every core");
-    const QCommandLineOption inline_detection("inline-detection", "local: run the periodic face detector on the frame path (the engine's default) instead of in the background");
+    const QCommandLineOption size("size", "capture size, e.g. 640x480 (default: as last time)",
+                                  "WxH");
+    const QCommandLineOption fps(
+        "fps",
+        "camera and test-pattern frame rate; video files are paced at it too (default: their own)",
+        "rate");
+    const QCommandLineOption no_pipeline(
+        "no-pipeline", "local: run both engine stages on one thread with every core");
+    const QCommandLineOption inline_detection(
+        "inline-detection",
+        "local: run the periodic face detector on the frame path (the engine's default) instead of "
+        "in the background");
     const QCommandLineOption start("start", "press Start once the window is up");
-    const QCommandLineOption quit_after("quit-after", "quit cleanly after this many seconds", "seconds");
-    const QCommandLineOption benchmark("benchmark", "swap, then print FPS and latency over this many seconds and quit", "seconds");
-    const QCommandLineOption screenshot("screenshot", "save the window to this PNG before quitting", "file");
-    const QCommandLineOption record_dir("record-dir", "where Record writes its videos (default: ~/Videos)", "folder");
+    const QCommandLineOption quit_after("quit-after", "quit cleanly after this many seconds",
+                                        "seconds");
+    const QCommandLineOption benchmark(
+        "benchmark", "swap, then print FPS and latency over this many seconds and quit", "seconds");
+    const QCommandLineOption screenshot("screenshot", "save the window to this PNG before quitting",
+                                        "file");
+    const QCommandLineOption record_dir(
+        "record-dir", "where Record writes its videos (default: ~/Videos)", "folder");
     const QCommandLineOption no_settings("no-settings", "neither read nor save the saved settings");
-    parser.addOptions({source, mode, server, token, model, direction, size, fps, no_pipeline, inline_detection, start, quit_after,
-                       benchmark, screenshot, record_dir, no_settings});
+    parser.addOptions({source, mode, server, token, model, direction, size, fps, no_pipeline,
+                       inline_detection, start, quit_after, benchmark, screenshot, record_dir,
+                       no_settings});
     parser.process(app);
 
     faceswap::ui::AppOptions options;
@@ -83,7 +99,8 @@ int main(int argc, char** argv) {
     const QString screenshot_path = parser.value(screenshot);
     const auto finish = [&](int code) {
         if (!screenshot_path.isEmpty() && !window.grab().save(screenshot_path))
-            std::fprintf(stderr, "warning: could not write the screenshot %s\n", qPrintable(screenshot_path));
+            std::fprintf(stderr, "warning: could not write the screenshot %s\n",
+                         qPrintable(screenshot_path));
         window.close();
         QApplication::exit(code);
     };
@@ -100,42 +117,53 @@ int main(int argc, char** argv) {
         enum class Phase { kWaiting, kWarmup, kMeasuring } phase = Phase::kWaiting;
         QElapsedTimer phase_clock;
         std::int64_t preview_at_start = 0;
-        QObject::connect(&bench_timer, &QTimer::timeout, &window, [&, phase, phase_clock, preview_at_start]() mutable {
-            auto* backend = window.backend();
-            const BackendState state = backend ? backend->state() : BackendState::kStopped;
-            if (state == BackendState::kFailed || (phase != Phase::kWaiting && state != BackendState::kRunning)) {
-                std::fprintf(stderr, "error: the swap stopped: %s\n", qPrintable(window.message()));
-                finish(1);
-                return;
-            }
-            if (phase == Phase::kWaiting && state == BackendState::kRunning) {
-                phase = Phase::kWarmup;
-                phase_clock.start();
-            } else if (phase == Phase::kWarmup && phase_clock.elapsed() > 3000) {
-                phase = Phase::kMeasuring;
-                window.reset_stats();
-                preview_at_start = window.preview_frames();
-                backend->counters();
-                phase_clock.start();
-            } else if (phase == Phase::kMeasuring && phase_clock.elapsed() > bench_seconds * 1000) {
-                const auto s = window.stats();
-                const auto c = backend->counters();
-                const double seconds = phase_clock.elapsed() / 1000.0;
-                std::printf("faceswap-app benchmark: %s, source %s at %dx%d, %.0f s\n",
-                            qPrintable(backend->describe()), qPrintable(window.current_source()),
-                            window.preview_view()->image().width(), window.preview_view()->image().height(), seconds);
-                std::printf("  swapped view  %.1f FPS (%lld frames shown)\n", window.mean_fps(),
-                            static_cast<long long>(s.frames));
-                std::printf("  preview       %.1f FPS\n", (window.preview_frames() - preview_at_start) / seconds);
-                std::printf("  capture-to-display latency  p50 %.1f ms, p95 %.1f ms, max %.1f ms (last %d frames)\n",
-                            s.latency_p50_ms, s.latency_p95_ms, s.latency_max_ms, 300);
-                std::printf("  since start: swapped %lld, skipped (backend busy) %lld, lost %lld\n",
-                            static_cast<long long>(c.swapped), static_cast<long long>(c.skipped),
-                            static_cast<long long>(c.lost));
-                std::fflush(stdout);
-                finish(0);
-            }
-        });
+        QObject::connect(
+            &bench_timer, &QTimer::timeout, &window,
+            [&, phase, phase_clock, preview_at_start]() mutable {
+                auto* backend = window.backend();
+                const BackendState state = backend ? backend->state() : BackendState::kStopped;
+                if (state == BackendState::kFailed ||
+                    (phase != Phase::kWaiting && state != BackendState::kRunning)) {
+                    std::fprintf(stderr, "error: the swap stopped: %s\n",
+                                 qPrintable(window.message()));
+                    finish(1);
+                    return;
+                }
+                if (phase == Phase::kWaiting && state == BackendState::kRunning) {
+                    phase = Phase::kWarmup;
+                    phase_clock.start();
+                } else if (phase == Phase::kWarmup && phase_clock.elapsed() > 3000) {
+                    phase = Phase::kMeasuring;
+                    window.reset_stats();
+                    preview_at_start = window.preview_frames();
+                    backend->counters();
+                    phase_clock.start();
+                } else if (phase == Phase::kMeasuring &&
+                           phase_clock.elapsed() > bench_seconds * 1000) {
+                    const auto s = window.stats();
+                    const auto c = backend->counters();
+                    const double seconds = phase_clock.elapsed() / 1000.0;
+                    std::printf("faceswap-app benchmark: %s, source %s at %dx%d, %.0f s\n",
+                                qPrintable(backend->describe()),
+                                qPrintable(window.current_source()),
+                                window.preview_view()->image().width(),
+                                window.preview_view()->image().height(), seconds);
+                    std::printf("  swapped view  %.1f FPS (%lld frames shown)\n", window.mean_fps(),
+                                static_cast<long long>(s.frames));
+                    std::printf("  preview       %.1f FPS\n",
+                                (window.preview_frames() - preview_at_start) / seconds);
+                    std::printf(
+                        "  capture-to-display latency  p50 %.1f ms, p95 %.1f ms, max %.1f ms (last "
+                        "%d frames)\n",
+                        s.latency_p50_ms, s.latency_p95_ms, s.latency_max_ms, 300);
+                    std::printf(
+                        "  since start: swapped %lld, skipped (backend busy) %lld, lost %lld\n",
+                        static_cast<long long>(c.swapped), static_cast<long long>(c.skipped),
+                        static_cast<long long>(c.lost));
+                    std::fflush(stdout);
+                    finish(0);
+                }
+            });
         bench_timer.start(50);
     }
     return QApplication::exec();

@@ -7,12 +7,12 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QPointer>
 #include <QHBoxLayout>
 #include <QKeySequence>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMediaDevices>
+#include <QPointer>
 #include <QPushButton>
 #include <QSettings>
 #include <QShortcut>
@@ -27,6 +27,7 @@
 
 #include "faceswap/capture/frame_source.h"
 #include "faceswap/capture/media_reader.h"
+#include "faceswap/clock.h"
 #include "faceswap/net/model_store.h"
 #include "faceswap/paths.h"
 #include "local_backend.h"
@@ -35,7 +36,6 @@
 #include "server_models.h"
 #include "source_factory.h"
 #include "video_view.h"
-#include "faceswap/clock.h"
 
 namespace faceswap::ui {
 namespace {
@@ -45,9 +45,10 @@ using namespace sources;  // the source keys
 // A QImage that shares the captured frame's pixels (no copy) and keeps the frame alive.
 QImage image_of(const capture::FramePtr& frame) {
     auto* keep = new capture::FramePtr(frame);
-    return QImage(frame->bgr.data, frame->bgr.cols, frame->bgr.rows,
-                  static_cast<qsizetype>(frame->bgr.step[0]), QImage::Format_BGR888,
-                  [](void* info) { delete static_cast<capture::FramePtr*>(info); }, keep);
+    return QImage(
+        frame->bgr.data, frame->bgr.cols, frame->bgr.rows,
+        static_cast<qsizetype>(frame->bgr.step[0]), QImage::Format_BGR888,
+        [](void* info) { delete static_cast<capture::FramePtr*>(info); }, keep);
 }
 
 }  // namespace
@@ -57,12 +58,14 @@ MainWindow::MainWindow(AppOptions options, QWidget* parent)
       options_(std::move(options)),
       mailbox_(std::make_shared<capture::FrameMailbox>()) {
     if (options_.use_settings)
-        settings_ = std::make_unique<QSettings>(QStringLiteral("faceswap"), QStringLiteral("faceswap-app"));
+        settings_ =
+            std::make_unique<QSettings>(QStringLiteral("faceswap"), QStringLiteral("faceswap-app"));
     build_ui();
     // Both backends exist from the start (idle, cheap); Start hands the chosen one its settings.
     local_ = new LocalBackend(LocalSettings{}, this);
     remote_ = new RemoteBackend(RemoteSettings{}, this);
-    for (SwapBackend* backend : {static_cast<SwapBackend*>(local_), static_cast<SwapBackend*>(remote_)}) {
+    for (SwapBackend* backend :
+         {static_cast<SwapBackend*>(local_), static_cast<SwapBackend*>(remote_)}) {
         connect(backend, &SwapBackend::stateChanged, this, &MainWindow::on_backend_state);
         connect(backend, &SwapBackend::frameReady, this, &MainWindow::on_swapped_frame);
     }
@@ -100,7 +103,9 @@ void MainWindow::select_source_key(const QString& key) {
     if (index >= 0) source_combo_->setCurrentIndex(index);
 }
 
-QString MainWindow::current_source() const { return source_key_; }
+QString MainWindow::current_source() const {
+    return source_key_;
+}
 
 void MainWindow::update_mode_widgets() {
     const bool remote = mode_combo_->currentData() == QLatin1String("remote");
@@ -136,8 +141,8 @@ void MainWindow::refresh_remote_models() {
             model_combo_->addItems(ids);
             const int index = model_combo_->findText(current);
             model_combo_->setCurrentIndex(index >= 0 ? index : 0);
-            statusBar()->showMessage(QStringLiteral("The server offers %1 model(s)").arg(ids.size()),
-                                     5000);
+            statusBar()->showMessage(
+                QStringLiteral("The server offers %1 model(s)").arg(ids.size()), 5000);
         });
 }
 
@@ -147,7 +152,8 @@ void MainWindow::restart_source() {
         source_.reset();
     }
     preview_->clear(QStringLiteral("Opening %1…").arg(source_combo_->currentText()));
-    source_ = sources::open(source_key_, mailbox_, {capture_size(), capture_rate(), options_.file_fps});
+    source_ =
+        sources::open(source_key_, mailbox_, {capture_size(), capture_rate(), options_.file_fps});
     connect(source_.get(), &capture::FrameSource::failed, this, &MainWindow::on_source_failed);
     connect(source_.get(), &capture::FrameSource::opened, this, [this](QSize size, double fps) {
         statusBar()->showMessage(QStringLiteral("%1: %2x%3 at %4 frames/s")
@@ -160,8 +166,12 @@ void MainWindow::restart_source() {
     source_->start();
 }
 
-QSize MainWindow::capture_size() const { return size_combo_->currentData().toSize(); }
-double MainWindow::capture_rate() const { return rate_combo_->currentData().toDouble(); }
+QSize MainWindow::capture_size() const {
+    return size_combo_->currentData().toSize();
+}
+double MainWindow::capture_rate() const {
+    return rate_combo_->currentData().toDouble();
+}
 
 void MainWindow::on_source_failed(const QString& message) {
     preview_->clear(message);
@@ -186,7 +196,9 @@ void MainWindow::hide_message() {
     banner_->hide();
 }
 
-QString MainWindow::message() const { return banner_->isVisible() ? banner_text_->text() : QString(); }
+QString MainWindow::message() const {
+    return banner_->isVisible() ? banner_text_->text() : QString();
+}
 
 void MainWindow::update_preview() {
     const capture::FramePtr frame = mailbox_->latest();
@@ -249,7 +261,8 @@ void MainWindow::on_backend_state(BackendState state, const QString& detail) {
         swapped_->clear(QStringLiteral("Press Start (Space) to swap faces"));
     } else if (state == BackendState::kReconnecting) {
         swapped_->clear(QStringLiteral("Connection lost — reconnecting…\n%1").arg(detail));
-    } else if (state == BackendState::kRunning && mode_combo_->currentData() == QLatin1String("local")) {
+    } else if (state == BackendState::kRunning &&
+               mode_combo_->currentData() == QLatin1String("local")) {
         hide_message();
     }
     update_status();
@@ -266,13 +279,16 @@ void MainWindow::on_swapped_frame() {
     if (recorder_) recorder_->add(frame->image, frame->capture_us);
 }
 
-StatsSnapshot MainWindow::stats() const { return stats_.snapshot(clock::now_us()); }
+StatsSnapshot MainWindow::stats() const {
+    return stats_.snapshot(clock::now_us());
+}
 
 void MainWindow::update_status() {
     const BackendState state = backend_ ? backend_->state() : BackendState::kStopped;
     QString text = backend_ ? backend_->describe() + QStringLiteral(": ") : QString();
     text += QString::fromLatin1(state_label(state));
-    if (!state_detail_.isEmpty() && state != BackendState::kStopped) text += QStringLiteral(" — ") + state_detail_;
+    if (!state_detail_.isEmpty() && state != BackendState::kStopped)
+        text += QStringLiteral(" — ") + state_detail_;
     if (recorder_) text += QStringLiteral("  ● recording");
     state_label_->setText(text);
     const char* colour = state == BackendState::kRunning        ? "#2e9d4f"
@@ -293,8 +309,10 @@ void MainWindow::update_status() {
     latency_label_->setText(QStringLiteral("latency p50 %1 ms, p95 %2 ms")
                                 .arg(s.latency_p50_ms, 0, 'f', 0)
                                 .arg(s.latency_p95_ms, 0, 'f', 0));
-    dropped_label_->setText(QStringLiteral("skipped %1%2").arg(c.skipped).arg(
-        c.lost > 0 ? QStringLiteral(", lost %1").arg(c.lost) : QString()));
+    dropped_label_->setText(
+        QStringLiteral("skipped %1%2")
+            .arg(c.skipped)
+            .arg(c.lost > 0 ? QStringLiteral(", lost %1").arg(c.lost) : QString()));
     faces_label_->setText(QStringLiteral("faces %1").arg(faces_));
 }
 
@@ -311,13 +329,15 @@ void MainWindow::toggle_recording() {
         try {
             note = QString::fromStdString(recorder_->finish());
         } catch (const std::exception& e) {
-            show_message(QStringLiteral("The recording failed: %1").arg(QString::fromUtf8(e.what())));
+            show_message(
+                QStringLiteral("The recording failed: %1").arg(QString::fromUtf8(e.what())));
         }
         recorder_.reset();
         last_recording_ = recording_path_;
         record_button_->setText(QStringLiteral("Record"));
-        statusBar()->showMessage(QStringLiteral("Recording saved (%1 frames)%2").arg(frames).arg(
-                                     note.isEmpty() ? QString() : QStringLiteral(": ") + note),
+        statusBar()->showMessage(QStringLiteral("Recording saved (%1 frames)%2")
+                                     .arg(frames)
+                                     .arg(note.isEmpty() ? QString() : QStringLiteral(": ") + note),
                                  8000);
         update_status();
         return;
@@ -332,12 +352,14 @@ void MainWindow::toggle_recording() {
                          : options_.record_dir;
     if (folder.isEmpty() || !QDir().mkpath(folder)) folder = QDir::homePath();
     const QString path = QDir(folder).filePath(
-        QStringLiteral("faceswap-%1.mp4").arg(QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"))));
+        QStringLiteral("faceswap-%1.mp4")
+            .arg(QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"))));
     try {
         recorder_ = std::make_unique<Recorder>(path, shown.width(), shown.height(), 30.0,
                                                model_provenance().toStdString());
     } catch (const std::exception& e) {
-        show_message(QStringLiteral("Cannot record to %1: %2").arg(path, QString::fromUtf8(e.what())));
+        show_message(
+            QStringLiteral("Cannot record to %1: %2").arg(path, QString::fromUtf8(e.what())));
         return;
     }
     recording_path_ = path;
@@ -348,7 +370,8 @@ void MainWindow::toggle_recording() {
 
 void MainWindow::set_layout_single(bool single) {
     preview_->setVisible(!single);
-    layout_button_->setText(single ? QStringLiteral("Side by side") : QStringLiteral("Swapped only"));
+    layout_button_->setText(single ? QStringLiteral("Side by side")
+                                   : QStringLiteral("Swapped only"));
     save_settings();
 }
 

@@ -41,13 +41,13 @@ struct AppOptions {
     QString model;      // local: .fsmodel file; remote: the server's model id
     QString direction;  // "a2b" or "b2a"
     QString face_model_dir;
-    QSize size;               // capture size (the demo video is scaled to it); empty = saved
-    double camera_fps = 0;    // camera / test pattern rate; 0 = saved (30 at first)
-    double file_fps = 0;      // pace video files at this rate; 0 = the file's own
-    bool pipelined = true;    // local mode: two engine stages on two threads
+    QSize size;             // capture size (the demo video is scaled to it); empty = saved
+    double camera_fps = 0;  // camera / test pattern rate; 0 = saved (30 at first)
+    double file_fps = 0;    // pace video files at this rate; 0 = the file's own
+    bool pipelined = true;  // local mode: two engine stages on two threads
     bool background_detection = true;  // local mode: the periodic detector off the frame path
-    bool use_settings = true;  // read and write QSettings
-    QString record_dir;        // where recordings go; "" = the user's Videos folder
+    bool use_settings = true;          // read and write QSettings
+    QString record_dir;                // where recordings go; "" = the user's Videos folder
 };
 
 class MainWindow : public QMainWindow {

@@ -1,4 +1,5 @@
-// MainWindow: the settings it remembers, and the command line over them (the rest of the window is in main_window.cpp).
+// MainWindow: the settings it remembers, and the command line over them (the rest of the window is
+// in main_window.cpp).
 #include "main_window.h"
 
 #include <QApplication>
@@ -8,12 +9,12 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QPointer>
 #include <QHBoxLayout>
 #include <QKeySequence>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMediaDevices>
+#include <QPointer>
 #include <QPushButton>
 #include <QSettings>
 #include <QShortcut>
@@ -47,27 +48,33 @@ void MainWindow::load_settings() {
     };
     QString source = sources::key_of_option(options_.source);
     if (source.isEmpty()) source = saved("source", kCameraKey);
-    const QString mode = options_.mode.isEmpty() ? saved("mode", QStringLiteral("local")) : options_.mode;
+    const QString mode =
+        options_.mode.isEmpty() ? saved("mode", QStringLiteral("local")) : options_.mode;
     mode_combo_->setCurrentIndex(std::max(0, mode_combo_->findData(mode)));
-    server_edit_->setText(options_.server.isEmpty() ? saved("server", QStringLiteral("ws://127.0.0.1:8080/"))
-                                                    : options_.server);
+    server_edit_->setText(options_.server.isEmpty()
+                              ? saved("server", QStringLiteral("ws://127.0.0.1:8080/"))
+                              : options_.server);
     token_edit_->setText(options_.token.isEmpty() ? saved("token", {}) : options_.token);
-    const QString direction = options_.direction.isEmpty() ? saved("direction", QStringLiteral("a2b"))
-                                                           : options_.direction;
+    const QString direction = options_.direction.isEmpty()
+                                  ? saved("direction", QStringLiteral("a2b"))
+                                  : options_.direction;
     direction_combo_->setCurrentIndex(std::max(0, direction_combo_->findData(direction)));
-    const QSize size = options_.size.isValid()
-                           ? options_.size
-                           : (settings_ ? settings_->value(QStringLiteral("size"), QSize(640, 480)).toSize()
-                                        : QSize(640, 480));
+    const QSize size =
+        options_.size.isValid()
+            ? options_.size
+            : (settings_ ? settings_->value(QStringLiteral("size"), QSize(640, 480)).toSize()
+                         : QSize(640, 480));
     if (size_combo_->findData(size) < 0)
         size_combo_->addItem(QStringLiteral("%1×%2").arg(size.width()).arg(size.height()), size);
     size_combo_->setCurrentIndex(size_combo_->findData(size));
     const int rate = options_.camera_fps > 0
                          ? static_cast<int>(options_.camera_fps)
                          : (settings_ ? settings_->value(QStringLiteral("rate"), 30).toInt() : 30);
-    if (rate_combo_->findData(rate) < 0) rate_combo_->addItem(QStringLiteral("%1 fps").arg(rate), rate);
+    if (rate_combo_->findData(rate) < 0)
+        rate_combo_->addItem(QStringLiteral("%1 fps").arg(rate), rate);
     rate_combo_->setCurrentIndex(rate_combo_->findData(rate));
-    const bool single = settings_ && settings_->value(QStringLiteral("swapped_only"), false).toBool();
+    const bool single =
+        settings_ && settings_->value(QStringLiteral("swapped_only"), false).toBool();
     layout_button_->setChecked(single);
     if (settings_) restoreGeometry(settings_->value(QStringLiteral("geometry")).toByteArray());
 
@@ -84,8 +91,9 @@ void MainWindow::save_settings() const {
     settings_->setValue(QStringLiteral("mode"), mode_combo_->currentData());
     settings_->setValue(QStringLiteral("server"), server_edit_->text());
     settings_->setValue(QStringLiteral("token"), token_edit_->text());
-    settings_->setValue(mode_combo_->currentData() == QLatin1String("remote") ? QStringLiteral("remote_model")
-                                                                              : QStringLiteral("local_model"),
+    settings_->setValue(mode_combo_->currentData() == QLatin1String("remote")
+                            ? QStringLiteral("remote_model")
+                            : QStringLiteral("local_model"),
                         model_combo_->currentText());
     settings_->setValue(QStringLiteral("direction"), direction_combo_->currentData());
     settings_->setValue(QStringLiteral("swapped_only"), layout_button_->isChecked());

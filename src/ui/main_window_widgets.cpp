@@ -1,4 +1,5 @@
-// MainWindow: its widgets, their layout and connections (the rest of the window is in main_window.cpp).
+// MainWindow: its widgets, their layout and connections (the rest of the window is in
+// main_window.cpp).
 #include "main_window.h"
 
 #include <QApplication>
@@ -8,12 +9,12 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QPointer>
 #include <QHBoxLayout>
 #include <QKeySequence>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMediaDevices>
+#include <QPointer>
 #include <QPushButton>
 #include <QSettings>
 #include <QShortcut>
@@ -28,6 +29,7 @@
 
 #include "faceswap/capture/frame_source.h"
 #include "faceswap/capture/media_reader.h"
+#include "faceswap/clock.h"
 #include "faceswap/net/model_store.h"
 #include "faceswap/paths.h"
 #include "local_backend.h"
@@ -36,7 +38,6 @@
 #include "server_models.h"
 #include "source_factory.h"
 #include "video_view.h"
-#include "faceswap/clock.h"
 
 namespace faceswap::ui {
 
@@ -53,21 +54,25 @@ void MainWindow::build_ui() {
     source_combo_ = new QComboBox;
     source_combo_->setObjectName(QStringLiteral("sourceCombo"));
     source_combo_->setMinimumContentsLength(16);
-    source_combo_->setToolTip(QStringLiteral("Where the video comes from (Ctrl+O opens a video file)"));
+    source_combo_->setToolTip(
+        QStringLiteral("Where the video comes from (Ctrl+O opens a video file)"));
     size_combo_ = new QComboBox;
     size_combo_->setObjectName(QStringLiteral("sizeCombo"));
     size_combo_->setToolTip(QStringLiteral("Capture size (the nearest the camera offers)"));
-    for (const QSize& size : {QSize(320, 240), QSize(640, 480), QSize(960, 540), QSize(1280, 720), QSize(1920, 1080)})
+    for (const QSize& size :
+         {QSize(320, 240), QSize(640, 480), QSize(960, 540), QSize(1280, 720), QSize(1920, 1080)})
         size_combo_->addItem(QStringLiteral("%1×%2").arg(size.width()).arg(size.height()), size);
     rate_combo_ = new QComboBox;
     rate_combo_->setObjectName(QStringLiteral("rateCombo"));
     rate_combo_->setToolTip(QStringLiteral("Camera frame rate (video files play at their own)"));
-    for (int rate : {15, 24, 25, 30, 60}) rate_combo_->addItem(QStringLiteral("%1 fps").arg(rate), rate);
+    for (int rate : {15, 24, 25, 30, 60})
+        rate_combo_->addItem(QStringLiteral("%1 fps").arg(rate), rate);
     mode_combo_ = new QComboBox;
     mode_combo_->setObjectName(QStringLiteral("modeCombo"));
     mode_combo_->addItem(QStringLiteral("Local"), QStringLiteral("local"));
     mode_combo_->addItem(QStringLiteral("Remote"), QStringLiteral("remote"));
-    mode_combo_->setToolTip(QStringLiteral("Local: swap on this computer. Remote: swap on a faceswap-server."));
+    mode_combo_->setToolTip(
+        QStringLiteral("Local: swap on this computer. Remote: swap on a faceswap-server."));
 
     remote_fields_ = new QWidget;
     auto* remote_row = new QHBoxLayout(remote_fields_);
@@ -104,7 +109,8 @@ void MainWindow::build_ui() {
     start_button_->setObjectName(QStringLiteral("startButton"));
     start_button_->setMinimumWidth(110);
     start_button_->setToolTip(QStringLiteral("Start or stop the swap (Space)"));
-    start_button_->setStyleSheet(QStringLiteral("QPushButton { font-weight: bold; padding: 6px 14px; }"));
+    start_button_->setStyleSheet(
+        QStringLiteral("QPushButton { font-weight: bold; padding: 6px 14px; }"));
     record_button_ = new QPushButton(QStringLiteral("Record"));
     record_button_->setObjectName(QStringLiteral("recordButton"));
     record_button_->setToolTip(QStringLiteral("Record the swapped view to a video file (Ctrl+R)"));
@@ -132,8 +138,9 @@ void MainWindow::build_ui() {
     // A banner for problems the user must act on, with the demo video on offer.
     banner_ = new QWidget;
     banner_->setObjectName(QStringLiteral("messageBanner"));
-    banner_->setStyleSheet(QStringLiteral("#messageBanner { background: #5a3d12; border-radius: 4px; } "
-                                          "QLabel { color: #fff3dd; }"));
+    banner_->setStyleSheet(
+        QStringLiteral("#messageBanner { background: #5a3d12; border-radius: 4px; } "
+                       "QLabel { color: #fff3dd; }"));
     auto* banner_row = new QHBoxLayout(banner_);
     banner_text_ = new QLabel;
     banner_text_->setObjectName(QStringLiteral("messageText"));
@@ -178,8 +185,9 @@ void MainWindow::build_ui() {
     connect(layout_button_, &QPushButton::toggled, this, &MainWindow::set_layout_single);
     connect(banner_demo_, &QPushButton::clicked, this, &MainWindow::use_demo_video);
     connect(banner_close, &QToolButton::clicked, this, &MainWindow::hide_message);
-    connect(swapped_, &VideoView::painted, this,
-            [this](std::int64_t capture_us) { stats_.record(capture_us, faceswap::clock::now_us()); });
+    connect(swapped_, &VideoView::painted, this, [this](std::int64_t capture_us) {
+        stats_.record(capture_us, faceswap::clock::now_us());
+    });
     connect(source_combo_, qOverload<int>(&QComboBox::activated), this, [this](int index) {
         QString key = source_combo_->itemData(index).toString();
         if (key == kOpenKey) {
@@ -223,7 +231,9 @@ void MainWindow::build_ui() {
     shortcut(QKeySequence(QStringLiteral("Ctrl+R")), [this] { toggle_recording(); });
     shortcut(QKeySequence(Qt::Key_V), [this] { layout_button_->toggle(); });
     shortcut(QKeySequence(Qt::Key_F), [this] { isFullScreen() ? showNormal() : showFullScreen(); });
-    shortcut(QKeySequence(Qt::Key_Escape), [this] { if (isFullScreen()) showNormal(); });
+    shortcut(QKeySequence(Qt::Key_Escape), [this] {
+        if (isFullScreen()) showNormal();
+    });
     shortcut(QKeySequence::Open, [this] {
         const int index = source_combo_->findData(kOpenKey);
         if (index >= 0) emit source_combo_->activated(index);

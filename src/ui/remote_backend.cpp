@@ -13,7 +13,9 @@ struct RemoteDecoder {
 };
 
 RemoteBackend::RemoteBackend(RemoteSettings settings, QObject* parent)
-    : SwapBackend(parent), settings_(std::move(settings)), decoder_(std::make_unique<RemoteDecoder>()) {}
+    : SwapBackend(parent),
+      settings_(std::move(settings)),
+      decoder_(std::make_unique<RemoteDecoder>()) {}
 
 RemoteBackend::~RemoteBackend() {
     stop_requested_ = true;
@@ -34,7 +36,9 @@ void RemoteBackend::stop_decoder() {
     decoder_stop_ = false;
 }
 
-void RemoteBackend::set_settings(RemoteSettings settings) { settings_ = std::move(settings); }
+void RemoteBackend::set_settings(RemoteSettings settings) {
+    settings_ = std::move(settings);
+}
 
 QString RemoteBackend::describe() const {
     return QStringLiteral("remote, %1").arg(QString::fromStdString(settings_.url));
@@ -78,7 +82,8 @@ void RemoteBackend::start(std::shared_ptr<capture::FrameMailbox> input) {
     config.direction = settings_.direction;
     config.quality = settings_.quality;
     config.tls_verify = settings_.tls_verify;
-    set_state(BackendState::kStarting, QStringLiteral("connecting to %1").arg(QString::fromStdString(config.url)));
+    set_state(BackendState::kStarting,
+              QStringLiteral("connecting to %1").arg(QString::fromStdString(config.url)));
     try {
         auto client = std::make_shared<net::Client>(
             config, [this](net::ResultFrame&& result) { on_result(std::move(result)); },
@@ -114,15 +119,15 @@ void RemoteBackend::feed(std::shared_ptr<capture::FrameMailbox> input) {
     while (!stop_requested_) {
         const capture::FramePtr frame = input->wait_newer(last, std::chrono::milliseconds(100));
         if (!frame) continue;
-        if (!client_->ready_for_frame()) continue;  // wait for the next frame; this one is stale soon
+        if (!client_->ready_for_frame())
+            continue;  // wait for the next frame; this one is stale soon
         if (last > 0 && frame->sequence > last + 1) skipped_ += frame->sequence - last - 1;
         last = frame->sequence;
         const cv::Mat& bgr = frame->bgr;
         // The lock spans the submit, so a result (on the network thread) finds its frame.
         std::lock_guard lock(in_flight_mutex_);
-        const std::uint64_t id = client_->submit_bgr(bgr.data, bgr.cols, bgr.rows,
-                                                     static_cast<int>(bgr.step[0]),
-                                                     frame->capture_us);
+        const std::uint64_t id = client_->submit_bgr(
+            bgr.data, bgr.cols, bgr.rows, static_cast<int>(bgr.step[0]), frame->capture_us);
         in_flight_.emplace_back(id, frame);
         while (in_flight_.size() > 32) in_flight_.pop_front();
     }
@@ -167,8 +172,9 @@ void RemoteBackend::decode_results() {
         {
             std::lock_guard lock(in_flight_mutex_);
             // Matched by frame id: two frames may share a capture time (a paused source).
-            const auto sent = std::find_if(in_flight_.begin(), in_flight_.end(),
-                                           [&](const auto& f) { return f.first == result.frame_id; });
+            const auto sent =
+                std::find_if(in_flight_.begin(), in_flight_.end(),
+                             [&](const auto& f) { return f.first == result.frame_id; });
             if (sent != in_flight_.end()) {
                 out->source = sent->second;
                 out->sequence = sent->second->sequence;
@@ -184,15 +190,22 @@ void RemoteBackend::on_event(const net::ClientEvent& event) {
     if (stop_requested_) return;  // stopping: the stopper reports kStopped
     const QString detail = QString::fromStdString(event.detail);
     switch (event.state) {
-        case net::ClientState::kConnecting: set_state(BackendState::kStarting, detail); break;
-        case net::ClientState::kConnected: set_state(BackendState::kRunning, detail); break;
-        case net::ClientState::kReconnecting: set_state(BackendState::kReconnecting, detail); break;
+        case net::ClientState::kConnecting:
+            set_state(BackendState::kStarting, detail);
+            break;
+        case net::ClientState::kConnected:
+            set_state(BackendState::kRunning, detail);
+            break;
+        case net::ClientState::kReconnecting:
+            set_state(BackendState::kReconnecting, detail);
+            break;
         case net::ClientState::kFailed:
             // Refused for good (token, model, protocol): stop feeding, keep the reason.
             stop_requested_ = true;
             set_state(BackendState::kFailed, detail);
             break;
-        case net::ClientState::kStopped: break;
+        case net::ClientState::kStopped:
+            break;
     }
 }
 

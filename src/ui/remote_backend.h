@@ -8,9 +8,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <optional>
-#include <mutex>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 

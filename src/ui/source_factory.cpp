@@ -36,10 +36,12 @@ QString resolve_camera(const QString& key, QString* message) {
     });
     if (!present) {
         if (message)
-            *message = cameras.isEmpty()
-                           ? QStringLiteral("No camera found: showing the demo video. Connect a "
-                                            "camera and pick it under Source.")
-                           : QStringLiteral("The saved camera is not connected: showing the demo video.");
+            *message =
+                cameras.isEmpty()
+                    ? QStringLiteral(
+                          "No camera found: showing the demo video. Connect a "
+                          "camera and pick it under Source.")
+                    : QStringLiteral("The saved camera is not connected: showing the demo video.");
         return kDemoKey;
     }
     if (wanted.isEmpty() && !cameras.isEmpty())

@@ -6,12 +6,18 @@ namespace faceswap::ui {
 
 const char* state_label(BackendState state) {
     switch (state) {
-        case BackendState::kStopped: return "stopped";
-        case BackendState::kStarting: return "starting";
-        case BackendState::kRunning: return "running";
-        case BackendState::kReconnecting: return "reconnecting";
-        case BackendState::kStopping: return "stopping";
-        case BackendState::kFailed: return "failed";
+        case BackendState::kStopped:
+            return "stopped";
+        case BackendState::kStarting:
+            return "starting";
+        case BackendState::kRunning:
+            return "running";
+        case BackendState::kReconnecting:
+            return "reconnecting";
+        case BackendState::kStopping:
+            return "stopping";
+        case BackendState::kFailed:
+            return "failed";
     }
     return "?";
 }
@@ -41,7 +47,9 @@ std::shared_ptr<const SwappedFrame> SwapBackend::take_frame() {
     return std::exchange(slot_, nullptr);
 }
 
-BackendCounters SwapBackend::counters() const { return {swapped_.load(), skipped_.load(), lost_.load()}; }
+BackendCounters SwapBackend::counters() const {
+    return {swapped_.load(), skipped_.load(), lost_.load()};
+}
 
 void SwapBackend::reset_counters() {
     swapped_ = 0;

@@ -22,11 +22,11 @@ enum class BackendState { kStopped, kStarting, kRunning, kReconnecting, kStoppin
 const char* state_label(BackendState state);
 
 struct SwappedFrame {
-    QImage image;                // the swapped frame (Format_BGR888)
-    std::int64_t sequence = 0;   // of the captured frame it came from
+    QImage image;                 // the swapped frame (Format_BGR888)
+    std::int64_t sequence = 0;    // of the captured frame it came from
     std::int64_t capture_us = 0;  // when that frame was captured (steady clock)
     int faces = 0;
-    double work_ms = 0;  // the engine's time (local) or the round trip (remote)
+    double work_ms = 0;        // the engine's time (local) or the round trip (remote)
     capture::FramePtr source;  // the captured frame it was made from (for before/after views)
 };
 
@@ -60,7 +60,7 @@ class SwapBackend : public QObject {
 
   protected:
     void set_state(BackendState state, const QString& detail = {});  // any thread
-    void deliver(std::shared_ptr<const SwappedFrame> frame);          // any thread
+    void deliver(std::shared_ptr<const SwappedFrame> frame);         // any thread
     void reset_counters();
     std::atomic<std::int64_t> swapped_{0}, skipped_{0}, lost_{0};
 

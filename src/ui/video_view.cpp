@@ -4,7 +4,8 @@
 
 namespace faceswap::ui {
 
-VideoView::VideoView(QString caption, QWidget* parent) : QWidget(parent), caption_(std::move(caption)) {
+VideoView::VideoView(QString caption, QWidget* parent)
+    : QWidget(parent), caption_(std::move(caption)) {
     setAttribute(Qt::WA_OpaquePaintEvent);
     setMinimumSize(160, 120);
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
@@ -39,7 +40,8 @@ void VideoView::paintEvent(QPaintEvent*) {
         painter.drawImage(image_rect(), image_);
     } else if (!message_.isEmpty()) {
         painter.setPen(QColor(200, 200, 210));
-        painter.drawText(rect().adjusted(16, 16, -16, -16), Qt::AlignCenter | Qt::TextWordWrap, message_);
+        painter.drawText(rect().adjusted(16, 16, -16, -16), Qt::AlignCenter | Qt::TextWordWrap,
+                         message_);
     }
     // The caption on a translucent strip, top left.
     QFont font = painter.font();

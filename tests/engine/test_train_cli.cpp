@@ -20,8 +20,12 @@ using faceswap::test::run_command;
 
 namespace {
 
-std::string cli() { return std::string(FACESWAP_CLI) + " "; }
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
+std::string cli() {
+    return std::string(FACESWAP_CLI) + " ";
+}
+std::string quoted(const fs::path& p) {
+    return "'" + p.string() + "'";
+}
 
 const char* kTinyModel =
     " --resolution 64 --encoder-dims 8 --bottleneck-dims 32 --inter-dims 16 --decoder-dims 8"
@@ -34,8 +38,9 @@ const fs::path& face_sets() {
         for (const char* name : {"franck", "cap12_edit"}) {
             std::string output;
             const int code = run_command(
-                cli() + "extract " + quoted(faceswap::test::media_dir() / (std::string(name) + ".mp4")) +
-                    " " + quoted(dir.path() / name) +
+                cli() + "extract " +
+                    quoted(faceswap::test::media_dir() / (std::string(name) + ".mp4")) + " " +
+                    quoted(dir.path() / name) +
                     " --every 3 --end-frame 120 --size 64 --coverage 0.75 --largest-only",
                 &output);
             if (code != 0) FAIL(output);
@@ -95,8 +100,8 @@ TEST_CASE("Ctrl-C during training saves the model and exits cleanly", "[slow]") 
     const fs::path log = dir.path() / "out.txt";
     // Started in the background; interrupted once its step log shows progress.
     // A bounded step count and a guard: a failing test never leaves a trainer running.
-    const std::string command = train_command(model, "--steps 3000") + " > " + quoted(log) +
-                                " 2>&1 & echo $!";
+    const std::string command =
+        train_command(model, "--steps 3000") + " > " + quoted(log) + " 2>&1 & echo $!";
     std::string pid_text;
     REQUIRE(run_command(command, &pid_text) == 0);
     const int pid = std::stoi(pid_text);
@@ -152,8 +157,8 @@ TEST_CASE("train explains a missing face set and an unwritable output folder") {
                           quoted(dir.path() / "nothing") + " --out " +
                           quoted(dir.path() / "m.fsmodel"),
                       &output) == 1);
-    CHECK_THAT(output, Catch::Contains("faces.json not found") &&
-                           Catch::Contains("faceswap extract"));
+    CHECK_THAT(output,
+               Catch::Contains("faces.json not found") && Catch::Contains("faceswap extract"));
     output.clear();
     CHECK(run_command(cli() + "train --a x --b y --out " +
                           quoted(dir.path() / "missing-folder" / "m.fsmodel"),
@@ -229,10 +234,10 @@ TEST_CASE("a time-budgeted run moves through its phases and scores held-out fram
     faceswap::test::TempDir dir;
     const fs::path model = dir.path() / "m.fsmodel";
     std::string output;
-    const int code = run_command(
-        train_command(model, "--time-budget 40s --warp-until 0.5 --eval-every 15" +
-                                 eval_flags("300:340")),
-        &output);
+    const int code =
+        run_command(train_command(model, "--time-budget 40s --warp-until 0.5 --eval-every 15" +
+                                             eval_flags("300:340")),
+                    &output);
     INFO(output);
     REQUIRE(code == 0);
     CHECK_THAT(output, Catch::Contains("phase 'warp' from step 0"));
@@ -273,8 +278,8 @@ TEST_CASE("train refuses bad budgets, held-out frames without faces and mismatch
 
     // Shorter than one quality check.
     output.clear();
-    CHECK(run_command(train_command(model, "--time-budget 1s" + eval_flags("300:340")),
-                      &output) == 1);
+    CHECK(run_command(train_command(model, "--time-budget 1s" + eval_flags("300:340")), &output) ==
+          1);
     CHECK_THAT(output, Catch::Contains("too short") && Catch::Contains("one quality check takes"));
     CHECK_FALSE(fs::exists(model));
 
@@ -284,20 +289,21 @@ TEST_CASE("train refuses bad budgets, held-out frames without faces and mismatch
         cv::VideoWriter writer(grey.string(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25,
                                {160, 120});
         REQUIRE(writer.isOpened());
-        for (int i = 0; i < 12; ++i) writer.write(cv::Mat(120, 160, CV_8UC3, cv::Scalar(128, 128, 128)));
+        for (int i = 0; i < 12; ++i)
+            writer.write(cv::Mat(120, 160, CV_8UC3, cv::Scalar(128, 128, 128)));
     }
     output.clear();
-    CHECK(run_command(train_command(model, "--steps 2 --eval-video " + quoted(grey) +
-                                               " --eval-clips 1 --eval-clip-frames 4" +
-                                               eval_refs()),
-                      &output) == 1);
+    CHECK(
+        run_command(train_command(model, "--steps 2 --eval-video " + quoted(grey) +
+                                             " --eval-clips 1 --eval-clip-frames 4" + eval_refs()),
+                    &output) == 1);
     CHECK_THAT(output, Catch::Contains("no face in any of the 4 held-out frames"));
 
     // Held-out frames the set was trained on: a warning, not a refusal.
     output.clear();
     REQUIRE(run_command(train_command(model, "--steps 2" + eval_flags("0:60")), &output) == 0);
-    CHECK_THAT(output, Catch::Contains("come from the held-out frames") &&
-                           Catch::Contains("--end-frame"));
+    CHECK_THAT(output,
+               Catch::Contains("come from the held-out frames") && Catch::Contains("--end-frame"));
 
     // Resuming with an architecture flag the file contradicts, and a warm start onto an
     // existing model: refused before anything is written.
@@ -345,7 +351,8 @@ TEST_CASE("face packs carry a set to the engine-only trainer; bad packs are refu
     output.clear();
     const int code = run_command(
         std::string(FACESWAP_TRAIN_PACKS) + " --a " + quoted(fs::path(pack_a.string() + ".raw")) +
-            " --b " + quoted(fs::path(pack_b.string() + ".raw")) + " --out " + quoted(engine_model) +
+            " --b " + quoted(fs::path(pack_b.string() + ".raw")) + " --out " +
+            quoted(engine_model) +
             " --resolution 64 --output-upscale 1 --encoder-dims 8 --bottleneck-dims 32"
             " --inter-dims 16 --decoder-dims 8 --mask-dims 4 --batch 2 --steps 3 --device cpu",
         &output);

@@ -5,12 +5,12 @@
 #include <catch2/catch.hpp>
 
 #include <QApplication>
-#include <QDir>
 #include <QComboBox>
+#include <QDir>
 #include <QLineEdit>
-#include <QToolButton>
 #include <QPushButton>
 #include <QTest>
+#include <QToolButton>
 
 #include <filesystem>
 #include <fstream>
@@ -51,11 +51,13 @@ BackendState state_of(const MainWindow& window) {
 
 // What the user sees: the button offers Start again (the stop has finished) or Stop.
 bool shows_idle(const MainWindow& window) {
-    return window.start_button()->isEnabled() && window.start_button()->text() == QStringLiteral("Start") &&
+    return window.start_button()->isEnabled() &&
+           window.start_button()->text() == QStringLiteral("Start") &&
            state_of(window) != BackendState::kStopping;
 }
 bool shows_running(const MainWindow& window) {
-    return state_of(window) == BackendState::kRunning && window.start_button()->text() == QStringLiteral("Stop");
+    return state_of(window) == BackendState::kRunning &&
+           window.start_button()->text() == QStringLiteral("Stop");
 }
 
 // The face's box in a frame, by the engine's own analyzer.
@@ -65,7 +67,8 @@ faceswap::Box face_box(const QImage& bgr) {
     static const auto models = faceswap::FaceModels::load(config);
     faceswap::FaceAnalyzer analyzer(models, config);
     const faceswap::FrameView view{bgr.constBits(), bgr.width(), bgr.height(),
-                                   static_cast<int>(bgr.bytesPerLine()), faceswap::PixelFormat::BGR24};
+                                   static_cast<int>(bgr.bytesPerLine()),
+                                   faceswap::PixelFormat::BGR24};
     const auto analysis = analyzer.analyze(view);
     REQUIRE(!analysis.faces.empty());
     return analysis.faces.front().box;
@@ -73,12 +76,14 @@ faceswap::Box face_box(const QImage& bgr) {
 
 // Mean absolute difference per channel inside and outside a box (the box grown by `margin` of
 // its size is left out of "outside", so that the feathered blend edge counts as neither).
-std::pair<double, double> inside_outside_diff(const QImage& a, const QImage& b, const faceswap::Box& box,
-                                              double margin) {
+std::pair<double, double> inside_outside_diff(const QImage& a, const QImage& b,
+                                              const faceswap::Box& box, double margin) {
     REQUIRE(a.size() == b.size());
-    const QImage x = a.convertToFormat(QImage::Format_RGB888), y = b.convertToFormat(QImage::Format_RGB888);
+    const QImage x = a.convertToFormat(QImage::Format_RGB888),
+                 y = b.convertToFormat(QImage::Format_RGB888);
     // Inside: the middle half of the face box (what the swap surely changes).
-    const QRect inner(int(box.x + box.width / 4), int(box.y + box.height / 4), int(box.width / 2), int(box.height / 2));
+    const QRect inner(int(box.x + box.width / 4), int(box.y + box.height / 4), int(box.width / 2),
+                      int(box.height / 2));
     const QRect grown(int(box.x - margin * box.width), int(box.y - margin * box.height),
                       int(box.width * (1 + 2 * margin)), int(box.height * (1 + 2 * margin)));
     double in_sum = 0, out_sum = 0;
@@ -87,8 +92,10 @@ std::pair<double, double> inside_outside_diff(const QImage& a, const QImage& b, 
         const uchar* p = x.constScanLine(row);
         const uchar* q = y.constScanLine(row);
         for (int col = 0; col < x.width(); ++col) {
-            const double d = (std::abs(p[3 * col] - q[3 * col]) + std::abs(p[3 * col + 1] - q[3 * col + 1]) +
-                              std::abs(p[3 * col + 2] - q[3 * col + 2])) / 3.0;
+            const double d =
+                (std::abs(p[3 * col] - q[3 * col]) + std::abs(p[3 * col + 1] - q[3 * col + 1]) +
+                 std::abs(p[3 * col + 2] - q[3 * col + 2])) /
+                3.0;
             if (inner.contains(col, row)) {
                 in_sum += d;
                 ++in_n;
@@ -126,7 +133,9 @@ void check_live_swap(MainWindow& window, const char* png_name, double outside_to
     const QImage& source_bgr = [&]() -> const QImage& {
         static QImage image;
         const cv::Mat& m = swapped->source->bgr;
-        image = QImage(m.data, m.cols, m.rows, static_cast<qsizetype>(m.step[0]), QImage::Format_BGR888).copy();
+        image =
+            QImage(m.data, m.cols, m.rows, static_cast<qsizetype>(m.step[0]), QImage::Format_BGR888)
+                .copy();
         return image;
     }();
     const faceswap::Box box = face_box(source_bgr);
@@ -144,7 +153,9 @@ void check_live_swap(MainWindow& window, const char* png_name, double outside_to
     for (int row = 0; row < shown.height(); row += 4)
         for (int col = 0; col < shown.width(); col += 4) {
             const QRgb a = shown.pixel(col, row), b = latest.pixel(col, row);
-            diff += (std::abs(qRed(a) - qRed(b)) + std::abs(qGreen(a) - qGreen(b)) + std::abs(qBlue(a) - qBlue(b))) / 3.0;
+            diff += (std::abs(qRed(a) - qRed(b)) + std::abs(qGreen(a) - qGreen(b)) +
+                     std::abs(qBlue(a) - qBlue(b))) /
+                    3.0;
         }
     diff /= (shown.height() / 4) * (shown.width() / 4);
     INFO("grabbed swapped view against its frame: " << diff);
@@ -156,9 +167,11 @@ void check_live_swap(MainWindow& window, const char* png_name, double outside_to
 }
 
 std::vector<std::string> server_args(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--address", "127.0.0.1", "--port", "0", "--log-level", "warn",
-                                      "--swap-model", faceswap::paths::swap_model(),
-                                      "--model-dir", faceswap::test::model_dir().string()};
+    std::vector<std::string> args = {"--address",    "127.0.0.1",
+                                     "--port",       "0",
+                                     "--log-level",  "warn",
+                                     "--swap-model", faceswap::paths::swap_model(),
+                                     "--model-dir",  faceswap::test::model_dir().string()};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
 }
@@ -233,10 +246,9 @@ TEST_CASE("Start and Stop 50 times in a row", "[gui]") {
 
 TEST_CASE("remote: a refused token and a server that vanishes mid-stream", "[gui][network]") {
     const auto tokens = std::filesystem::temp_directory_path() / "faceswap-gui-test-tokens.txt";
-    {
-        std::ofstream(tokens) << "right-token\n";
-    }
-    auto server = std::make_unique<faceswap::test::ServerProcess>(server_args({"--tokens-file", tokens.string()}));
+    { std::ofstream(tokens) << "right-token\n"; }
+    auto server = std::make_unique<faceswap::test::ServerProcess>(
+        server_args({"--tokens-file", tokens.string()}));
     auto options = app_options(QStringLiteral("remote"));
     options.server = QStringLiteral("ws://127.0.0.1:%1/").arg(server->port());
     options.token = QStringLiteral("wrong-token");
@@ -245,7 +257,8 @@ TEST_CASE("remote: a refused token and a server that vanishes mid-stream", "[gui
 
     // The wrong token: a clear message, the app keeps running, Start is offered again.
     QTest::mouseClick(window.start_button(), Qt::LeftButton);
-    REQUIRE(wait_for([&] { return state_of(window) == BackendState::kFailed && shows_idle(window); }, 20'000));
+    REQUIRE(wait_for(
+        [&] { return state_of(window) == BackendState::kFailed && shows_idle(window); }, 20'000));
     CHECK(window.message().contains(QStringLiteral("token"), Qt::CaseInsensitive));
     REQUIRE(wait_for([&] { return window.preview_frames() >= 5; }, 10'000));
 
@@ -265,7 +278,8 @@ TEST_CASE("remote: a refused token and a server that vanishes mid-stream", "[gui
     // Stop, point the app at a new server, and Start works again.
     QTest::mouseClick(window.start_button(), Qt::LeftButton);
     REQUIRE(wait_for([&] { return shows_idle(window); }, 20'000));
-    server = std::make_unique<faceswap::test::ServerProcess>(server_args({"--tokens-file", tokens.string()}));
+    server = std::make_unique<faceswap::test::ServerProcess>(
+        server_args({"--tokens-file", tokens.string()}));
     auto* server_edit = window.findChild<QLineEdit*>(QStringLiteral("serverEdit"));
     REQUIRE(server_edit);
     server_edit->setText(QStringLiteral("ws://127.0.0.1:%1/").arg(server->port()));
@@ -275,7 +289,8 @@ TEST_CASE("remote: a refused token and a server that vanishes mid-stream", "[gui
     std::filesystem::remove(tokens);
 }
 
-TEST_CASE("Record writes the swapped view to a playable video with the AI-generated provenance", "[gui]") {
+TEST_CASE("Record writes the swapped view to a playable video with the AI-generated provenance",
+          "[gui]") {
     const auto folder = output_dir() / "recordings";
     std::filesystem::remove_all(folder);
     auto options = app_options(QStringLiteral("local"));
@@ -297,8 +312,10 @@ TEST_CASE("Record writes the swapped view to a playable video with the AI-genera
     REQUIRE(wait_for([&] { return shows_idle(window); }, 20'000));
 
     // The file plays for about as long as it was recorded, and says what made it.
-    const std::string probe = "ffprobe -v error -show_entries format=duration:format_tags=comment "
-                              "-of default=noprint_wrappers=1 '" + path + "'";
+    const std::string probe =
+        "ffprobe -v error -show_entries format=duration:format_tags=comment "
+        "-of default=noprint_wrappers=1 '" +
+        path + "'";
     std::string output;
     if (FILE* pipe = popen(probe.c_str(), "r")) {
         char buffer[512];

@@ -24,10 +24,10 @@
 #include <regex>
 #include <sstream>
 
+#include "faceswap/clock.h"
 #include "faceswap/net/client.h"
 #include "net_test_support.h"
 #include "test_support.h"
-#include "faceswap/clock.h"
 
 using namespace faceswap;
 using namespace faceswap::test;
@@ -139,10 +139,10 @@ std::int64_t sessions_on(std::uint16_t replica_port) {
 // One streaming client and what it saw around the failure. Both callbacks run on the client's
 // network thread, so "reconnected" is always recorded before the results that follow it.
 struct StreamingClient {
-    std::atomic<std::int64_t> stop_us{-1};  // when the replica was stopped (clock::now_us)
-    std::atomic<std::int64_t> reconnected_us{-1};          // welcome on the next connection
+    std::atomic<std::int64_t> stop_us{-1};         // when the replica was stopped (clock::now_us)
+    std::atomic<std::int64_t> reconnected_us{-1};  // welcome on the next connection
     std::atomic<std::int64_t> first_result_after_us{-1};  // first result on that connection
-    std::atomic<std::uint64_t> results_after{0};           // results on that connection
+    std::atomic<std::uint64_t> results_after{0};          // results on that connection
     std::unique_ptr<net::Client> client;
 
     explicit StreamingClient(const std::string& url) {
@@ -178,8 +178,9 @@ enum class StopKind { kKill, kDrain };
 
 FailoverFigures run_failover(StopKind how) {
     const auto& frames = video_frames(48, 640, 480);
-    std::vector<std::string> args{"--address", "127.0.0.1", "--port", "0", "--io-threads", "1",
-                                  "--drain-timeout-s", "5", "--log-level", "warn"};
+    std::vector<std::string> args{
+        "--address", "127.0.0.1",         "--port", "0",           "--io-threads",
+        "1",         "--drain-timeout-s", "5",      "--log-level", "warn"};
     const char* engine = std::getenv("FACESWAP_FAILOVER_ENGINE");
     if (engine && std::string(engine) == "faceswap") {
         args.insert(args.end(), {"--model-dir", model_dir().string(), "--swap-model",
@@ -215,9 +216,8 @@ FailoverFigures run_failover(StopKind how) {
 
     REQUIRE(wait_until(
         [&] {
-            return std::all_of(clients.begin(), clients.end(), [](auto& c) {
-                return c->client->stats().received >= 10;
-            });
+            return std::all_of(clients.begin(), clients.end(),
+                               [](auto& c) { return c->client->stats().received >= 10; });
         },
         15s));
     // least_conn spread the sessions over both replicas.
@@ -244,8 +244,8 @@ FailoverFigures run_failover(StopKind how) {
             for (std::size_t i = 0; i < clients.size(); ++i) {
                 if (clients[i]->results_after >= 10) ++moved_and_streaming;
                 if (clients[i]->reconnected_us < 0)
-                    others_streaming = others_streaming &&
-                                       clients[i]->client->stats().received > before[i].received + 10;
+                    others_streaming = others_streaming && clients[i]->client->stats().received >
+                                                               before[i].received + 10;
             }
             return moved_and_streaming == on_stopped && others_streaming;
         },
@@ -307,8 +307,7 @@ TEST_CASE("nginx: a killed replica's clients reconnect through nginx to the othe
     report("replica SIGKILLed", figures);
 }
 
-TEST_CASE("nginx: a drained replica's clients move to the other one",
-          "[network][nginx]") {
+TEST_CASE("nginx: a drained replica's clients move to the other one", "[network][nginx]") {
     const FailoverFigures figures = run_failover(StopKind::kDrain);
     report("replica drained (SIGTERM)", figures);
 }

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -70,22 +70,26 @@ const std::optional<std::string>& root_prefix() {
     }();
     return prefix;
 }
-std::string as_root() { return root_prefix().value_or(""); }
+std::string as_root() {
+    return root_prefix().value_or("");
+}
 
 // Purges whatever this test installed, also when a REQUIRE fails half-way.
 struct PurgeGuard {
     ~PurgeGuard() {
         std::string ignored;
         if (!root_prefix()) return;
-        run_command(as_root() + "apt-get purge -y -q -o DPkg::Lock::Timeout=120 faceswap "
-                    "faceswap-server faceswap-data",
+        run_command(as_root() +
+                        "apt-get purge -y -q -o DPkg::Lock::Timeout=120 faceswap "
+                        "faceswap-server faceswap-data",
                     &ignored);
     }
 };
 
 void require_clean_machine() {
-    INFO("installing packages needs root or passwordless sudo: run as root, set up sudo, or "
-         "leave these out with 'ctest -LE packaging'");
+    INFO(
+        "installing packages needs root or passwordless sudo: run as root, set up sudo, or "
+        "leave these out with 'ctest -LE packaging'");
     REQUIRE(root_prefix().has_value());
     for (const auto& package : kPackages) {
         INFO(package << " is already installed here: purge it first, this test installs and "
@@ -95,8 +99,9 @@ void require_clean_machine() {
 }
 
 void apt_install(const std::vector<std::string>& packages) {
-    std::string command = as_root() + "apt-get install -y -q --no-install-recommends -o "
-                                      "DPkg::Lock::Timeout=120";
+    std::string command = as_root() +
+                          "apt-get install -y -q --no-install-recommends -o "
+                          "DPkg::Lock::Timeout=120";
     for (const auto& package : packages) command += " " + package_file(package).string();
     run_ok(command);
     for (const auto& package : packages) REQUIRE(installed(package));
@@ -129,9 +134,17 @@ std::string read_file(const fs::path& path) {
 // The unit's command line as the unit's user, in "/", with only the packaged files to find:
 // setpriv and env exec it, so the process the test holds is the server itself.
 ServerProcess start_as_service(const std::string& exec_start) {
-    std::vector<std::string> args{"--reuid=faceswap", "--regid=faceswap", "--init-groups",
-                                  "env", "-C", "/", "-u", "FACESWAP_MODEL_DIR", "-u",
-                                  "FACESWAP_SWAP_MODEL", "FACESWAP_CACHE_DIR=/nonexistent",
+    std::vector<std::string> args{"--reuid=faceswap",
+                                  "--regid=faceswap",
+                                  "--init-groups",
+                                  "env",
+                                  "-C",
+                                  "/",
+                                  "-u",
+                                  "FACESWAP_MODEL_DIR",
+                                  "-u",
+                                  "FACESWAP_SWAP_MODEL",
+                                  "FACESWAP_CACHE_DIR=/nonexistent",
                                   "OMP_WAIT_POLICY=PASSIVE"};
     std::istringstream words(exec_start);
     for (std::string word; words >> word;) args.push_back(word);
@@ -196,9 +209,9 @@ TEST_CASE("server package: installs, serves as its own user, removes and purges 
         // The installed load generator streams real video through the installed engine.
         TempDir dir;
         const fs::path report = dir.path() / "loadgen.json";
-        run_ok(kIsolatedEnv + "/usr/bin/faceswap-loadgen --url ws://127.0.0.1:" +
-               std::to_string(server.port()) + "/ --video " +
-               (media_dir() / "franck.mp4").string() +
+        run_ok(kIsolatedEnv +
+               "/usr/bin/faceswap-loadgen --url ws://127.0.0.1:" + std::to_string(server.port()) +
+               "/ --video " + (media_dir() / "franck.mp4").string() +
                " --clients 1 --fps 10 --warmup 1 --duration 3 --width 360 --height 288 --json " +
                report.string());
         const auto result = nlohmann::json::parse(read_file(report));
@@ -218,19 +231,20 @@ TEST_CASE("server package: installs, serves as its own user, removes and purges 
     run_ok(as_root() + "apt-get remove -y -q -o DPkg::Lock::Timeout=120 faceswap-server");
     CHECK_FALSE(fs::exists("/usr/bin/faceswap-server"));
     CHECK(fs::exists("/etc/faceswap/server.toml"));
-    const std::string purge_output =
-        run_ok(as_root() + "apt-get purge -y -q -o DPkg::Lock::Timeout=120 faceswap-server faceswap-data");
+    const std::string purge_output = run_ok(
+        as_root() + "apt-get purge -y -q -o DPkg::Lock::Timeout=120 faceswap-server faceswap-data");
     CHECK(purge_output.find("kept /var/lib/faceswap/models") != std::string::npos);
     CHECK(read_file(operator_model) == "operator data");
     fs::remove_all("/var/lib/faceswap");
 
     require_purged("faceswap-server", server_files);
     require_purged("faceswap-data", data_files);
-    for (const char* gone : {"/etc/faceswap", "/var/lib/faceswap", "/usr/share/faceswap",
-                             "/etc/systemd/system/multi-user.target.wants/faceswap-server.service",
-                             "/etc/systemd/system/faceswap-server.service",
-                             "/var/lib/systemd/deb-systemd-helper-enabled/faceswap-server.service.dsh-also",
-                             "/var/lib/systemd/deb-systemd-helper-masked/faceswap-server.service"}) {
+    for (const char* gone :
+         {"/etc/faceswap", "/var/lib/faceswap", "/usr/share/faceswap",
+          "/etc/systemd/system/multi-user.target.wants/faceswap-server.service",
+          "/etc/systemd/system/faceswap-server.service",
+          "/var/lib/systemd/deb-systemd-helper-enabled/faceswap-server.service.dsh-also",
+          "/var/lib/systemd/deb-systemd-helper-masked/faceswap-server.service"}) {
         INFO("left behind: " << gone);
         CHECK_FALSE(fs::exists(fs::symlink_status(gone)));
     }
@@ -245,9 +259,9 @@ TEST_CASE("app package: installs into the menu, runs on the installed models, pu
     const std::string depends = install_with_models("faceswap");
 
     // The tool finds the packaged detector and landmark nets on its own.
-    const std::string detected = run_ok(
-        kIsolatedEnv + "/usr/bin/faceswap detect " +
-        (cache_dir() / "grace_hopper/grace_hopper_512x512.jpg").string());
+    const std::string detected =
+        run_ok(kIsolatedEnv + "/usr/bin/faceswap detect " +
+               (cache_dir() / "grace_hopper/grace_hopper_512x512.jpg").string());
     CHECK(detected.find("\"landmarks\"") != std::string::npos);
 
 #ifdef FACESWAP_HAVE_APP
@@ -261,11 +275,11 @@ TEST_CASE("app package: installs into the menu, runs on the installed models, pu
     // Offscreen (no display here), with no camera and no demo video (not packaged): it starts,
     // runs and quits cleanly. Then it swaps its test pattern with the packaged demo model
     // (--benchmark fails when the swap does not run). timeout in case it hangs.
-    const std::string app = kIsolatedEnv + "QT_QPA_PLATFORM=offscreen timeout 180 "
-                                           "/usr/bin/faceswap-app --no-settings ";
+    const std::string app = kIsolatedEnv +
+                            "QT_QPA_PLATFORM=offscreen timeout 180 "
+                            "/usr/bin/faceswap-app --no-settings ";
     run_ok(app + "--quit-after 3");
-    CHECK(run_ok(app + "--source pattern --benchmark 2").find("swapped view") !=
-          std::string::npos);
+    CHECK(run_ok(app + "--source pattern --benchmark 2").find("swapped view") != std::string::npos);
 #else
     WARN("faceswap-app is not built yet: the app package holds the faceswap tool only");
 #endif

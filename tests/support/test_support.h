@@ -39,8 +39,7 @@ using capture::view_of;
 
 // Real aligned faces for training tests: every `step`-th of the first count * step frames of
 // a video in media_dir(), the largest face of each, at size px and the given coverage.
-FaceSet real_face_set(const std::string& video_name, int count, int step, int size,
-                      float coverage);
+FaceSet real_face_set(const std::string& video_name, int count, int step, int size, float coverage);
 
 // Tiny swap-model settings (64 px, few channels) that train in milliseconds per step.
 TrainConfig tiny_train_config();

@@ -47,7 +47,7 @@ TEST_CASE("mailbox: numbers frames, keeps the newest, wakes readers, and stays c
     mailbox.close();
     closed_reader.join();
     CHECK(std::chrono::steady_clock::now() - closing < 5s);  // woken, not timed out
-    CHECK(mailbox.wait_newer(0, 1ms) == nullptr);  // closed for good
+    CHECK(mailbox.wait_newer(0, 1ms) == nullptr);            // closed for good
 }
 
 namespace {
@@ -172,9 +172,9 @@ TEST_CASE("WebSocket URLs: schemes, default ports, paths, IPv6, and clear refusa
     CHECK(v6.port == "9000");
     CHECK(v6.authority() == "[::1]:9000");
     CHECK(net::parse_ws_url("wss://[fe80::1]/").port == "443");
-    for (const char* bad : {"http://host/", "host:80", "ws://", "ws://:80/", "ws://host:/",
-                            "ws://host:http/", "ws://host:0/", "ws://host:65536/",
-                            "ws://host:123456/"})
+    for (const char* bad :
+         {"http://host/", "host:80", "ws://", "ws://:80/", "ws://host:/", "ws://host:http/",
+          "ws://host:0/", "ws://host:65536/", "ws://host:123456/"})
         CHECK_THROWS_AS(net::parse_ws_url(bad), std::invalid_argument);
     CHECK_THROWS_WITH(net::parse_ws_url("http://x/"), Catch::Contains("ws:// or wss://"));
 }
@@ -191,8 +191,8 @@ TEST_CASE("model API: Range headers within a file, and model ids from request ta
     CHECK_FALSE(unsatisfiable);
     CHECK(byte_range("bytes=1000-", 1000, unsatisfiable) == std::nullopt);
     CHECK(unsatisfiable);  // starts past the end: 416
-    for (const char* whole : {"bytes=0-1,5-6", "items=0-1", "bytes=abc-", "bytes=5-2",
-                              "bytes=-0", "bytes=", "bytes=99999999999999999999-"}) {
+    for (const char* whole : {"bytes=0-1,5-6", "items=0-1", "bytes=abc-", "bytes=5-2", "bytes=-0",
+                              "bytes=", "bytes=99999999999999999999-"}) {
         CHECK(byte_range(whole, 1000, unsatisfiable) == std::nullopt);  // the whole file
         CHECK_FALSE(unsatisfiable);
     }

@@ -81,10 +81,10 @@ TEST_CASE("pasting a crop back through the inverse transform restores the frame"
     // aligned_to_image: scale 0.5, rotate 10 degrees, offset (60, 30).
     const double angle = 10 * M_PI / 180, s = 0.5;
     const Affine2x3 to_image = {float(s * std::cos(angle)), float(-s * std::sin(angle)), 60.f,
-                                float(s * std::sin(angle)), float(s * std::cos(angle)), 30.f};
+                                float(s * std::sin(angle)), float(s * std::cos(angle)),  30.f};
     const double det = to_image[0] * to_image[4] - to_image[1] * to_image[3];
-    Affine2x3 to_crop = {float(to_image[4] / det), float(-to_image[1] / det), 0.f,
-                         float(-to_image[3] / det), float(to_image[0] / det), 0.f};
+    Affine2x3 to_crop = {float(to_image[4] / det),  float(-to_image[1] / det), 0.f,
+                         float(-to_image[3] / det), float(to_image[0] / det),  0.f};
     to_crop[2] = -(to_crop[0] * to_image[2] + to_crop[1] * to_image[5]);
     to_crop[5] = -(to_crop[3] * to_image[2] + to_crop[4] * to_image[5]);
     const at::Tensor crop = aligned_crops(frame, {to_image}, 64);

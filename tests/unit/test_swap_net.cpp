@@ -3,8 +3,8 @@
 // format-1 model reproduces that model's face exactly (nearest-neighbour upsampled), the
 // scanline hull masks agree with per-pixel half-plane tests, and the recipe's phases.
 #include <ATen/ATen.h>
-#include <catch2/catch.hpp>
 #include <torch/nn/module.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <random>
@@ -46,7 +46,8 @@ ModelMetadata swap_metadata(const SwapNetShape& shape) {
 // then every pixel centre tested against every edge, in either orientation.
 at::Tensor brute_force_mask(std::vector<Point2f> points, int size) {
     auto cross = [](Point2f o, Point2f a, Point2f b) {
-        return (double(a.x) - o.x) * (double(b.y) - o.y) - (double(a.y) - o.y) * (double(b.x) - o.x);
+        return (double(a.x) - o.x) * (double(b.y) - o.y) -
+               (double(a.y) - o.y) * (double(b.x) - o.x);
     };
     std::sort(points.begin(), points.end(),
               [](Point2f a, Point2f b) { return a.x < b.x || (a.x == b.x && a.y < b.y); });
@@ -94,8 +95,7 @@ TEST_CASE("the depth-to-space stage renders the face at twice the decoders' size
     CHECK(out.rgb.max().item<float>() <= 1.f);
 
     // Shapes that cannot be built are refused with the rule.
-    CHECK_THROWS_WITH(SwapAutoencoder(tiny_shape(112, 2)),
-                      Catch::Contains("output upscale 2"));
+    CHECK_THROWS_WITH(SwapAutoencoder(tiny_shape(112, 2)), Catch::Contains("output upscale 2"));
     CHECK_THROWS_WITH(SwapAutoencoder(tiny_shape(128, 3)), Catch::Contains("1 or 2"));
 }
 

@@ -77,10 +77,14 @@ Options parse(int argc, char** argv) {
         if (i + 1 >= argc) usage(flag + " needs a value");
         const std::string value = argv[++i];
         if (flag == "--device") {
-            if (value == "cpu") o.device = faceswap::DeviceKind::kCpu;
-            else if (value == "cuda") o.device = faceswap::DeviceKind::kCuda;
-            else if (value == "auto") o.device = faceswap::DeviceKind::kAuto;
-            else usage("--device is auto, cpu or cuda");
+            if (value == "cpu")
+                o.device = faceswap::DeviceKind::kCpu;
+            else if (value == "cuda")
+                o.device = faceswap::DeviceKind::kCuda;
+            else if (value == "auto")
+                o.device = faceswap::DeviceKind::kAuto;
+            else
+                usage("--device is auto, cpu or cuda");
         } else if (flag == "--streams") {
             o.streams.clear();
             std::stringstream list(value);
@@ -211,7 +215,8 @@ RunResult run(const Options& o, const std::shared_ptr<const faceswap::FaceModels
         threads.emplace_back([&, t] {
             if (saturate) {
                 for (std::uint64_t k = 0; Clock::now() < stop_at; ++k)
-                    for (int s = t; s < streams; s += feeders) pipeline.submit(ids[s], frame_of(s, k));
+                    for (int s = t; s < streams; s += feeders)
+                        pipeline.submit(ids[s], frame_of(s, k));
                 return;
             }
             const auto period = seconds(1.0 / o.fps);
@@ -270,10 +275,11 @@ int main(int argc, char** argv) {
         const auto models = faceswap::FaceModels::load(config);
         const auto swap_model = faceswap::SwapModel::load(o.swap_model, config);
         const auto clip = faceswap::bench::read_raw_frames(o.frames_file);
-        std::printf("faceswap-pipeline-bench: %dx%d frames, device %s, swap model %s, %d stage(s), "
-                    "batching on = up to %d frames within %.0f ms\n",
-                    clip.width, clip.height, models->device_name().c_str(),
-                    o.swap_model.c_str(), o.stages, o.max_batch, o.budget_ms);
+        std::printf(
+            "faceswap-pipeline-bench: %dx%d frames, device %s, swap model %s, %d stage(s), "
+            "batching on = up to %d frames within %.0f ms\n",
+            clip.width, clip.height, models->device_name().c_str(), o.swap_model.c_str(), o.stages,
+            o.max_batch, o.budget_ms);
         int failures = 0;
         const auto report_errors = [&](const RunResult& r) {
             if (r.failed == 0) return;
@@ -283,9 +289,10 @@ int main(int argc, char** argv) {
         };
         if (o.single) {
             const RunResult r = run(o, models, swap_model, config, clip, 1, true, true);
-            std::printf("single stream %dx%d, as fast as it goes: %.1f FPS, latency p50 %.1f ms, "
-                        "p95 %.1f ms, max %.1f ms\n",
-                        clip.width, clip.height, r.total_fps, r.p50_ms, r.p95_ms, r.max_ms);
+            std::printf(
+                "single stream %dx%d, as fast as it goes: %.1f FPS, latency p50 %.1f ms, "
+                "p95 %.1f ms, max %.1f ms\n",
+                clip.width, clip.height, r.total_fps, r.p50_ms, r.p95_ms, r.max_ms);
             report_errors(r);
             return failures ? 1 : 0;
         }

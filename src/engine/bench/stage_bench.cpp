@@ -11,9 +11,13 @@ namespace faceswap::bench {
 
 using Clock = std::chrono::steady_clock;
 
-double percentile(std::vector<double> values, double p) { return stats::percentile(std::move(values), p); }
+double percentile(std::vector<double> values, double p) {
+    return stats::percentile(std::move(values), p);
+}
 
-double mean(const std::vector<double>& values) { return stats::mean(values); }
+double mean(const std::vector<double>& values) {
+    return stats::mean(values);
+}
 
 PassResult run_pass(const std::string& name, const std::shared_ptr<const FaceModels>& models,
                     EngineConfig config, bool tracking, CropOutput crops,

@@ -49,8 +49,8 @@ class BackgroundDetector {
             state_->pending = true;
             generation = state_->generation;
         }
-        worker_->post([state = state_, models = models_, config = config_,
-                       frame = std::move(frame), generation] {
+        worker_->post([state = state_, models = models_, config = config_, frame = std::move(frame),
+                       generation] {
             std::optional<std::vector<Detection>> found;
             std::exception_ptr error;
             try {

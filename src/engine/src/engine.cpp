@@ -4,35 +4,35 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <optional>
 #include <cmath>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <numeric>
+#include <optional>
 #include <span>
 #include <thread>
 
 #include "alignment.h"
-#include "device.h"
 #include "batching.h"
 #include "detection.h"
+#include "device.h"
 #include "face_models_impl.h"
 #include "face_nets.h"
+#include "faceswap/clock.h"
 #include "faceswap/engine.h"
 #include "image_ops.h"
 #include "model_file.h"
 #include "tracking.h"
-#include "faceswap/clock.h"
 
 namespace faceswap {
 
-using detail::CropRect;
-using detail::Track;
 using detail::BackgroundDetector;
-using detail::Detection;
+using detail::CropRect;
 using detail::detect_faces;
+using detail::Detection;
+using detail::Track;
 
 void EngineConfig::validate() const {
     auto check = [](bool ok, const std::string& message) {
@@ -290,8 +290,8 @@ LandmarkPlan FaceAnalyzer::Impl::plan_landmarks(const at::Tensor& rgb,
 
 // Step 3: quality check, track update, smoothing, alignment.
 std::vector<Face> FaceAnalyzer::Impl::update_tracks(const LandmarkPlan& plan,
-                                                    LandmarkOutput&& landmarks,
-                                                    double timestamp_s, StageTimings& timings) {
+                                                    LandmarkOutput&& landmarks, double timestamp_s,
+                                                    StageTimings& timings) {
     const auto start = Clock::now();
     const bool keep_tracks = config.tracking;
     const auto unit_template = alignment_template(1, 1.f);
@@ -312,8 +312,8 @@ std::vector<Face> FaceAnalyzer::Impl::update_tracks(const LandmarkPlan& plan,
                                std::max(bounds.width, bounds.height) > 0.3f * crop_side;
         const bool same_look =
             job.track_index < 0 ||
-            detail::appearance_change(tracks[job.track_index].thumbnail,
-                                      landmarks.thumbnails[j]) <= config.max_appearance_change;
+            detail::appearance_change(tracks[job.track_index].thumbnail, landmarks.thumbnails[j]) <=
+                config.max_appearance_change;
         if (!job.from_detector && !(plausible && same_look)) {
             force_detection = true;  // lost: the caller re-runs the detector on this frame
             continue;
@@ -422,8 +422,7 @@ FaceAnalyzer::Impl::Pending FaceAnalyzer::Impl::begin(const FrameView& frame, Cr
     last_timestamp_s = p.timestamp_s = timestamp_s;
 
     const bool periodic = frame_index % config.detect_every_n_frames == 0;
-    p.detected = !config.tracking || force_detection || tracks.empty() ||
-                 (periodic && !background);
+    p.detected = !config.tracking || force_detection || tracks.empty() || (periodic && !background);
     std::vector<Detection> detections;
     bool have_detections = p.detected;
     if (p.detected) {

@@ -73,14 +73,17 @@ FaceSet read_face_pack(const std::string& path, const FaceDecoder& decoder) {
     const auto coverage = read.value<float>("the header");
     const auto name_length = read.value<std::uint32_t>("the header");
     if (encoding > 1) throw pack_error(path, "unknown face encoding " + std::to_string(encoding));
-    if (size < 16 || size > 2048) throw pack_error(path, "implausible face size " + std::to_string(size));
-    if (count > kMaxFaces) throw pack_error(path, "implausible face count " + std::to_string(count));
+    if (size < 16 || size > 2048)
+        throw pack_error(path, "implausible face size " + std::to_string(size));
+    if (count > kMaxFaces)
+        throw pack_error(path, "implausible face count " + std::to_string(count));
     if (!(coverage > 0.f && coverage < 4.f)) throw pack_error(path, "implausible coverage");
     if (name_length > kMaxNameLength) throw pack_error(path, "implausible name length");
     if (encoding == 1 && !decoder)
         throw Error(ErrorCode::kInvalidArgument,
-                    path + " holds JPEG faces and this program has no JPEG decoder; convert it "
-                           "with scripts/fspack_to_raw.py first");
+                    path +
+                        " holds JPEG faces and this program has no JPEG decoder; convert it "
+                        "with scripts/fspack_to_raw.py first");
     FaceSet set;
     set.name.resize(name_length);
     read.bytes(set.name.data(), name_length, "the identity name");
@@ -91,20 +94,18 @@ FaceSet read_face_pack(const std::string& path, const FaceDecoder& decoder) {
     set.landmarks.reserve(count);
     std::vector<std::uint8_t> stored, decoded;
     for (std::uint32_t i = 0; i < count; ++i) {
-        const std::string which =
-            "face " + std::to_string(i + 1) + " of " + std::to_string(count);
+        const std::string which = "face " + std::to_string(i + 1) + " of " + std::to_string(count);
         float points[2 * kLandmarkCount];
         read.bytes(reinterpret_cast<char*>(points), sizeof points, which);
         Landmarks68 landmarks;
         for (int k = 0; k < kLandmarkCount; ++k) landmarks[k] = {points[2 * k], points[2 * k + 1]};
         const auto length = read.value<std::uint32_t>(which.c_str());
         if (encoding == 0 && length != face_bytes)
-            throw pack_error(path, which + " holds " + std::to_string(length) +
-                                       " bytes, not the " + std::to_string(face_bytes) +
-                                       " of a raw face");
+            throw pack_error(path, which + " holds " + std::to_string(length) + " bytes, not the " +
+                                       std::to_string(face_bytes) + " of a raw face");
         if (length > face_bytes * 2 + 65536)
-            throw pack_error(path, which + " declares an implausible " + std::to_string(length) +
-                                       " bytes");
+            throw pack_error(
+                path, which + " declares an implausible " + std::to_string(length) + " bytes");
         stored.resize(length);
         read.bytes(reinterpret_cast<char*>(stored.data()), length, which);
         if (encoding == 0) {
@@ -113,8 +114,8 @@ FaceSet read_face_pack(const std::string& path, const FaceDecoder& decoder) {
             decoded.clear();
             if (!decoder(stored.data(), stored.size(), set.size, decoded) ||
                 decoded.size() != face_bytes)
-                throw pack_error(path, which + " does not decode to a " + std::to_string(size) +
-                                           " px face");
+                throw pack_error(
+                    path, which + " does not decode to a " + std::to_string(size) + " px face");
             set.rgb.insert(set.rgb.end(), decoded.begin(), decoded.end());
         }
         set.landmarks.push_back(landmarks);
@@ -128,7 +129,8 @@ void write_face_pack(const FaceSet& set, const std::string& path, FacePackEncodi
                      const FaceEncoder& encoder) {
     const std::size_t face_bytes = static_cast<std::size_t>(set.size) * set.size * 3;
     if (set.rgb.size() != face_bytes * set.landmarks.size())
-        throw Error(ErrorCode::kInvalidArgument, "face set '" + set.name + "' pixel data has the wrong size");
+        throw Error(ErrorCode::kInvalidArgument,
+                    "face set '" + set.name + "' pixel data has the wrong size");
     if (encoding == FacePackEncoding::kJpeg && !encoder)
         throw Error(ErrorCode::kInvalidArgument, "a JPEG face pack needs an encoder");
     std::string out(kMagic, sizeof kMagic);

@@ -4,20 +4,20 @@
 #include "faceswap/pipeline.h"
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <utility>
 #include <thread>
+#include <utility>
 
 #include "batching.h"
 #include "cpu_threads.h"
-#include "faceswap/stats.h"
 #include "faceswap/clock.h"
+#include "faceswap/stats.h"
 
 namespace faceswap {
 
@@ -35,7 +35,6 @@ std::string message_of(const std::exception_ptr& error) {
         return "unknown error";
     }
 }
-
 
 }  // namespace
 
@@ -110,7 +109,7 @@ struct SwapPipeline::Impl {
     mutable std::mutex mutex;
     std::condition_variable changed;  // any change of the state below
     std::map<StreamId, std::shared_ptr<Stream>> streams;
-    std::deque<StreamId> ready;  // streams with a waiting frame, in turn order
+    std::deque<StreamId> ready;     // streams with a waiting frame, in turn order
     std::optional<Batch> handover;  // prepared by stage 1, not yet taken by stage 2
     StreamId next_id = 1;
     bool stopping = false;
@@ -187,8 +186,8 @@ struct SwapPipeline::Impl {
     }
 };
 
-SwapPipeline::SwapPipeline(std::shared_ptr<const FaceModels> face_models, const EngineConfig& config,
-                           const PipelineConfig& pipeline_config)
+SwapPipeline::SwapPipeline(std::shared_ptr<const FaceModels> face_models,
+                           const EngineConfig& config, const PipelineConfig& pipeline_config)
     : impl_(std::make_unique<Impl>()) {
     if (!face_models) throw Error(ErrorCode::kInvalidArgument, "SwapPipeline needs loaded models");
     config.validate();
@@ -201,9 +200,8 @@ SwapPipeline::SwapPipeline(std::shared_ptr<const FaceModels> face_models, const 
     const int cores = config.cpu_threads > 0
                           ? config.cpu_threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    s.threads_per_stage = pipeline_config.threads_per_stage > 0
-                              ? pipeline_config.threads_per_stage
-                              : std::max(1, cores / stages);
+    s.threads_per_stage = pipeline_config.threads_per_stage > 0 ? pipeline_config.threads_per_stage
+                                                                : std::max(1, cores / stages);
     if (config.tracking && config.background_detection)
         s.detection_worker = std::make_shared<detail::DetectionWorker>();
     s.batch_sizes.assign(pipeline_config.max_batch + 1, 0);
@@ -227,7 +225,9 @@ SwapPipeline::~SwapPipeline() {
     if (impl_->stage2_thread.joinable()) impl_->stage2_thread.join();
 }
 
-const PipelineConfig& SwapPipeline::config() const { return impl_->config; }
+const PipelineConfig& SwapPipeline::config() const {
+    return impl_->config;
+}
 
 StreamId SwapPipeline::open_stream(std::shared_ptr<const SwapModel> swap_model,
                                    const SwapConfig& swap_config, ResultCallback on_result,
@@ -363,7 +363,8 @@ SwapPipeline::Impl::Batch SwapPipeline::Impl::take_batch(std::unique_lock<std::m
         taken.queue_ms = ms_between(taken.submitted, now);
         ++stream->in_flight;
         // Settings change between frames, on the thread that uses the swapper.
-        if (stream->new_config) stream->swapper.set_swap_config(*std::exchange(stream->new_config, {}));
+        if (stream->new_config)
+            stream->swapper.set_swap_config(*std::exchange(stream->new_config, {}));
         if (std::exchange(stream->reset_requested, false)) stream->swapper.reset();
         if (queue_samples.size() < kQueueSamples)
             queue_samples.push_back(taken.queue_ms);
@@ -437,8 +438,7 @@ void SwapPipeline::Impl::prepare(Batch& batch) {
                                    t.frame.width * 3, t.frame.format},
                          t.frame.timestamp_s,
                          &t.frame.pixels,  // becomes the output: one copy fewer per frame
-                         nullptr,
-                         nullptr});
+                         nullptr, nullptr});
     // With one stage each batch is completed before its analyzers take another frame, so the
     // jobs may paste into the analyzers' uploads; two stages need their own copies.
     const int splits = detail::prepare_batch(slots, config.two_stages);

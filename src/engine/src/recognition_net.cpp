@@ -4,7 +4,6 @@
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
-
 #include <array>
 
 namespace faceswap::detail {

@@ -71,8 +71,9 @@ struct Affine {
     double m[6];
     Affine then(const Affine& next) const {  // next * this
         const double* n = next.m;
-        return {{n[0] * m[0] + n[1] * m[3], n[0] * m[1] + n[1] * m[4], n[0] * m[2] + n[1] * m[5] + n[2],
-                 n[3] * m[0] + n[4] * m[3], n[3] * m[1] + n[4] * m[4], n[3] * m[2] + n[4] * m[5] + n[5]}};
+        return {{n[0] * m[0] + n[1] * m[3], n[0] * m[1] + n[1] * m[4],
+                 n[0] * m[2] + n[1] * m[5] + n[2], n[3] * m[0] + n[4] * m[3],
+                 n[3] * m[1] + n[4] * m[4], n[3] * m[2] + n[4] * m[5] + n[5]}};
     }
 };
 
@@ -108,8 +109,10 @@ at::Tensor hull_masks(const std::vector<std::vector<Point2f>>& polygons, int siz
                     continue;
                 }
                 const double bound = a.x + (yc - a.y) * dx / dy;
-                if (dy > 0) hi = std::min(hi, bound);
-                else lo = std::max(lo, bound);
+                if (dy > 0)
+                    hi = std::min(hi, bound);
+                else
+                    lo = std::max(lo, bound);
             }
             if (lo > hi) continue;
             const int first = std::max(0, static_cast<int>(std::ceil(lo - 0.5)));
@@ -135,9 +138,9 @@ at::Tensor eyes_mouth_masks(const std::vector<Landmarks68>& crop_landmarks, int 
         eyes_right.push_back(grown(landmark_range(l, 42, 47), 1.6f));
         mouths.push_back(grown(landmark_range(l, 48, 59), 1.2f));
     }
-    return at::maximum(at::maximum(hull_masks(eyes_left, size, device),
-                                   hull_masks(eyes_right, size, device)),
-                       hull_masks(mouths, size, device));
+    return at::maximum(
+        at::maximum(hull_masks(eyes_left, size, device), hull_masks(eyes_right, size, device)),
+        hull_masks(mouths, size, device));
 }
 
 at::Tensor erode_and_feather(const at::Tensor& mask, int erosion_px, int feather_px) {
@@ -154,8 +157,7 @@ at::Tensor erode_and_feather(const at::Tensor& mask, int erosion_px, int feather
 
 at::Tensor rgb_to_lab(const at::Tensor& rgb) {
     const at::Tensor c = rgb.clamp(0, 1);
-    const at::Tensor linear =
-        at::where(c <= 0.04045, c / 12.92, at::pow((c + 0.055) / 1.055, 2.4));
+    const at::Tensor linear = at::where(c <= 0.04045, c / 12.92, at::pow((c + 0.055) / 1.055, 2.4));
     const at::Tensor r = linear.select(1, 0), g = linear.select(1, 1), b = linear.select(1, 2);
     // D65 white point normalisation folded into the matrix rows.
     const at::Tensor x = (0.412453 * r + 0.357580 * g + 0.180423 * b) / 0.950456;
@@ -256,8 +258,8 @@ at::Tensor crop_to_frame(const at::Tensor& crop, const Affine2x3& image_to_align
             .to(at::kFloat)
             .view({1, 2, 3})
             .to(crop.device());
-    const at::Tensor grid = at::affine_grid_generator(
-        theta_tensor, {1, crop.size(1), rect.height, rect.width}, true);
+    const at::Tensor grid =
+        at::affine_grid_generator(theta_tensor, {1, crop.size(1), rect.height, rect.width}, true);
     return at::grid_sampler(crop, grid, /*bicubic*/ 2, /*zeros*/ 0, true);
 }
 

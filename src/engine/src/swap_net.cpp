@@ -1,10 +1,10 @@
 #include "swap_net.h"
 
 #include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/functional.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pixelshuffle.h>
-#include <torch/nn/modules/container/functional.h>
 
 #include <sstream>
 
@@ -33,7 +33,9 @@ class FastConv2dImpl : public nn::Conv2dImpl {
 };
 TORCH_MODULE(FastConv2d);
 
-nn::LeakyReLU leaky() { return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.1)); }
+nn::LeakyReLU leaky() {
+    return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.1));
+}
 
 // Stride-2 5x5 convolution: halves the size (DeepFaceLab's Downscale).
 void add_downscale(nn::Sequential& seq, int in, int out) {
@@ -186,9 +188,8 @@ DecodedFace SwapDecoderImpl::forward(const at::Tensor& code) {
     at::Tensor mask = mask_->forward(code);
     // The mask is smooth: rendered at the working resolution and scaled up.
     if (output_upscale_ > 1)
-        mask = at::upsample_bilinear2d(mask, {mask.size(2) * output_upscale_,
-                                              mask.size(3) * output_upscale_},
-                                       false);
+        mask = at::upsample_bilinear2d(
+            mask, {mask.size(2) * output_upscale_, mask.size(3) * output_upscale_}, false);
     return {face_->forward(code), mask};
 }
 
@@ -208,10 +209,9 @@ SwapAutoencoder::SwapAutoencoder(const SwapNetShape& shape) : shape_(shape) {
     // decoders, so both read the same pose/expression layout.
     nn::Sequential inter;
     inter->push_back(nn::Linear(shape.bottleneck_dims, shape.inter_dims * lowest * lowest));
-    inter->push_back(nn::Functional(
-        [c = shape.inter_dims, lowest](const at::Tensor& x) {
-            return x.view({x.size(0), c, lowest, lowest});
-        }));
+    inter->push_back(nn::Functional([c = shape.inter_dims, lowest](const at::Tensor& x) {
+        return x.view({x.size(0), c, lowest, lowest});
+    }));
     add_upscale(inter, shape.inter_dims, shape.inter_dims);
     inter_ = register_module("inter", inter);
 
@@ -242,8 +242,8 @@ std::string initialise_from(SwapAutoencoder& net, const std::string& path) {
         if (value.sizes() == target.sizes()) {
             target.copy_(value);
             ++copied;
-        } else if (k2 > 1 && value.dim() >= 1 && value.size(0) == 3 &&
-                   target.size(0) == 3 * k2 && value.sizes().slice(1) == target.sizes().slice(1)) {
+        } else if (k2 > 1 && value.dim() >= 1 && value.size(0) == 3 && target.size(0) == 3 * k2 &&
+                   value.sizes().slice(1) == target.sizes().slice(1)) {
             // Pixel shuffle reads channel c * k^2 + sub-pixel as colour c at that sub-pixel.
             target.copy_(value.repeat_interleave(k2, 0));
             ++expanded;

@@ -17,20 +17,20 @@ namespace faceswap::detail {
 
 // Every size that shapes the tensors; stored in the model file so it is rebuilt exactly.
 struct SwapNetShape {
-    int resolution = 128;      // face size the model renders (and its training crops' size)
+    int resolution = 128;  // face size the model renders (and its training crops' size)
     // 1: the decoders work at `resolution` (format 1's only layout). 2: the encoder reads the
     // crop downscaled by 2 and the decoders work at resolution / 2; the face's last convolution
     // emits 4x the channels, rearranged by depth-to-space into the full-resolution face
     // (DeepFaceLab's "-d"), so the face is rendered at twice the size for a small extra cost.
     int output_upscale = 1;
-    int encoder_dims = 32;     // channels of the first of four stride-2 convolutions (then x2)
-    int bottleneck_dims = 256; // width of the dense code every face passes through
-    int inter_dims = 128;      // channels of the shared code's spatial map at resolution / 8
-    int decoder_dims = 24;     // channels at full resolution (x2 at 1/2, x4 at 1/4)
-    int mask_dims = 8;         // the same for the (cheaper) mask branch
+    int encoder_dims = 32;      // channels of the first of four stride-2 convolutions (then x2)
+    int bottleneck_dims = 256;  // width of the dense code every face passes through
+    int inter_dims = 128;       // channels of the shared code's spatial map at resolution / 8
+    int decoder_dims = 24;      // channels at full resolution (x2 at 1/2, x4 at 1/4)
+    int mask_dims = 8;          // the same for the (cheaper) mask branch
 
     int working_resolution() const { return resolution / output_upscale; }  // encoder input
-    void validate() const;  // throws Error(kInvalidArgument) naming the field
+    void validate() const;         // throws Error(kInvalidArgument) naming the field
     std::string describe() const;  // "df-ae r128 e32 b256 i128 d24 m8", "... u2" when upscaled
     std::map<std::string, std::string> to_attributes() const;
     // Throws Error(kModelCorrupt) naming path when an attribute is missing or malformed.

@@ -5,17 +5,17 @@
 
 #include <chrono>
 #include <cstring>
-#include <span>
 #include <filesystem>
+#include <span>
 
 #include "batching.h"
 #include "device.h"
+#include "faceswap/clock.h"
 #include "faceswap/swap.h"
 #include "image_ops.h"
 #include "model_file.h"
 #include "swap_merge.h"
 #include "swap_net.h"
-#include "faceswap/clock.h"
 
 namespace faceswap {
 
@@ -34,7 +34,9 @@ struct SwapModel::Impl {
 
 SwapModel::SwapModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SwapModel::~SwapModel() = default;
-const SwapModelInfo& SwapModel::info() const { return impl_->info; }
+const SwapModelInfo& SwapModel::info() const {
+    return impl_->info;
+}
 
 namespace detail {
 
@@ -99,7 +101,9 @@ namespace {
 using clock::Clock;
 using clock::ms_since;
 
-float face_area(const Face& f) { return f.box.width * f.box.height; }
+float face_area(const Face& f) {
+    return f.box.width * f.box.height;
+}
 
 }  // namespace
 
@@ -127,12 +131,12 @@ struct FaceSwapper::Impl {
 // Stage 1's output, stage 2's input: everything stage 2 needs, owned, so that stage 1 can move
 // on to the next frame (the analyzer reuses its frame buffer) while stage 2 works on this one.
 struct PreparedSwap {
-    SwapResult result;  // analysis, the unchanged pixels, stage-1 timings
-    std::vector<Face> faces;       // the faces to swap
-    SwapConfig swap_config;        // as it was when the frame came in
-    at::Tensor canvas;             // [1, 3, H, W] float RGB of the frame (empty: no face)
-    at::Tensor crops;              // [N, 3, R, R] aligned faces, 0..1
-    at::Tensor code;               // the encoder's output for them
+    SwapResult result;        // analysis, the unchanged pixels, stage-1 timings
+    std::vector<Face> faces;  // the faces to swap
+    SwapConfig swap_config;   // as it was when the frame came in
+    at::Tensor canvas;        // [1, 3, H, W] float RGB of the frame (empty: no face)
+    at::Tensor crops;         // [N, 3, R, R] aligned faces, 0..1
+    at::Tensor code;          // the encoder's output for them
     std::vector<Landmarks68> crop_landmarks;
     Clock::time_point started;
 };
@@ -165,8 +169,9 @@ void crop_faces(FaceSwapper::Impl& s, const FrameView& frame, PreparedSwap& job,
 
     job.faces = result.analysis.faces;
     if (job.swap_config.largest_face_only && job.faces.size() > 1) {
-        auto largest = std::max_element(job.faces.begin(), job.faces.end(),
-                                        [](auto& a, auto& b) { return face_area(a) < face_area(b); });
+        auto largest = std::max_element(job.faces.begin(), job.faces.end(), [](auto& a, auto& b) {
+            return face_area(a) < face_area(b);
+        });
         job.faces = {*largest};
     }
     if (job.faces.empty()) return;
@@ -177,8 +182,8 @@ void crop_faces(FaceSwapper::Impl& s, const FrameView& frame, PreparedSwap& job,
         to_image.push_back(f.aligned_to_image);
         job.crop_landmarks.push_back(transform_landmarks(f.landmarks, f.image_to_aligned));
     }
-    job.crops = detail::aligned_crops(job.canvas, to_image, s.swap_model->info().resolution)
-                    .div_(255.f);
+    job.crops =
+        detail::aligned_crops(job.canvas, to_image, s.swap_model->info().resolution).div_(255.f);
     job.result.timings.generate_ms = ms_since(start);
 }
 
@@ -264,8 +269,8 @@ void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::Decoded
             // working size and added back as an upsampled correction, the full-size face keeps
             // its detail and the Lab round trip runs on a quarter of the pixels.
             const at::Tensor small = at::avg_pool2d(face, {k, k});
-            const at::Tensor corrected = detail::reinhard_color_transfer(
-                small, at::avg_pool2d(job.crops, {k, k}), hull);
+            const at::Tensor corrected =
+                detail::reinhard_color_transfer(small, at::avg_pool2d(job.crops, {k, k}), hull);
             face = (face + at::upsample_bilinear2d(corrected - small, {size, size}, false))
                        .clamp(0, 1);
         }
@@ -284,12 +289,12 @@ void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::Decoded
         if (rect.width < 2 || rect.height < 2) continue;
         // Face and mask together, so one grid_sample moves both into the frame.
         const at::Tensor both = at::cat({face[i] * 255.f, mask[i]}, 0).unsqueeze(0);
-        const at::Tensor in_frame = detail::crop_to_frame(both, job.faces[i].image_to_aligned, rect);
+        const at::Tensor in_frame =
+            detail::crop_to_frame(both, job.faces[i].image_to_aligned, rect);
         at::Tensor roi = canvas.narrow(2, rect.y, rect.height).narrow(3, rect.x, rect.width);
         at::Tensor generated = in_frame.narrow(1, 0, 3);
         const at::Tensor alpha = in_frame.narrow(1, 3, 1).clamp(0, 1);  // bicubic overshoot
-        if (swap_config.poisson_blend)
-            generated = detail::poisson_blend(generated, roi, alpha, 60);
+        if (swap_config.poisson_blend) generated = detail::poisson_blend(generated, roi, alpha, 60);
         roi.copy_(roi + (generated - roi) * alpha);
         changed.push_back(rect);
     }
@@ -316,8 +321,12 @@ void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::Decoded
 int detail::prepare_batch(std::span<SwapSlot> slots, bool own_frame_copies) {
     std::vector<AnalysisSlot> analysis(slots.size());
     for (size_t i = 0; i < slots.size(); ++i)
-        analysis[i] = {&Access::of(*slots[i].swapper).analyzer, slots[i].frame,
-                       slots[i].timestamp_s, CropOutput::kNone, {}, nullptr};
+        analysis[i] = {&Access::of(*slots[i].swapper).analyzer,
+                       slots[i].frame,
+                       slots[i].timestamp_s,
+                       CropOutput::kNone,
+                       {},
+                       nullptr};
     const auto started = Clock::now();
     int splits = analyze_batch(analysis);
 
@@ -389,8 +398,8 @@ int detail::complete_batch(std::span<CompletionSlot> slots) {
         for (size_t i : members) jobs.push_back(slots[i].prepared.get());
         std::vector<detail::DecodedFace> decoded(jobs.size());
         auto pass = [&, &key = key](size_t begin, size_t end) {
-            auto part = decode_faces(*key.first, key.second,
-                                     std::span(jobs).subspan(begin, end - begin));
+            auto part =
+                decode_faces(*key.first, key.second, std::span(jobs).subspan(begin, end - begin));
             std::move(part.begin(), part.end(), decoded.begin() + begin);
         };
         auto fail = [&, &members = members](size_t m, std::exception_ptr error) {
@@ -427,7 +436,9 @@ FaceSwapper& FaceSwapper::operator=(FaceSwapper&&) noexcept = default;
 void FaceSwapper::set_swap_config(const SwapConfig& swap_config) {
     impl_->swap_config = swap_config;
 }
-void FaceSwapper::reset() { impl_->analyzer.reset(); }
+void FaceSwapper::reset() {
+    impl_->analyzer.reset();
+}
 
 void detail::share_detection_worker(FaceSwapper& swapper, std::shared_ptr<DetectionWorker> worker) {
     share_detection_worker(Access::of(swapper).analyzer, std::move(worker));

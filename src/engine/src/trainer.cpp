@@ -46,10 +46,10 @@ struct Batch {
 
 DeviceFaceSet upload_set(const FaceSet& set, const c10::Device& device) {
     const int64_t n = set.count(), s = set.size;
-    at::Tensor images = at::from_blob(const_cast<std::uint8_t*>(set.rgb.data()), {n, s, s, 3},
-                                      at::kByte)
-                            .permute({0, 3, 1, 2})
-                            .contiguous();
+    at::Tensor images =
+        at::from_blob(const_cast<std::uint8_t*>(set.rgb.data()), {n, s, s, 3}, at::kByte)
+            .permute({0, 3, 1, 2})
+            .contiguous();
     // Masks are made in chunks so a large set never needs a float copy of all of them. The
     // loss region (the hull grown by S/32 and feathered) is made here once rather than per
     // step: warping the feathered mask is, to a pixel, feathering the warped one.
@@ -60,11 +60,10 @@ DeviceFaceSet upload_set(const FaceSet& set, const c10::Device& device) {
         const at::Tensor hull = detail::face_hull_masks(part, s, at::kCPU);
         const at::Tensor region =
             detail::erode_and_feather(hull, -static_cast<int>(s) / 32, static_cast<int>(s) / 32);
-        chunks.push_back(
-            at::cat({hull, detail::eyes_mouth_masks(part, s, at::kCPU), region}, 1)
-                .mul(255)
-                .round()
-                .to(at::kByte));
+        chunks.push_back(at::cat({hull, detail::eyes_mouth_masks(part, s, at::kCPU), region}, 1)
+                             .mul(255)
+                             .round()
+                             .to(at::kByte));
     }
     return {set.name, images.to(device), at::cat(chunks, 0).to(device)};
 }
@@ -78,10 +77,12 @@ void check_sets(const FaceSet& a, const FaceSet& b, int resolution, float covera
                             std::to_string(kMinFacesPerSet) +
                             " are needed (a few hundred from varied frames train far better)");
         if (set->size != resolution)
-            throw Error(ErrorCode::kInvalidArgument,
-                        label + " holds " + std::to_string(set->size) + " px faces but the model "
-                        "works at " + std::to_string(resolution) + " px; extract with --size " +
-                        std::to_string(resolution));
+            throw Error(ErrorCode::kInvalidArgument, label + " holds " + std::to_string(set->size) +
+                                                         " px faces but the model "
+                                                         "works at " +
+                                                         std::to_string(resolution) +
+                                                         " px; extract with --size " +
+                                                         std::to_string(resolution));
         if (std::abs(set->coverage - coverage) > 1e-3f)
             throw Error(ErrorCode::kInvalidArgument,
                         label + " was extracted with coverage " + std::to_string(set->coverage) +
@@ -112,15 +113,14 @@ at::Tensor dssim(const at::Tensor& x, const at::Tensor& y) {
     const at::Tensor gy = g.view({1, 1, 11, 1}).expand({5 * c, 1, 11, 1}).contiguous();
     const at::Tensor moments =
         at::cat({x, y, x * x, y * y, x * y}, 1).contiguous(at::MemoryFormat::ChannelsLast);
-    const at::Tensor blurred =
-        detail::depthwise_conv2d(detail::depthwise_conv2d(moments, gx), gy);
+    const at::Tensor blurred = detail::depthwise_conv2d(detail::depthwise_conv2d(moments, gx), gy);
     const at::Tensor mx = blurred.narrow(1, 0, c), my = blurred.narrow(1, c, c);
     const at::Tensor sxx = blurred.narrow(1, 2 * c, c) - mx * mx;
     const at::Tensor syy = blurred.narrow(1, 3 * c, c) - my * my;
     const at::Tensor sxy = blurred.narrow(1, 4 * c, c) - mx * my;
     constexpr double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
-    const at::Tensor ssim = ((2 * mx * my + c1) * (2 * sxy + c2)) /
-                            ((mx * mx + my * my + c1) * (sxx + syy + c2));
+    const at::Tensor ssim =
+        ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2));
     return (1 - ssim.mean()) / 2;
 }
 
@@ -172,10 +172,14 @@ double parse_duration_seconds(const std::string& text) {
         double unit = 1;
         if (i < text.size()) {
             const char c = text[i];
-            if (c == 'h') unit = 3600, ++i;
-            else if (c == 'm') unit = 60, ++i;
-            else if (c == 's') unit = 1, ++i;
-            else break;
+            if (c == 'h')
+                unit = 3600, ++i;
+            else if (c == 'm')
+                unit = 60, ++i;
+            else if (c == 's')
+                unit = 1, ++i;
+            else
+                break;
         }
         total += value * unit;
         any = true;
@@ -207,7 +211,9 @@ TrainSchedule TrainSchedule::sharpening(double warp_until, float warp_amount, fl
     return schedule;
 }
 
-TrainSchedule TrainSchedule::constant(float warp_amount) { return sharpening(1.0, warp_amount); }
+TrainSchedule TrainSchedule::constant(float warp_amount) {
+    return sharpening(1.0, warp_amount);
+}
 
 const TrainPhase& TrainSchedule::at(double progress) const {
     size_t i = 0;
@@ -244,8 +250,7 @@ struct Trainer::Impl {
 
     void make_optimizer() {
         optimizer = std::make_unique<torch::optim::Adam>(
-            net->parameters(),
-            torch::optim::AdamOptions(config.learning_rate).betas({0.5, 0.999}));
+            net->parameters(), torch::optim::AdamOptions(config.learning_rate).betas({0.5, 0.999}));
     }
     Batch sample(const DeviceFaceSet& set, at::Generator& gen) const;
     at::Tensor face_loss(const detail::DecodedFace& out, const Batch& batch, double* face,
@@ -272,8 +277,7 @@ Batch Trainer::Impl::sample(const DeviceFaceSet& set, at::Generator& gen) const 
         t[i][1][1] = scale * std::cos(angle);
         t[i][1][2] = uniform(gen, -0.05, 0.05);
     }
-    const at::Tensor grid =
-        at::affine_grid_generator(theta.to(device), {n, 3, size, size}, false);
+    const at::Tensor grid = at::affine_grid_generator(theta.to(device), {n, 3, size, size}, false);
     Batch batch;
     batch.target = at::grid_sampler(images, grid, 0, /*border*/ 1, false);
     const at::Tensor warped_masks = at::grid_sampler(masks, grid, 0, /*zeros*/ 0, false);
@@ -487,8 +491,7 @@ TrainLosses Trainer::step() {
         losses.total = losses.face_a + losses.face_b + losses.mask_a + losses.mask_b;
         if (!std::isfinite(losses.total))
             throw Error(ErrorCode::kInternal,
-                        "training diverged (loss is not finite) at step " +
-                            std::to_string(s.step) +
+                        "training diverged (loss is not finite) at step " + std::to_string(s.step) +
                             "; resume from the last checkpoint with a lower --lr");
         s.optimizer->zero_grad();
         total.backward();
@@ -524,7 +527,9 @@ TrainLosses Trainer::step() {
     return losses;
 }
 
-std::int64_t Trainer::steps() const { return impl_->step; }
+std::int64_t Trainer::steps() const {
+    return impl_->step;
+}
 
 void Trainer::set_phase(const TrainPhase& phase) {
     TrainSchedule{{phase}, {0.0}}.validate();
@@ -533,9 +538,15 @@ void Trainer::set_phase(const TrainPhase& phase) {
         static_cast<torch::optim::AdamOptions&>(group.options())
             .lr(impl_->config.learning_rate * phase.learning_rate_scale);
 }
-const TrainPhase& Trainer::phase() const { return impl_->phase; }
-std::string Trainer::initialisation_note() const { return impl_->initialisation_note; }
-std::string Trainer::architecture() const { return impl_->net->shape().describe(); }
+const TrainPhase& Trainer::phase() const {
+    return impl_->phase;
+}
+std::string Trainer::initialisation_note() const {
+    return impl_->initialisation_note;
+}
+std::string Trainer::architecture() const {
+    return impl_->net->shape().describe();
+}
 std::string Trainer::device_name() const {
     return detail::device_description(impl_->device,
                                       detail::resolve_cpu_threads(impl_->config.cpu_threads));
@@ -577,7 +588,8 @@ RgbImage Trainer::preview(int rows) const {
         at::cat({faces_a, s.net->decode_a(code_a).rgb, s.net->decode_b(code_a).rgb, faces_b,
                  s.net->decode_b(code_b).rgb, s.net->decode_a(code_b).rgb},
                 3);  // [rows, 3, S, 6S]
-    const at::Tensor grid = columns.permute({0, 2, 3, 1})  // [rows, S, 6S, 3]
+    const at::Tensor grid = columns
+                                .permute({0, 2, 3, 1})  // [rows, S, 6S, 3]
                                 .reshape({rows * size, 6 * size, 3})
                                 .mul(255)
                                 .round()

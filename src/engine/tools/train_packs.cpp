@@ -23,7 +23,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 std::atomic<bool> stop_requested{false};
-extern "C" void on_stop(int) { stop_requested = true; }
+extern "C" void on_stop(int) {
+    stop_requested = true;
+}
 
 const char* kUsage =
     "usage: faceswap-train-packs --a PACK --b PACK --out MODEL [--time-budget 12m | --steps N]\n"
@@ -37,14 +39,30 @@ const char* kUsage =
 int main(int argc, char** argv) {
     using namespace faceswap;
     std::map<std::string, std::string> args;
-    const std::map<std::string, bool> known = {
-        {"--a", true}, {"--b", true}, {"--out", true}, {"--time-budget", true}, {"--steps", true},
-        {"--resume", false}, {"--init-from", true}, {"--resolution", true},
-        {"--output-upscale", true}, {"--encoder-dims", true}, {"--bottleneck-dims", true},
-        {"--inter-dims", true}, {"--decoder-dims", true}, {"--mask-dims", true},
-        {"--batch", true}, {"--lr", true}, {"--loss", true}, {"--warp-until", true},
-        {"--lr-dropout", true}, {"--save-every", true}, {"--half", false}, {"--device", true},
-        {"--threads", true}, {"--help", false}};
+    const std::map<std::string, bool> known = {{"--a", true},
+                                               {"--b", true},
+                                               {"--out", true},
+                                               {"--time-budget", true},
+                                               {"--steps", true},
+                                               {"--resume", false},
+                                               {"--init-from", true},
+                                               {"--resolution", true},
+                                               {"--output-upscale", true},
+                                               {"--encoder-dims", true},
+                                               {"--bottleneck-dims", true},
+                                               {"--inter-dims", true},
+                                               {"--decoder-dims", true},
+                                               {"--mask-dims", true},
+                                               {"--batch", true},
+                                               {"--lr", true},
+                                               {"--loss", true},
+                                               {"--warp-until", true},
+                                               {"--lr-dropout", true},
+                                               {"--save-every", true},
+                                               {"--half", false},
+                                               {"--device", true},
+                                               {"--threads", true},
+                                               {"--help", false}};
     for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
         const auto it = known.find(flag);
@@ -79,7 +97,8 @@ int main(int argc, char** argv) {
         config.resolution = static_cast<int>(number("--resolution", 256));
         config.output_upscale = static_cast<int>(number("--output-upscale", 2));
         config.encoder_dims = static_cast<int>(number("--encoder-dims", config.encoder_dims));
-        config.bottleneck_dims = static_cast<int>(number("--bottleneck-dims", config.bottleneck_dims));
+        config.bottleneck_dims =
+            static_cast<int>(number("--bottleneck-dims", config.bottleneck_dims));
         config.inter_dims = static_cast<int>(number("--inter-dims", config.inter_dims));
         config.decoder_dims = static_cast<int>(number("--decoder-dims", 32));
         config.mask_dims = static_cast<int>(number("--mask-dims", config.mask_dims));
@@ -87,23 +106,25 @@ int main(int argc, char** argv) {
         config.learning_rate = number("--lr", 1.5e-4);
         config.cpu_threads = static_cast<int>(number("--threads", 0));
         config.loss = args.count("--loss") && args["--loss"] == "classic" ? TrainLoss::kClassic
-                                                                         : TrainLoss::kMultiScale;
+                                                                          : TrainLoss::kMultiScale;
         const std::string device = args.count("--device") ? args["--device"] : "auto";
-        config.device = device == "cpu" ? DeviceKind::kCpu
-                        : device == "cuda" ? DeviceKind::kCuda : DeviceKind::kAuto;
+        config.device = device == "cpu"    ? DeviceKind::kCpu
+                        : device == "cuda" ? DeviceKind::kCuda
+                                           : DeviceKind::kAuto;
         if (args.count("--init-from")) config.init_from = args["--init-from"];
         const double budget_s =
             args.count("--time-budget") ? parse_duration_seconds(args["--time-budget"]) : 0;
         const auto total_steps = static_cast<std::int64_t>(number("--steps", 100000));
         const auto save_every = static_cast<std::int64_t>(number("--save-every", 1000));
-        const TrainSchedule schedule = TrainSchedule::sharpening(
-            number("--warp-until", 0.6), config.warp_amount,
-            static_cast<float>(number("--lr-dropout", 0.3)));
+        const TrainSchedule schedule =
+            TrainSchedule::sharpening(number("--warp-until", 0.6), config.warp_amount,
+                                      static_cast<float>(number("--lr-dropout", 0.3)));
         const std::string out = args["--out"];
         const bool exists = std::filesystem::exists(out);
         if (exists && !args.count("--resume"))
-            throw Error(ErrorCode::kInvalidArgument,
-                        out + " already exists; pass --resume to continue it, or choose another --out");
+            throw Error(
+                ErrorCode::kInvalidArgument,
+                out + " already exists; pass --resume to continue it, or choose another --out");
 
         std::fprintf(stderr, "reading %s and %s\n", args["--a"].c_str(), args["--b"].c_str());
         FaceSet a = read_face_pack(args["--a"]);
@@ -125,7 +146,8 @@ int main(int argc, char** argv) {
         auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
         auto progress = [&] {
             return budget_s > 0 ? elapsed() / budget_s
-                                : double(trainer->steps() - first) / std::max<std::int64_t>(1, total_steps - first);
+                                : double(trainer->steps() - first) /
+                                      std::max<std::int64_t>(1, total_steps - first);
         };
         auto last_print = Clock::now();
         while (!stop_requested && progress() < 1.0) {
@@ -141,13 +163,16 @@ int main(int argc, char** argv) {
             if (Clock::now() - last_print > std::chrono::seconds(10)) {
                 last_print = Clock::now();
                 const double rate = (trainer->steps() - first) / elapsed();
-                std::fprintf(stderr, "step %lld  %.1f steps/s  loss %.4f  %3.0f%%  (%.0f ms/step: "
-                             "batches %.0f, forward %.0f, losses %.0f, backward %.0f, update %.0f)\n",
-                             static_cast<long long>(trainer->steps()), rate, l.total,
-                             100 * std::min(1.0, progress()), 1000 / std::max(rate, 1e-9),
-                             l.sample_ms, l.forward_ms, l.loss_ms, l.backward_ms, l.update_ms);
+                std::fprintf(
+                    stderr,
+                    "step %lld  %.1f steps/s  loss %.4f  %3.0f%%  (%.0f ms/step: "
+                    "batches %.0f, forward %.0f, losses %.0f, backward %.0f, update %.0f)\n",
+                    static_cast<long long>(trainer->steps()), rate, l.total,
+                    100 * std::min(1.0, progress()), 1000 / std::max(rate, 1e-9), l.sample_ms,
+                    l.forward_ms, l.loss_ms, l.backward_ms, l.update_ms);
             }
-            if (save_every > 0 && trainer->steps() % save_every == 0) trainer->save(out, args.count("--half") > 0);
+            if (save_every > 0 && trainer->steps() % save_every == 0)
+                trainer->save(out, args.count("--half") > 0);
         }
         trainer->save(out, args.count("--half") > 0);
         std::fprintf(stderr, "%s: saved %s at step %lld after %.0f s (%.2f steps/s)\n",

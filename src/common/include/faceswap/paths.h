@@ -1,7 +1,7 @@
 // Where the tools find their assets, the same way for the CLI, the server and the desktop app,
 // in a source checkout and in an installed package. Order for each: explicit flag, environment
-// variable, the installed share folder beside the binary (<prefix>/bin/x -> <prefix>/share/faceswap),
-// the source checkout's cache or resources folder (compiled in).
+// variable, the installed share folder beside the binary (<prefix>/bin/x ->
+// <prefix>/share/faceswap), the source checkout's cache or resources folder (compiled in).
 #pragma once
 
 #include <string>

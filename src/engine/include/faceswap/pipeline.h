@@ -67,19 +67,19 @@ struct PipelineFrame {
     int width = 0;
     int height = 0;
     PixelFormat format = PixelFormat::BGR24;
-    double timestamp_s = -1.0;  // as in FaceAnalyzer::analyze
+    double timestamp_s = -1.0;   // as in FaceAnalyzer::analyze
     std::uint64_t frame_id = 0;  // the caller's; comes back with the result
 };
 
 struct PipelineResult {
     std::uint64_t frame_id = 0;
-    bool dropped = false;  // displaced by a newer frame before it was taken: no swap, no pixels
-    std::string error;     // one line; the stream goes on with its next frame
-    SwapResult swap;       // the swapped frame when neither dropped nor failed
-    double queue_ms = 0;   // from submit() until stage 1 took it
+    bool dropped = false;   // displaced by a newer frame before it was taken: no swap, no pixels
+    std::string error;      // one line; the stream goes on with its next frame
+    SwapResult swap;        // the swapped frame when neither dropped nor failed
+    double queue_ms = 0;    // from submit() until stage 1 took it
     double latency_ms = 0;  // from submit() until this callback
-    int batch_size = 0;    // frames in the batch it went through
-    int batch_index = 0;   // its place in that batch (0: the first; counting batches, say)
+    int batch_size = 0;     // frames in the batch it went through
+    int batch_index = 0;    // its place in that batch (0: the first; counting batches, say)
 };
 
 using StreamId = std::uint64_t;
@@ -88,10 +88,10 @@ struct PipelineMetrics {
     std::vector<std::int64_t> batch_sizes;  // [n]: batches of n frames so far ([0] unused)
     std::int64_t frames_swapped = 0, frames_dropped = 0, frames_failed = 0;
     double queue_ms_p50 = 0, queue_ms_p95 = 0;  // of the last 1024 frames taken
-    double stage1_ms_mean = 0;                 // per batch: analysis + encoding
-    double stage2_ms_mean = 0;                 // per batch: decoding + merging
-    double frame_cost_ms = 0;   // the learned per-frame stage cost behind the latency budget
-    int batch_limit = 0;        // the batch size the budget (and any failure cap) allows now
+    double stage1_ms_mean = 0;                  // per batch: analysis + encoding
+    double stage2_ms_mean = 0;                  // per batch: decoding + merging
+    double frame_cost_ms = 0;  // the learned per-frame stage cost behind the latency budget
+    int batch_limit = 0;       // the batch size the budget (and any failure cap) allows now
     // Batched passes that failed (a device out of memory, say) and were run again in halves;
     // after one, batches stay at most half that size for a while. A frame that fails on its
     // own is counted in frames_failed for its stream alone.

@@ -20,7 +20,6 @@
 
 namespace faceswap {
 
-
 // Parses "a2b" / "b2a"; throws Error(kInvalidArgument) otherwise.
 SwapDirection parse_swap_direction(const std::string& text);
 
@@ -44,8 +43,8 @@ struct SwapConfig {
     SwapDirection direction = SwapDirection::kAToB;
     bool largest_face_only = false;
     ColorTransfer color_transfer = ColorTransfer::kRct;
-    float mask_erosion = 0.03f;  // blend mask shrink, fraction of the crop size (negative grows)
-    float mask_feather = 0.06f;  // blur of the blend mask edge, fraction of the crop size
+    float mask_erosion = 0.03f;    // blend mask shrink, fraction of the crop size (negative grows)
+    float mask_feather = 0.06f;    // blur of the blend mask edge, fraction of the crop size
     bool use_learned_mask = true;  // combine the decoder's mask with the landmark hull
     bool poisson_blend = false;    // seamless (gradient-domain) blending, slower
 };
@@ -71,7 +70,7 @@ class SwapModel {
 };
 
 struct SwapTimings {
-    StageTimings analysis;  // detection, landmarks, alignment
+    StageTimings analysis;   // detection, landmarks, alignment
     double generate_ms = 0;  // autoencoder forward pass for all faces
     double merge_ms = 0;     // colour transfer, warp back, blend, download
     double total_ms = 0;

@@ -36,8 +36,8 @@ struct FaceSet {
     std::string name;  // the identity, e.g. "franck"
     int size = 0;      // crops are size x size
     float coverage = 0.f;
-    std::vector<std::uint8_t> rgb;        // count * size * size * 3, RGB24, row-major
-    std::vector<Landmarks68> landmarks;   // per face, in crop pixels
+    std::vector<std::uint8_t> rgb;       // count * size * size * 3, RGB24, row-major
+    std::vector<Landmarks68> landmarks;  // per face, in crop pixels
     int count() const { return static_cast<int>(landmarks.size()); }
 };
 
@@ -50,9 +50,9 @@ enum class TrainLoss {
 // The part of a recipe that changes while it trains (Trainer::set_phase).
 struct TrainPhase {
     std::string name = "warp";
-    float warp_amount = 1.0f;       // random elastic warp of the input; 0 = off
-    float lr_dropout = 1.0f;        // probability each weight's update is applied (1 = off);
-                                    // DeepFaceLab uses 0.3 once the face has formed
+    float warp_amount = 1.0f;  // random elastic warp of the input; 0 = off
+    float lr_dropout = 1.0f;   // probability each weight's update is applied (1 = off);
+                               // DeepFaceLab uses 0.3 once the face has formed
     double learning_rate_scale = 1.0;
 };
 
@@ -65,7 +65,7 @@ struct TrainSchedule {
     static TrainSchedule sharpening(double warp_until = 0.6, float warp_amount = 1.0f,
                                     float lr_dropout = 0.3f);
     static TrainSchedule constant(float warp_amount);  // one phase, as before recipes
-    const TrainPhase& at(double progress) const;        // progress 0..1
+    const TrainPhase& at(double progress) const;       // progress 0..1
     void validate() const;
 };
 
@@ -87,8 +87,8 @@ struct TrainConfig {
     double learning_rate = 1e-4;
     std::uint64_t seed = 1;
     // Augmentation
-    float warp_amount = 1.0f;   // 0 disables the random elastic warp of the input
-                                // (the starting phase; set_phase changes it)
+    float warp_amount = 1.0f;  // 0 disables the random elastic warp of the input
+                               // (the starting phase; set_phase changes it)
     TrainLoss loss = TrainLoss::kClassic;
     // A new model copies every matching weight from this model file (warm start; see
     // detail::initialise_from). Empty: random initialisation.
@@ -127,7 +127,7 @@ class Trainer {
                                            FaceSet a, FaceSet b);
     ~Trainer();
 
-    TrainLosses step();  // one optimiser step on a batch of each identity
+    TrainLosses step();                       // one optimiser step on a batch of each identity
     void set_phase(const TrainPhase& phase);  // takes effect on the next step
     const TrainPhase& phase() const;
     // What create() said about the warm start (empty without init_from).

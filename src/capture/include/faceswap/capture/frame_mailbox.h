@@ -17,10 +17,10 @@
 namespace faceswap::capture {
 
 struct CapturedFrame {
-    cv::Mat bgr;                 // 8-bit BGR, owned by this frame and never written again
-    std::int64_t sequence = 0;   // 1, 2, 3... per mailbox, given by publish()
+    cv::Mat bgr;                  // 8-bit BGR, owned by this frame and never written again
+    std::int64_t sequence = 0;    // 1, 2, 3... per mailbox, given by publish()
     std::int64_t capture_us = 0;  // faceswap::clock::now_us(): steady clock, microseconds
-    double media_time_s = -1.0;  // seconds since the source started (monotonic across loops)
+    double media_time_s = -1.0;   // seconds since the source started (monotonic across loops)
 };
 using FramePtr = std::shared_ptr<const CapturedFrame>;
 

@@ -41,7 +41,7 @@ class FrameSource : public QObject {
 
   signals:
     void opened(QSize size, double fps);  // the source delivers frames of this size
-    void failed(QString message);        // what is wrong and what to do; capture has stopped
+    void failed(QString message);         // what is wrong and what to do; capture has stopped
     void ended();                         // a non-looping file reached its end
 
   protected:
@@ -67,9 +67,9 @@ class ThreadedFrameSource : public FrameSource {
 };
 
 struct VideoFileOptions {
-    QSize size;         // scale frames to this size; empty keeps the file's
-    bool loop = true;   // start again at the end
-    double fps = 0;     // pacing; 0 uses the file's frame rate (25 if it has none)
+    QSize size;        // scale frames to this size; empty keeps the file's
+    bool loop = true;  // start again at the end
+    double fps = 0;    // pacing; 0 uses the file's frame rate (25 if it has none)
 };
 
 class VideoFileSource : public ThreadedFrameSource {

@@ -19,9 +19,9 @@ struct VideoWriterOptions {
     std::string path;
     int width = 0, height = 0;
     double fps = 25;
-    std::string audio_source;     // take audio from this file when it has any ("" = none)
-    double audio_offset_s = 0;    // where in audio_source the first frame starts
-    std::string provenance;       // written as the container's comment, e.g. tool + model
+    std::string audio_source;   // take audio from this file when it has any ("" = none)
+    double audio_offset_s = 0;  // where in audio_source the first frame starts
+    std::string provenance;     // written as the container's comment, e.g. tool + model
 };
 
 class VideoFileWriter {

@@ -126,8 +126,8 @@ class Client {
     // are abandoned. No callback runs after this returns.
     void stop();
 
-    // Queues a JPEG frame of width x height. capture_timestamp_us < 0 means now (faceswap::clock::now_us()).
-    // Returns the frame id it will carry.
+    // Queues a JPEG frame of width x height. capture_timestamp_us < 0 means now
+    // (faceswap::clock::now_us()). Returns the frame id it will carry.
     std::uint64_t submit_jpeg(std::vector<std::uint8_t> jpeg, int width, int height,
                               std::int64_t capture_timestamp_us = -1);
     // Encodes 8-bit BGR pixels at config.quality on the calling thread, then submit_jpeg().

@@ -20,8 +20,8 @@
 #include <functional>
 #include <limits>
 #include <string>
-#include <vector>
 #include <type_traits>
+#include <vector>
 
 namespace faceswap::net {
 
@@ -142,7 +142,6 @@ class BasicWsTransport final : public WsTransport {
         beast::get_lowest_layer(ws_).socket().close(ignored);
     }
 
-
   private:
     void upgrade(const std::string& host_header, const std::string& target, Handler done) {
         // As in Beast's examples: the websocket timeouts (set_timeouts) govern from here on.
@@ -171,8 +170,7 @@ class WriteQueue {
 
     // Queues a message. With more than `binary_limit` binary messages waiting, the oldest one
     // not being written goes first (text messages always stay): returns true when one went.
-    bool push(Message message,
-              std::size_t binary_limit = std::numeric_limits<std::size_t>::max()) {
+    bool push(Message message, std::size_t binary_limit = std::numeric_limits<std::size_t>::max()) {
         bool dropped = false;
         if (!message.text && queue_.size() >= binary_limit) {
             for (auto it = queue_.begin() + (writing_ ? 1 : 0); it != queue_.end(); ++it)
@@ -204,7 +202,9 @@ class WriteQueue {
     bool writing() const { return writing_; }
     bool empty() const { return queue_.empty(); }
     std::size_t size() const { return queue_.size(); }
-    void clear() { queue_.erase(queue_.begin() + (writing_ && !queue_.empty() ? 1 : 0), queue_.end()); }
+    void clear() {
+        queue_.erase(queue_.begin() + (writing_ && !queue_.empty() ? 1 : 0), queue_.end());
+    }
 
   private:
     std::deque<Message> queue_;
