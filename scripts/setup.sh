@@ -28,6 +28,8 @@ DEBIAN_PACKAGES=(
   desktop-file-utils systemd
   # the face-pack test runs scripts/fspack_to_raw.py as the GPU machine would (Python's cv2)
   python3-opencv
+  # the formatting check (scripts/format-check.sh, part of the test suite)
+  clang-format
 )
 # Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's
 # npm package), so they are checked as commands and installed from Debian only when absent.
