@@ -6,6 +6,9 @@
 # Usage: scripts/app-bench.sh [SECONDS] [BUILD_DIR]
 #        MODELS="old.fsmodel new.fsmodel" scripts/app-bench.sh [SECONDS] [BUILD_DIR]
 #        (the default arrangement with each model in turn, alternated: new against old)
+#        BUILDS="build/old build/release" scripts/app-bench.sh [SECONDS]
+#        (the default arrangement of each build's app in turn, alternated: this tree against an
+#        older commit's, on the same demo model)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECONDS_PER_RUN="${1:-20}"
@@ -17,6 +20,16 @@ run() {  # label, flags...
   echo "--- $label"
   "$APP" --no-settings --source demo --fps 30 --size 640x480 --benchmark "$SECONDS_PER_RUN" "$@" 2>/dev/null
 }
+if [ -n "${BUILDS:-}" ]; then
+  for round in 1 2; do
+    for build in $BUILDS; do
+      APP="$build/src/ui/faceswap-app"
+      run "default arrangement, $build (round $round)" --model "$ROOT/resources/models/demo.fsmodel"
+    done
+  done
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 if [ -n "${MODELS:-}" ]; then
   for round in 1 2; do
     for model in $MODELS; do

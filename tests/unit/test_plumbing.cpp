@@ -10,6 +10,7 @@
 
 #include "faceswap/capture/frame_mailbox.h"
 #include "faceswap/net/url.h"
+#include "faceswap/net/ws_transport.h"
 #include "metrics.h"
 #include "model_api_http.h"
 #include "processor.h"
@@ -207,4 +208,80 @@ TEST_CASE("model API: Range headers within a file, and model ids from request ta
     CHECK(model_id_of("/metrics") == std::nullopt);
     CHECK_THAT(server::model_api::json_error("no \"such\" model"),
                Catch::Equals("{\"error\":\"no \\\"such\\\" model\"}\n"));
+}
+
+namespace {
+
+namespace beast = faceswap::net::beast;
+using tcp = faceswap::net::tcp;
+
+// A transport that records writes and completes them when the test says so.
+class RecordingTransport : public faceswap::net::WsTransport {
+  public:
+    struct Write {
+        std::string bytes;
+        bool text;
+        Handler done;
+    };
+    std::vector<Write> writes;
+
+    void connect(const tcp::resolver::results_type&, const std::string&, const std::string&,
+                 const std::string&, std::chrono::milliseconds, Handler) override {}
+    void accept(const beast::http::request<beast::http::string_body>&, Handler) override {}
+    void write(const void* data, std::size_t size, bool text, Handler done) override {
+        writes.push_back(
+            {std::string(static_cast<const char*>(data), size), text, std::move(done)});
+    }
+    void read(beast::flat_buffer&, ReadHandler) override {}
+    void close(std::uint16_t, const std::string&, Handler) override {}
+    beast::websocket::close_reason close_reason() const override { return {}; }
+    void set_read_limit(std::size_t) override {}
+    void set_timeouts(beast::role_type, std::chrono::seconds, std::chrono::seconds) override {}
+    void abort() override {}
+};
+
+faceswap::net::WriteQueue::Message message(const std::string& text, bool is_text) {
+    return {std::vector<std::uint8_t>(text.begin(), text.end()), is_text};
+}
+
+}  // namespace
+
+TEST_CASE("write queue: one write at a time, in order, the oldest binary message dropped first") {
+    RecordingTransport transport;
+    faceswap::net::WriteQueue queue;
+    std::vector<std::string> completed;
+    const auto pump = [&](auto& self) -> void {
+        queue.write_next(transport, [&](beast::error_code ec) {
+            completed.push_back(ec ? "error" : "ok");
+            if (!ec) self(self);
+        });
+    };
+    CHECK_FALSE(queue.write_next(transport, [](beast::error_code) {}));  // nothing to write
+    queue.push(message("hello", true));
+    queue.push(message("r1", false));
+    pump(pump);
+    REQUIRE(transport.writes.size() == 1);  // one in flight, the rest waits
+    CHECK(transport.writes[0].bytes == "hello");
+    CHECK(transport.writes[0].text);
+    CHECK(queue.writing());
+    CHECK_FALSE(queue.write_next(transport, [](beast::error_code) {}));  // still one at a time
+
+    // Over the limit the oldest waiting binary message goes; text and the one mid-write stay.
+    CHECK_FALSE(queue.push(message("r2", false), 3));
+    CHECK(queue.push(message("r3", false), 3));  // r1 dropped
+    CHECK(queue.size() == 3);                    // hello (writing), r2, r3
+    transport.writes[0].done({});                // hello written: r2 starts
+    REQUIRE(transport.writes.size() == 2);
+    CHECK(transport.writes[1].bytes == "r2");
+    transport.writes[1].done({});
+    REQUIRE(transport.writes.size() == 3);
+    CHECK(transport.writes[2].bytes == "r3");
+
+    // A failed write keeps its message (the owner closes the connection) and stops the pump.
+    transport.writes[2].done(boost::asio::error::connection_reset);
+    CHECK(completed == std::vector<std::string>{"ok", "ok", "error"});
+    CHECK(queue.size() == 1);
+    CHECK_FALSE(queue.writing());
+    queue.clear();
+    CHECK(queue.empty());
 }
