@@ -2,6 +2,9 @@
 
 #include <toml++/toml.h>
 
+#include "faceswap/net/sha256.h"
+
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -70,6 +73,12 @@ std::map<std::string, Setter> setters(ServerConfig& c) {
         {"scheduler.batch_latency_ms", int_of(c.batch_latency_ms, 0, 10000)},
         {"scheduler.stages", int_of(c.stages, 1, 2)},
         {"auth.tokens_file", string_of(c.tokens_file)},
+        {"auth.allow_anonymous",
+         [&c](const toml::node& n, const std::string& k) {
+             const auto value = n.value<bool>();
+             if (!value) throw ConfigError(k + " must be true or false");
+             c.allow_anonymous = *value;
+         }},
         {"tls.cert", string_of(c.tls_cert)},
         {"tls.key", string_of(c.tls_key)},
     };
@@ -93,6 +102,40 @@ void ServerConfig::validate() const {
             "engine.model_urls (--model-url) needs engine.swap_model_dir "
             "(--swap-model-dir), the folder the models are pulled into");
     if (max_model_bytes < 1024) throw ConfigError("limits.max_model_bytes is below 1024");
+    if (!is_loopback_address(address) && tokens_file.empty() && !allow_anonymous)
+        throw ConfigError("listening on " + address +
+                          " without a tokens file would serve anyone who can reach this "
+                          "machine: give --tokens-file FILE (auth.tokens_file, one token per "
+                          "line), listen on 127.0.0.1 (--address), or pass --allow-anonymous "
+                          "(auth.allow_anonymous) to serve everyone without a token");
+}
+
+bool is_loopback_address(const std::string& address) {
+    if (address == "localhost" || address == "::1" || address == "[::1]") return true;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    char tail = 0;
+    return std::sscanf(address.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 &&
+           b < 256 && c < 256 && d < 256;
+}
+
+bool token_accepted(const std::set<std::string>& tokens, const std::string& token) {
+    // Digests first: equal lengths, so the comparison time says nothing about the token's
+    // length or its first differing byte. Every token is compared, found or not.
+    net::Sha256 hash;
+    const auto digest = [&hash](const std::string& text) {
+        hash.update(text.data(), text.size());
+        return hash.hex_digest();
+    };
+    const std::string wanted = digest(token);
+    unsigned char found = 0;
+    for (const std::string& candidate : tokens) {
+        const std::string have = digest(candidate);
+        unsigned char diff = 0;
+        for (std::size_t i = 0; i < have.size(); ++i)
+            diff |= static_cast<unsigned char>(have[i] ^ wanted[i]);
+        found |= static_cast<unsigned char>(diff == 0);
+    }
+    return found != 0;
 }
 
 void load_config_file(const std::string& path, ServerConfig& config) {

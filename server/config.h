@@ -12,7 +12,8 @@ namespace faceswap::server {
 
 struct ServerConfig {
     // [server]
-    std::string address = "0.0.0.0";
+    // Loopback by default: serving a network needs a tokens file or allow_anonymous (validate).
+    std::string address = "127.0.0.1";
     std::uint16_t port = 8080;  // 0 = any free port (printed at start)
     int io_threads = 2;         // network threads; inference has its own thread
     int max_sessions = 16;
@@ -50,6 +51,9 @@ struct ServerConfig {
 
     // [auth]
     std::string tokens_file;  // one token per line; empty = no authentication
+    // Serve anyone who connects on a non-loopback address, without a token. Off by default:
+    // without it, listening beyond loopback needs tokens_file.
+    bool allow_anonymous = false;
 
     // [tls]
     std::string tls_cert;  // PEM; with tls_key, the port speaks only TLS (wss://, https://)
@@ -69,5 +73,12 @@ void load_config_file(const std::string& path, ServerConfig& config);
 
 // Reads a tokens file: one token per line, blank lines and '#' comments ignored.
 std::set<std::string> load_tokens(const std::string& path);
+
+// Whether `token` is one of `tokens`, in time that does not depend on where a guess first
+// differs from a real token (each comparison is over SHA-256 digests, constant-time).
+bool token_accepted(const std::set<std::string>& tokens, const std::string& token);
+
+// 127.0.0.0/8, ::1 and "localhost": addresses only this machine can reach.
+bool is_loopback_address(const std::string& address);
 
 }  // namespace faceswap::server

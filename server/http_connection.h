@@ -148,7 +148,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
             return std::pair{http::status::forbidden,
                              std::string("changing models needs a token: start the server with "
                                          "--tokens-file")};
-        if (!open && !shared_.tokens.count(model_api::bearer_token(fields)))
+        if (!open && !token_accepted(shared_.tokens, model_api::bearer_token(fields)))
             return std::pair{http::status::unauthorized,
                              std::string("wrong or missing token (Authorization: Bearer TOKEN)")};
         return std::nullopt;

@@ -104,6 +104,9 @@ int main(int argc, char** argv) {
     app.add_option("--stages", config.stages, "engine stages on their own threads (1 or 2)")
         ->check(CLI::Range(1, 2));
     app.add_option("--tokens-file", config.tokens_file, "accepted tokens, one per line");
+    app.add_flag("--allow-anonymous", config.allow_anonymous,
+                 "serve anyone who connects, without a token, on a non-loopback address "
+                 "(without it, --address beyond 127.0.0.1 needs --tokens-file)");
     app.add_option("--tls-cert", config.tls_cert, "PEM certificate chain (serve wss://)");
     app.add_option("--tls-key", config.tls_key, "PEM private key");
     app.add_option("--handshake-timeout-s", config.handshake_timeout_s, "upgrade + hello");

@@ -175,6 +175,12 @@ std::uint16_t Server::start() {
                  impl.shared.tls ? "TLS" : "plain", impl.shared.factory->name(),
                  impl.shared.factory->device_name(),
                  fmt::join(impl.shared.factory->models(), ", "));
+    if (impl.shared.tokens.empty() && !is_loopback_address(config.address))
+        spdlog::warn("serving anyone who connects to {}:{} without a token (--allow-anonymous)",
+                     config.address, port);
+    else if (!impl.shared.tokens.empty())
+        spdlog::info("{} token(s) accepted (from {})", impl.shared.tokens.size(),
+                     config.tokens_file);
     return port;
 }
 

@@ -55,6 +55,26 @@ TEST_CASE("typos, wrong types, out-of-range values and bad combinations are refu
     CHECK_THAT(refused("[tls]\ncert = \"c.pem\"\n"), Catch::Contains("go together"));
     CHECK_THAT(refused("port = 1\n"), Catch::Contains("[section]"));
     CHECK_THAT(refused("[server\n"), Catch::Contains("line"));
+    // Beyond loopback only with tokens, or when told to serve everyone.
+    CHECK_THAT(refused("[server]\naddress = \"0.0.0.0\"\n"),
+               Catch::Contains("--tokens-file") && Catch::Contains("--allow-anonymous"));
+    CHECK(refused("[server]\naddress = \"0.0.0.0\"\n[auth]\nallow_anonymous = true\n").empty());
+    CHECK(refused("[server]\naddress = \"0.0.0.0\"\n[auth]\ntokens_file = \"t\"\n").empty());
+    CHECK(refused("[server]\naddress = \"127.0.0.2\"\n").empty());
+    CHECK_THAT(refused("[auth]\nallow_anonymous = \"yes\"\n"), Catch::Contains("true or false"));
+}
+
+TEST_CASE("loopback addresses, and tokens compared by digest", "[network]") {
+    for (const char* loopback : {"127.0.0.1", "127.1.2.3", "::1", "localhost"})
+        CHECK(server::is_loopback_address(loopback));
+    for (const char* network : {"0.0.0.0", "192.168.1.2", "::", "128.0.0.1", "127.0.0.1x", ""})
+        CHECK_FALSE(server::is_loopback_address(network));
+    const std::set<std::string> tokens = {"alpha-token", "beta-token"};
+    CHECK(server::token_accepted(tokens, "beta-token"));
+    CHECK_FALSE(server::token_accepted(tokens, "beta-toke"));
+    CHECK_FALSE(server::token_accepted(tokens, "beta-tokenX"));
+    CHECK_FALSE(server::token_accepted(tokens, ""));
+    CHECK_FALSE(server::token_accepted({}, "anything"));
 }
 
 TEST_CASE("a tokens file ignores comments and blank lines", "[network]") {

@@ -206,12 +206,24 @@ TEST_CASE("server package: installs, serves as its own user, removes and purges 
         CHECK(http_get(server.port(), "/healthz") == std::pair<int, std::string>{200, "ok\n"});
         CHECK(http_get(server.port(), "/readyz").first == 200);
 
-        // The installed load generator streams real video through the installed engine.
+        // The installed load generator streams real video through the installed engine, with
+        // the token the postinst made (the packaged config listens on the network: tokens).
+        std::string token;
+        {
+            std::ifstream tokens("/etc/faceswap/tokens");
+            for (std::string line; std::getline(tokens, line);)
+                if (!line.empty() && line[0] != '#') token = line;
+        }
+        CHECK(token.size() == 64);
+        struct stat token_file {};
+        REQUIRE(::stat("/etc/faceswap/tokens", &token_file) == 0);
+        CHECK((token_file.st_mode & 0777) == 0640);
+        CHECK(token_file.st_gid == user->pw_gid);
         TempDir dir;
         const fs::path report = dir.path() / "loadgen.json";
-        run_ok(kIsolatedEnv +
-               "/usr/bin/faceswap-loadgen --url ws://127.0.0.1:" + std::to_string(server.port()) +
-               "/ --video " + (media_dir() / "franck.mp4").string() +
+        run_ok(kIsolatedEnv + "/usr/bin/faceswap-loadgen --token " + token +
+               " --url ws://127.0.0.1:" + std::to_string(server.port()) + "/ --video " +
+               (media_dir() / "franck.mp4").string() +
                " --clients 1 --fps 10 --warmup 1 --duration 3 --width 360 --height 288 --json " +
                report.string());
         const auto result = nlohmann::json::parse(read_file(report));
