@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 
 namespace faceswap::server {
 namespace {
@@ -162,18 +163,27 @@ void load_config_file(const std::string& path, ServerConfig& config) {
     }
 }
 
-std::set<std::string> load_tokens(const std::string& path) {
+Tokens load_tokens(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw ConfigError("cannot read the tokens file " + path);
-    std::set<std::string> tokens;
+    Tokens tokens;
     std::string line;
-    while (std::getline(in, line)) {
-        const auto first = line.find_first_not_of(" \t\r");
-        if (first == std::string::npos || line[first] == '#') continue;
-        const auto last = line.find_last_not_of(" \t\r");
-        tokens.insert(line.substr(first, last - first + 1));
+    for (int number = 1; std::getline(in, line); ++number) {
+        std::istringstream words(line);
+        std::string token, right;
+        if (!(words >> token) || token[0] == '#') continue;
+        tokens.all.insert(token);
+        while (words >> right) {
+            if (right[0] == '#') break;
+            if (right != "models")
+                throw ConfigError("the tokens file " + path + ", line " + std::to_string(number) +
+                                  ": unknown right '" + right +
+                                  "' (a token alone may stream and read models; 'models' after "
+                                  "it may also upload and delete them)");
+            tokens.models.insert(token);
+        }
     }
-    if (tokens.empty()) throw ConfigError("the tokens file " + path + " holds no token");
+    if (tokens.all.empty()) throw ConfigError("the tokens file " + path + " holds no token");
     return tokens;
 }
 

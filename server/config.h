@@ -71,8 +71,19 @@ class ConfigError : public std::runtime_error {
 // silently fall back to a default). Throws ConfigError.
 void load_config_file(const std::string& path, ServerConfig& config);
 
-// Reads a tokens file: one token per line, blank lines and '#' comments ignored.
-std::set<std::string> load_tokens(const std::string& path);
+// The tokens a server accepts. Every token may stream and read (list, download) models; only
+// those with the `models` right may upload and delete them.
+struct Tokens {
+    std::set<std::string> all;
+    std::set<std::string> models;  // a subset of all
+    bool empty() const { return all.empty(); }
+};
+
+// Reads a tokens file: one token per line, optionally followed by its rights ("models"), blank
+// lines and '#' comments ignored:
+//   3f9c...e1             a client: streams, lists and downloads models
+//   7a0b...42 models      also uploads and deletes models
+Tokens load_tokens(const std::string& path);
 
 // Whether `token` is one of `tokens`, in time that does not depend on where a guess first
 // differs from a real token (each comparison is over SHA-256 digests, constant-time).

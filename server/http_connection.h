@@ -148,9 +148,15 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
             return std::pair{http::status::forbidden,
                              std::string("changing models needs a token: start the server with "
                                          "--tokens-file")};
-        if (!open && !token_accepted(shared_.tokens, model_api::bearer_token(fields)))
+        const std::string token = model_api::bearer_token(fields);
+        if (!open && !token_accepted(shared_.tokens.all, token))
             return std::pair{http::status::unauthorized,
                              std::string("wrong or missing token (Authorization: Bearer TOKEN)")};
+        if (change && !token_accepted(shared_.tokens.models, token))
+            return std::pair{http::status::forbidden,
+                             std::string("this token may stream and read models but not change "
+                                         "them: add the right after it in the server's tokens "
+                                         "file ('TOKEN models')")};
         return std::nullopt;
     }
 

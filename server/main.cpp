@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
         faceswap::net::HttpOptions pull_http;
         pull_http.tls_ca_file = config.model_url_ca;
         if (!config.model_url_token_file.empty())
-            pull_http.token = *load_tokens(config.model_url_token_file).begin();
+            pull_http.token = *load_tokens(config.model_url_token_file).all.begin();
         std::vector<ModelSource> sources;
         for (const std::string& url : config.model_urls) sources.push_back(parse_model_source(url));
         if (!sources.empty() && config.engine != "faceswap")

@@ -179,7 +179,8 @@ std::uint16_t Server::start() {
         spdlog::warn("serving anyone who connects to {}:{} without a token (--allow-anonymous)",
                      config.address, port);
     else if (!impl.shared.tokens.empty())
-        spdlog::info("{} token(s) accepted (from {})", impl.shared.tokens.size(),
+        spdlog::info("{} token(s) accepted, {} of them may change models (from {})",
+                     impl.shared.tokens.all.size(), impl.shared.tokens.models.size(),
                      config.tokens_file);
     return port;
 }

@@ -65,7 +65,7 @@ class Session;
 struct Shared {
     ServerConfig config;
     std::shared_ptr<ProcessorFactory> factory;
-    std::set<std::string> tokens;  // empty: no authentication
+    Tokens tokens;  // empty: no authentication
     net::Limits limits;
     ServerMetrics metrics;
     std::unique_ptr<FrameScheduler> scheduler;
@@ -191,7 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void on_hello(const std::string& text) {
         const net::Hello hello = net::decode_hello(text);
-        if (!shared_.tokens.empty() && !token_accepted(shared_.tokens, hello.token))
+        if (!shared_.tokens.empty() && !token_accepted(shared_.tokens.all, hello.token))
             throw ProtocolError(ProtocolErrorCode::kUnauthorized, "wrong or missing token");
         try {
             processor_ = shared_.factory->open(hello.model, hello.direction);

@@ -80,8 +80,12 @@ TEST_CASE("loopback addresses, and tokens compared by digest", "[network]") {
 TEST_CASE("a tokens file ignores comments and blank lines", "[network]") {
     test::TempDir dir;
     const auto path = (dir.path() / "tokens").string();
-    std::ofstream(path) << "# clients\n\n  alpha  \nbeta\n";
-    CHECK(server::load_tokens(path) == std::set<std::string>{"alpha", "beta"});
+    std::ofstream(path) << "# clients\n\n  alpha  \nbeta models  # the operator\n";
+    const server::Tokens tokens = server::load_tokens(path);
+    CHECK(tokens.all == std::set<std::string>{"alpha", "beta"});
+    CHECK(tokens.models == std::set<std::string>{"beta"});
+    std::ofstream(path) << "alpha admin\n";
+    CHECK_THROWS_WITH(server::load_tokens(path), Catch::Contains("unknown right 'admin'"));
     std::ofstream(path) << "# nothing\n";
     CHECK_THROWS_AS(server::load_tokens(path), ConfigError);
     CHECK_THROWS_AS(server::load_tokens((dir.path() / "missing").string()), ConfigError);

@@ -31,7 +31,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kToken = "model-api-test-token";
+const std::string kToken = "model-api-test-token";  // with the models right
+const std::string kStreamOnlyToken = "stream-only-test-token";
 
 fs::path demo_model() {
     return source_dir() / "resources/models/demo.fsmodel";
@@ -262,7 +263,7 @@ TEST_CASE("a download from the server cancelled mid-way resumes with Range, and 
     TempDir models, out;
     fs::copy_file(demo_model(), models.path() / "demo.fsmodel");
     const fs::path tokens = out.path() / "tokens";
-    std::ofstream(tokens) << kToken << "\n";
+    std::ofstream(tokens) << kToken << " models\n" << kStreamOnlyToken << "\n";
     ServerProcess server(server_args(models.path(), tokens));
     net::HttpOptions http;
     http.token = kToken;
@@ -342,7 +343,7 @@ TEST_CASE(
     "[network][model-api]") {
     TempDir models, work;
     const fs::path tokens = work.path() / "tokens";
-    std::ofstream(tokens) << kToken << "\n";
+    std::ofstream(tokens) << kToken << " models\n" << kStreamOnlyToken << "\n";
     const std::string v2_file = other_model().string();
     ServerProcess server(server_args(models.path(), tokens));
     net::HttpOptions http;
@@ -413,7 +414,7 @@ TEST_CASE(
     TempDir models, work;
     fs::copy_file(demo_model(), models.path() / "demo.fsmodel");
     const fs::path tokens = work.path() / "tokens";
-    std::ofstream(tokens) << kToken << "\n";
+    std::ofstream(tokens) << kToken << " models\n" << kStreamOnlyToken << "\n";
     auto args = server_args(models.path(), tokens);
     args.insert(args.end(), {"--max-model-bytes", "25000000"});
     ServerProcess server(args);
@@ -459,6 +460,13 @@ TEST_CASE(
     std::tie(status, message) = refused(net::ModelStoreClient(url, wrong), other_model());
     CHECK(status == 401);
     CHECK(message.find("--token") != std::string::npos);
+    // A token without the models right streams and reads, but cannot change models.
+    net::HttpOptions stream_only = http;
+    stream_only.token = kStreamOnlyToken;
+    CHECK_FALSE(net::ModelStoreClient(url, stream_only).list().empty());
+    std::tie(status, message) = refused(net::ModelStoreClient(url, stream_only), other_model());
+    CHECK(status == 403);
+    CHECK(message.find("models") != std::string::npos);
 
     const fs::path oversized = work.path() / "oversized.fsmodel";
     std::ofstream(oversized, std::ios::binary) << bytes << bytes.substr(0, 4'000'000);
@@ -474,7 +482,8 @@ TEST_CASE(
     CHECK(output.find(truncated.string()) != std::string::npos);
 
     const std::string metrics = http_get(server.port(), "/metrics").second;
-    CHECK(metrics.find("faceswap_model_uploads_total{result=\"refused\"} 5\n") !=
+    // Truncated, garbage, no token, wrong token, stream-only token, oversized.
+    CHECK(metrics.find("faceswap_model_uploads_total{result=\"refused\"} 6\n") !=
           std::string::npos);
     CHECK(metrics.find("faceswap_model_uploads_total{result=\"installed\"} 0\n") !=
           std::string::npos);
@@ -499,7 +508,7 @@ TEST_CASE(
     const std::string sha = net::sha256_of_file(demo_model().string());
     Nginx nginx(files.path(), "10m");  // about 2 s: /readyz is seen not ready first
     const fs::path tokens = work.path() / "tokens";
-    std::ofstream(tokens) << kToken << "\n";
+    std::ofstream(tokens) << kToken << " models\n" << kStreamOnlyToken << "\n";
     auto args = server_args(models.path(), tokens);
     args.insert(args.end(), {"--model-url", nginx.url("demo.fsmodel")});
 
@@ -571,7 +580,7 @@ TEST_CASE("the model API over TLS: the certificate is verified unless told other
     const auto [cert, key] = make_test_certificate(dir.path().string());
     fs::copy_file(demo_model(), models.path() / "demo.fsmodel");
     const fs::path tokens = dir.path() / "tokens";
-    std::ofstream(tokens) << kToken << "\n";
+    std::ofstream(tokens) << kToken << " models\n" << kStreamOnlyToken << "\n";
     auto args = server_args(models.path(), tokens);
     args.insert(args.end(), {"--tls-cert", cert, "--tls-key", key});
     ServerProcess server(args);
