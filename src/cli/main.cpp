@@ -355,11 +355,15 @@ int main(int argc, char** argv) {
     models_delete->add_option("server", models.server, "http(s)://HOST:PORT")->required();
     models_delete->add_option("id", models.id, "Model id")->required();
     add_http_options(*models_delete);
+    auto* models_check = models_cmd->add_subcommand(
+        "check", "Load local model files as the server would: OK, or what is wrong with each");
+    models_check->add_option("files", models.check_files, "The .fsmodel files")->required();
 
     CLI11_PARSE(app, argc, argv);
     models.action = *models_pull     ? cli::ModelsAction::kPull
                     : *models_push   ? cli::ModelsAction::kPush
                     : *models_delete ? cli::ModelsAction::kDelete
+                    : *models_check  ? cli::ModelsAction::kCheck
                                      : cli::ModelsAction::kList;
     train.config.device = cli::parse_device(train_device);
     train.config.loss = train_loss == "classic" ? TrainLoss::kClassic : TrainLoss::kMultiScale;

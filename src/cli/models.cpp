@@ -166,6 +166,26 @@ int run_push(const ModelsOptions& options) {
     return 0;
 }
 
+// Loads each file completely (every tensor, as the server does before serving it).
+int run_check(const ModelsOptions& options) {
+    EngineConfig config = EngineConfig::defaults();
+    config.device = DeviceKind::kCpu;
+    int bad = 0;
+    for (const std::string& file : options.check_files) {
+        try {
+            const SwapModelInfo info = SwapModel::load(file, config)->info();
+            std::printf("ok: %s: %s -> %s, %d px, %lld training steps, sha256 %s\n", file.c_str(),
+                        info.identity_a.c_str(), info.identity_b.c_str(), info.resolution,
+                        static_cast<long long>(info.training_steps),
+                        net::sha256_of_file(file).c_str());
+        } catch (const std::exception& e) {
+            ++bad;
+            std::printf("bad: %s: %s\n", file.c_str(), e.what());
+        }
+    }
+    return bad == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int run_models(const ModelsOptions& options) {
@@ -177,6 +197,8 @@ int run_models(const ModelsOptions& options) {
                 return run_pull(options);
             case ModelsAction::kPush:
                 return run_push(options);
+            case ModelsAction::kCheck:
+                return run_check(options);
             case ModelsAction::kDelete:
                 net::ModelStoreClient(options.server, http_options(options)).remove(options.id);
                 std::printf("deleted '%s'\n", options.id.c_str());
