@@ -19,6 +19,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -365,11 +366,13 @@ int main(int argc, char** argv) {
         std::vector<double> e2e, rtt, stages[4];
         std::uint64_t received = 0, submitted = 0, dropped = 0, skipped = 0, lost = 0, errors = 0,
                       reconnects = 0;
+        std::uint64_t slowest = std::numeric_limits<std::uint64_t>::max();  // fairness
         for (auto& sim : sims) {
             const net::ClientStats stats = sim->client->stats();
             sim->client->stop();
             std::lock_guard lock(sim->mu);
             received += sim->received;
+            slowest = std::min<std::uint64_t>(slowest, sim->received);
             e2e.insert(e2e.end(), sim->e2e_ms.begin(), sim->e2e_ms.end());
             rtt.insert(rtt.end(), sim->rtt_ms.begin(), sim->rtt_ms.end());
             for (int s = 0; s < 4; ++s)
@@ -383,6 +386,9 @@ int main(int argc, char** argv) {
             reconnects += sim->reconnects;
         }
         const double fps_total = received / options.duration_s;
+        // The slowest client's frames over the mean client's: 1 is perfectly fair.
+        const double slowest_share =
+            received ? double(slowest) * options.clients / double(received) : 0.0;
         const Percentiles pe = percentiles(e2e), pr = percentiles(rtt);
         const char* mode = options.blocking ? "blocking" : "pipelined";
         std::cout << std::fixed << std::setprecision(1) << mode << ", " << options.clients
@@ -391,9 +397,10 @@ int main(int argc, char** argv) {
                   << " s, added RTT " << options.delay_ms << " ms, window "
                   << (options.blocking ? 1 : options.max_in_flight) << "\n"
                   << "  throughput  " << fps_total << " FPS total, " << fps_total / options.clients
-                  << " FPS per client\n"
-                  << "  e2e latency p50 " << pe.p50 << " ms, p95 " << pe.p95 << " ms, p99 "
-                  << pe.p99 << " ms\n"
+                  << " FPS per client, the slowest client " << std::setprecision(2) << slowest_share
+                  << " of the mean\n"
+                  << std::setprecision(1) << "  e2e latency p50 " << pe.p50 << " ms, p95 " << pe.p95
+                  << " ms, p99 " << pe.p99 << " ms\n"
                   << "  round trip  p50 " << pr.p50 << " ms, p95 " << pr.p95 << " ms\n"
                   << "  server (mean ms) decode " << std::setprecision(2)
                   << percentiles(stages[0]).mean << ", queue " << percentiles(stages[1]).mean
@@ -407,6 +414,7 @@ int main(int argc, char** argv) {
                 {"mode", mode},
                 {"clients", options.clients},
                 {"fps_target", options.fps},
+                {"slowest_client_share", slowest_share},
                 {"width", options.width},
                 {"height", options.height},
                 {"duration_s", options.duration_s},
