@@ -51,6 +51,7 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
         EngineConfig config;
         config.model_dir = settings.face_model_dir;
         config.device = settings.device;
+        if (settings.pipelined) config.cpu_threads = 1;  // one LibTorch thread per stage
         config.background_detection = settings.background_detection;  // no slow frame every period
         std::shared_ptr<const FaceModels> face_models;
         std::shared_ptr<const SwapModel> swap_model;
