@@ -52,6 +52,7 @@ echo "model: $MODEL, frames 640x480 pre-encoded, 30 FPS per client, $DURATION s 
 echo
 [ -n "${BASELINE:-}" ] && bench "baseline: $BASELINE (defaults)" "$BASELINE"
 bench "this build, defaults (2 stages, batches within a 60 ms budget per stage)" "$SERVER"
+bench "this build, batching off (--batch-size 1)" "$SERVER" --batch-size 1
 bench "this build, one stage" "$SERVER" --stages 1
 bench "this build, batches of up to 4 whatever they cost (--batch-latency-ms 0 --batch-size 4)" \
   "$SERVER" --batch-latency-ms 0 --batch-size 4
