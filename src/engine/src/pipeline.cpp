@@ -197,9 +197,7 @@ SwapPipeline::SwapPipeline(std::shared_ptr<const FaceModels> face_models,
     s.engine_config = config;
     s.config = pipeline_config;
     const int stages = pipeline_config.two_stages ? 2 : 1;
-    const int cores = config.cpu_threads > 0
-                          ? config.cpu_threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int cores = detail::resolve_cpu_threads(config.cpu_threads);
     s.threads_per_stage = pipeline_config.threads_per_stage > 0 ? pipeline_config.threads_per_stage
                                                                 : std::max(1, cores / stages);
     if (config.tracking && config.background_detection)
