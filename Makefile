@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make run   installs what is missing, builds, converts the weights and opens the app
 #   make test  the same, then runs the whole test suite
-# Other targets: setup, build, models, package, bench, asan-test, tsan-test, clean.
+# Other targets: setup, build, models, package, bench, fuzz, asan-test, tsan-test, clean.
 PRESET ?= release
 BUILD  := build/$(PRESET)
 CACHE  := $(CURDIR)/.cache
@@ -13,7 +13,7 @@ export FACESWAP_CACHE_DIR := $(CACHE)
 # that made 2-thread runs up to 40x slower than 1-thread ones. Passive waiting removes it.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: all setup build models run test package bench asan-test tsan-test clean
+.PHONY: all setup build models run test package bench fuzz asan-test tsan-test clean
 
 all: build
 
@@ -48,7 +48,14 @@ run: models
 	    --screenshot build/app-screenshot.png && echo "[run] screenshot: build/app-screenshot.png"; \
 	fi
 
-test: models
+# The libFuzzer targets (clang-15, ASan, UBSan) in build/fuzz; the suite runs each briefly and
+# scripts/fuzz.sh runs them for longer.
+fuzz: setup
+	@echo "[fuzz] configuring and building the fuzz targets (clang-15, 2 jobs)"
+	@mkdir -p build && cmake --preset fuzz > build/fuzz.configure.log 2>&1 || { cat build/fuzz.configure.log; exit 1; }
+	@cmake --build --preset fuzz
+
+test: models fuzz
 	@echo "[test] running the test suite"
 	@ctest --preset $(PRESET)
 

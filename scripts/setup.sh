@@ -30,6 +30,8 @@ DEBIAN_PACKAGES=(
   python3-opencv
   # the formatting check (scripts/format-check.sh, part of the test suite)
   clang-format
+  # the fuzz targets (tests/fuzz/, the 'fuzz' preset): libFuzzer with ASan and UBSan
+  clang-15 libfuzzer-15-dev
 )
 # Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's
 # npm package), so they are checked as commands and installed from Debian only when absent.

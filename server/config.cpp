@@ -17,7 +17,9 @@ using Setter = std::function<void(const toml::node&, const std::string& key)>;
 
 template <typename T>
 T integer(const toml::node& node, const std::string& key, std::int64_t lo, std::int64_t hi) {
-    const auto value = node.value<std::int64_t>();
+    // value<int64_t>() would also convert a float (UB past the int64 range, found by fuzzing):
+    // only a TOML integer is one.
+    const auto value = node.is_integer() ? node.value<std::int64_t>() : std::nullopt;
     if (!value || *value < lo || *value > hi)
         throw ConfigError(key + " must be an integer from " + std::to_string(lo) + " to " +
                           std::to_string(hi));

@@ -15,11 +15,14 @@ using namespace ::faceswap::server::model_api;  // json_error, model_id_of, byte
 
 inline std::string bearer_token(const http::fields& fields) {
     const auto it = fields.find(http::field::authorization);
-    if (it == fields.end()) return {};
-    const std::string_view value = it->value();
-    constexpr std::string_view kBearer = "Bearer ";
-    if (value.size() <= kBearer.size() || !beast::iequals(value.substr(0, 7), kBearer)) return {};
-    return std::string(value.substr(kBearer.size()));
+    return it == fields.end() ? std::string{} : bearer_token_of(it->value());
+}
+
+// A header's value, nullopt when the request does not have it.
+inline std::optional<std::string_view> field_value(const http::fields& fields, http::field name) {
+    const auto it = fields.find(name);
+    if (it == fields.end()) return std::nullopt;
+    return std::string_view(it->value());
 }
 
 }  // namespace model_api
@@ -201,31 +204,26 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
         file_fd_ = fd;
         const std::string etag = "\"" + entry.sha256 + "\"";
         const std::int64_t size = entry.size_bytes;
-        auto none_match = request.find(http::field::if_none_match);
-        if (none_match != request.end() &&
-            (none_match->value() == etag || none_match->value() == "*")) {
+        const auto answer = model_api::answer_download(
+            etag, size, model_api::field_value(request, http::field::if_none_match),
+            model_api::field_value(request, http::field::range),
+            model_api::field_value(request, http::field::if_range));
+        if (answer.kind == model_api::DownloadAnswer::kNotModified) {
             auto response = std::make_shared<http::response<http::empty_body>>(
                 http::status::not_modified, request.version());
             response->set(http::field::etag, etag);
             return write_header_only(request, response);
         }
-        // If-Range: a resume of another version gets the whole file instead of a wrong tail.
-        std::optional<std::pair<std::int64_t, std::int64_t>> range;
-        bool unsatisfiable = false;
-        const auto range_field = request.find(http::field::range);
-        const auto if_range = request.find(http::field::if_range);
-        if (range_field != request.end() &&
-            (if_range == request.end() || if_range->value() == etag))
-            range = model_api::byte_range(range_field->value(), size, unsatisfiable);
-        if (unsatisfiable) {
+        if (answer.kind == model_api::DownloadAnswer::kUnsatisfiable) {
             auto response = std::make_shared<http::response<http::empty_body>>(
                 http::status::range_not_satisfiable, request.version());
             response->set(http::field::content_range, "bytes */" + std::to_string(size));
             return write_header_only(request, response);
         }
-        const std::int64_t first = range ? range->first : 0;
-        const std::int64_t last = range ? range->second : size - 1;
-        file_response_.emplace(range ? http::status::partial_content : http::status::ok,
+        const bool partial = answer.kind == model_api::DownloadAnswer::kPartial;
+        const std::int64_t first = answer.first;
+        const std::int64_t last = answer.last;
+        file_response_.emplace(partial ? http::status::partial_content : http::status::ok,
                                request.version());
         auto& response = *file_response_;
         response.set(http::field::server, "faceswap-server");
@@ -235,7 +233,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
         response.set("X-Faceswap-Sha256", entry.sha256);
         response.set(http::field::content_disposition,
                      "attachment; filename=\"" + id + ".fsmodel\"");
-        if (range)
+        if (partial)
             response.set(http::field::content_range, "bytes " + std::to_string(first) + "-" +
                                                          std::to_string(last) + "/" +
                                                          std::to_string(size));
@@ -333,14 +331,17 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
                           "the model is " + std::to_string(*length) +
                               " bytes, over this server's limits.max_model_bytes (" +
                               std::to_string(limit) + ")");
+        const auto sha256 = model_api::upload_sha256_of(header["X-Faceswap-Sha256"]);
+        if (!sha256)
+            return refuse(http::status::bad_request,
+                          "X-Faceswap-Sha256 must be the model's sha256 in 64 hex digits");
         try {
             upload_path_ = shared_.catalog->staging_path(id);
         } catch (const CatalogError& e) {
             return refuse(static_cast<http::status>(e.http_status()), e.what());
         }
         upload_id_ = id;
-        upload_sha256_ = std::string(header["X-Faceswap-Sha256"]);
-        for (auto& c : upload_sha256_) c = static_cast<char>(std::tolower(c));
+        upload_sha256_ = *sha256;
         upload_version_ = header.version();
         upload_keep_alive_ = header.keep_alive();
         upload_parser_.emplace(std::move(*header_parser_));

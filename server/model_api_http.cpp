@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <exception>
 
 namespace faceswap::server::model_api {
@@ -49,6 +50,49 @@ std::optional<std::pair<std::int64_t, std::int64_t>> byte_range(std::string_view
     } catch (const std::exception&) {
         return std::nullopt;  // malformed: ignored, as RFC 9110 allows
     }
+}
+
+std::string bearer_token_of(std::string_view authorization) {
+    constexpr std::string_view kBearer = "bearer ";
+    if (authorization.size() <= kBearer.size()) return {};
+    for (std::size_t i = 0; i < kBearer.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(authorization[i])) != kBearer[i]) return {};
+    return std::string(authorization.substr(kBearer.size()));
+}
+
+DownloadAnswer answer_download(std::string_view etag, std::int64_t size,
+                               std::optional<std::string_view> if_none_match,
+                               std::optional<std::string_view> range,
+                               std::optional<std::string_view> if_range) {
+    DownloadAnswer answer;
+    if (if_none_match && (*if_none_match == etag || *if_none_match == "*")) {
+        answer.kind = DownloadAnswer::kNotModified;
+        return answer;
+    }
+    answer.last = size - 1;
+    // If-Range: a resume of another version gets the whole file instead of a wrong tail.
+    if (!range || (if_range && *if_range != etag)) return answer;
+    bool unsatisfiable = false;
+    const auto bytes = byte_range(*range, size, unsatisfiable);
+    if (unsatisfiable) {
+        answer.kind = DownloadAnswer::kUnsatisfiable;
+    } else if (bytes) {
+        answer.kind = DownloadAnswer::kPartial;
+        answer.first = bytes->first;
+        answer.last = bytes->second;
+    }
+    return answer;
+}
+
+std::optional<std::string> upload_sha256_of(std::string_view value) {
+    if (value.empty()) return std::string{};
+    if (value.size() != 64) return std::nullopt;
+    std::string lower(value);
+    for (auto& c : lower) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    }
+    return lower;
 }
 
 }  // namespace faceswap::server::model_api

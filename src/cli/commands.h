@@ -91,8 +91,6 @@ struct PackOptions {
     int max_faces = 0;  // 0: all; else that many, evenly spaced over the set
 };
 int run_pack(const PackOptions& options);
-// Decodes the JPEG faces of a pack with OpenCV (for train's --a/--b given a pack).
-FaceDecoder opencv_face_decoder();
 
 struct ConvertOptions {
     std::string input, output;

@@ -13,12 +13,45 @@ namespace faceswap::cli {
 
 namespace fs = std::filesystem;
 
+FaceDecoder opencv_face_decoder() {
+    return [](const std::uint8_t* bytes, std::size_t length, int size,
+              std::vector<std::uint8_t>& rgb) {
+        const cv::Mat encoded(1, static_cast<int>(length), CV_8UC1,
+                              const_cast<std::uint8_t*>(bytes));
+        cv::Mat bgr;
+        try {
+            bgr = cv::imdecode(encoded, cv::IMREAD_COLOR);
+        } catch (const cv::Exception&) {
+            return false;  // OpenCV throws for some damaged images instead of returning nothing
+        }
+        if (bgr.empty() || bgr.cols != size || bgr.rows != size) return false;
+        cv::Mat converted;
+        cv::cvtColor(bgr, converted, cv::COLOR_BGR2RGB);
+        rgb.assign(converted.data, converted.data + converted.total() * 3);
+        return true;
+    };
+}
+
 std::string identity_name_of(const std::string& path) {
     fs::path p(path);
     while (!p.empty() && p.filename().empty()) p = p.parent_path();  // trailing slash
     std::string name = p.stem().string();
     return name.empty() ? "unnamed" : name;
 }
+
+namespace {
+
+// A relative path that stays below its folder: not absolute, no "..", no NUL.
+bool is_path_inside(const std::string& file) {
+    if (file.empty() || file.find('\0') != std::string::npos) return false;
+    const fs::path path(file);
+    if (path.is_absolute()) return false;
+    for (const auto& part : path)
+        if (part == "..") return false;
+    return true;
+}
+
+}  // namespace
 
 FaceSet load_face_set(const std::string& dir, const std::string& name, int* skipped) {
     const fs::path json_path = fs::path(dir) / "faces.json";
@@ -40,29 +73,41 @@ FaceSet load_face_set(const std::string& dir, const std::string& name, int* skip
     try {
         set.size = doc.at("size").get<int>();
         set.coverage = doc.at("coverage").get<float>();
+        // The same bounds as a face pack's: a set from elsewhere must not size a huge buffer.
+        if (set.size < 16 || set.size > 2048 || !(set.coverage > 0.f && set.coverage < 4.f))
+            throw std::runtime_error(json_path.string() + " declares an implausible size " +
+                                     std::to_string(set.size) + " or coverage; extract it again");
         const auto& faces = doc.at("faces");
-        set.rgb.reserve(faces.size() * set.size * set.size * 3);
+        if (!faces.is_array())
+            throw std::runtime_error(json_path.string() + ": 'faces' is not a list");
         cv::Mat rgb;
         for (const auto& face : faces) {
-            const cv::Mat bgr = cv::imread(
-                (fs::path(dir) / face.at("file").get<std::string>()).string(), cv::IMREAD_COLOR);
+            // Crops lie inside the set's folder (faces/NAME.png): a path out of it could read
+            // any image of the machine.
+            const auto file = face.at("file").get<std::string>();
+            if (!is_path_inside(file))
+                throw std::runtime_error(json_path.string() + ": crop '" + file +
+                                         "' is not a path inside the set's folder");
+            const cv::Mat bgr = cv::imread((fs::path(dir) / file).string(), cv::IMREAD_COLOR);
             if (bgr.empty()) {
                 ++*skipped;
                 continue;
             }
             if (bgr.cols != set.size || bgr.rows != set.size)
-                throw std::runtime_error(face.at("file").get<std::string>() + " is " +
-                                         std::to_string(bgr.cols) + "x" + std::to_string(bgr.rows) +
-                                         ", the set says " + std::to_string(set.size));
+                throw std::runtime_error(file + " is " + std::to_string(bgr.cols) + "x" +
+                                         std::to_string(bgr.rows) + ", the set says " +
+                                         std::to_string(set.size));
             const auto& m = face.at("image_to_aligned");
             const auto& points = face.at("landmarks");
             if (m.size() != 6 || points.size() != kLandmarkCount)
                 throw std::runtime_error("a face entry has malformed landmarks or transform");
             Affine2x3 image_to_aligned;
             Landmarks68 image_points;
-            for (int i = 0; i < 6; ++i) image_to_aligned[i] = m[i].get<float>();
+            // at(): operator[] on a const JSON array does not check the index.
+            for (int i = 0; i < 6; ++i) image_to_aligned[i] = m.at(i).get<float>();
             for (int i = 0; i < kLandmarkCount; ++i)
-                image_points[i] = {points[i][0].get<float>(), points[i][1].get<float>()};
+                image_points[i] = {points.at(i).at(0).get<float>(),
+                                   points.at(i).at(1).get<float>()};
             cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
             set.rgb.insert(set.rgb.end(), rgb.data, rgb.data + rgb.total() * 3);
             set.landmarks.push_back(transform_landmarks(image_points, image_to_aligned));

@@ -12,20 +12,6 @@
 
 namespace faceswap::cli {
 
-FaceDecoder opencv_face_decoder() {
-    return [](const std::uint8_t* bytes, std::size_t length, int size,
-              std::vector<std::uint8_t>& rgb) {
-        const cv::Mat encoded(1, static_cast<int>(length), CV_8UC1,
-                              const_cast<std::uint8_t*>(bytes));
-        const cv::Mat bgr = cv::imdecode(encoded, cv::IMREAD_COLOR);
-        if (bgr.empty() || bgr.cols != size || bgr.rows != size) return false;
-        cv::Mat converted;
-        cv::cvtColor(bgr, converted, cv::COLOR_BGR2RGB);
-        rgb.assign(converted.data, converted.data + converted.total() * 3);
-        return true;
-    };
-}
-
 namespace {
 
 // `count` faces of `set` spread evenly over it (the whole range of poses, not its first shots).

@@ -32,6 +32,8 @@ T get(const std::uint8_t* at) {
 constexpr std::size_t kOffMagic = 0, kOffVersion = 4, kOffType = 6, kOffFrameId = 8,
                       kOffTimestamp = 16, kOffWidth = 24, kOffHeight = 26, kOffCodec = 28,
                       kOffFlags = 29, kOffReserved16 = 30, kOffPayload = 32, kOffReservedTail = 36;
+// In the result block, after its four u32 timings and u16 face count.
+constexpr std::size_t kOffResultReserved = 18;
 
 constexpr std::size_t kMaxHandshakeBytes = 4096;
 
@@ -207,6 +209,9 @@ Message decode_message(std::span<const std::uint8_t> bytes, const Limits& limits
                                                   std::to_string(body + h.payload_bytes));
     if (h.type == MessageType::kResult) {
         const std::uint8_t* r = p + kHeaderBytes;
+        for (std::size_t i = kOffResultReserved; i < kResultBlockBytes; ++i)
+            if (r[i] != 0)
+                refuse(ProtocolErrorCode::kMalformed, "reserved result fields must be zero");
         message.result = {get<std::uint32_t>(r + 0), get<std::uint32_t>(r + 4),
                           get<std::uint32_t>(r + 8), get<std::uint32_t>(r + 12),
                           get<std::uint16_t>(r + 16)};

@@ -79,14 +79,23 @@ bool wait_until(const std::function<bool()>& predicate, std::chrono::millisecond
 }
 
 std::pair<int, std::string> http_get(std::uint16_t port, const std::string& target) {
+    return http_exchange(port, "GET", target, {}, "");
+}
+
+std::pair<int, std::string> http_exchange(
+    std::uint16_t port, const std::string& method, const std::string& target,
+    const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
     namespace beast = boost::beast;
     namespace http = beast::http;
     namespace asio = boost::asio;
     asio::io_context ioc;
     beast::tcp_stream stream(ioc);
     stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    http::request<http::empty_body> request(http::verb::get, target, 11);
+    http::request<http::string_body> request(http::string_to_verb(method), target, 11);
     request.set(http::field::host, "127.0.0.1");
+    for (const auto& [name, value] : headers) request.set(name, value);
+    request.body() = body;
+    if (!body.empty() || method == "PUT") request.prepare_payload();
     http::write(stream, request);
     beast::flat_buffer buffer;
     http::response<http::string_body> response;

@@ -44,6 +44,10 @@ class TestServer {
 
 // A plain HTTP GET to 127.0.0.1:port (health, readiness, metrics): status and body.
 std::pair<int, std::string> http_get(std::uint16_t port, const std::string& target);
+// Any request with headers and a body, answered with its status and body.
+std::pair<int, std::string> http_exchange(
+    std::uint16_t port, const std::string& method, const std::string& target,
+    const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body);
 
 // A self-signed certificate for 127.0.0.1 (openssl), written as cert.pem and key.pem into dir.
 struct TestCertificate {

@@ -468,6 +468,14 @@ TEST_CASE(
     CHECK(status == 403);
     CHECK(message.find("models") != std::string::npos);
 
+    // A sha256 header that is not one is refused before the body is read.
+    std::tie(status, message) = http_exchange(
+        server.port(), "PUT", "/v1/models/demo",
+        {{"Authorization", std::string("Bearer ") + kToken}, {"X-Faceswap-Sha256", "not-a-digest"}},
+        bytes.substr(0, 1000));
+    CHECK(status == 400);
+    CHECK(message.find("64 hex digits") != std::string::npos);
+
     const fs::path oversized = work.path() / "oversized.fsmodel";
     std::ofstream(oversized, std::ios::binary) << bytes << bytes.substr(0, 4'000'000);
     std::tie(status, message) = refused(store, oversized);
@@ -482,8 +490,8 @@ TEST_CASE(
     CHECK(output.find(truncated.string()) != std::string::npos);
 
     const std::string metrics = http_get(server.port(), "/metrics").second;
-    // Truncated, garbage, no token, wrong token, stream-only token, oversized.
-    CHECK(metrics.find("faceswap_model_uploads_total{result=\"refused\"} 6\n") !=
+    // Truncated, garbage, no token, wrong token, stream-only token, bad sha256, oversized.
+    CHECK(metrics.find("faceswap_model_uploads_total{result=\"refused\"} 7\n") !=
           std::string::npos);
     CHECK(metrics.find("faceswap_model_uploads_total{result=\"installed\"} 0\n") !=
           std::string::npos);

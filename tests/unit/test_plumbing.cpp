@@ -210,6 +210,42 @@ TEST_CASE("model API: Range headers within a file, and model ids from request ta
                Catch::Equals("{\"error\":\"no \\\"such\\\" model\"}\n"));
 }
 
+TEST_CASE(
+    "model API: conditional and range headers decide the download, and the upload sha256 is "
+    "checked") {
+    namespace api = server::model_api;
+    using Answer = api::DownloadAnswer;
+    const std::string etag = "\"abc\"";
+    auto answer = [&](std::optional<std::string_view> none_match,
+                      std::optional<std::string_view> range,
+                      std::optional<std::string_view> if_range) {
+        return api::answer_download(etag, 1000, none_match, range, if_range);
+    };
+    CHECK(answer(std::nullopt, std::nullopt, std::nullopt).kind == Answer::kWhole);
+    CHECK(answer(std::nullopt, std::nullopt, std::nullopt).last == 999);
+    CHECK(answer(etag, std::nullopt, std::nullopt).kind == Answer::kNotModified);
+    CHECK(answer("*", "bytes=0-1", std::nullopt).kind == Answer::kNotModified);
+    CHECK(answer("\"other\"", std::nullopt, std::nullopt).kind == Answer::kWhole);
+    const auto tail = answer(std::nullopt, "bytes=900-", etag);
+    CHECK((tail.kind == Answer::kPartial && tail.first == 900 && tail.last == 999));
+    // A resume of another version gets the whole file, not a wrong tail.
+    CHECK(answer(std::nullopt, "bytes=900-", "\"old\"").kind == Answer::kWhole);
+    CHECK(answer(std::nullopt, "bytes=1000-", std::nullopt).kind == Answer::kUnsatisfiable);
+    CHECK(answer(std::nullopt, "bytes=x-", std::nullopt).kind == Answer::kWhole);
+
+    CHECK(api::bearer_token_of("Bearer s3cret") == "s3cret");
+    CHECK(api::bearer_token_of("bEARER s3cret") == "s3cret");
+    CHECK(api::bearer_token_of("Bearer ").empty());
+    CHECK(api::bearer_token_of("Basic dXNlcg==").empty());
+
+    const std::string hex(64, 'A');
+    CHECK(api::upload_sha256_of("") == std::string());
+    CHECK(api::upload_sha256_of(hex) == std::string(64, 'a'));
+    CHECK(api::upload_sha256_of(std::string(63, 'a')) == std::nullopt);
+    CHECK(api::upload_sha256_of(std::string(63, 'a') + "g") == std::nullopt);
+    CHECK(api::upload_sha256_of(std::string(1 << 20, 'a')) == std::nullopt);
+}
+
 namespace {
 
 namespace beast = faceswap::net::beast;

@@ -103,6 +103,27 @@ TEST_CASE("a malformed or missing manifest is a clear error") {
         Catch::Contains("cannot open manifest"));
 }
 
+TEST_CASE("a manifest may name only shards beside it, and values must fit a float32") {
+    faceswap::test::TempDir dir;
+    const fs::path manifest = dir.path() / "m-weights_manifest.json";
+    for (const char* shard : {"../outside.bin", "/etc/hostname", "sub/x.bin", ".."}) {
+        std::ofstream(manifest) << "[{\"paths\": [\"" << shard
+                                << "\"], \"weights\": [{\"name\": \"w\", \"shape\": [1], "
+                                   "\"dtype\": \"float32\"}]}]";
+        CHECK_THAT(error_message([&] { faceswap::read_tfjs_weights(manifest.string()); },
+                                 ErrorCode::kWeightsInvalid),
+                   Catch::Contains("is not a file name beside the manifest"));
+    }
+    // A uint8 weight de-quantised past float32's range (seen while writing fuzz_tfjs_weights).
+    std::ofstream(manifest) << "[{\"paths\": [\"w.bin\"], \"weights\": [{\"name\": \"w\", "
+                               "\"shape\": [1], \"dtype\": \"float32\", \"quantization\": "
+                               "{\"dtype\": \"uint8\", \"min\": 0, \"scale\": 1e300}}]}]";
+    std::ofstream(dir.path() / "w.bin", std::ios::binary) << '\xff';
+    CHECK_THAT(error_message([&] { faceswap::read_tfjs_weights(manifest.string()); },
+                             ErrorCode::kWeightsInvalid),
+               Catch::Contains("not a finite float32"));
+}
+
 TEST_CASE("import refuses a tensor of the wrong shape, naming it") {
     faceswap::test::TempDir dir;
     // A complete model folder whose landmark manifest declares one tensor with swapped axes

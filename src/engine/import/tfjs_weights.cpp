@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <string_view>
 
 #include "faceswap/engine.h"
 #include "faceswap/weights_import.h"
@@ -61,7 +62,14 @@ std::vector<TfjsTensor> read_tfjs_weights(const std::string& manifest_path) {
         std::string shard_names;
         for (const auto& shard : group["paths"]) {
             if (!shard.is_string()) fail(manifest_path + ": a shard path is not a string");
-            const fs::path shard_path = manifest_file.parent_path() / shard.get<std::string>();
+            // Shards lie beside their manifest: a name with a folder in it (or "..") could make
+            // a downloaded manifest read any file of the machine.
+            const std::string name = shard.get<std::string>();
+            if (name.empty() || name == "." || name == ".." ||
+                name.find_first_of(std::string_view("/\\\0", 3)) != std::string::npos)
+                fail(manifest_path + ": shard path '" + name +
+                     "' is not a file name beside the manifest");
+            const fs::path shard_path = manifest_file.parent_path() / name;
             const auto shard_bytes = read_file(shard_path);
             bytes.insert(bytes.end(), shard_bytes.begin(), shard_bytes.end());
             shard_names += (shard_names.empty() ? "" : "+") + shard_path.string();
@@ -123,7 +131,8 @@ std::vector<TfjsTensor> read_tfjs_weights(const std::string& manifest_path) {
                     value = n;
                 }
                 if (tensor.dtype == "int32") value = std::round(value);
-                if (!std::isfinite(value)) fail(context + " holds a non-finite value");
+                if (!std::isfinite(value) || std::abs(value) > std::numeric_limits<float>::max())
+                    fail(context + " holds a value that is not a finite float32");
                 tensor.values[i] = static_cast<float>(value);
             }
             offset += needed;

@@ -90,7 +90,17 @@ FaceSet read_face_pack(const std::string& path, const FaceDecoder& decoder) {
     set.size = static_cast<int>(size);
     set.coverage = coverage;
     const std::size_t face_bytes = static_cast<std::size_t>(size) * size * 3;
-    set.rgb.reserve(face_bytes * count);
+    // Each face takes at least its landmarks and byte count in the file (and a raw one its
+    // pixels): a count the file cannot hold is refused before anything is sized by it.
+    const std::uint64_t least_per_face = sizeof(float) * 2 * kLandmarkCount +
+                                         sizeof(std::uint32_t) + (encoding == 0 ? face_bytes : 1);
+    std::error_code file_size_error;
+    const std::uint64_t file_bytes = std::filesystem::file_size(path, file_size_error);
+    if (!file_size_error && static_cast<std::uint64_t>(count) * least_per_face > file_bytes)
+        throw pack_error(path, "is truncated: its " + std::to_string(file_bytes) +
+                                   " bytes cannot hold the " + std::to_string(count) +
+                                   " faces it declares");
+    if (encoding == 0) set.rgb.reserve(face_bytes * count);  // in the file: bounded by its size
     set.landmarks.reserve(count);
     std::vector<std::uint8_t> stored, decoded;
     for (std::uint32_t i = 0; i < count; ++i) {
