@@ -27,6 +27,14 @@ struct ServerConfig {
     std::uint16_t max_height = 2160;
     int max_in_flight = 6;  // frames per session the client may have unanswered
     std::int64_t max_model_bytes = std::int64_t{1} << 30;  // largest model upload (PUT)
+    // Open TCP connections (HTTP and WebSocket) in all, and from one client address; 0 = no
+    // limit. Over either, a new connection is closed at accept. Behind a proxy every client has
+    // the proxy's address: raise the per-address limit there (docs/hardening.md).
+    int max_connections = 1024;
+    int max_connections_per_address = 64;
+    // Results waiting to be written to one session: past this many bytes the oldest unsent
+    // one goes (a client that stops reading cannot grow the server's memory).
+    std::int64_t max_queued_bytes = std::int64_t{32} << 20;
 
     // [engine]
     std::string engine = "faceswap";       // "faceswap", or "none" (pass-through: transport only)

@@ -36,8 +36,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
     using Ws = websocket::stream<Stream>;
 
     template <class... Args>
-    HttpConnection(Shared& shared, std::string peer, Args&&... args)
-        : shared_(shared), peer_(std::move(peer)), stream_(std::forward<Args>(args)...) {}
+    HttpConnection(Shared& shared, std::string peer, std::shared_ptr<void> connection_slot,
+                   Args&&... args)
+        : shared_(shared),
+          peer_(std::move(peer)),
+          connection_slot_(std::move(connection_slot)),
+          stream_(std::forward<Args>(args)...) {}
 
     ~HttpConnection() {
         if (file_fd_ >= 0) ::close(file_fd_);
@@ -78,9 +82,29 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
         http::async_read_header(
             stream_, buffer_, *header_parser_,
             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                if (ec) return self->shut();
+                if (ec) return self->on_header_error(ec);
                 self->on_header();
             });
+    }
+
+    void on_header_error(beast::error_code ec) {
+        if (ec == http::error::header_limit) {
+            if (shared_.metrics.count_refusal(Refusal::kHeaderTooLarge))
+                spdlog::warn("{}: request header over 16 KiB, refused with 431", peer_);
+            // The request line may be cut too: answer as HTTP/1.1.
+            const http::request<http::empty_body> stand_in(http::verb::get, "/", 11);
+            return respond(stand_in, http::status::request_header_fields_too_large,
+                           "request header over 16 KiB\n", "text/plain", false);
+        }
+        // A timeout with some of a request read is a slow client (slowloris); without any, an
+        // idle keep-alive connection ending as it should.
+        if (ec == beast::error::timeout && buffer_.size() > 0 &&
+            shared_.metrics.count_refusal(Refusal::kHeaderTimeout))
+            spdlog::warn(
+                "{}: request header not complete within {} s, closed (limit: "
+                "server.handshake_timeout_s)",
+                peer_, shared_.config.handshake_timeout_s);
+        shut();
     }
 
     void on_header() {
@@ -444,15 +468,22 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
 
     void upgrade(http::request<http::string_body> request) {
         // Refused before the upgrade with 503, so load balancers and clients retry elsewhere.
-        if (shared_.draining)
+        if (shared_.draining) {
+            shared_.metrics.count_refusal(Refusal::kDraining);
             return respond(request, http::status::service_unavailable, "draining\n", "text/plain",
                            false);
-        if (!shared_.reserve_session())
+        }
+        if (!shared_.reserve_session()) {
+            if (shared_.metrics.count_refusal(Refusal::kMaxSessions))
+                spdlog::warn("{}: refused with 503, {} sessions open (limit: server.max_sessions)",
+                             peer_, shared_.config.max_sessions);
             return respond(request, http::status::service_unavailable,
                            "server full: max_sessions reached\n", "text/plain", false);
+        }
         const auto strand = stream_.get_executor();
         auto transport = std::make_shared<net::BasicWsTransport<Ws>>(std::move(stream_));
-        auto session = std::make_shared<Session>(shared_, std::move(transport), strand, peer_);
+        auto session = std::make_shared<Session>(shared_, std::move(transport), strand, peer_,
+                                                 connection_slot_);
         session->start(std::move(request));
     }
 
@@ -466,6 +497,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
 
     Shared& shared_;
     std::string peer_;
+    std::shared_ptr<void> connection_slot_;  // ConnectionLimits; a Session takes a copy
     Stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::empty_body>> header_parser_;

@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -50,6 +52,30 @@ std::vector<std::string> swap_models_of(const ServerConfig& config) {
 
 }  // namespace
 
+namespace {
+
+// Every connection is a descriptor: take the hard limit (the soft one is often 1024), and say
+// when limits.max_connections cannot be reached under it (accept then fails with EMFILE, and
+// the server pauses accepting instead of refusing with a reason).
+void raise_descriptor_limit(int max_connections) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    constexpr rlim_t kSpare = 128;  // models, logs, the engine's own files
+    if (max_connections == 0 || static_cast<rlim_t>(max_connections) + kSpare > limit.rlim_cur)
+        spdlog::warn(
+            "open files are limited to {}: limits.max_connections ({}) plus {} spare "
+            "does not fit; raise 'ulimit -n' (LimitNOFILE= in systemd) or lower it",
+            static_cast<unsigned long long>(limit.rlim_cur), max_connections,
+            static_cast<unsigned long long>(kSpare));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     ServerConfig config;
     std::string config_path = find_config_flag(argc, argv);
@@ -86,6 +112,14 @@ int main(int argc, char** argv) {
                    "its first token is sent to --model-url sources (another server's model API)");
     app.add_option("--max-model-bytes", config.max_model_bytes, "largest model upload")
         ->check(CLI::Range(std::int64_t{1024}, std::int64_t{1} << 40));
+    app.add_option("--max-connections", config.max_connections,
+                   "open TCP connections in all (0: no limit)");
+    app.add_option("--max-connections-per-address", config.max_connections_per_address,
+                   "open TCP connections from one client address (0: no limit; raise it behind a "
+                   "proxy)");
+    app.add_option("--max-queued-bytes", config.max_queued_bytes,
+                   "result bytes waiting to be written to one session")
+        ->check(CLI::Range(std::int64_t{65536}, std::int64_t{1} << 34));
     app.add_option("--device", config.device, "auto, cpu or cuda")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
     app.add_option("--cpu-threads", config.cpu_threads, "engine CPU threads (0: all cores)");
@@ -156,6 +190,7 @@ int main(int argc, char** argv) {
         for (const std::string& url : config.model_urls) sources.push_back(parse_model_source(url));
         if (!sources.empty() && config.engine != "faceswap")
             throw ConfigError("--model-url needs the real engine (--engine faceswap)");
+        raise_descriptor_limit(config.max_connections);
         Server server(config, factory);
         if (config.engine == "faceswap" && server.models().list().empty() && sources.empty())
             spdlog::warn(

@@ -1,5 +1,8 @@
 #include "metrics.h"
 
+#include <chrono>
+#include <iterator>
+
 #include <cmath>
 #include <sstream>
 
@@ -60,6 +63,40 @@ ServerMetrics::ServerMetrics()
       server_ms(latency_bounds()),
       batch_size({1, 2, 3, 4, 6, 8, 12, 16, 32}) {}
 
+const char* refusal_name(Refusal refusal) {
+    switch (refusal) {
+        case Refusal::kMaxConnections:
+            return "max_connections";
+        case Refusal::kPerAddress:
+            return "max_connections_per_address";
+        case Refusal::kMaxSessions:
+            return "max_sessions";
+        case Refusal::kDraining:
+            return "draining";
+        case Refusal::kHeaderTimeout:
+            return "header_timeout";
+        case Refusal::kHeaderTooLarge:
+            return "header_too_large";
+        case Refusal::kHelloTimeout:
+            return "hello_timeout";
+        case Refusal::kIdleTimeout:
+            return "idle_timeout";
+        case Refusal::kCount:
+            break;
+    }
+    return "?";
+}
+
+bool ServerMetrics::count_refusal(Refusal refusal) {
+    const int i = static_cast<int>(refusal);
+    ++refusals[i];
+    const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count();
+    std::int64_t last = refusal_logged_s[i].load();
+    return last != now_s && refusal_logged_s[i].compare_exchange_strong(last, now_s);
+}
+
 std::string ServerMetrics::render() const {
     std::string out;
     auto gauge = [&](const char* name, const char* help, std::int64_t value) {
@@ -75,7 +112,8 @@ std::string ServerMetrics::render() const {
     counter("faceswap_frames_in_total", "frames received and decoded", frames_in);
     counter("faceswap_frames_out_total", "results sent", frames_out);
     add_metric(out, "counter", "faceswap_frames_dropped_total", "frames not answered, by reason");
-    const char* reasons[] = {"replaced", "overflow", "draining", "closed"};
+    const char* reasons[] = {"replaced", "overflow", "draining", "closed", "over_window"};
+    static_assert(std::size(reasons) == static_cast<std::size_t>(DropReason::kCount));
     for (int i = 0; i < static_cast<int>(DropReason::kCount); ++i)
         out += std::string("faceswap_frames_dropped_total{reason=\"") + reasons[i] + "\"} " +
                std::to_string(frames_dropped[i].load()) + "\n";
@@ -85,6 +123,14 @@ std::string ServerMetrics::render() const {
         out += std::string("faceswap_protocol_errors_total{code=\"") +
                net::error_name(static_cast<net::ProtocolErrorCode>(i)) + "\"} " +
                std::to_string(errors[i].load()) + "\n";
+    gauge("faceswap_connections", "TCP connections open now (HTTP and WebSocket)",
+          connections_open);
+    add_metric(out, "counter", "faceswap_refusals_total",
+               "connections and requests refused by a limit, by reason (docs/hardening.md)");
+    for (int i = 0; i < static_cast<int>(Refusal::kCount); ++i)
+        out += std::string("faceswap_refusals_total{reason=\"") +
+               refusal_name(static_cast<Refusal>(i)) + "\"} " + std::to_string(refusals[i].load()) +
+               "\n";
     gauge("faceswap_queue_depth", "frames waiting for the inference scheduler", queue_depth);
     counter("faceswap_http_requests_total", "plain HTTP requests (health, metrics)", http_requests);
     counter("faceswap_model_downloads_total", "model files (or ranges of them) sent",

@@ -28,13 +28,29 @@ class Histogram {
 };
 
 enum class DropReason {
-    kReplaced,  // a newer frame of the same session arrived before the engine took this one
-                // (the client gets a "skipped" notice)
-    kOverflow,  // a result queue over its bound (a client that does not read)
-    kDraining,  // arrived after SIGTERM
-    kClosed,    // its session closed before the result could be sent
+    kReplaced,    // a newer frame of the same session arrived before the engine took this one
+                  // (the client gets a "skipped" notice)
+    kOverflow,    // a result queue over its bound (a client that does not read)
+    kDraining,    // arrived after SIGTERM
+    kClosed,      // its session closed before the result could be sent
+    kOverWindow,  // beyond the client's max_in_flight: answered "skipped" without decoding
     kCount,
 };
+
+// Connections and requests refused by a limit (docs/hardening.md, "Limits"), beside the
+// protocol errors a session gets.
+enum class Refusal {
+    kMaxConnections,  // limits.max_connections open already (closed at accept)
+    kPerAddress,      // limits.max_connections_per_address from that address (closed at accept)
+    kMaxSessions,     // server.max_sessions WebSocket sessions open (HTTP 503 at the upgrade)
+    kDraining,        // SIGTERM: new sessions get HTTP 503
+    kHeaderTimeout,   // a request header not complete within server.handshake_timeout_s
+    kHeaderTooLarge,  // a request header over 16 KiB (HTTP 431)
+    kHelloTimeout,    // no hello within server.handshake_timeout_s after the upgrade
+    kIdleTimeout,     // a session that answered no ping for server.idle_timeout_s
+    kCount,
+};
+const char* refusal_name(Refusal refusal);
 
 struct ServerMetrics {
     ServerMetrics();
@@ -62,6 +78,12 @@ struct ServerMetrics {
 
     void count_drop(DropReason reason) { ++frames_dropped[static_cast<int>(reason)]; }
     void count_error(net::ProtocolErrorCode code) { ++errors[static_cast<int>(code)]; }
+    std::array<std::atomic<std::uint64_t>, static_cast<int>(Refusal::kCount)> refusals{};
+    std::array<std::atomic<std::int64_t>, static_cast<int>(Refusal::kCount)> refusal_logged_s{};
+    std::atomic<std::int64_t> connections_open{0};  // TCP connections, HTTP and WebSocket
+    // Counts the refusal; true when it should also be logged (at most once a second per
+    // reason, so a flood of refusals cannot flood the log).
+    bool count_refusal(Refusal refusal);
     std::string render() const;
 };
 

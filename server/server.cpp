@@ -15,6 +15,7 @@ struct Server::Impl {
     Shared shared;
     asio::io_context ioc;
     std::optional<tcp::acceptor> acceptor;
+    asio::steady_timer accept_pause{ioc};
     std::optional<asio::signal_set> signals;
     std::optional<asio::steady_timer> drain_timer;
     std::vector<std::thread> threads;
@@ -28,24 +29,61 @@ struct Server::Impl {
             asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
                 if (ec) {
                     if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-                    spdlog::warn("accept failed: {}", ec.message());
-                    return accept();
+                    // Out of descriptors (EMFILE, ENFILE) fails again at once: wait a little
+                    // instead of spinning, and let connections close meanwhile.
+                    spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
+                    accept_pause.expires_after(std::chrono::milliseconds(100));
+                    return accept_pause.async_wait([this](beast::error_code wait_ec) {
+                        if (!wait_ec) accept();
+                    });
                 }
                 // Nagle + delayed ACK would add tens of ms to every frame (measured: ~44 ms).
                 socket.set_option(tcp::no_delay(true), ec);
-                std::string peer = "?";
-                if (const auto remote = socket.remote_endpoint(ec); !ec)
-                    peer = remote.address().to_string() + ":" + std::to_string(remote.port());
+                std::string address = "?", peer = "?";
+                if (const auto remote = socket.remote_endpoint(ec); !ec) {
+                    address = remote.address().to_string();
+                    peer = address + ":" + std::to_string(remote.port());
+                }
+                ConnectionLimits::Verdict verdict;
+                auto slot = shared.connections->admit(address, verdict);
+                if (!slot) {
+                    refuse_at_accept(socket, peer, verdict);
+                    return accept();
+                }
                 if (shared.tls)
                     std::make_shared<HttpConnection<beast::ssl_stream<beast::tcp_stream>>>(
-                        shared, std::move(peer), std::move(socket), *shared.tls)
+                        shared, std::move(peer), std::move(slot), std::move(socket), *shared.tls)
                         ->run();
                 else
-                    std::make_shared<HttpConnection<beast::tcp_stream>>(shared, std::move(peer),
-                                                                        std::move(socket))
+                    std::make_shared<HttpConnection<beast::tcp_stream>>(
+                        shared, std::move(peer), std::move(slot), std::move(socket))
                         ->run();
                 accept();
             });
+    }
+
+    // Over limits.max_connections or max_connections_per_address: a plain-HTTP client gets a
+    // 503 it can read (one non-blocking write, never waited for); a TLS one only the close.
+    void refuse_at_accept(tcp::socket& socket, const std::string& peer,
+                          ConnectionLimits::Verdict verdict) {
+        const bool per_address = verdict == ConnectionLimits::Verdict::kTooManyFromAddress;
+        const Refusal refusal = per_address ? Refusal::kPerAddress : Refusal::kMaxConnections;
+        if (shared.metrics.count_refusal(refusal))
+            spdlog::warn("{}: connection refused, {} (limit: limits.{})", peer,
+                         per_address ? std::to_string(shared.config.max_connections_per_address) +
+                                           " open from its address"
+                                     : std::to_string(shared.config.max_connections) + " open",
+                         refusal_name(refusal));
+        beast::error_code ignored;
+        if (!shared.tls) {
+            static const std::string kBusy =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: "
+                "close\r\nContent-Length: 34\r\n\r\ntoo many connections, retry later\n";
+            socket.non_blocking(true, ignored);
+            socket.write_some(asio::buffer(kBusy), ignored);
+        }
+        socket.shutdown(tcp::socket::shutdown_both, ignored);
+        socket.close(ignored);
     }
 
     std::vector<std::shared_ptr<Session>> live_sessions() {
@@ -107,6 +145,9 @@ Server::Server(ServerConfig config, std::shared_ptr<ProcessorFactory> factory)
     shared.config = std::move(config);
     shared.factory = std::move(factory);
     if (!shared.config.tokens_file.empty()) shared.tokens = load_tokens(shared.config.tokens_file);
+    shared.connections = std::make_unique<ConnectionLimits>(
+        shared.config.max_connections, shared.config.max_connections_per_address,
+        &shared.metrics.connections_open);
     shared.limits.max_payload_bytes = shared.config.max_frame_bytes;
     shared.limits.max_width = shared.config.max_width;
     shared.limits.max_height = shared.config.max_height;

@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "connection_limits.h"
 #include "faceswap/net/jpeg.h"
 #include "faceswap/net/protocol.h"
 #include "faceswap/net/sha256.h"
@@ -75,7 +76,8 @@ struct Shared {
     std::atomic<bool> ready{true};  // false while start-up work (--model-url pulls) runs
     std::mutex not_ready_mu;
     std::string not_ready_reason;
-    std::atomic<int> sessions{0};  // slots taken, upgrade included
+    std::atomic<int> sessions{0};                   // slots taken, upgrade included
+    std::unique_ptr<ConnectionLimits> connections;  // made from config by the Server
     std::atomic<std::uint64_t> next_session{1};
 
     std::mutex live_mu;
@@ -101,11 +103,12 @@ inline std::string random_session_id() {
 class Session : public std::enable_shared_from_this<Session> {
   public:
     Session(Shared& shared, std::shared_ptr<net::WsTransport> transport,
-            asio::any_io_executor strand, std::string peer)
+            asio::any_io_executor strand, std::string peer, std::shared_ptr<void> connection_slot)
         : shared_(shared),
           transport_(std::move(transport)),
           strand_(std::move(strand)),
           peer_(std::move(peer)),
+          connection_slot_(std::move(connection_slot)),
           id_(shared.next_session++),
           hello_timer_(strand_),
           close_timer_(strand_) {}
@@ -131,8 +134,11 @@ class Session : public std::enable_shared_from_this<Session> {
             self->hello_timer_.expires_after(
                 std::chrono::seconds(self->shared_.config.handshake_timeout_s));
             self->hello_timer_.async_wait([self](beast::error_code ec) {
-                if (!ec && !self->welcomed_)
-                    self->refuse(ProtocolErrorCode::kMalformed, "no hello within the timeout");
+                if (ec || self->welcomed_) return;
+                if (self->shared_.metrics.count_refusal(Refusal::kHelloTimeout))
+                    spdlog::warn("{}: no hello within {} s (limit: server.handshake_timeout_s)",
+                                 self->peer_, self->shared_.config.handshake_timeout_s);
+                self->refuse(ProtocolErrorCode::kMalformed, "no hello within the timeout");
             });
             self->read();
         });
@@ -168,6 +174,11 @@ class Session : public std::enable_shared_from_this<Session> {
             return finish("message over the read limit");
         }
         if (ec == websocket::error::closed) return finish("closed by the client");
+        if (ec == beast::error::timeout && shared_.metrics.count_refusal(Refusal::kIdleTimeout))
+            spdlog::warn(
+                "session {} from {}: no answer to pings for {} s, dropped (limit: "
+                "server.idle_timeout_s)",
+                id_, peer_, shared_.config.idle_timeout_s);
         finish(ec.message());
     }
 
@@ -227,6 +238,14 @@ class Session : public std::enable_shared_from_this<Session> {
         if (draining_) {
             shared_.metrics.count_drop(DropReason::kDraining);
             return;
+        }
+        // Beyond the window (a client that floods, or one that wrote frames off early): answered
+        // at once, without the cost of decoding it.
+        if (pending_ >= shared_.config.max_in_flight) {
+            shared_.metrics.count_drop(DropReason::kOverWindow);
+            net::FrameHeader header = message.header;
+            header.type = net::MessageType::kSkipped;
+            return enqueue({net::encode_message(header, {}), false});
         }
         std::vector<std::uint8_t> bgr;
         const std::int64_t max_pixels =
@@ -317,7 +336,9 @@ class Session : public std::enable_shared_from_this<Session> {
         // A client that does not read cannot grow our memory: past a few results the oldest
         // unsent one goes (the front may be mid-write and stays).
         const std::size_t limit = static_cast<std::size_t>(shared_.config.max_in_flight) + 4;
-        if (write_queue_.push(std::move(message), limit))
+        const auto byte_limit = static_cast<std::size_t>(shared_.config.max_queued_bytes);
+        for (auto dropped = write_queue_.push(std::move(message), limit, byte_limit); dropped > 0;
+             --dropped)
             shared_.metrics.count_drop(DropReason::kOverflow);
         write_next();
     }
@@ -372,6 +393,7 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         --shared_.metrics.sessions_active;
         --shared_.sessions;
+        connection_slot_.reset();
         spdlog::debug("session {} from {} ended: {}", id_, peer_, why);
     }
 
@@ -379,6 +401,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::shared_ptr<net::WsTransport> transport_;
     asio::any_io_executor strand_;
     std::string peer_;
+    std::shared_ptr<void> connection_slot_;  // ConnectionLimits: freed when the session ends
     const std::uint64_t id_;
     asio::steady_timer hello_timer_;
     asio::steady_timer close_timer_;

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "connection_limits.h"
 #include "faceswap/capture/frame_mailbox.h"
 #include "faceswap/net/url.h"
 #include "faceswap/net/ws_transport.h"
@@ -312,12 +313,63 @@ TEST_CASE("write queue: one write at a time, in order, the oldest binary message
     transport.writes[1].done({});
     REQUIRE(transport.writes.size() == 3);
     CHECK(transport.writes[2].bytes == "r3");
+    CHECK(queue.bytes() == 2);  // r3, mid-write
+
+    // Over the byte limit the oldest waiting binary messages go, as many as it takes.
+    queue.push(message("aaaa", false), 100, 10);
+    queue.push(message("bbbb", false), 100, 10);
+    CHECK(queue.push(message("cccccc", false), 100, 10) == 2);  // aaaa and bbbb: 2 + 6 bytes
+    CHECK(queue.bytes() == 8);
+    transport.writes[2].done({});
+    REQUIRE(transport.writes.size() == 4);
+    CHECK(transport.writes[3].bytes == "cccccc");
+    CHECK(queue.bytes() == 6);
+    transport.writes[3].done({});
+    CHECK(queue.empty());
+    CHECK(queue.bytes() == 0);
+
+    queue.push(message("r4", false));
+    pump(pump);
 
     // A failed write keeps its message (the owner closes the connection) and stops the pump.
-    transport.writes[2].done(boost::asio::error::connection_reset);
-    CHECK(completed == std::vector<std::string>{"ok", "ok", "error"});
+    REQUIRE(transport.writes.size() == 5);
+    transport.writes[4].done(boost::asio::error::connection_reset);
+    CHECK(completed == std::vector<std::string>{"ok", "ok", "ok", "ok", "error"});
     CHECK(queue.size() == 1);
     CHECK_FALSE(queue.writing());
     queue.clear();
     CHECK(queue.empty());
+}
+
+TEST_CASE(
+    "connection limits count in all and per address and free a slot when its last copy goes") {
+    faceswap::server::ConnectionLimits limits(3, 2);
+    using Verdict = faceswap::server::ConnectionLimits::Verdict;
+    Verdict verdict;
+    auto a1 = limits.admit("10.0.0.1", verdict);
+    auto a2 = limits.admit("10.0.0.1", verdict);
+    CHECK((a1 && a2 && verdict == Verdict::kAdmitted));
+    CHECK(limits.admit("10.0.0.1", verdict) == nullptr);
+    CHECK(verdict == Verdict::kTooManyFromAddress);
+    auto b1 = limits.admit("10.0.0.2", verdict);
+    CHECK(b1 != nullptr);
+    CHECK(limits.admit("10.0.0.3", verdict) == nullptr);
+    CHECK(verdict == Verdict::kTooManyConnections);
+    CHECK(limits.open() == 3);
+
+    auto copy = a1;  // a connection handed to its session: one slot still
+    a1.reset();
+    CHECK(limits.open_from("10.0.0.1") == 2);
+    copy.reset();
+    CHECK(limits.open_from("10.0.0.1") == 1);
+    CHECK(limits.admit("10.0.0.3", verdict) != nullptr);  // freed slot, taken and given back
+    a2.reset();
+    b1.reset();
+    CHECK(limits.open() == 0);
+    CHECK(limits.open_from("10.0.0.1") == 0);
+
+    faceswap::server::ConnectionLimits unlimited(0, 0);
+    std::vector<std::shared_ptr<void>> many;
+    for (int i = 0; i < 1000; ++i) many.push_back(unlimited.admit("10.0.0.1", verdict));
+    CHECK(unlimited.open() == 1000);
 }

@@ -168,18 +168,24 @@ class WriteQueue {
         bool text = false;
     };
 
-    // Queues a message. With more than `binary_limit` binary messages waiting, the oldest one
-    // not being written goes first (text messages always stay): returns true when one went.
-    bool push(Message message, std::size_t binary_limit = std::numeric_limits<std::size_t>::max()) {
-        bool dropped = false;
-        if (!message.text && queue_.size() >= binary_limit) {
-            for (auto it = queue_.begin() + (writing_ ? 1 : 0); it != queue_.end(); ++it)
-                if (!it->text) {
-                    queue_.erase(it);
-                    dropped = true;
-                    break;
-                }
+    // Queues a message. While more than `binary_limit` messages, or more than `byte_limit`
+    // bytes, wait, the oldest binary one not being written goes (text messages always stay, and
+    // so does the new one): returns how many went.
+    std::size_t push(Message message,
+                     std::size_t binary_limit = std::numeric_limits<std::size_t>::max(),
+                     std::size_t byte_limit = std::numeric_limits<std::size_t>::max()) {
+        std::size_t dropped = 0;
+        if (!message.text) {
+            while (queue_.size() >= binary_limit || bytes_ + message.bytes.size() > byte_limit) {
+                auto it = queue_.begin() + (writing_ && !queue_.empty() ? 1 : 0);
+                while (it != queue_.end() && it->text) ++it;
+                if (it == queue_.end()) break;
+                bytes_ -= it->bytes.size();
+                queue_.erase(it);
+                ++dropped;
+            }
         }
+        bytes_ += message.bytes.size();
         queue_.push_back(std::move(message));
         return dropped;
     }
@@ -193,7 +199,10 @@ class WriteQueue {
         transport.write(front.bytes.data(), front.bytes.size(), front.text,
                         [this, on_written = std::move(on_written)](beast::error_code ec) {
                             writing_ = false;
-                            if (!ec) queue_.pop_front();
+                            if (!ec) {
+                                bytes_ -= queue_.front().bytes.size();
+                                queue_.pop_front();
+                            }
                             on_written(ec);
                         });
         return true;
@@ -202,12 +211,16 @@ class WriteQueue {
     bool writing() const { return writing_; }
     bool empty() const { return queue_.empty(); }
     std::size_t size() const { return queue_.size(); }
+    std::size_t bytes() const { return bytes_; }  // of every message waiting or mid-write
     void clear() {
         queue_.erase(queue_.begin() + (writing_ && !queue_.empty() ? 1 : 0), queue_.end());
+        bytes_ = 0;
+        for (const auto& message : queue_) bytes_ += message.bytes.size();
     }
 
   private:
     std::deque<Message> queue_;
+    std::size_t bytes_ = 0;
     bool writing_ = false;
 };
 
