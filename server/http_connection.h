@@ -210,6 +210,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
             return respond_json(request, refusal->first, model_api::json_error(refusal->second));
         if (id.empty())
             return respond_json(request, http::status::ok, shared_.catalog->list_json());
+        if (!net::is_valid_model_id(id))
+            return respond_json(request, http::status::bad_request,
+                                model_api::json_error("a model id is 1-128 letters, digits, '.', "
+                                                      "'_' or '-', not starting with '.'"));
         if (method == http::verb::delete_) {
             if (!shared_.catalog->remove(id))
                 return respond_json(request, http::status::not_found,

@@ -240,8 +240,9 @@ class Session : public std::enable_shared_from_this<Session> {
             return;
         }
         // Beyond the window (a client that floods, or one that wrote frames off early): answered
-        // at once, without the cost of decoding it.
-        if (pending_ >= shared_.config.max_in_flight) {
+        // at once, without the cost of decoding it. Unanswered, as the client counts: at the
+        // scheduler, or answered but not yet out of our write queue.
+        if (pending_ + static_cast<int>(write_queue_.size()) >= shared_.config.max_in_flight) {
             shared_.metrics.count_drop(DropReason::kOverWindow);
             net::FrameHeader header = message.header;
             header.type = net::MessageType::kSkipped;

