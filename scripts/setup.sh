@@ -32,6 +32,8 @@ DEBIAN_PACKAGES=(
   clang-format
   # the fuzz targets (tests/fuzz/, the 'fuzz' preset): libFuzzer with ASan and UBSan
   clang-15 libfuzzer-15-dev
+  # scripts/soak.sh (part of the test suite) reads the server's /metrics
+  curl
 )
 # Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's
 # npm package), so they are checked as commands and installed from Debian only when absent.

@@ -65,6 +65,7 @@ std::map<std::string, Setter> setters(ServerConfig& c) {
         {"limits.max_connections", int_of(c.max_connections, 0, 1000000)},
         {"limits.max_connections_per_address", int_of(c.max_connections_per_address, 0, 1000000)},
         {"limits.max_queued_bytes", int_of(c.max_queued_bytes, 65536, std::int64_t{1} << 34)},
+        {"limits.max_frame_rate", int_of(c.max_frame_rate, 0, 100000)},
         {"engine.kind", string_of(c.engine)},
         {"engine.model_dir", string_of(c.model_dir)},
         {"engine.swap_model_dir", string_of(c.swap_model_dir)},
@@ -177,6 +178,12 @@ Tokens load_tokens(const std::string& path) {
         std::istringstream words(line);
         std::string token, right;
         if (!(words >> token) || token[0] == '#') continue;
+        // A hello carries at most 512 characters of token (protocol.md): a longer one could
+        // never be used, so it is a mistake in the file.
+        if (token.size() > 512)
+            throw ConfigError("the tokens file " + path + ", line " + std::to_string(number) +
+                              ": a token of " + std::to_string(token.size()) +
+                              " characters; clients can send at most 512");
         tokens.all.insert(token);
         while (words >> right) {
             if (right[0] == '#') break;

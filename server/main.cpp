@@ -120,6 +120,8 @@ int main(int argc, char** argv) {
     app.add_option("--max-queued-bytes", config.max_queued_bytes,
                    "result bytes waiting to be written to one session")
         ->check(CLI::Range(std::int64_t{65536}, std::int64_t{1} << 34));
+    app.add_option("--max-frame-rate", config.max_frame_rate,
+                   "frames per second one session may have decoded (0: no limit)");
     app.add_option("--device", config.device, "auto, cpu or cuda")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
     app.add_option("--cpu-threads", config.cpu_threads, "engine CPU threads (0: all cores)");

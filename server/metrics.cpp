@@ -112,7 +112,8 @@ std::string ServerMetrics::render() const {
     counter("faceswap_frames_in_total", "frames received and decoded", frames_in);
     counter("faceswap_frames_out_total", "results sent", frames_out);
     add_metric(out, "counter", "faceswap_frames_dropped_total", "frames not answered, by reason");
-    const char* reasons[] = {"replaced", "overflow", "draining", "closed", "over_window"};
+    const char* reasons[] = {"replaced", "overflow",    "draining",
+                             "closed",   "over_window", "over_rate"};
     static_assert(std::size(reasons) == static_cast<std::size_t>(DropReason::kCount));
     for (int i = 0; i < static_cast<int>(DropReason::kCount); ++i)
         out += std::string("faceswap_frames_dropped_total{reason=\"") + reasons[i] + "\"} " +

@@ -34,6 +34,7 @@ enum class DropReason {
     kDraining,    // arrived after SIGTERM
     kClosed,      // its session closed before the result could be sent
     kOverWindow,  // beyond the client's max_in_flight: answered "skipped" without decoding
+    kOverRate,    // faster than limits.max_frame_rate: answered "skipped" without decoding
     kCount,
 };
 

@@ -156,6 +156,15 @@ Server::Server(ServerConfig config, std::shared_ptr<ProcessorFactory> factory)
         shared.tls->set_options(asio::ssl::context::default_workarounds |
                                 asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
                                 asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+        // TLS 1.2 with forward-secret AEAD suites only (TLS 1.3's suites are all such), the
+        // server's order, no renegotiation and no compression.
+        SSL_CTX* native = shared.tls->native_handle();
+        SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+                                        SSL_OP_NO_COMPRESSION);
+        SSL_CTX_set_cipher_list(native,
+                                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256");
         try {
             shared.tls->use_certificate_chain_file(shared.config.tls_cert);
             shared.tls->use_private_key_file(shared.config.tls_key, asio::ssl::context::pem);

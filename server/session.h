@@ -111,7 +111,8 @@ class Session : public std::enable_shared_from_this<Session> {
           connection_slot_(std::move(connection_slot)),
           id_(shared.next_session++),
           hello_timer_(strand_),
-          close_timer_(strand_) {}
+          close_timer_(strand_),
+          rate_timer_(strand_) {}
 
     std::uint64_t id() const { return id_; }
 
@@ -241,13 +242,66 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         // Beyond the window (a client that floods, or one that wrote frames off early): answered
         // at once, without the cost of decoding it. Unanswered, as the client counts: at the
-        // scheduler, or answered but not yet out of our write queue.
-        if (pending_ + static_cast<int>(write_queue_.size()) >= shared_.config.max_in_flight) {
+        // scheduler, held, or answered but not yet out of our write queue.
+        const int unanswered = pending_ + (held_ ? 1 : 0) + static_cast<int>(write_queue_.size());
+        if (unanswered >= shared_.config.max_in_flight) {
             shared_.metrics.count_drop(DropReason::kOverWindow);
-            net::FrameHeader header = message.header;
-            header.type = net::MessageType::kSkipped;
-            return enqueue({net::encode_message(header, {}), false});
+            return answer_skipped(message.header);
         }
+        // Faster than limits.max_frame_rate: the newest frame waits, undecoded, for its turn; one
+        // it supersedes is answered at once, never decoded.
+        if (held_ || !take_decode_token(received)) return hold(message, received);
+        decode_and_submit(message.header, message.payload, received);
+    }
+
+    void answer_skipped(const net::FrameHeader& frame) {
+        net::FrameHeader header = frame;
+        header.type = net::MessageType::kSkipped;
+        enqueue({net::encode_message(header, {}), false});
+    }
+
+    void hold(const net::Message& message, Clock::time_point received) {
+        if (held_) {
+            shared_.metrics.count_drop(DropReason::kOverRate);
+            answer_skipped(held_->header);
+        }
+        held_.emplace(
+            HeldFrame{message.header, {message.payload.begin(), message.payload.end()}, received});
+        const double wait_s = (1.0 - decode_tokens_) / shared_.config.max_frame_rate;
+        rate_timer_.expires_after(std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(std::max(0.0, wait_s))));
+        rate_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+            if (ec || self->finished_ || self->close_requested_ || !self->held_) return;
+            if (!self->take_decode_token(Clock::now())) return self->hold_again();
+            HeldFrame frame = std::move(*self->held_);
+            self->held_.reset();
+            try {
+                self->decode_and_submit(frame.header, frame.jpeg, frame.received);
+            } catch (const ProtocolError& e) {
+                self->refuse(e.code(), e.what());
+            }
+        });
+    }
+
+    // The timer fired a little early: wait for the token again.
+    void hold_again() {
+        HeldFrame frame = std::move(*held_);
+        held_.reset();
+        net::Message message;
+        message.header = frame.header;
+        message.payload = frame.jpeg;
+        hold(message, frame.received);
+    }
+
+    void decode_and_submit(const net::FrameHeader& frame, std::span<const std::uint8_t> jpeg,
+                           Clock::time_point received) {
+        if (draining_) {
+            shared_.metrics.count_drop(DropReason::kDraining);
+            return;
+        }
+        net::Message message;
+        message.header = frame;
+        message.payload = jpeg;
         std::vector<std::uint8_t> bgr;
         const std::int64_t max_pixels =
             std::int64_t{shared_.limits.max_width} * shared_.limits.max_height;
@@ -279,6 +333,22 @@ class Session : public std::enable_shared_from_this<Session> {
         };
         ++pending_;
         shared_.scheduler->submit(std::move(job));
+    }
+
+    // limits.max_frame_rate as a token bucket: max_in_flight frames of burst, refilled at the
+    // rate. True (and one token spent) when this frame may be decoded.
+    bool take_decode_token(Clock::time_point now) {
+        const int rate = shared_.config.max_frame_rate;
+        if (rate <= 0) return true;
+        const double burst = std::max(shared_.config.max_in_flight, rate / 10);
+        if (decode_tokens_ < 0) decode_tokens_ = burst;  // the first frame: a full bucket
+        decode_tokens_ = std::min(
+            burst,
+            decode_tokens_ + rate * std::chrono::duration<double>(now - tokens_refilled_).count());
+        tokens_refilled_ = now;
+        if (decode_tokens_ < 1.0) return false;
+        decode_tokens_ -= 1.0;
+        return true;
     }
 
     void on_outcome(const net::FrameHeader& frame, std::uint32_t decode_us,
@@ -384,6 +454,8 @@ class Session : public std::enable_shared_from_this<Session> {
         finished_ = true;
         hello_timer_.cancel();
         close_timer_.cancel();
+        rate_timer_.cancel();
+        held_.reset();
         transport_->abort();
         write_queue_.clear();
         shared_.scheduler->forget(id_);
@@ -406,13 +478,24 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::uint64_t id_;
     asio::steady_timer hello_timer_;
     asio::steady_timer close_timer_;
+    asio::steady_timer rate_timer_;  // a held frame's turn
     http::request<http::string_body> request_;
     beast::flat_buffer buffer_;
     net::WriteQueue write_queue_;
     std::shared_ptr<StreamProcessor> processor_;
     int quality_ = 85;
     std::int64_t last_capture_us_ = -1;
-    int pending_ = 0;  // frames handed to the scheduler, not yet back
+    int pending_ = 0;            // frames handed to the scheduler, not yet back
+    double decode_tokens_ = -1;  // take_decode_token(); -1 until the first frame
+    Clock::time_point tokens_refilled_{};
+    // The newest frame waiting for a decode token (limits.max_frame_rate), with its own copy of
+    // the JPEG: the read buffer is reused for the next message.
+    struct HeldFrame {
+        net::FrameHeader header;
+        std::vector<std::uint8_t> jpeg;
+        Clock::time_point received;
+    };
+    std::optional<HeldFrame> held_;
     bool welcomed_ = false;
     bool draining_ = false;
     bool close_requested_ = false;

@@ -86,6 +86,8 @@ TEST_CASE("a tokens file ignores comments and blank lines", "[network]") {
     CHECK(tokens.models == std::set<std::string>{"beta"});
     std::ofstream(path) << "alpha admin\n";
     CHECK_THROWS_WITH(server::load_tokens(path), Catch::Contains("unknown right 'admin'"));
+    std::ofstream(path) << std::string(513, 'x') << "\n";  // longer than a hello can carry
+    CHECK_THROWS_WITH(server::load_tokens(path), Catch::Contains("at most 512"));
     std::ofstream(path) << "# nothing\n";
     CHECK_THROWS_AS(server::load_tokens(path), ConfigError);
     CHECK_THROWS_AS(server::load_tokens((dir.path() / "missing").string()), ConfigError);

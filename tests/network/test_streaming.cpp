@@ -256,6 +256,18 @@ TEST_CASE("wss:// with a certificate the client verifies", "[network]") {
     CHECK(wait_until([&] { return doubter.stats().errors >= 2; }));
     CHECK(doubter.state() != net::ClientState::kConnected);
     CHECK(doubter.stats().connects == 0);
+
+    // Weak settings are refused: TLS 1.1 and a suite without forward secrecy (the client side
+    // allows them, SECLEVEL=0, so that only the server can be the one refusing).
+    const std::string s_client =
+        "openssl s_client -connect 127.0.0.1:" + std::to_string(server.port()) +
+        " < /dev/null > /dev/null 2>&1";
+    std::string output;
+    CHECK(run_command(s_client + " -tls1_3", &output) == 0);
+    CHECK(run_command(s_client + " -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256", &output) == 0);
+    CHECK(run_command(s_client + " -tls1_1 -cipher DEFAULT@SECLEVEL=0", &output) != 0);
+    CHECK(run_command(s_client + " -tls1_2 -cipher AES128-SHA@SECLEVEL=0", &output) != 0);
+    CHECK(run_command(s_client + " -tls1_2 -cipher ECDHE-RSA-AES128-SHA@SECLEVEL=0", &output) != 0);
 }
 
 TEST_CASE("a killed server process is restarted and the client carries on by itself", "[network]") {
