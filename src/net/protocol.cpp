@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 namespace faceswap::net {
 namespace {
@@ -51,11 +53,28 @@ T field(const nlohmann::json& json, const char* name, const char* what) {
     const auto it = json.find(name);
     if (it == json.end())
         refuse(ProtocolErrorCode::kMalformed, std::string(what) + " lacks '" + name + "'");
-    try {
-        return it->get<T>();
-    } catch (const nlohmann::json::exception&) {
-        refuse(ProtocolErrorCode::kMalformed,
-               std::string(what) + ": '" + name + "' has the wrong type");
+    if constexpr (std::is_integral_v<T>) {
+        // get<T>() would convert a float (undefined past T's range: found by fuzzing) and wrap an
+        // integer out of range: only an integer within T's range is one.
+        const bool in_range = (it->is_number_unsigned() &&
+                               it->template get<std::uint64_t>() <=
+                                   static_cast<std::uint64_t>(std::numeric_limits<T>::max())) ||
+                              (it->is_number_integer() && !it->is_number_unsigned() &&
+                               it->template get<std::int64_t>() >=
+                                   static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+                               it->template get<std::int64_t>() <=
+                                   static_cast<std::int64_t>(std::numeric_limits<T>::max()));
+        if (!in_range)
+            refuse(ProtocolErrorCode::kMalformed,
+                   std::string(what) + ": '" + name + "' is not an integer within range");
+        return it->template get<T>();
+    } else {
+        try {
+            return it->get<T>();
+        } catch (const nlohmann::json::exception&) {
+            refuse(ProtocolErrorCode::kMalformed,
+                   std::string(what) + ": '" + name + "' has the wrong type");
+        }
     }
 }
 

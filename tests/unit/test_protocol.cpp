@@ -157,6 +157,24 @@ TEST_CASE("the handshake round-trips and refuses bad fields") {
             R"({"type":"hello","protocol":"1","token":"","model":"m","direction":"a2b","quality":80})") ==
         ProtocolErrorCode::kMalformed);
     CHECK(code_of(std::string(5000, ' ')) == ProtocolErrorCode::kTooLarge);
+    // Numbers are integers within their field's range: no float, no wrap-around.
+    CHECK(
+        code_of(
+            R"({"type":"hello","protocol":1.5,"token":"","model":"m","direction":"a2b","quality":80})") ==
+        ProtocolErrorCode::kMalformed);
+    CHECK(
+        code_of(
+            R"({"type":"hello","protocol":4294967297,"token":"","model":"m","direction":"a2b","quality":80})") ==
+        ProtocolErrorCode::kMalformed);
+    // A width beyond u16 in a welcome (found by fuzz_handshake_json: undefined behaviour as a
+    // float, silently wrapped as an integer).
+    for (const char* width : {"3.8e22", "65536", "-1"})
+        CHECK_THROWS_AS(
+            decode_welcome(
+                std::string(
+                    R"({"type":"welcome","session_id":"s","limits":{"max_payload_bytes":1000,"max_width":)") +
+                width + R"(,"max_height":480,"max_in_flight":2}})"),
+            ProtocolError);
 
     Welcome welcome;
     welcome.session_id = "s-1";
