@@ -1,5 +1,7 @@
 #include "face_set.h"
 
+#include "faceswap/json_integer.h"
+
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -71,7 +73,7 @@ FaceSet load_face_set(const std::string& dir, const std::string& name, int* skip
     set.name = name;
     *skipped = 0;
     try {
-        set.size = doc.at("size").get<int>();
+        set.size = json_integer<int>(doc.at("size")).value_or(0);  // a float: implausible
         set.coverage = doc.at("coverage").get<float>();
         // The same bounds as a face pack's: a set from elsewhere must not size a huge buffer.
         if (set.size < 16 || set.size > 2048 || !(set.coverage > 0.f && set.coverage < 4.f))

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "faceswap/json_integer.h"
+
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -28,16 +30,20 @@ RemoteModel remote_model_of(const nlohmann::json& json) {
     RemoteModel model;
     model.id = json_string(json, "id");
     if (json.contains("identities") && json["identities"].is_array() &&
-        json["identities"].size() == 2) {
+        json["identities"].size() == 2 && json["identities"][0].is_string() &&
+        json["identities"][1].is_string()) {
         model.identity_a = json["identities"][0].get<std::string>();
         model.identity_b = json["identities"][1].get<std::string>();
     }
-    model.resolution = json.value("resolution", 0);
-    model.size_bytes = json.value("size_bytes", std::int64_t{0});
+    // Numbers from the server: integers or nothing (json_integer.h says why).
+    model.resolution = json_integer_or(json, "resolution", 0);
+    model.size_bytes = json_integer_or(json, "size_bytes", std::int64_t{0});
     model.sha256 = json_string(json, "sha256");
     model.added = json_string(json, "added");
-    model.training_steps = json.value("training_steps", std::int64_t{0});
-    model.server_check_ms = json.value("check_ms", 0.0);
+    model.training_steps = json_integer_or(json, "training_steps", std::int64_t{0});
+    model.server_check_ms = json.contains("check_ms") && json["check_ms"].is_number()
+                                ? json["check_ms"].get<double>()
+                                : 0.0;
     if (model.id.empty()) throw std::runtime_error("a model entry without an id");
     return model;
 }

@@ -2,9 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "faceswap/json_integer.h"
+
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <type_traits>
 
 namespace faceswap::net {
@@ -55,19 +56,12 @@ T field(const nlohmann::json& json, const char* name, const char* what) {
         refuse(ProtocolErrorCode::kMalformed, std::string(what) + " lacks '" + name + "'");
     if constexpr (std::is_integral_v<T>) {
         // get<T>() would convert a float (undefined past T's range: found by fuzzing) and wrap an
-        // integer out of range: only an integer within T's range is one.
-        const bool in_range = (it->is_number_unsigned() &&
-                               it->template get<std::uint64_t>() <=
-                                   static_cast<std::uint64_t>(std::numeric_limits<T>::max())) ||
-                              (it->is_number_integer() && !it->is_number_unsigned() &&
-                               it->template get<std::int64_t>() >=
-                                   static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
-                               it->template get<std::int64_t>() <=
-                                   static_cast<std::int64_t>(std::numeric_limits<T>::max()));
-        if (!in_range)
+        // integer out of range.
+        const auto value = json_integer<T>(*it);
+        if (!value)
             refuse(ProtocolErrorCode::kMalformed,
                    std::string(what) + ": '" + name + "' is not an integer within range");
-        return it->template get<T>();
+        return *value;
     } else {
         try {
             return it->get<T>();

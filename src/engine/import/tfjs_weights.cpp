@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "faceswap/engine.h"
+#include "faceswap/json_integer.h"
 #include "faceswap/weights_import.h"
 
 namespace faceswap {
@@ -79,7 +80,17 @@ std::vector<TfjsTensor> read_tfjs_weights(const std::string& manifest_path) {
             TfjsTensor tensor;
             try {
                 tensor.name = weight.at("name").get<std::string>();
-                tensor.shape = weight.at("shape").get<std::vector<std::int64_t>>();
+                // Integers only: get<vector<int64_t>> would convert floats (undefined past the
+                // range: found by fuzz_tfjs_weights).
+                if (!weight.at("shape").is_array())
+                    fail(manifest_path + ": tensor '" + tensor.name + "' has no shape list");
+                for (const auto& dim : weight.at("shape")) {
+                    const auto size = json_integer<std::int64_t>(dim);
+                    if (!size)
+                        fail(manifest_path + ": tensor '" + tensor.name +
+                             "' has a shape entry that is not an integer");
+                    tensor.shape.push_back(*size);
+                }
                 tensor.dtype = weight.at("dtype").get<std::string>();
             } catch (const nlohmann::json::exception& e) {
                 fail(manifest_path + ": malformed weight entry (" + e.what() + ")");
