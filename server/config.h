@@ -35,8 +35,9 @@ struct ServerConfig {
     // Results waiting to be written to one session: past this many bytes the oldest unsent
     // one goes (a client that stops reading cannot grow the server's memory).
     std::int64_t max_queued_bytes = std::int64_t{32} << 20;
-    // Frames one session may have decoded per second (a token bucket with max_in_flight of
-    // burst); faster ones are answered "skipped" without decoding. 0 = no limit. A camera sends
+    // Frames one session may have decoded per second (a token bucket: a burst of max_in_flight
+    // or a tenth of a second's worth); the newest faster one waits undecoded, the ones it
+    // supersedes are answered "skipped" without decoding. 0 = no limit. A camera sends
     // 30-60; a flood of frames would otherwise cost a JPEG decode each.
     int max_frame_rate = 120;
 

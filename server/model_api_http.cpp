@@ -6,6 +6,8 @@
 #include <cctype>
 #include <exception>
 
+#include "faceswap/net/sha256.h"
+
 namespace faceswap::server::model_api {
 
 std::string json_error(const std::string& message) {
@@ -86,12 +88,9 @@ DownloadAnswer answer_download(std::string_view etag, std::int64_t size,
 
 std::optional<std::string> upload_sha256_of(std::string_view value) {
     if (value.empty()) return std::string{};
-    if (value.size() != 64) return std::nullopt;
     std::string lower(value);
-    for (auto& c : lower) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    }
+    if (!net::is_sha256_hex(lower)) return std::nullopt;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return lower;
 }
 

@@ -155,6 +155,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   private:
     using Outgoing = net::WriteQueue::Message;
+    // The newest frame waiting for a decode token (limits.max_frame_rate), with its own copy of
+    // the JPEG: the read buffer is reused for the next message.
+    struct HeldFrame {
+        net::FrameHeader header;
+        std::vector<std::uint8_t> jpeg;
+        Clock::time_point received;
+    };
 
     void read() {
         transport_->read(buffer_, [self = shared_from_this()](beast::error_code ec, bool is_text) {
@@ -250,7 +257,9 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         // Faster than limits.max_frame_rate: the newest frame waits, undecoded, for its turn; one
         // it supersedes is answered at once, never decoded.
-        if (held_ || !take_decode_token(received)) return hold(message, received);
+        if (held_ || !take_decode_token(received))
+            return hold(
+                {message.header, {message.payload.begin(), message.payload.end()}, received});
         decode_and_submit(message.header, message.payload, received);
     }
 
@@ -260,21 +269,21 @@ class Session : public std::enable_shared_from_this<Session> {
         enqueue({net::encode_message(header, {}), false});
     }
 
-    void hold(const net::Message& message, Clock::time_point received) {
+    void hold(HeldFrame frame) {
         if (held_) {
             shared_.metrics.count_drop(DropReason::kOverRate);
             answer_skipped(held_->header);
         }
-        held_.emplace(
-            HeldFrame{message.header, {message.payload.begin(), message.payload.end()}, received});
+        held_.emplace(std::move(frame));
         const double wait_s = (1.0 - decode_tokens_) / shared_.config.max_frame_rate;
         rate_timer_.expires_after(std::chrono::duration_cast<Clock::duration>(
             std::chrono::duration<double>(std::max(0.0, wait_s))));
         rate_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
             if (ec || self->finished_ || self->close_requested_ || !self->held_) return;
-            if (!self->take_decode_token(Clock::now())) return self->hold_again();
             HeldFrame frame = std::move(*self->held_);
             self->held_.reset();
+            // The timer fired a little early: wait for the token again.
+            if (!self->take_decode_token(Clock::now())) return self->hold(std::move(frame));
             try {
                 self->decode_and_submit(frame.header, frame.jpeg, frame.received);
             } catch (const ProtocolError& e) {
@@ -283,49 +292,36 @@ class Session : public std::enable_shared_from_this<Session> {
         });
     }
 
-    // The timer fired a little early: wait for the token again.
-    void hold_again() {
-        HeldFrame frame = std::move(*held_);
-        held_.reset();
-        net::Message message;
-        message.header = frame.header;
-        message.payload = frame.jpeg;
-        hold(message, frame.received);
-    }
-
     void decode_and_submit(const net::FrameHeader& frame, std::span<const std::uint8_t> jpeg,
                            Clock::time_point received) {
         if (draining_) {
             shared_.metrics.count_drop(DropReason::kDraining);
             return;
         }
-        net::Message message;
-        message.header = frame;
-        message.payload = jpeg;
         std::vector<std::uint8_t> bgr;
         const std::int64_t max_pixels =
             std::int64_t{shared_.limits.max_width} * shared_.limits.max_height;
-        thread_codec().decode(message.payload, {message.header.width, message.header.height},
-                              max_pixels, net::PixelOrder::kBgr, bgr);
+        thread_codec().decode(jpeg, {frame.width, frame.height}, max_pixels, net::PixelOrder::kBgr,
+                              bgr);
         const double decode_ms = ms_since(received);
         ++shared_.metrics.frames_in;
         shared_.metrics.decode_ms.observe(decode_ms);
 
         // The engine's smoothing wants increasing timestamps; a client that sends none (or
         // repeats one) gets the engine's default cadence instead.
-        double timestamp_s = message.header.capture_timestamp_us / 1e6;
-        if (message.header.capture_timestamp_us <= last_capture_us_) timestamp_s = -1.0;
-        last_capture_us_ = std::max(last_capture_us_, message.header.capture_timestamp_us);
+        double timestamp_s = frame.capture_timestamp_us / 1e6;
+        if (frame.capture_timestamp_us <= last_capture_us_) timestamp_s = -1.0;
+        last_capture_us_ = std::max(last_capture_us_, frame.capture_timestamp_us);
 
         FrameJob job;
         job.session_id = id_;
         job.processor = processor_;
         job.bgr = std::move(bgr);
-        job.width = message.header.width;
-        job.height = message.header.height;
+        job.width = frame.width;
+        job.height = frame.height;
         job.timestamp_s = timestamp_s;
-        job.deliver = [self = shared_from_this(), header = message.header,
-                       decode_us = to_us(decode_ms), received](FrameOutcome&& outcome) {
+        job.deliver = [self = shared_from_this(), header = frame, decode_us = to_us(decode_ms),
+                       received](FrameOutcome&& outcome) {
             asio::post(self->strand_,
                        [self, header, decode_us, received, outcome = std::move(outcome)]() mutable {
                            self->on_outcome(header, decode_us, received, std::move(outcome));
@@ -335,8 +331,9 @@ class Session : public std::enable_shared_from_this<Session> {
         shared_.scheduler->submit(std::move(job));
     }
 
-    // limits.max_frame_rate as a token bucket: max_in_flight frames of burst, refilled at the
-    // rate. True (and one token spent) when this frame may be decoded.
+    // limits.max_frame_rate as a token bucket: a burst of max_in_flight frames or a tenth of a
+    // second's worth, whichever is more, refilled at the rate. True (and one token spent) when this
+    // frame may be decoded.
     bool take_decode_token(Clock::time_point now) {
         const int rate = shared_.config.max_frame_rate;
         if (rate <= 0) return true;
@@ -488,13 +485,6 @@ class Session : public std::enable_shared_from_this<Session> {
     int pending_ = 0;            // frames handed to the scheduler, not yet back
     double decode_tokens_ = -1;  // take_decode_token(); -1 until the first frame
     Clock::time_point tokens_refilled_{};
-    // The newest frame waiting for a decode token (limits.max_frame_rate), with its own copy of
-    // the JPEG: the read buffer is reused for the next message.
-    struct HeldFrame {
-        net::FrameHeader header;
-        std::vector<std::uint8_t> jpeg;
-        Clock::time_point received;
-    };
     std::optional<HeldFrame> held_;
     bool welcomed_ = false;
     bool draining_ = false;
