@@ -108,3 +108,70 @@ TEST_CASE("a tensor of the wrong shape is refused by name, and nothing is copied
     for (const auto& item : net.named_buffers())
         REQUIRE(item.value().abs().sum().item<float>() == 0.f);
 }
+
+namespace {
+
+// A small model file with the given bytes of its pickle replaced: `pattern` must occur once,
+// and becomes `replacement` (same length, so the zip's offsets stay right).
+fs::path damaged_model(const faceswap::test::TempDir& dir, const std::string& pattern,
+                       const std::string& replacement) {
+    struct Tiny : torch::nn::Module {
+        Tiny() {
+            register_buffer("weight", at::ones({2, 3}));
+            register_buffer("bias", at::zeros({3}));
+        }
+    };
+    const fs::path file = dir.path() / "damaged.fsmodel";
+    faceswap::detail::save_module(Tiny(), {"swap_autoencoder", "test", 2, {}}, file.string());
+    std::string bytes;
+    {
+        std::ifstream in(file, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    const auto at = bytes.find(pattern);
+    REQUIRE(at != std::string::npos);
+    REQUIRE(bytes.find(pattern, at + 1) == std::string::npos);
+    REQUIRE(replacement.size() == pattern.size());
+    bytes.replace(at, pattern.size(), replacement);
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+    return file;
+}
+
+std::string archive_error(const fs::path& file) {
+    try {
+        faceswap::detail::read_tensors("swap_autoencoder", file.string());
+    } catch (const Error& e) {
+        CHECK(e.code() == ErrorCode::kModelCorrupt);
+        return e.what();
+    }
+    FAIL("the damaged file loaded");
+    return {};
+}
+
+}  // namespace
+
+// Fuzzing found files of 3 KB that made LibTorch's reader allocate 2.5 GB (a string length) and
+// 23 GB (a memo index) before it threw; the archive check refuses them before LibTorch reads.
+TEST_CASE("a damaged archive is refused before LibTorch allocates what it declares") {
+    faceswap::test::TempDir dir;
+    using namespace std::string_literals;
+    SECTION("a string longer than its record") {
+        const auto file = damaged_model(dir, "X\x06\0\0\0__kind"s, "X\x06\0\0\x7f__kind"s);
+        CHECK_THAT(archive_error(file), Catch::Contains("damaged.fsmodel") &&
+                                            Catch::Contains("string runs past the record"));
+    }
+    SECTION("a memo index out of order") {
+        const auto file = damaged_model(dir, "__faceswap_magicq\x01"s, "__faceswap_magicq\x7f"s);
+        CHECK_THAT(archive_error(file), Catch::Contains("memo index 127 out of order"));
+    }
+    SECTION("a storage that declares more elements than its record holds") {
+        // bias: 3 floats in record "0" (names are stored sorted), declared as 255.
+        const auto file = damaged_model(dir, "cpuq\x0dK\x03"s, "cpuq\x0dK\xff"s);
+        CHECK_THAT(archive_error(file),
+                   Catch::Contains("storage of 255 elements in a record of 12 bytes"));
+    }
+    SECTION("the untouched file loads") {
+        const auto file = damaged_model(dir, "X\x06\0\0\0__kind"s, "X\x06\0\0\0__kind"s);
+        CHECK(faceswap::detail::read_tensors("swap_autoencoder", file.string()).size() == 2);
+    }
+}

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "faceswap/engine.h"
+#include "model_archive_check.h"
 
 namespace faceswap::detail {
 namespace {
@@ -123,6 +124,9 @@ void open_model_archive(torch::serialize::InputArchive& archive, ModelMetadata& 
         throw Error(ErrorCode::kModelMissing,
                     "model file " + path + " not found; " + remedy_for(expected_kind, true));
     try {
+        // Our own bounded reading first: LibTorch's reader allocates whatever a damaged file
+        // declares (model_archive_check.h).
+        check_model_archive(path);
         archive.load_from(path, at::kCPU);
     } catch (const std::exception& e) {
         std::string what = e.what();
