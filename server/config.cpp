@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include "faceswap/net/protocol.h"
 #include "faceswap/net/sha256.h"
 
 #include <cstdio>
@@ -178,12 +179,13 @@ Tokens load_tokens(const std::string& path) {
         std::istringstream words(line);
         std::string token, right;
         if (!(words >> token) || token[0] == '#') continue;
-        // A hello carries at most 512 characters of token (protocol.md): a longer one could
+        // A hello carries at most kMaxTokenLength characters of token: a longer one could
         // never be used, so it is a mistake in the file.
-        if (token.size() > 512)
+        if (token.size() > net::kMaxTokenLength)
             throw ConfigError("the tokens file " + path + ", line " + std::to_string(number) +
                               ": a token of " + std::to_string(token.size()) +
-                              " characters; clients can send at most 512");
+                              " characters; clients can send at most " +
+                              std::to_string(net::kMaxTokenLength));
         tokens.all.insert(token);
         while (words >> right) {
             if (right[0] == '#') break;

@@ -255,7 +255,8 @@ Hello decode_hello(const std::string& text) {
                    " is not supported (this server speaks " + std::to_string(kProtocolVersion) +
                    ")");
     hello.token = field<std::string>(json, "token", "hello");
-    if (hello.token.size() > 512) refuse(ProtocolErrorCode::kMalformed, "hello: token is too long");
+    if (hello.token.size() > kMaxTokenLength)
+        refuse(ProtocolErrorCode::kMalformed, "hello: token is too long");
     hello.model = field<std::string>(json, "model", "hello");
     if (!valid_model_id(hello.model))
         refuse(ProtocolErrorCode::kMalformed,

@@ -23,7 +23,9 @@ constexpr std::uint64_t kMaxRecords = 1u << 20;
 constexpr std::size_t kMaxPickleValues = 1u << 18;
 constexpr std::size_t kMaxTensorDims = 64;
 
-[[noreturn]] void refuse(const std::string& why) { throw ArchiveProblem(why); }
+[[noreturn]] void refuse(const std::string& why) {
+    throw ArchiveProblem(why);
+}
 
 std::uint64_t little_endian(const std::string& bytes, std::size_t at, int width) {
     if (at + static_cast<std::size_t>(width) > bytes.size()) refuse("zip structure cut short");
@@ -40,7 +42,7 @@ std::uint16_t u16(const std::string& b, std::size_t at) {
 }
 
 class File {
-public:
+  public:
     explicit File(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
         if (fd_ < 0) refuse(std::string("cannot open it: ") + std::strerror(errno));
         const off_t end = ::lseek(fd_, 0, SEEK_END);
@@ -59,8 +61,8 @@ public:
         std::string bytes(length, '\0');
         std::uint64_t done = 0;
         while (done < length) {
-            const ssize_t n = ::pread(fd_, bytes.data() + done, length - done,
-                                      static_cast<off_t>(offset + done));
+            const ssize_t n =
+                ::pread(fd_, bytes.data() + done, length - done, static_cast<off_t>(offset + done));
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) refuse("the file shrank while it was read");
             done += static_cast<std::uint64_t>(n);
@@ -68,7 +70,7 @@ public:
         return bytes;
     }
 
-private:
+  private:
     int fd_;
     std::uint64_t size_ = 0;
 };
@@ -81,7 +83,7 @@ struct Record {
 };
 
 struct Directory {
-    std::string prefix;  // "archive/": the one folder every record lives in
+    std::string prefix;                     // "archive/": the one folder every record lives in
     std::map<std::string, Record> records;  // by name without the prefix
 };
 
@@ -201,8 +203,7 @@ Directory read_directory(const File& file) {
         if (u32(local, 0) != kLocalSignature) refuse("a damaged zip record header (" + name + ")");
         const std::uint64_t data_offset =
             local_offset + 30 + u16(local, 26) + static_cast<std::uint64_t>(u16(local, 28));
-        if (u16(local, 26) != name_length ||
-            file.read(local_offset + 30, name_length) != name)
+        if (u16(local, 26) != name_length || file.read(local_offset + 30, name_length) != name)
             refuse("zip record " + name + " has another name in its header");
         if (data_offset > directory_offset || stored_size > directory_offset - data_offset)
             refuse("zip record " + name + " runs past the end of the data");
@@ -227,8 +228,20 @@ Directory read_directory(const File& file) {
 struct Value;
 using ValueRef = std::shared_ptr<Value>;
 struct Value {
-    enum class Kind { kNone, kBool, kInt, kFloat, kString, kTuple, kList, kDict, kGlobal, kObject,
-                      kStorage, kTensor };
+    enum class Kind {
+        kNone,
+        kBool,
+        kInt,
+        kFloat,
+        kString,
+        kTuple,
+        kList,
+        kDict,
+        kGlobal,
+        kObject,
+        kStorage,
+        kTensor
+    };
     Kind kind = Kind::kNone;
     std::int64_t integer = 0;       // kInt, kBool; kStorage: element count
     std::int64_t element_size = 0;  // kStorage
@@ -245,21 +258,23 @@ ValueRef make(Value::Kind kind) {
 // Bytes per element of the storages LibTorch's pickler names "torch <Type>Storage".
 std::int64_t storage_element_size(const std::string& type) {
     static const std::map<std::string, std::int64_t> sizes = {
-        {"DoubleStorage", 8}, {"FloatStorage", 4},  {"HalfStorage", 2},  {"BFloat16Storage", 2},
-        {"LongStorage", 8},   {"IntStorage", 4},    {"ShortStorage", 2}, {"CharStorage", 1},
-        {"ByteStorage", 1},   {"BoolStorage", 1},   {"ComplexFloatStorage", 8},
-        {"ComplexDoubleStorage", 16}};
+        {"DoubleStorage", 8},   {"FloatStorage", 4},        {"HalfStorage", 2},
+        {"BFloat16Storage", 2}, {"LongStorage", 8},         {"IntStorage", 4},
+        {"ShortStorage", 2},    {"CharStorage", 1},         {"ByteStorage", 1},
+        {"BoolStorage", 1},     {"ComplexFloatStorage", 8}, {"ComplexDoubleStorage", 16}};
     const auto found = sizes.find(type);
     return found == sizes.end() ? 0 : found->second;
 }
 
 class PickleCheck {
-public:
+  public:
     // storage_folder: where this pickle's tensors keep their bytes ("data/" for data.pkl);
     // empty for pickles that may hold no tensors.
     PickleCheck(const std::string& name, const std::string& bytes, const Directory& directory,
                 std::string storage_folder)
-        : name_(name), bytes_(bytes), directory_(directory),
+        : name_(name),
+          bytes_(bytes),
+          directory_(directory),
           storage_folder_(std::move(storage_folder)) {}
 
     void run() {
@@ -278,7 +293,7 @@ public:
         }
     }
 
-private:
+  private:
     [[noreturn]] void fail(const std::string& why) const {
         refuse("pickle " + name_ + ": " + why + " (byte " + std::to_string(opcode_at_) + ")");
     }
@@ -338,8 +353,10 @@ private:
         // Writers number memo entries 0, 1, 2...; LibTorch's reader sizes its memo by the index,
         // so a large one would allocate for it.
         if (index > memo_.size()) fail("memo index " + std::to_string(index) + " out of order");
-        if (index == memo_.size()) memo_.push_back(top());
-        else memo_[index] = top();
+        if (index == memo_.size())
+            memo_.push_back(top());
+        else
+            memo_[index] = top();
     }
     void get(std::uint64_t index) {
         if (index >= memo_.size()) fail("memo index " + std::to_string(index) + " never stored");
@@ -348,15 +365,14 @@ private:
 
     void global() {
         const std::string module = line(), name = line();
-        const bool allowed =
-            (module == "__torch__" || module.rfind("__torch__.", 0) == 0) ||
-            (module == "torch._utils" && name == "_rebuild_tensor_v2") ||
-            (module == "torch" && storage_element_size(name) > 0) ||
-            (module == "collections" && name == "OrderedDict") ||
-            (module == "torch.jit._pickle" &&
-             (name == "build_intlist" || name == "build_tensorlist" ||
-              name == "build_doublelist" || name == "build_boollist" ||
-              name == "build_genericlist" || name == "restore_type_tag"));
+        const bool allowed = (module == "__torch__" || module.rfind("__torch__.", 0) == 0) ||
+                             (module == "torch._utils" && name == "_rebuild_tensor_v2") ||
+                             (module == "torch" && storage_element_size(name) > 0) ||
+                             (module == "collections" && name == "OrderedDict") ||
+                             (module == "torch.jit._pickle" &&
+                              (name == "build_intlist" || name == "build_tensorlist" ||
+                               name == "build_doublelist" || name == "build_boollist" ||
+                               name == "build_genericlist" || name == "restore_type_tag"));
         if (!allowed) fail("refers to '" + module + "." + name + "', which no model holds");
         auto value = make(Value::Kind::kGlobal);
         value->text = module + " " + name;
@@ -407,9 +423,8 @@ private:
     ValueRef rebuild_tensor(const Value& arguments) {
         const auto& items = arguments.items;
         if (items.size() < 6 || items.size() > 7 || items[0]->kind != Value::Kind::kStorage ||
-            items[1]->kind != Value::Kind::kInt || items[1]->integer < 0 ||
-            !int_tuple(*items[2]) || !int_tuple(*items[3]) ||
-            items[2]->items.size() != items[3]->items.size() ||
+            items[1]->kind != Value::Kind::kInt || items[1]->integer < 0 || !int_tuple(*items[2]) ||
+            !int_tuple(*items[3]) || items[2]->items.size() != items[3]->items.size() ||
             items[4]->kind != Value::Kind::kBool)
             fail("a damaged tensor");
         // The last element a tensor reaches must lie inside its storage.
@@ -418,8 +433,10 @@ private:
         for (std::size_t d = 0; d < items[2]->items.size(); ++d) {
             const auto size = static_cast<std::uint64_t>(items[2]->items[d]->integer);
             const auto stride = static_cast<std::uint64_t>(items[3]->items[d]->integer);
-            if (size == 0) empty = true;
-            else last += static_cast<unsigned __int128>(size - 1) * stride;
+            if (size == 0)
+                empty = true;
+            else
+                last += static_cast<unsigned __int128>(size - 1) * stride;
             if (last >> 64) fail("a tensor larger than any storage");
         }
         if (!empty && last >= static_cast<std::uint64_t>(items[0]->integer))
@@ -454,17 +471,31 @@ private:
             case 0x80:  // PROTO
                 if (opcode_at_ != 0 || argument(1) > 5) fail("a damaged PROTO");
                 break;
-            case 'c': global(); break;
-            case 'q': put(argument(1)); break;
-            case 'r': put(argument(4)); break;
-            case 'h': get(argument(1)); break;
-            case 'j': get(argument(4)); break;
+            case 'c':
+                global();
+                break;
+            case 'q':
+                put(argument(1));
+                break;
+            case 'r':
+                put(argument(4));
+                break;
+            case 'h':
+                get(argument(1));
+                break;
+            case 'j':
+                get(argument(4));
+                break;
             case '(':
                 marks_.push_back(stack_.size());
                 if (marks_.size() > kMaxPickleValues) fail("too many MARKs");
                 break;
-            case ')': push(tuple({})); break;
-            case 't': push(tuple(pop_to_mark())); break;
+            case ')':
+                push(tuple({}));
+                break;
+            case 't':
+                push(tuple(pop_to_mark()));
+                break;
             case 0x85:
             case 0x86:
             case 0x87: {
@@ -473,8 +504,12 @@ private:
                 push(tuple(std::move(items)));
                 break;
             }
-            case ']': push(make(Kind::kList)); break;
-            case '}': push(make(Kind::kDict)); break;
+            case ']':
+                push(make(Kind::kList));
+                break;
+            case '}':
+                push(make(Kind::kDict));
+                break;
             case 'a':
                 pop();
                 if (top()->kind != Kind::kList) fail("APPEND to something not a list");
@@ -492,8 +527,12 @@ private:
                 if (pop_to_mark().size() % 2 != 0) fail("SETITEMS with an odd count");
                 if (top()->kind != Kind::kDict) fail("SETITEMS on something not a dict");
                 break;
-            case 'K': push(integer(static_cast<std::int64_t>(argument(1)))); break;
-            case 'M': push(integer(static_cast<std::int64_t>(argument(2)))); break;
+            case 'K':
+                push(integer(static_cast<std::int64_t>(argument(1))));
+                break;
+            case 'M':
+                push(integer(static_cast<std::int64_t>(argument(2))));
+                break;
             case 'J':
                 push(integer(static_cast<std::int32_t>(static_cast<std::uint32_t>(argument(4)))));
                 break;
@@ -522,7 +561,9 @@ private:
                 push(value);
                 break;
             }
-            case 'N': push(make(Kind::kNone)); break;
+            case 'N':
+                push(make(Kind::kNone));
+                break;
             case 0x88:
             case 0x89: {
                 auto value = make(Kind::kBool);
@@ -530,8 +571,12 @@ private:
                 push(value);
                 break;
             }
-            case 'Q': persistent_id(); break;
-            case 'R': reduce(); break;
+            case 'Q':
+                persistent_id();
+                break;
+            case 'R':
+                reduce();
+                break;
             case 0x81: {  // NEWOBJ
                 const ValueRef arguments = pop();
                 const ValueRef callable = pop();
@@ -564,7 +609,8 @@ private:
 };
 
 bool ends_with(const std::string& text, const std::string& end) {
-    return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
+    return text.size() >= end.size() &&
+           text.compare(text.size() - end.size(), end.size(), end) == 0;
 }
 
 }  // namespace

@@ -20,6 +20,8 @@ inline constexpr std::uint32_t kMagic = 0x50575346;  // "FSWP" read as little-en
 inline constexpr std::uint16_t kProtocolVersion = 1;
 inline constexpr std::size_t kHeaderBytes = 48;
 inline constexpr std::size_t kResultBlockBytes = 24;
+// The longest token a hello may carry (protocol.md); a tokens file holds none longer.
+inline constexpr std::size_t kMaxTokenLength = 512;
 
 enum class MessageType : std::uint16_t {
     kFrame = 1,   // client -> server: a captured frame to swap
