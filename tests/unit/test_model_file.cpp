@@ -175,3 +175,15 @@ TEST_CASE("a damaged archive is refused before LibTorch allocates what it declar
         CHECK(faceswap::detail::read_tensors("swap_autoencoder", file.string()).size() == 2);
     }
 }
+
+TEST_CASE("a tensor whose bytes changed is refused by its checksum") {
+    using namespace std::string_literals;
+    faceswap::test::TempDir dir;
+    std::string ones;
+    for (int i = 0; i < 6; ++i) ones += "\0\0\x80\x3f"s;  // the weight: six float 1.0s
+    std::string changed = ones;
+    changed[9] = '\x01';
+    const auto file = damaged_model(dir, ones, changed);
+    CHECK_THAT(archive_error(file),
+               Catch::Contains("tensor 'weight'") && Catch::Contains("damaged (CRC-32 mismatch)"));
+}

@@ -1,7 +1,6 @@
 #include "model_file.h"
 
 #include <torch/nn/module.h>
-#include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
 #include <fcntl.h>
@@ -13,7 +12,7 @@
 #include <sstream>
 
 #include "faceswap/engine.h"
-#include "model_archive_check.h"
+#include "model_archive.h"
 
 namespace faceswap::detail {
 namespace {
@@ -32,14 +31,13 @@ std::map<std::string, at::Tensor> named_tensors(const torch::nn::Module& module)
     return tensors;
 }
 
-std::string read_string(torch::serialize::InputArchive& archive, const char* key,
-                        const std::string& path) {
-    c10::IValue value;
-    if (!archive.try_read(key, value) || !value.isString())
+std::string read_string(const ModuleArchive& archive, const char* key, const std::string& path) {
+    const auto found = archive.values().find(key);
+    if (found == archive.values().end() || found->second.kind != ArchiveValue::Kind::kString)
         throw Error(ErrorCode::kModelCorrupt,
                     path + ": not a faceswap model file (no '" + key +
                         "'); run 'faceswap import-weights' or 'make setup' to recreate it");
-    return value.toStringRef();
+    return found->second.text;
 }
 
 }  // namespace
@@ -117,29 +115,28 @@ std::string remedy_for(const std::string& kind, bool missing) {
                    : "delete it and run 'make setup' to recreate it";
 }
 
-// Opens path and checks magic, format version and kind; fills metadata.
-void open_model_archive(torch::serialize::InputArchive& archive, ModelMetadata& metadata,
-                        const std::string& expected_kind, const std::string& path) {
+// Opens path with our own archive reader (model_archive.h: LibTorch's reader trusts what a
+// damaged file declares) and checks magic, format version and kind; fills metadata.
+ModuleArchive open_model_archive(ModelMetadata& metadata, const std::string& expected_kind,
+                                 const std::string& path) {
     if (!std::filesystem::is_regular_file(path))
         throw Error(ErrorCode::kModelMissing,
                     "model file " + path + " not found; " + remedy_for(expected_kind, true));
-    try {
-        // Our own bounded reading first: LibTorch's reader allocates whatever a damaged file
-        // declares (model_archive_check.h).
-        check_model_archive(path);
-        archive.load_from(path, at::kCPU);
-    } catch (const std::exception& e) {
-        std::string what = e.what();
-        what = what.substr(0, what.find('\n'));
-        throw Error(ErrorCode::kModelCorrupt, path + " is not a readable model file (" + what +
-                                                  "); " + remedy_for(expected_kind, false));
-    }
+    ModuleArchive archive = [&] {
+        try {
+            return ModuleArchive::open(path);
+        } catch (const ArchiveProblem& e) {
+            throw Error(ErrorCode::kModelCorrupt, path + " is not a readable model file (" +
+                                                      e.what() + "); " +
+                                                      remedy_for(expected_kind, false));
+        }
+    }();
     if (read_string(archive, kMagicKey, path) != kMagic)
         throw Error(ErrorCode::kModelCorrupt, path + ": not a faceswap model file");
-    c10::IValue version;
-    if (!archive.try_read(kVersionKey, version) || !version.isInt())
+    const auto version = archive.values().find(kVersionKey);
+    if (version == archive.values().end() || version->second.kind != ArchiveValue::Kind::kInteger)
         throw Error(ErrorCode::kModelCorrupt, path + ": model file has no format version");
-    metadata.format_version = version.toInt();
+    metadata.format_version = version->second.integer;
     if (metadata.format_version > kModelFormatVersion)
         throw Error(ErrorCode::kModelVersion,
                     path + ": model format version " + std::to_string(metadata.format_version) +
@@ -152,35 +149,70 @@ void open_model_archive(torch::serialize::InputArchive& archive, ModelMetadata& 
                                                   "' model, expected '" + expected_kind + "'");
 
     const std::string prefix = kAttributePrefix;
-    for (const auto& key : archive.keys()) {
-        if (key.rfind(prefix, 0) != 0) continue;
-        c10::IValue value;
-        if (archive.try_read(key, value) && value.isString())
-            metadata.attributes[key.substr(prefix.size())] = value.toStringRef();
+    for (const auto& [key, value] : archive.values())
+        if (key.rfind(prefix, 0) == 0 && value.kind == ArchiveValue::Kind::kString)
+            metadata.attributes[key.substr(prefix.size())] = value.text;
+    return archive;
+}
+
+at::ScalarType scalar_type_of(const std::string& storage_type) {
+    static const std::map<std::string, at::ScalarType> types = {
+        {"Double", at::kDouble},
+        {"Float", at::kFloat},
+        {"Half", at::kHalf},
+        {"BFloat16", at::kBFloat16},
+        {"Long", at::kLong},
+        {"Int", at::kInt},
+        {"Short", at::kShort},
+        {"Char", at::kChar},
+        {"Byte", at::kByte},
+        {"Bool", at::kBool},
+        {"ComplexFloat", at::kComplexFloat},
+        {"ComplexDouble", at::kComplexDouble}};
+    return types.at(storage_type);  // model_archive.cpp accepts only these
+}
+
+// The stored tensor `name`, as a contiguous tensor of its own (undefined when there is none).
+at::Tensor read_tensor(const ModuleArchive& archive, const std::string& name,
+                       const std::string& path) {
+    const auto found = archive.values().find(name);
+    if (found == archive.values().end() || found->second.kind != ArchiveValue::Kind::kTensor)
+        return {};
+    const ArchiveTensor& stored = found->second.tensor;
+    at::Tensor storage = at::empty({stored.storage_elements},
+                                   at::TensorOptions().dtype(scalar_type_of(stored.type)));
+    try {
+        archive.read_storage(stored, storage.data_ptr());
+    } catch (const ArchiveProblem& e) {
+        throw Error(ErrorCode::kModelCorrupt, path + ": tensor '" + name + "': " + e.what());
     }
+    return storage.as_strided(stored.sizes, stored.strides, stored.offset)
+        .clone(at::MemoryFormat::Contiguous);
+}
+
+bool is_metadata(const std::string& key) {
+    return key.rfind("__", 0) == 0;
 }
 
 }  // namespace
 
 ModelMetadata read_metadata(const std::string& expected_kind, const std::string& path) {
-    torch::serialize::InputArchive archive;
     ModelMetadata metadata;
-    open_model_archive(archive, metadata, expected_kind, path);
+    open_model_archive(metadata, expected_kind, path);
     return metadata;
 }
 
 ModelMetadata load_module(torch::nn::Module& module, const std::string& expected_kind,
                           const std::string& path) {
-    torch::serialize::InputArchive archive;
     ModelMetadata metadata;
-    open_model_archive(archive, metadata, expected_kind, path);
+    const ModuleArchive archive = open_model_archive(metadata, expected_kind, path);
 
     // Read and check everything first, copy afterwards: never leave a module half-loaded.
     auto targets = named_tensors(module);
     std::map<std::string, at::Tensor> loaded;
     for (const auto& [name, target] : targets) {
-        at::Tensor value;
-        if (!archive.try_read(name, value, /*is_buffer=*/true))
+        at::Tensor value = read_tensor(archive, name, path);
+        if (!value.defined())
             throw Error(ErrorCode::kModelCorrupt,
                         path + ": tensor '" + name + "' is missing from the model file");
         if (value.sizes() != target.sizes())
@@ -196,8 +228,8 @@ ModelMetadata load_module(torch::nn::Module& module, const std::string& expected
         loaded[name] = value;
     }
     size_t stored_tensors = 0;
-    for (const auto& key : archive.keys())
-        if (key.rfind("__", 0) != 0) ++stored_tensors;
+    for (const auto& item : archive.values())
+        if (!is_metadata(item.first)) ++stored_tensors;
     if (stored_tensors != targets.size())
         throw Error(ErrorCode::kModelCorrupt, path + ": holds " + std::to_string(stored_tensors) +
                                                   " tensors, expected " +
@@ -210,15 +242,13 @@ ModelMetadata load_module(torch::nn::Module& module, const std::string& expected
 
 std::map<std::string, at::Tensor> read_tensors(const std::string& expected_kind,
                                                const std::string& path) {
-    torch::serialize::InputArchive archive;
     ModelMetadata metadata;
-    open_model_archive(archive, metadata, expected_kind, path);
+    const ModuleArchive archive = open_model_archive(metadata, expected_kind, path);
     std::map<std::string, at::Tensor> tensors;
-    for (const auto& key : archive.keys()) {
-        if (key.rfind("__", 0) == 0) continue;
-        at::Tensor value;
-        if (!archive.try_read(key, value, /*is_buffer=*/true)) continue;
-        tensors[key] = value.scalar_type() == at::kHalf ? value.to(at::kFloat) : value;
+    for (const auto& [key, value] : archive.values()) {
+        if (is_metadata(key) || value.kind != ArchiveValue::Kind::kTensor) continue;
+        at::Tensor tensor = read_tensor(archive, key, path);
+        tensors[key] = tensor.scalar_type() == at::kHalf ? tensor.to(at::kFloat) : tensor;
     }
     return tensors;
 }

@@ -1,8 +1,9 @@
-#include "model_archive_check.h"
+#include "model_archive.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -56,17 +57,22 @@ class File {
     std::uint64_t size() const { return size_; }
 
     // Exactly `length` bytes from `offset`, which the caller has checked lie inside the file.
-    std::string read(std::uint64_t offset, std::uint64_t length) const {
+    void read_into(std::uint64_t offset, std::uint64_t length, void* destination) const {
         if (offset > size_ || length > size_ - offset) refuse("a record lies outside the file");
-        std::string bytes(length, '\0');
+        auto* bytes = static_cast<char*>(destination);
         std::uint64_t done = 0;
         while (done < length) {
             const ssize_t n =
-                ::pread(fd_, bytes.data() + done, length - done, static_cast<off_t>(offset + done));
+                ::pread(fd_, bytes + done, length - done, static_cast<off_t>(offset + done));
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) refuse("the file shrank while it was read");
             done += static_cast<std::uint64_t>(n);
         }
+    }
+    std::string read(std::uint64_t offset, std::uint64_t length) const {
+        if (offset > size_ || length > size_ - offset) refuse("a record lies outside the file");
+        std::string bytes(length, '\0');
+        read_into(offset, length, bytes.data());
         return bytes;
     }
 
@@ -80,6 +86,7 @@ struct Record {
     std::uint64_t stored_size = 0;  // bytes in the file
     std::uint64_t size = 0;         // bytes once read (equal to stored_size when not compressed)
     bool compressed = false;
+    std::uint32_t crc = 0;
 };
 
 struct Directory {
@@ -173,6 +180,7 @@ Directory read_directory(const File& file) {
         if (at + 46 > directory.size() || u32(directory, at) != kCentralSignature)
             refuse("a damaged zip directory entry");
         const std::uint16_t flags = u16(directory, at + 8), method = u16(directory, at + 10);
+        const std::uint32_t crc = u32(directory, at + 16);
         std::uint64_t stored_size = u32(directory, at + 20), size = u32(directory, at + 24);
         const std::size_t name_length = u16(directory, at + 28);
         const std::size_t extra_length = u16(directory, at + 30);
@@ -208,7 +216,7 @@ Directory read_directory(const File& file) {
         if (data_offset > directory_offset || stored_size > directory_offset - data_offset)
             refuse("zip record " + name + " runs past the end of the data");
 
-        Record record{data_offset, stored_size, size, method == 8};
+        Record record{data_offset, stored_size, size, method == 8, crc};
         const std::string inner = name.substr(slash + 1);
         if (!record.compressed && size != stored_size)
             refuse("zip record " + name + " declares two sizes");
@@ -243,10 +251,10 @@ struct Value {
         kTensor
     };
     Kind kind = Kind::kNone;
-    std::int64_t integer = 0;       // kInt, kBool; kStorage: element count
-    std::int64_t element_size = 0;  // kStorage
-    std::string text;               // kString; kGlobal: "module name"
-    std::vector<ValueRef> items;    // kTuple
+    std::int64_t integer = 0;     // kInt, kBool
+    std::string text;             // kString; kGlobal: "module name"
+    std::vector<ValueRef> items;  // kTuple; kDict and kObject (its state): key, value, ...
+    ArchiveTensor tensor;         // kStorage (type, sizes, record), kTensor (all of it)
 };
 
 ValueRef make(Value::Kind kind) {
@@ -266,18 +274,18 @@ std::int64_t storage_element_size(const std::string& type) {
     return found == sizes.end() ? 0 : found->second;
 }
 
-class PickleCheck {
+class PickleReader {
   public:
-    // storage_folder: where this pickle's tensors keep their bytes ("data/" for data.pkl);
-    // empty for pickles that may hold no tensors.
-    PickleCheck(const std::string& name, const std::string& bytes, const Directory& directory,
-                std::string storage_folder)
+    // storage_folder: where this pickle's tensors keep their bytes ("data/" for data.pkl).
+    PickleReader(const std::string& name, const std::string& bytes, const Directory& directory,
+                 std::string storage_folder)
         : name_(name),
           bytes_(bytes),
           directory_(directory),
           storage_folder_(std::move(storage_folder)) {}
 
-    void run() {
+    // The value the pickle holds.
+    ValueRef run() {
         while (true) {
             if (at_ >= bytes_.size()) fail("ends without STOP");
             opcode_at_ = at_;
@@ -285,10 +293,11 @@ class PickleCheck {
             if (opcode == '.') {
                 if (stack_.size() != 1 || !marks_.empty()) fail("STOP with a stack left over");
                 if (at_ != bytes_.size()) fail("bytes after STOP");
-                return;
+                return stack_.back();
             }
             step(opcode);
-            if (stack_.size() > kMaxPickleValues || memo_.size() > kMaxPickleValues)
+            if (stack_.size() > kMaxPickleValues || memo_.size() > kMaxPickleValues ||
+                container_items_ > kMaxPickleValues)
                 fail("holds more values than any model needs");
         }
     }
@@ -407,8 +416,10 @@ class PickleCheck {
             fail("a storage of " + std::to_string(count) + " elements in a record of " +
                  std::to_string(record->second.size) + " bytes");
         auto storage = make(Value::Kind::kStorage);
-        storage->integer = count;
-        storage->element_size = element_size;
+        storage->tensor.type = type.substr(0, type.size() - std::strlen("Storage"));
+        storage->tensor.element_size = element_size;
+        storage->tensor.storage_elements = count;
+        storage->tensor.record = directory_.prefix + record_name;
         push(storage);
     }
 
@@ -439,9 +450,16 @@ class PickleCheck {
                 last += static_cast<unsigned __int128>(size - 1) * stride;
             if (last >> 64) fail("a tensor larger than any storage");
         }
-        if (!empty && last >= static_cast<std::uint64_t>(items[0]->integer))
+        if (!empty && last >= static_cast<std::uint64_t>(items[0]->tensor.storage_elements))
             fail("a tensor that reaches past its storage");
-        return make(Value::Kind::kTensor);
+        auto tensor = make(Value::Kind::kTensor);
+        tensor->tensor = items[0]->tensor;
+        tensor->tensor.offset = items[1]->integer;
+        for (std::size_t d = 0; d < items[2]->items.size(); ++d) {
+            tensor->tensor.sizes.push_back(items[2]->items[d]->integer);
+            tensor->tensor.strides.push_back(items[3]->items[d]->integer);
+        }
+        return tensor;
     }
 
     void reduce() {
@@ -463,6 +481,13 @@ class PickleCheck {
         } else {
             fail("calls '" + name + "'");
         }
+    }
+
+    void add_to_dict(const std::vector<ValueRef>& pairs) {
+        ValueRef& dict = top();
+        if (dict->kind != Value::Kind::kDict) fail("SETITEMS on something not a dict");
+        container_items_ += pairs.size();
+        dict->items.insert(dict->items.end(), pairs.begin(), pairs.end());
     }
 
     void step(unsigned char opcode) {
@@ -518,15 +543,18 @@ class PickleCheck {
                 pop_to_mark();
                 if (top()->kind != Kind::kList) fail("APPENDS to something not a list");
                 break;
-            case 's':
-                pop();
-                pop();
-                if (top()->kind != Kind::kDict) fail("SETITEM on something not a dict");
+            case 's': {
+                const ValueRef value = pop();
+                const ValueRef key = pop();
+                add_to_dict({key, value});
                 break;
-            case 'u':
-                if (pop_to_mark().size() % 2 != 0) fail("SETITEMS with an odd count");
-                if (top()->kind != Kind::kDict) fail("SETITEMS on something not a dict");
+            }
+            case 'u': {
+                const std::vector<ValueRef> pairs = pop_to_mark();
+                if (pairs.size() % 2 != 0) fail("SETITEMS with an odd count");
+                add_to_dict(pairs);
                 break;
+            }
             case 'K':
                 push(integer(static_cast<std::int64_t>(argument(1))));
                 break;
@@ -585,10 +613,12 @@ class PickleCheck {
                 push(make(Kind::kObject));
                 break;
             }
-            case 'b':  // BUILD
-                pop();
+            case 'b': {  // BUILD: the object's state, a dict of its attributes
+                const ValueRef state = pop();
                 if (top()->kind != Kind::kObject) fail("BUILD on something not an object");
+                if (state->kind == Kind::kDict) top()->items = state->items;
                 break;
+            }
             default: {
                 static const char hex[] = "0123456789abcdef";
                 fail(std::string("opcode 0x") + hex[opcode >> 4] + hex[opcode & 15] +
@@ -606,30 +636,88 @@ class PickleCheck {
     std::vector<ValueRef> stack_;
     std::vector<std::size_t> marks_;
     std::vector<ValueRef> memo_;
+    std::size_t container_items_ = 0;  // in all dicts together
 };
 
-bool ends_with(const std::string& text, const std::string& end) {
-    return text.size() >= end.size() &&
-           text.compare(text.size() - end.size(), end.size(), end) == 0;
+[[maybe_unused]] std::uint32_t crc32(const unsigned char* bytes, std::size_t length) {
+    static const auto table = [] {
+        std::array<std::uint32_t, 256> entries{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t value = i;
+            for (int bit = 0; bit < 8; ++bit) value = (value >> 1) ^ (0xEDB88320u & -(value & 1));
+            entries[i] = value;
+        }
+        return entries;
+    }();
+    std::uint32_t crc = 0xFFFFFFFFu;
+    for (std::size_t i = 0; i < length; ++i) crc = table[(crc ^ bytes[i]) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}
+
+// The fuzz build skips the checksums: a fuzzer cannot forge CRC-32s, and everything behind
+// them (the values, the tensor reads) should be fuzzed too.
+bool crc_matches(const void* bytes, std::size_t length, std::uint32_t expected) {
+#ifdef FACESWAP_FUZZING
+    (void)bytes, (void)length, (void)expected;
+    return true;
+#else
+    return crc32(static_cast<const unsigned char*>(bytes), length) == expected;
+#endif
 }
 
 }  // namespace
 
-void check_model_archive(const std::string& path) {
+ModuleArchive ModuleArchive::open(const std::string& path) {
     const File file(path);
     const Directory directory = read_directory(file);
-    if (directory.records.count("data.pkl") == 0) refuse("no data.pkl: not a LibTorch module");
-    for (const auto& [name, record] : directory.records) {
-        if (!ends_with(name, "pkl")) continue;  // data.pkl, constants.pkl, code/*.debug_pkl
-        if (record.compressed) refuse("pickle " + name + " is compressed; writers store them");
-        const std::string bytes = file.read(record.data_offset, record.stored_size);
-        // A pickle's tensors keep their bytes in the folder named after it (data/, constants/).
-        const std::string folder = name == "data.pkl"        ? "data/"
-                                   : name == "constants.pkl" ? "constants/"
-                                                             : "";
-        const std::string full_name = directory.prefix + name;
-        PickleCheck(full_name, bytes, directory, folder).run();
+    const auto pickle = directory.records.find("data.pkl");
+    if (pickle == directory.records.end()) refuse("no data.pkl: not a LibTorch module");
+    if (pickle->second.compressed) refuse("its data.pkl is compressed; writers store it");
+    const std::string bytes = file.read(pickle->second.data_offset, pickle->second.stored_size);
+    // Structure first (safe on any bytes, and its errors say more), then the checksum.
+    const ValueRef module =
+        PickleReader(directory.prefix + "data.pkl", bytes, directory, "data/").run();
+    if (!crc_matches(bytes.data(), bytes.size(), pickle->second.crc))
+        refuse("its data.pkl is damaged (CRC-32 mismatch)");
+    if (module->kind != Value::Kind::kObject) refuse("data.pkl holds no module");
+
+    ModuleArchive archive;
+    archive.path_ = path;
+    for (const auto& [name, record] : directory.records)
+        if (is_tensor_record(name))
+            archive.tensor_records_[directory.prefix + name] = {record.data_offset, record.size,
+                                                                record.crc};
+    for (std::size_t i = 0; i + 1 < module->items.size(); i += 2) {
+        const Value& key = *module->items[i];
+        const Value& value = *module->items[i + 1];
+        if (key.kind != Value::Kind::kString) refuse("a module attribute without a name");
+        ArchiveValue entry;
+        if (value.kind == Value::Kind::kString) {
+            entry.kind = ArchiveValue::Kind::kString;
+            entry.text = value.text;
+        } else if (value.kind == Value::Kind::kInt) {
+            entry.kind = ArchiveValue::Kind::kInteger;
+            entry.integer = value.integer;
+        } else if (value.kind == Value::Kind::kTensor) {
+            entry.kind = ArchiveValue::Kind::kTensor;
+            entry.tensor = value.tensor;
+        }
+        if (!archive.values_.emplace(key.text, std::move(entry)).second)
+            refuse("module attribute '" + key.text.substr(0, 80) + "' appears twice");
     }
+    return archive;
+}
+
+void ModuleArchive::read_storage(const ArchiveTensor& tensor, void* destination) const {
+    const auto record = tensor_records_.find(tensor.record);
+    if (record == tensor_records_.end()) refuse("tensor record " + tensor.record + " is missing");
+    const std::uint64_t length = record->second.size;
+    if (static_cast<unsigned __int128>(tensor.storage_elements) * tensor.element_size != length)
+        refuse("tensor record " + tensor.record + " has another length");
+    const File file(path_);
+    file.read_into(record->second.data_offset, length, destination);
+    if (!crc_matches(destination, length, record->second.crc))
+        refuse("tensor record " + tensor.record + " is damaged (CRC-32 mismatch)");
 }
 
 }  // namespace faceswap::detail
