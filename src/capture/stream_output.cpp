@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -67,8 +67,9 @@ std::string checked_stream_url(const std::string& url) {
     if (host.empty()) bad_url(url, "no host");
     if (host.find_first_of("/@ ") != std::string::npos) bad_url(url, "a malformed host");
     const std::string port = authority.substr(colon + 1);
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(port) < 1 || std::stoi(port) > 65535)
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) < 1 ||
+        std::stoi(port) > 65535)
         bad_url(url, "the port must be a number from 1 to 65535");
     if (scheme == "udp://" && query == std::string::npos) return url + "?pkt_size=1316";
     return url;
@@ -113,13 +114,13 @@ StreamOutput::StreamOutput(const StreamOptions& options) : shared_(std::make_sha
         "AI-generated" + (options.provenance.empty() ? "" : " (" + options.provenance + ")");
     const bool srt = s.url.rfind("srt://", 0) == 0;
     std::vector<std::string> arguments = {
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "bgr24",
-        "-s", std::to_string(options.width) + "x" + std::to_string(options.height),
-        "-framerate", std::to_string(fps), "-i", "pipe:0",
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s",
+        std::to_string(options.width) + "x" + std::to_string(options.height), "-framerate",
+        std::to_string(fps), "-i", "pipe:0",
         // Latency first: no look-ahead, no B-frames, a keyframe a second, bounded bit rate.
-        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0",
-        "-g", std::to_string(fps), "-crf", "21", "-maxrate", "8M", "-bufsize", "2M",
-        "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0", "-g",
+        std::to_string(fps), "-crf", "21", "-maxrate", "8M", "-bufsize", "2M", "-pix_fmt",
+        "yuv420p",
         // Provenance where MPEG-TS has room for it: the service description players show.
         "-metadata", "service_provider=faceswap", "-metadata", "service_name=" + provenance,
         "-flush_packets", "1", "-muxdelay", "0", "-f", "mpegts"};
@@ -140,7 +141,8 @@ StreamOutput::StreamOutput(const StreamOptions& options) : shared_(std::make_sha
     std::vector<char*> argv;
     for (auto& argument : arguments) argv.push_back(argument.data());
     argv.push_back(nullptr);
-    const int spawned = ::posix_spawnp(&s.ffmpeg, "ffmpeg", &actions, nullptr, argv.data(), environ);
+    const int spawned =
+        ::posix_spawnp(&s.ffmpeg, "ffmpeg", &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(input[0]);
     ::close(errors[1]);
@@ -157,14 +159,18 @@ StreamOutput::StreamOutput(const StreamOptions& options) : shared_(std::make_sha
     s.sender = std::thread([shared = shared_] { shared->send_loop(); });
 }
 
-StreamOutput::~StreamOutput() { stop(); }
+StreamOutput::~StreamOutput() {
+    stop();
+}
 
 void StreamOutput::push(const cv::Mat& bgr) {
     if (bgr.empty() || bgr.type() != CV_8UC3) return;
     cv::Mat frame;
     const cv::Size size(shared_->options.width, shared_->options.height);
-    if (bgr.size() == size) frame = bgr.clone();
-    else cv::resize(bgr, frame, size, 0, 0, cv::INTER_AREA);
+    if (bgr.size() == size)
+        frame = bgr.clone();
+    else
+        cv::resize(bgr, frame, size, 0, 0, cv::INTER_AREA);
     std::lock_guard lock(shared_->mutex);
     ++shared_->counters.pushed;
     if (!shared_->newest.empty()) ++shared_->counters.replaced;
@@ -233,7 +239,9 @@ StreamCounters StreamOutput::counters() const {
     return shared_->counters;
 }
 
-const std::string& StreamOutput::url() const { return shared_->url; }
+const std::string& StreamOutput::url() const {
+    return shared_->url;
+}
 
 void StreamOutput::stop() {
     Shared& s = *shared_;

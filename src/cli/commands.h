@@ -121,4 +121,21 @@ struct ModelsOptions {
 };
 int run_models(const ModelsOptions& options);
 
+struct LiveOptions {
+    std::string source = "camera";  // camera[:id], demo, pattern, file:<path> or a path
+    std::string mode = "local";     // local or remote
+    std::string model;              // local: .fsmodel (default: the demo model); remote: model id
+    std::string model_dir;          // local: face-analysis nets
+    std::string server = "ws://127.0.0.1:8080/", token;
+    std::string direction = "a2b";
+    int width = 640, height = 480;
+    double fps = 30;                   // capture and stream rate
+    double file_fps = 0;               // a video file's pace (0: its own)
+    std::vector<std::string> streams;  // udp:// or srt:// addresses
+    bool ai_mark = true;
+    double duration_s = 0;  // 0: until Ctrl-C
+    double stats_interval_s = 1;
+};
+int run_live(const LiveOptions& options);
+
 }  // namespace faceswap::cli

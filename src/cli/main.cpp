@@ -359,7 +359,51 @@ int main(int argc, char** argv) {
         "check", "Load local model files as the server would: OK, or what is wrong with each");
     models_check->add_option("files", models.check_files, "The .fsmodel files")->required();
 
+    cli::LiveOptions live;
+    std::string live_size = "640x480";
+    auto* live_cmd = app.add_subcommand(
+        "live",
+        "Swap live without a window: camera, video or test pattern to streams (Ctrl-C stops)");
+    live_cmd->add_option("--source", live.source,
+                         "camera, camera:<hex id>, demo, pattern, or a video file (default: the "
+                         "first camera, else the demo video)");
+    live_cmd->add_option("--mode", live.mode, "local (the engine here) or remote (a server)")
+        ->check(CLI::IsMember({"local", "remote"}));
+    live_cmd->add_option("--model", live.model,
+                         "local: .fsmodel file (default: the demo model); remote: a model id");
+    live_cmd->add_option("--models", live.model_dir, "local: face-analysis model folder");
+    live_cmd->add_option("--server", live.server, "remote: ws:// or wss:// URL");
+    live_cmd->add_option("--token", live.token, "remote: auth token");
+    live_cmd->add_option("--direction", live.direction, "a2b or b2a")
+        ->check(CLI::IsMember({"a2b", "b2a"}));
+    live_cmd->add_option("--size", live_size, "capture and stream size, WIDTHxHEIGHT");
+    live_cmd->add_option("--fps", live.fps, "capture and stream frame rate")
+        ->check(CLI::Range(1.0, 120.0));
+    live_cmd->add_option("--file-fps", live.file_fps, "a video file's pace (default: its own)");
+    live_cmd->add_option("--stream", live.streams,
+                         "send MPEG-TS to udp://HOST:PORT or srt://HOST:PORT (repeatable); OBS "
+                         "and VLC open udp://@:PORT");
+    live_cmd->add_flag(
+        "--no-ai-mark", [&](std::int64_t) { live.ai_mark = false; },
+        "Leave out the visible AI-generated mark on the outputs (the streams' metadata still "
+        "says AI-generated)");
+    live_cmd->add_option("--duration", live.duration_s, "stop after this many seconds");
+    live_cmd
+        ->add_option("--stats-interval", live.stats_interval_s, "seconds between statistics lines")
+        ->check(CLI::Range(0.1, 3600.0));
+
     CLI11_PARSE(app, argc, argv);
+    if (*live_cmd) {
+        int w = 0, h = 0;
+        char tail = 0;
+        if (std::sscanf(live_size.c_str(), "%dx%d%c", &w, &h, &tail) != 2 || w < 64 || h < 48 ||
+            w > 7680 || h > 4320 || w % 2 || h % 2) {
+            std::fprintf(stderr, "error: --size takes an even WIDTHxHEIGHT, e.g. 640x480\n");
+            return 2;
+        }
+        live.width = w;
+        live.height = h;
+    }
     models.action = *models_pull     ? cli::ModelsAction::kPull
                     : *models_push   ? cli::ModelsAction::kPush
                     : *models_delete ? cli::ModelsAction::kDelete
@@ -391,6 +435,7 @@ int main(int argc, char** argv) {
         if (*pack_cmd) return cli::run_pack(pack);
         if (*convert_cmd) return cli::run_convert(convert);
         if (*models_cmd) return cli::run_models(models);
+        if (*live_cmd) return cli::run_live(live);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

@@ -44,8 +44,8 @@ int free_udp_port() {
 
 // The 40th frame of franck.mp4 at 640x480: a real face, as the app would stream it.
 cv::Mat demo_frame() {
-    auto reader = faceswap::capture::MediaReader::open(
-        (faceswap::test::media_dir() / "franck.mp4").string());
+    auto reader =
+        faceswap::capture::MediaReader::open((faceswap::test::media_dir() / "franck.mp4").string());
     faceswap::capture::DecodedFrame frame;
     for (int i = 0; i < 40; ++i) REQUIRE(reader->next(frame));
     cv::Mat resized;
@@ -93,9 +93,9 @@ TEST_CASE("a stream address is checked before anything starts") {
     CHECK(checked_stream_url("udp://127.0.0.1:5000") == "udp://127.0.0.1:5000?pkt_size=1316");
     CHECK(checked_stream_url("udp://239.0.0.1:1234?ttl=2") == "udp://239.0.0.1:1234?ttl=2");
     CHECK(checked_stream_url("srt://[::1]:9000") == "srt://[::1]:9000");
-    for (const char* bad : {"http://127.0.0.1:5000", "udp://:5000", "udp://127.0.0.1",
-                            "udp://127.0.0.1:0", "udp://127.0.0.1:70000", "udp://a b:5000",
-                            "127.0.0.1:5000", "udp://127.0.0.1:50x0"}) {
+    for (const char* bad :
+         {"http://127.0.0.1:5000", "udp://:5000", "udp://127.0.0.1", "udp://127.0.0.1:0",
+          "udp://127.0.0.1:70000", "udp://a b:5000", "127.0.0.1:5000", "udp://127.0.0.1:50x0"}) {
         INFO(bad);
         try {
             checked_stream_url(bad);
@@ -110,7 +110,9 @@ TEST_CASE("a stream address is checked before anything starts") {
     CHECK_THROWS_WITH(StreamOutput(odd), Catch::Contains("must be even"));
 }
 
-TEST_CASE("ffmpeg decodes the UDP stream: the picture pushed with the AI-generated mark and ffprobe reads its provenance") {
+TEST_CASE(
+    "ffmpeg decodes the UDP stream: the picture pushed with the AI-generated mark and ffprobe "
+    "reads its provenance") {
     const cv::Mat frame = demo_frame();
     const int port = free_udp_port();
     StreamOptions options;
@@ -165,7 +167,8 @@ TEST_CASE("without the mark the whole picture is the one pushed") {
     CHECK(mean_difference(frames.back(), frame, cv::Rect(0, 0, 640, 480)) < 4.0);
 }
 
-TEST_CASE("a stream whose ffmpeg cannot reach its address is a one-line error and push never blocks") {
+TEST_CASE(
+    "a stream whose ffmpeg cannot reach its address is a one-line error and push never blocks") {
     StreamOptions options;
     options.url = "udp://no-such-host.invalid:5000";
     StreamOutput stream(options);
@@ -182,4 +185,72 @@ TEST_CASE("a stream whose ffmpeg cannot reach its address is a one-line error an
     CHECK(error.find('\n') == std::string::npos);
     for (int i = 0; i < 100; ++i) stream.push(frame);  // still returns at once
     stream.stop();
+}
+
+namespace {
+
+// franck.mp4's first frames at 160x120, to find which input frame a received frame shows.
+std::vector<cv::Mat> small_demo_frames(int count) {
+    auto reader =
+        faceswap::capture::MediaReader::open((faceswap::test::media_dir() / "franck.mp4").string());
+    std::vector<cv::Mat> frames;
+    faceswap::capture::DecodedFrame frame;
+    while (static_cast<int>(frames.size()) < count && reader->next(frame)) {
+        cv::Mat small;
+        cv::resize(frame.bgr, small, {160, 120}, 0, 0, cv::INTER_AREA);
+        frames.push_back(small);
+    }
+    return frames;
+}
+
+}  // namespace
+
+// The headless path end to end: the demo video through the local engine and the demo model to
+// a UDP stream, decoded by ffmpeg. Outside the face the picture is the input's; inside it is
+// not (the swap); the mark is in the corner.
+TEST_CASE("faceswap live streams swapped frames over UDP that ffmpeg decodes", "[live]") {
+    const int port = free_udp_port();
+    // 150 frames: the first ones show the camera while the models load (the outputs never stop).
+    auto received = std::async(std::launch::async, [port] { return receive_frames(port, 150); });
+    std::string output;
+    const int status = faceswap::test::run_command(
+        std::string("OMP_WAIT_POLICY=PASSIVE timeout 120 ") + FACESWAP_CLI +
+            " live --source demo --duration 12 --stats-interval 5 --stream udp://127.0.0.1:" +
+            std::to_string(port) + " 2>&1",
+        &output);
+    INFO(output);
+    CHECK(status == 0);
+    CHECK_THAT(output, Catch::Contains("swap running") && Catch::Contains("frames swapped"));
+    const std::vector<cv::Mat> frames = received.get();
+    REQUIRE(frames.size() == 150);
+
+    const std::vector<cv::Mat> inputs = small_demo_frames(900);
+    // At 160x120: the inner face of franck.mp4 (eyes to chin), and the mark's corner.
+    const cv::Rect face(68, 38, 44, 56), corner(126, 110, 34, 10);
+    cv::Mat outside_mask(120, 160, CV_8U, cv::Scalar(255));
+    outside_mask(cv::Rect(45, 15, 85, 95)) = 0;  // the whole head, where the blend may reach
+    outside_mask(corner) = 0;
+    int checked = 0;
+    for (std::size_t i = 100; i < frames.size(); i += 10) {
+        cv::Mat small;
+        cv::resize(frames[i], small, {160, 120}, 0, 0, cv::INTER_AREA);
+        // The input frame it came from: the one that matches best outside the head.
+        double best = 1e9;
+        std::size_t best_index = 0;
+        for (std::size_t k = 0; k < inputs.size(); ++k) {
+            cv::Mat difference;
+            cv::absdiff(small, inputs[k], difference);
+            const cv::Scalar mean = cv::mean(difference, outside_mask);
+            const double d = (mean[0] + mean[1] + mean[2]) / 3;
+            if (d < best) best = d, best_index = k;
+        }
+        const cv::Mat& input = inputs[best_index];
+        INFO("frame " << i << " matches input frame " << best_index
+                      << " outside the head: " << best);
+        CHECK(best < 4.0);
+        CHECK(mean_difference(small, input, face) > best + 4.0);
+        CHECK(mean_difference(small, input, corner) > 20.0);
+        ++checked;
+    }
+    CHECK(checked == 5);
 }
