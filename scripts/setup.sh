@@ -34,6 +34,8 @@ DEBIAN_PACKAGES=(
   clang-15 libfuzzer-15-dev
   # scripts/soak.sh (part of the test suite) reads the server's /metrics
   curl
+  # the browser client's test: headless Chromium with a fake camera (tests/network/test_browser.cpp)
+  chromium
 )
 # Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's
 # npm package), so they are checked as commands and installed from Debian only when absent.

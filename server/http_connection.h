@@ -4,6 +4,7 @@
 #pragma once
 
 #include "session.h"
+#include "web_assets.h"
 
 namespace faceswap::server::detail {
 
@@ -156,11 +157,16 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
             body = shared_.metrics.render();
             if (shared_.scheduler) shared_.scheduler->render_metrics(body);
             type = "text/plain; version=0.0.4; charset=utf-8";
+        } else if (const WebAsset* asset = find_web_asset(target)) {
+            // The browser client (docs/browser-client.md): public, like the page of any web
+            // app; streaming from it needs a token where the server has tokens.
+            return respond(request, status, std::string(asset->body), asset->content_type, true,
+                           /*page=*/true);
         } else {
             status = http::status::not_found;
             body =
-                "not found: try /healthz, /readyz, /metrics, /v1/models or a WebSocket "
-                "upgrade\n";
+                "not found: try / (the browser client), /healthz, /readyz, /metrics, "
+                "/v1/models or a WebSocket upgrade\n";
         }
         respond(request, status, std::move(body), type);
     }
@@ -452,11 +458,20 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
 
     template <class Request>
     void respond(const Request& request, http::status status, std::string body,
-                 const std::string& type, bool keep_alive = true) {
+                 const std::string& type, bool keep_alive = true, bool page = false) {
         auto response =
             std::make_shared<http::response<http::string_body>>(status, request.version());
         response->set(http::field::server, "faceswap-server");
         response->set(http::field::content_type, type);
+        response->set("X-Content-Type-Options", "nosniff");
+        if (page) {
+            // Only this server's own scripts, and connections back to it.
+            response->set("Content-Security-Policy",
+                          "default-src 'self'; img-src 'self' blob: data:; media-src 'self' "
+                          "blob: mediastream:; connect-src 'self' ws: wss:; style-src 'self' "
+                          "'unsafe-inline'; frame-ancestors 'none'");
+            response->set(http::field::cache_control, "no-cache");
+        }
         response->keep_alive(keep_alive && request.keep_alive());
         if (request.method() != http::verb::head) response->body() = std::move(body);
         response->prepare_payload();
