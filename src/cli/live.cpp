@@ -31,7 +31,9 @@ namespace faceswap::cli {
 namespace {
 
 std::atomic<bool> interrupted{false};
-void on_signal(int) { interrupted = true; }
+void on_signal(int) {
+    interrupted = true;
+}
 
 // The frame as the outputs take it: a view of the QImage's pixels (BGR888), not a copy.
 cv::Mat bgr_view(const QImage& image) {
@@ -149,14 +151,14 @@ int run_live(const LiveOptions& options) {
     QObject::connect(&report, &QTimer::timeout, &app, [&] {
         const auto s = stats.snapshot(clock::now_us());
         const auto c = backend->counters();
-        std::printf("[live] %5.1f s  %5.1f FPS swapped  latency p50 %5.1f ms  p95 %5.1f ms  "
-                    "skipped %lld",
-                    (clock::now_us() - start_us) / 1e6, s.fps, s.latency_p50_ms, s.latency_p95_ms,
-                    static_cast<long long>(c.skipped));
+        std::printf(
+            "[live] %5.1f s  %5.1f FPS swapped  latency p50 %5.1f ms  p95 %5.1f ms  "
+            "skipped %lld",
+            (clock::now_us() - start_us) / 1e6, s.fps, s.latency_p50_ms, s.latency_p95_ms,
+            static_cast<long long>(c.skipped));
         for (const auto& stream : streams) {
             const auto sc = stream->counters();
-            std::printf("  | %s sent %lld", stream->url().c_str(),
-                        static_cast<long long>(sc.sent));
+            std::printf("  | %s sent %lld", stream->url().c_str(), static_cast<long long>(sc.sent));
         }
         std::printf("\n");
         for (auto it = streams.begin(); it != streams.end();) {

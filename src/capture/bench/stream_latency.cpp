@@ -124,12 +124,14 @@ int main(int argc, char** argv) {
     const std::vector<double> steady(latencies_ms.begin() + static_cast<std::ptrdiff_t>(skip),
                                      latencies_ms.end());
     const faceswap::stats::Summary s = faceswap::stats::summarize(steady);
-    std::printf("stream output (MPEG-TS over UDP, 640x480, %.0f FPS pushed, %.0f s): %d frames "
-                "pushed, %lld sent, %lld decoded by ffmpeg, %zu matched\n",
-                fps, seconds, number - 1, static_cast<long long>(counters.sent),
-                static_cast<long long>(decoded), latencies_ms.size());
-    std::printf("  push-to-decoded latency  p50 %.1f ms  p95 %.1f ms  max %.1f ms  (one frame "
-                "interval: %.1f ms)\n",
-                s.p50, s.p95, s.max, 1000.0 / fps);
+    std::printf(
+        "stream output (MPEG-TS over UDP, 640x480, %.0f FPS pushed, %.0f s): %d frames "
+        "pushed, %lld sent, %lld decoded by ffmpeg, %zu matched\n",
+        fps, seconds, number - 1, static_cast<long long>(counters.sent),
+        static_cast<long long>(decoded), latencies_ms.size());
+    std::printf(
+        "  push-to-decoded latency  p50 %.1f ms  p95 %.1f ms  max %.1f ms  (one frame "
+        "interval: %.1f ms)\n",
+        s.p50, s.p95, s.max, 1000.0 / fps);
     return steady.empty() ? 1 : 0;
 }
