@@ -20,6 +20,7 @@
 
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/capture/video_writer.h"
+#include "paced_sender.h"
 
 extern char** environ;
 
@@ -81,20 +82,12 @@ struct StreamOutput::Shared {
     pid_t ffmpeg = -1;
     int input_fd = -1;  // ffmpeg's stdin
     int error_fd = -1;  // ffmpeg's stderr
+    std::unique_ptr<PacedSender> sender;
+    std::mutex stop_mutex;
+    bool stopped = false;
 
-    mutable std::mutex mutex;
-    std::condition_variable wake;
-    cv::Mat newest;  // pushed, not yet sent
-    bool stopping = false;
-    std::string error;
-    StreamCounters counters;
-    std::thread sender;
-
-    void send_loop();
-    void fail(const std::string& why) {
-        std::lock_guard lock(mutex);
-        if (error.empty()) error = why;
-    }
+    // One frame into ffmpeg's stdin; "" or why the stream stopped.
+    std::string write_frame(const cv::Mat& frame);
 };
 
 StreamOutput::StreamOutput(const StreamOptions& options) : shared_(std::make_shared<Shared>()) {
@@ -156,7 +149,9 @@ StreamOutput::StreamOutput(const StreamOptions& options) : shared_(std::make_sha
     ::fcntl(s.input_fd, F_SETFL, O_NONBLOCK);
     ::fcntl(s.error_fd, F_SETFL, O_NONBLOCK);
     std::signal(SIGPIPE, SIG_IGN);  // a dead ffmpeg must be an error, not kill the process
-    s.sender = std::thread([shared = shared_] { shared->send_loop(); });
+    s.sender =
+        std::make_unique<PacedSender>(options.width, options.height, options.fps, options.mark,
+                                      [&s](const cv::Mat& frame) { return s.write_frame(frame); });
 }
 
 StreamOutput::~StreamOutput() {
@@ -164,79 +159,39 @@ StreamOutput::~StreamOutput() {
 }
 
 void StreamOutput::push(const cv::Mat& bgr) {
-    if (bgr.empty() || bgr.type() != CV_8UC3) return;
-    cv::Mat frame;
-    const cv::Size size(shared_->options.width, shared_->options.height);
-    if (bgr.size() == size)
-        frame = bgr.clone();
-    else
-        cv::resize(bgr, frame, size, 0, 0, cv::INTER_AREA);
-    std::lock_guard lock(shared_->mutex);
-    ++shared_->counters.pushed;
-    if (!shared_->newest.empty()) ++shared_->counters.replaced;
-    shared_->newest = std::move(frame);
-    shared_->wake.notify_one();
+    shared_->sender->push(bgr);
 }
 
-void StreamOutput::Shared::send_loop() {
-    using Clock = std::chrono::steady_clock;
-    const auto period = std::chrono::duration_cast<Clock::duration>(
-        std::chrono::duration<double>(1.0 / options.fps));
-    cv::Mat current;  // the last frame sent, repeated while no newer one comes
-    auto next = Clock::now();
-    while (true) {
-        cv::Mat fresh;
-        {
-            std::unique_lock lock(mutex);
-            // Until the first frame there is nothing to repeat: wait for it.
-            wake.wait_until(lock, current.empty() ? Clock::time_point::max() : next,
-                            [&] { return stopping || (current.empty() && !newest.empty()); });
-            if (stopping) return;
-            fresh = std::move(newest);
-            newest = cv::Mat();
-            ++counters.sent;
-            if (fresh.empty()) ++counters.repeated;
+std::string StreamOutput::Shared::write_frame(const cv::Mat& frame) {
+    const auto* bytes = frame.data;
+    std::size_t left = frame.total() * frame.elemSize();
+    while (left > 0) {
+        // ffmpeg's stdin is non-blocking: a stalled encoder (an SRT peer that does not answer)
+        // must not keep stop() waiting.
+        pollfd ready{input_fd, POLLOUT, 0};
+        if (::poll(&ready, 1, 100) == 0) {
+            if (sender->stopping()) return {};
+            continue;
         }
-        if (!fresh.empty()) {
-            if (options.mark) draw_ai_generated_mark(fresh);
-            current = std::move(fresh);
+        const ssize_t n = ::write(input_fd, bytes, left);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) {
+            const std::string reason = last_line_of(error_fd);
+            return "the stream to " + options.url + " stopped: ffmpeg " +
+                   (reason.empty() ? "exited" : "says: " + reason);
         }
-        const auto* bytes = current.data;
-        std::size_t left = current.total() * current.elemSize();
-        while (left > 0) {
-            // ffmpeg's stdin is non-blocking: a stalled encoder (an SRT peer that does not
-            // answer) must not keep stop() waiting.
-            pollfd ready{input_fd, POLLOUT, 0};
-            if (::poll(&ready, 1, 100) == 0) {
-                std::lock_guard lock(mutex);
-                if (stopping) return;
-                continue;
-            }
-            const ssize_t n = ::write(input_fd, bytes, left);
-            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-            if (n <= 0) {
-                const std::string reason = last_line_of(error_fd);
-                fail("the stream to " + options.url + " stopped: ffmpeg " +
-                     (reason.empty() ? "exited" : "says: " + reason));
-                return;
-            }
-            bytes += n;
-            left -= static_cast<std::size_t>(n);
-        }
-        // A steady rate; after a stall (a slow encoder) go on from now rather than burst.
-        next += period;
-        if (next < Clock::now()) next = Clock::now();
+        bytes += n;
+        left -= static_cast<std::size_t>(n);
     }
+    return {};
 }
 
 std::string StreamOutput::error() const {
-    std::lock_guard lock(shared_->mutex);
-    return shared_->error;
+    return shared_->sender->error();
 }
 
 StreamCounters StreamOutput::counters() const {
-    std::lock_guard lock(shared_->mutex);
-    return shared_->counters;
+    return shared_->sender->counters();
 }
 
 const std::string& StreamOutput::url() const {
@@ -245,13 +200,10 @@ const std::string& StreamOutput::url() const {
 
 void StreamOutput::stop() {
     Shared& s = *shared_;
-    {
-        std::lock_guard lock(s.mutex);
-        if (s.stopping) return;
-        s.stopping = true;
-    }
-    s.wake.notify_all();
-    if (s.sender.joinable()) s.sender.join();
+    std::lock_guard lock(s.stop_mutex);
+    if (s.stopped) return;
+    s.stopped = true;
+    s.sender->stop();
     ::close(s.input_fd);  // end of input: ffmpeg flushes and exits
     int status = 0;
     for (int waited_ms = 0; ::waitpid(s.ffmpeg, &status, WNOHANG) == 0; waited_ms += 20) {
