@@ -13,13 +13,17 @@ PacedSender::PacedSender(int width, int height, double fps, bool mark, Send send
     thread_ = std::thread([this] { run(); });
 }
 
-PacedSender::~PacedSender() { stop(); }
+PacedSender::~PacedSender() {
+    stop();
+}
 
 void PacedSender::push(const cv::Mat& bgr) {
     if (bgr.empty() || bgr.type() != CV_8UC3) return;
     cv::Mat frame;
-    if (bgr.cols == width_ && bgr.rows == height_) frame = bgr.clone();
-    else cv::resize(bgr, frame, {width_, height_}, 0, 0, cv::INTER_AREA);
+    if (bgr.cols == width_ && bgr.rows == height_)
+        frame = bgr.clone();
+    else
+        cv::resize(bgr, frame, {width_, height_}, 0, 0, cv::INTER_AREA);
     std::lock_guard lock(mutex_);
     ++counters_.pushed;
     if (!newest_.empty()) ++counters_.replaced;

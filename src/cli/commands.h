@@ -132,6 +132,7 @@ struct LiveOptions {
     double fps = 30;                   // capture and stream rate
     double file_fps = 0;               // a video file's pace (0: its own)
     std::vector<std::string> streams;  // udp:// or srt:// addresses
+    std::string virtual_camera;        // a v4l2loopback device, "auto" for the first, "" none
     bool ai_mark = true;
     double duration_s = 0;  // 0: until Ctrl-C
     double stats_interval_s = 1;

@@ -20,6 +20,7 @@
 #include "faceswap/capture/frame_source.h"
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/capture/stream_output.h"
+#include "faceswap/capture/v4l2_output.h"
 #include "faceswap/clock.h"
 #include "faceswap/paths.h"
 #include "live_stats.h"
@@ -54,7 +55,16 @@ int run_live(const LiveOptions& options) {
     QGuiApplication app(argc, argv);
 
     // Outputs first: one that cannot be opened is a warning, and the others go on.
-    std::vector<std::unique_ptr<capture::StreamOutput>> streams;
+    std::vector<std::unique_ptr<capture::FrameOutput>> streams;
+    const auto open_output = [&](const auto& make) {
+        try {
+            streams.push_back(make());
+            std::printf("[live] sending to %s%s\n", streams.back()->name().c_str(),
+                        options.ai_mark ? "" : " WITHOUT the visible AI-generated mark");
+        } catch (const capture::MediaError& e) {
+            std::fprintf(stderr, "warning: %s\n", e.what());
+        }
+    };
     for (const std::string& url : options.streams) {
         capture::StreamOptions stream;
         stream.url = url;
@@ -65,13 +75,16 @@ int run_live(const LiveOptions& options) {
         stream.provenance = "faceswap live, " + options.mode + " mode, model " +
                             (options.model.empty() ? "demo" : options.model) + " (" +
                             options.direction + ")";
-        try {
-            streams.push_back(std::make_unique<capture::StreamOutput>(stream));
-            std::printf("[live] streaming to %s%s\n", streams.back()->url().c_str(),
-                        options.ai_mark ? "" : " WITHOUT the visible AI-generated mark");
-        } catch (const capture::MediaError& e) {
-            std::fprintf(stderr, "warning: %s\n", e.what());
-        }
+        open_output([&] { return std::make_unique<capture::StreamOutput>(stream); });
+    }
+    if (!options.virtual_camera.empty()) {
+        capture::VirtualCameraOptions camera;
+        camera.device = options.virtual_camera == "auto" ? "" : options.virtual_camera;
+        camera.width = options.width;
+        camera.height = options.height;
+        camera.fps = options.fps;
+        camera.mark = options.ai_mark;
+        open_output([&] { return std::make_unique<capture::V4l2Output>(camera); });
     }
 
     auto mailbox = std::make_shared<capture::FrameMailbox>();
@@ -158,7 +171,8 @@ int run_live(const LiveOptions& options) {
             static_cast<long long>(c.skipped));
         for (const auto& stream : streams) {
             const auto sc = stream->counters();
-            std::printf("  | %s sent %lld", stream->url().c_str(), static_cast<long long>(sc.sent));
+            std::printf("  | %s sent %lld", stream->name().c_str(),
+                        static_cast<long long>(sc.sent));
         }
         std::printf("\n");
         for (auto it = streams.begin(); it != streams.end();) {
@@ -204,7 +218,7 @@ int run_live(const LiveOptions& options) {
                 static_cast<long long>(c.skipped), static_cast<long long>(c.lost));
     for (auto& stream : streams) {
         const auto sc = stream->counters();
-        std::printf("[live] %s: %lld frames sent (%lld repeats)\n", stream->url().c_str(),
+        std::printf("[live] %s: %lld frames sent (%lld repeats)\n", stream->name().c_str(),
                     static_cast<long long>(sc.sent), static_cast<long long>(sc.repeated));
         stream->stop();
     }

@@ -383,6 +383,8 @@ int main(int argc, char** argv) {
     live_cmd->add_option("--stream", live.streams,
                          "send MPEG-TS to udp://HOST:PORT or srt://HOST:PORT (repeatable); OBS "
                          "and VLC open udp://@:PORT");
+    live_cmd->add_option("--virtual-camera", live.virtual_camera,
+                         "write to a v4l2loopback camera: its /dev/videoN, or auto for the first");
     live_cmd->add_flag(
         "--no-ai-mark", [&](std::int64_t) { live.ai_mark = false; },
         "Leave out the visible AI-generated mark on the outputs (the streams' metadata still "

@@ -45,12 +45,18 @@ std::vector<unsigned char> base64_decode(const std::string& text) {
     int bits = 0, value = 0;
     for (const char c : text) {
         int digit;
-        if (c >= 'A' && c <= 'Z') digit = c - 'A';
-        else if (c >= 'a' && c <= 'z') digit = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') digit = c - '0' + 52;
-        else if (c == '+') digit = 62;
-        else if (c == '/') digit = 63;
-        else continue;  // padding
+        if (c >= 'A' && c <= 'Z')
+            digit = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            digit = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            digit = c - '0' + 52;
+        else if (c == '+')
+            digit = 62;
+        else if (c == '/')
+            digit = 63;
+        else
+            continue;  // padding
         value = value << 6 | digit;
         bits += 6;
         if (bits >= 8) {
@@ -65,19 +71,18 @@ std::vector<unsigned char> base64_decode(const std::string& text) {
 class Browser {
   public:
     Browser(const fs::path& profile, const fs::path& camera_y4m) {
-        std::vector<std::string> args = {
-            "chromium",
-            "--headless=new",
-            "--no-sandbox",  // the tests may run as root
-            "--disable-gpu",
-            "--no-first-run",
-            "--user-data-dir=" + profile.string(),
-            "--remote-debugging-port=0",
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            "--use-file-for-fake-video-capture=" + camera_y4m.string(),
-            "--window-size=1100,700",
-            "about:blank"};
+        std::vector<std::string> args = {"chromium",
+                                         "--headless=new",
+                                         "--no-sandbox",  // the tests may run as root
+                                         "--disable-gpu",
+                                         "--no-first-run",
+                                         "--user-data-dir=" + profile.string(),
+                                         "--remote-debugging-port=0",
+                                         "--use-fake-ui-for-media-stream",
+                                         "--use-fake-device-for-media-stream",
+                                         "--use-file-for-fake-video-capture=" + camera_y4m.string(),
+                                         "--window-size=1100,700",
+                                         "about:blank"};
         std::vector<char*> argv;
         for (auto& arg : args) argv.push_back(arg.data());
         argv.push_back(nullptr);
@@ -141,7 +146,8 @@ class DevTools {
     // Opens url in a new page and returns its session id.
     std::string open_page(const std::string& url) {
         const std::string target = call("Target.createTarget", {{"url", url}})["targetId"];
-        return call("Target.attachToTarget", {{"targetId", target}, {"flatten", true}})["sessionId"];
+        return call("Target.attachToTarget",
+                    {{"targetId", target}, {"flatten", true}})["sessionId"];
     }
 
     json evaluate(const std::string& session, const std::string& expression) {
@@ -169,15 +175,14 @@ TEST_CASE("the browser client swaps a fake camera through a real server", "[brow
         FAIL("chromium is not installed: run scripts/setup.sh (it installs Debian's chromium)");
     faceswap::test::TempDir dir;
     const fs::path camera = dir.path() / "camera.y4m";
-    REQUIRE(faceswap::test::run_command(
-                "ffmpeg -hide_banner -loglevel error -y -i " +
-                    (faceswap::test::media_dir() / "franck.mp4").string() + " -t 8 -pix_fmt yuv420p " +
-                    camera.string(),
-                nullptr) == 0);
+    REQUIRE(faceswap::test::run_command("ffmpeg -hide_banner -loglevel error -y -i " +
+                                            (faceswap::test::media_dir() / "franck.mp4").string() +
+                                            " -t 8 -pix_fmt yuv420p " + camera.string(),
+                                        nullptr) == 0);
 
-    faceswap::test::ServerProcess server(
-        {"--address", "127.0.0.1", "--port", "0", "--log-level", "warn", "--swap-model",
-         faceswap::paths::swap_model(), "--model-dir", faceswap::test::model_dir().string()});
+    faceswap::test::ServerProcess server({"--address", "127.0.0.1", "--port", "0", "--log-level",
+                                          "warn", "--swap-model", faceswap::paths::swap_model(),
+                                          "--model-dir", faceswap::test::model_dir().string()});
     Browser browser(dir.path() / "profile", camera);
     DevTools devtools(browser);
     const std::string page = devtools.open_page(
@@ -192,13 +197,14 @@ TEST_CASE("the browser client swaps a fake camera through a real server", "[brow
                    stats["fps"].get<double>() > 0;
         },
         std::chrono::seconds(15));
-    INFO("page message: " << devtools.evaluate(page, "document.getElementById('message').textContent"));
+    INFO("page message: " << devtools.evaluate(page,
+                                               "document.getElementById('message').textContent"));
     INFO("page stats: " << stats.dump());
     REQUIRE(swapping);
 
     std::printf("browser client: %.1f FPS, latency p50 %.1f ms, p95 %.1f ms, %d frames\n",
-                stats["fps"].get<double>(), stats["p50"].get<double>(),
-                stats["p95"].get<double>(), stats["frames"].get<int>());
+                stats["fps"].get<double>(), stats["p50"].get<double>(), stats["p95"].get<double>(),
+                stats["frames"].get<int>());
 
     // The two views as the page shows them (480x360 each, the 360x288 video letterboxed in both).
     const json shot = devtools.call("Page.captureScreenshot", {{"format", "png"}}, page);
@@ -211,8 +217,7 @@ TEST_CASE("the browser client swaps a fake camera through a real server", "[brow
         const json box = devtools.evaluate(
             page, std::string("(() => { const r = document.getElementById('") + id +
                       "').getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })()");
-        return cv::Rect(box[0].get<int>(), box[1].get<int>(), box[2].get<int>(),
-                        box[3].get<int>());
+        return cv::Rect(box[0].get<int>(), box[1].get<int>(), box[2].get<int>(), box[3].get<int>());
     };
     const cv::Mat camera_view = screen(pane("camera"));
     const cv::Mat swapped_view = screen(pane("swapped"));
@@ -241,16 +246,17 @@ TEST_CASE("the browser client swaps a fake camera through a real server", "[brow
         devtools.evaluate(page, "document.getElementById('start').click()");  // stop
         std::string output;
         faceswap::test::run_command(
-            std::string(FACESWAP_CLI) + " live --mode remote --server ws://127.0.0.1:" +
-                std::to_string(server.port()) + "/ --source demo --duration " +
-                std::to_string(seconds) + " --stats-interval " + std::to_string(seconds) +
-                " 2>&1 | grep -E 'FPS swapped|done'",
+            std::string(FACESWAP_CLI) +
+                " live --mode remote --server ws://127.0.0.1:" + std::to_string(server.port()) +
+                "/ --source demo --duration " + std::to_string(seconds) + " --stats-interval " +
+                std::to_string(seconds) + " 2>&1 | grep -E 'FPS swapped|done'",
             &output);
         std::printf("same server, %d s each, 2-core CPU\n", seconds);
-        std::printf("  browser client (Chromium, fake camera at franck.mp4's 25 FPS, 360x288): "
-                    "%.1f FPS, latency p50 %.1f ms, p95 %.1f ms, %d frames swapped\n",
-                    stats["fps"].get<double>(), stats["p50"].get<double>(),
-                    stats["p95"].get<double>(), stats["frames"].get<int>());
+        std::printf(
+            "  browser client (Chromium, fake camera at franck.mp4's 25 FPS, 360x288): "
+            "%.1f FPS, latency p50 %.1f ms, p95 %.1f ms, %d frames swapped\n",
+            stats["fps"].get<double>(), stats["p50"].get<double>(), stats["p95"].get<double>(),
+            stats["frames"].get<int>());
         std::printf("  native client (faceswap live --mode remote, the demo video at 360x288):\n%s",
                     output.c_str());
     }

@@ -33,27 +33,39 @@ struct StreamCounters {
     std::int64_t replaced = 0;  // pushed, then replaced by a newer frame before it was sent
 };
 
+// What `faceswap live` and the app hand swapped frames to: a stream, a virtual camera.
+class FrameOutput {
+  public:
+    virtual ~FrameOutput() = default;
+    virtual void push(const cv::Mat& bgr) = 0;  // the newest frame; never blocks
+    virtual std::string error() const = 0;      // "" while it runs, else why it stopped
+    virtual StreamCounters counters() const = 0;
+    virtual std::string name() const = 0;  // "udp://...", "virtual camera /dev/video4"
+    virtual void stop() = 0;
+};
+
 // The URL as ffmpeg is given it (a UDP one gets pkt_size=1316: seven TS packets per datagram),
 // or a MediaError whose message says what a stream address looks like.
 std::string checked_stream_url(const std::string& url);
 
-class StreamOutput {
+class StreamOutput : public FrameOutput {
   public:
     // Starts ffmpeg; throws MediaError when the address is malformed or ffmpeg cannot be run.
     // A destination ffmpeg cannot reach shows up in error() once it has tried.
     explicit StreamOutput(const StreamOptions& options);
-    ~StreamOutput();  // stops the stream
+    ~StreamOutput() override;  // stops the stream
     StreamOutput(const StreamOutput&) = delete;
     StreamOutput& operator=(const StreamOutput&) = delete;
 
     // The newest frame to send (BGR, any size: scaled to the stream's). Never blocks.
-    void push(const cv::Mat& bgr);
+    void push(const cv::Mat& bgr) override;
     // "" while the stream runs; otherwise one line saying why it stopped (ffmpeg's reason).
-    std::string error() const;
-    StreamCounters counters() const;
+    std::string error() const override;
+    StreamCounters counters() const override;
+    std::string name() const override { return url(); }
     const std::string& url() const;
     // Ends the stream: ffmpeg finishes and exits (killed if it has not within two seconds).
-    void stop();
+    void stop() override;
 
   private:
     struct Shared;
