@@ -36,6 +36,8 @@ DEBIAN_PACKAGES=(
   curl
   # the browser client's test: headless Chromium with a fake camera (tests/network/test_browser.cpp)
   chromium
+  # the PipeWire camera output, and its test (a private pipewire + wireplumber, pipewiresrc)
+  libpipewire-0.3-dev pipewire wireplumber gstreamer1.0-pipewire gstreamer1.0-tools
 )
 # Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's
 # npm package), so they are checked as commands and installed from Debian only when absent.

@@ -29,7 +29,9 @@ bool query(int fd, v4l2_capability& capability) {
     return ::ioctl(fd, VIDIOC_QUERYCAP, &capability) == 0;
 }
 
-unsigned char clamp_byte(int value) { return static_cast<unsigned char>(std::clamp(value, 0, 255)); }
+unsigned char clamp_byte(int value) {
+    return static_cast<unsigned char>(std::clamp(value, 0, 255));
+}
 
 }  // namespace
 
@@ -106,8 +108,10 @@ V4l2Output::V4l2Output(const VirtualCameraOptions& options) : shared_(std::make_
     if (!query(s.fd, capability) ||
         text_of(capability.driver, sizeof capability.driver) != kLoopbackDriver) {
         ::close(s.fd);
-        throw MediaError(s.device + " is not a v4l2loopback device (a real camera cannot be "
-                                    "written to); " + no_loopback_device_message());
+        throw MediaError(s.device +
+                         " is not a v4l2loopback device (a real camera cannot be "
+                         "written to); " +
+                         no_loopback_device_message());
     }
     v4l2_format format{};
     format.type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
@@ -136,17 +140,27 @@ V4l2Output::V4l2Output(const VirtualCameraOptions& options) : shared_(std::make_
             if (n == static_cast<ssize_t>(s.yuyv.size())) return std::string();
             // A full buffer (a reader that does not keep up) loses the frame, never the swap.
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) return std::string();
-            return "the virtual camera " + s.device + " stopped: " +
-                   (n < 0 ? std::string(std::strerror(errno)) : "short write");
+            return "the virtual camera " + s.device +
+                   " stopped: " + (n < 0 ? std::string(std::strerror(errno)) : "short write");
         });
 }
 
-V4l2Output::~V4l2Output() { stop(); }
+V4l2Output::~V4l2Output() {
+    stop();
+}
 
-void V4l2Output::push(const cv::Mat& bgr) { shared_->sender->push(bgr); }
-std::string V4l2Output::error() const { return shared_->sender->error(); }
-StreamCounters V4l2Output::counters() const { return shared_->sender->counters(); }
-const std::string& V4l2Output::device() const { return shared_->device; }
+void V4l2Output::push(const cv::Mat& bgr) {
+    shared_->sender->push(bgr);
+}
+std::string V4l2Output::error() const {
+    return shared_->sender->error();
+}
+StreamCounters V4l2Output::counters() const {
+    return shared_->sender->counters();
+}
+const std::string& V4l2Output::device() const {
+    return shared_->device;
+}
 
 void V4l2Output::stop() {
     if (shared_->stopped) return;

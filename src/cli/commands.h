@@ -133,6 +133,7 @@ struct LiveOptions {
     double file_fps = 0;               // a video file's pace (0: its own)
     std::vector<std::string> streams;  // udp:// or srt:// addresses
     std::string virtual_camera;        // a v4l2loopback device, "auto" for the first, "" none
+    bool pipewire_camera = false;      // publish a PipeWire camera node
     bool ai_mark = true;
     double duration_s = 0;  // 0: until Ctrl-C
     double stats_interval_s = 1;

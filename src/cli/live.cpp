@@ -21,6 +21,9 @@
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/capture/stream_output.h"
 #include "faceswap/capture/v4l2_output.h"
+#ifdef FACESWAP_HAVE_PIPEWIRE
+#include "faceswap/capture/pipewire_output.h"
+#endif
 #include "faceswap/clock.h"
 #include "faceswap/paths.h"
 #include "live_stats.h"
@@ -85,6 +88,18 @@ int run_live(const LiveOptions& options) {
         camera.fps = options.fps;
         camera.mark = options.ai_mark;
         open_output([&] { return std::make_unique<capture::V4l2Output>(camera); });
+    }
+    if (options.pipewire_camera) {
+#ifdef FACESWAP_HAVE_PIPEWIRE
+        capture::PipeWireCameraOptions camera;
+        camera.width = options.width;
+        camera.height = options.height;
+        camera.fps = options.fps;
+        camera.mark = options.ai_mark;
+        open_output([&] { return std::make_unique<capture::PipeWireOutput>(camera); });
+#else
+        std::fprintf(stderr, "warning: this build has no PipeWire (libpipewire-0.3-dev)\n");
+#endif
     }
 
     auto mailbox = std::make_shared<capture::FrameMailbox>();

@@ -385,6 +385,8 @@ int main(int argc, char** argv) {
                          "and VLC open udp://@:PORT");
     live_cmd->add_option("--virtual-camera", live.virtual_camera,
                          "write to a v4l2loopback camera: its /dev/videoN, or auto for the first");
+    live_cmd->add_flag("--pipewire", live.pipewire_camera,
+                       "publish a PipeWire camera node, \"faceswap camera\" (browsers, OBS)");
     live_cmd->add_flag(
         "--no-ai-mark", [&](std::int64_t) { live.ai_mark = false; },
         "Leave out the visible AI-generated mark on the outputs (the streams' metadata still "

@@ -6,12 +6,18 @@
 #include <opencv2/imgproc.hpp>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <string>
 #include <thread>
@@ -21,6 +27,8 @@
 #include "faceswap/capture/stream_output.h"
 #include "net_test_support.h"
 #include "test_support.h"
+
+extern char** environ;
 
 using faceswap::capture::checked_stream_url;
 using faceswap::capture::MediaError;
@@ -203,6 +211,40 @@ std::vector<cv::Mat> small_demo_frames(int count) {
     return frames;
 }
 
+// Frames from `from` on, received from an output of `faceswap live --source demo`: each one
+// matched to the input frame it came from shows that input outside the head, something else
+// inside the face (the swap), and the mark in the corner.
+void check_swapped_frames(const std::vector<cv::Mat>& frames, std::size_t from) {
+    const std::vector<cv::Mat> inputs = small_demo_frames(900);
+    // At 160x120: the inner face of franck.mp4 (eyes to chin), and the mark's corner.
+    const cv::Rect face(68, 38, 44, 56), corner(126, 110, 34, 10);
+    cv::Mat outside_mask(120, 160, CV_8U, cv::Scalar(255));
+    outside_mask(cv::Rect(45, 15, 85, 95)) = 0;  // the whole head, where the blend may reach
+    outside_mask(corner) = 0;
+    int checked = 0;
+    for (std::size_t i = from; i < frames.size(); i += 10) {
+        cv::Mat small;
+        cv::resize(frames[i], small, {160, 120}, 0, 0, cv::INTER_AREA);
+        // The input frame it came from: the one that matches best outside the head.
+        double best = 1e9;
+        std::size_t best_index = 0;
+        for (std::size_t k = 0; k < inputs.size(); ++k) {
+            cv::Mat difference;
+            cv::absdiff(small, inputs[k], difference);
+            const cv::Scalar mean = cv::mean(difference, outside_mask);
+            const double d = (mean[0] + mean[1] + mean[2]) / 3;
+            if (d < best) best = d, best_index = k;
+        }
+        const cv::Mat& input = inputs[best_index];
+        INFO("frame " << i << " matches input frame " << best_index
+                      << " outside the head: " << best);
+        CHECK(best < 4.0);
+        CHECK(mean_difference(small, input, face) > best + 4.0);
+        CHECK(mean_difference(small, input, corner) > 20.0);
+        ++checked;
+    }
+    CHECK(checked == static_cast<int>((frames.size() - from + 9) / 10));
+}
 }  // namespace
 
 // The headless path end to end: the demo video through the local engine and the demo model to
@@ -224,33 +266,111 @@ TEST_CASE("faceswap live streams swapped frames over UDP that ffmpeg decodes", "
     const std::vector<cv::Mat> frames = received.get();
     REQUIRE(frames.size() == 150);
 
-    const std::vector<cv::Mat> inputs = small_demo_frames(900);
-    // At 160x120: the inner face of franck.mp4 (eyes to chin), and the mark's corner.
-    const cv::Rect face(68, 38, 44, 56), corner(126, 110, 34, 10);
-    cv::Mat outside_mask(120, 160, CV_8U, cv::Scalar(255));
-    outside_mask(cv::Rect(45, 15, 85, 95)) = 0;  // the whole head, where the blend may reach
-    outside_mask(corner) = 0;
-    int checked = 0;
-    for (std::size_t i = 100; i < frames.size(); i += 10) {
-        cv::Mat small;
-        cv::resize(frames[i], small, {160, 120}, 0, 0, cv::INTER_AREA);
-        // The input frame it came from: the one that matches best outside the head.
-        double best = 1e9;
-        std::size_t best_index = 0;
-        for (std::size_t k = 0; k < inputs.size(); ++k) {
-            cv::Mat difference;
-            cv::absdiff(small, inputs[k], difference);
-            const cv::Scalar mean = cv::mean(difference, outside_mask);
-            const double d = (mean[0] + mean[1] + mean[2]) / 3;
-            if (d < best) best = d, best_index = k;
-        }
-        const cv::Mat& input = inputs[best_index];
-        INFO("frame " << i << " matches input frame " << best_index
-                      << " outside the head: " << best);
-        CHECK(best < 4.0);
-        CHECK(mean_difference(small, input, face) > best + 4.0);
-        CHECK(mean_difference(small, input, corner) > 20.0);
-        ++checked;
+    check_swapped_frames(frames, 100);
+}
+
+namespace {
+
+// A PipeWire session of the test's own: pipewire and wireplumber (which links streams to their
+// targets) on a private runtime directory and a private D-Bus session bus, killed at the end.
+class PipeWireSession {
+  public:
+    PipeWireSession() {
+        std::filesystem::permissions(dir_.path(), std::filesystem::perms::owner_all);
+        env_ = "XDG_RUNTIME_DIR=" + dir_.path().string();
+        std::vector<std::string> args = {"dbus-run-session", "--", "sh", "-c",
+                                         "pipewire & sleep 0.5; exec wireplumber"};
+        std::vector<char*> argv;
+        for (auto& arg : args) argv.push_back(arg.data());
+        argv.push_back(nullptr);
+        std::vector<std::string> environment = {env_};
+        for (char** e = environ; *e; ++e)
+            if (std::string(*e).rfind("XDG_RUNTIME_DIR=", 0) != 0) environment.push_back(*e);
+        std::vector<char*> envp;
+        for (auto& entry : environment) envp.push_back(entry.data());
+        envp.push_back(nullptr);
+        posix_spawnattr_t attributes;
+        posix_spawnattr_init(&attributes);
+        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);  // one group to kill
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        const std::string log = (dir_.path() / "session.log").string();
+        posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT, 0600);
+        posix_spawn_file_actions_adddup2(&actions, 1, 2);
+        REQUIRE(::posix_spawnp(&pid_, "dbus-run-session", &actions, &attributes, argv.data(),
+                               envp.data()) == 0);
+        posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attributes);
+        // Ready once wireplumber is a client of the daemon.
+        REQUIRE(faceswap::test::wait_until(
+            [&] { return listing("Client").find("\"WirePlumber\"") != std::string::npos; },
+            std::chrono::seconds(20)));
     }
-    CHECK(checked == 5);
+    ~PipeWireSession() {
+        ::kill(-pid_, SIGTERM);
+        int status = 0;
+        for (int i = 0; i < 50 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        ::kill(-pid_, SIGKILL);
+        ::waitpid(pid_, &status, WNOHANG);
+    }
+    // "XDG_RUNTIME_DIR=..." for commands that are to use this session.
+    const std::string& env() const { return env_; }
+    std::string listing(const std::string& type) const {
+        std::string output;
+        faceswap::test::run_command(env_ + " timeout 5 pw-cli ls " + type + " 2>/dev/null",
+                                    &output);
+        return output;
+    }
+
+  private:
+    faceswap::test::TempDir dir_;
+    std::string env_;
+    pid_t pid_ = -1;
+};
+
+}  // namespace
+
+// The PipeWire camera: faceswap live publishes the node, GStreamer's pipewiresrc (a real
+// PipeWire client, as browsers and OBS are) reads 150 frames from it.
+TEST_CASE("faceswap live publishes a PipeWire camera that pipewiresrc reads", "[live][pipewire]") {
+    PipeWireSession session;
+    auto live = std::async(std::launch::async, [&] {
+        std::string output;
+        const int status = faceswap::test::run_command(
+            session.env() + " OMP_WAIT_POLICY=PASSIVE timeout 120 " + FACESWAP_CLI +
+                " live --source demo --duration 14 --stats-interval 5 --pipewire 2>&1",
+            &output);
+        return std::pair{status, output};
+    });
+    REQUIRE(faceswap::test::wait_until(
+        [&] { return session.listing("Node").find("faceswap-camera") != std::string::npos; },
+        std::chrono::seconds(20)));
+    const std::string raw = (std::filesystem::temp_directory_path() /
+                             ("pipewire-frames-" + std::to_string(::getpid()) + ".raw"))
+                                .string();
+    const int read = faceswap::test::run_command(
+        session.env() +
+            " timeout 40 gst-launch-1.0 -q pipewiresrc target-object=faceswap-camera "
+            "num-buffers=150 ! videoconvert ! video/x-raw,format=BGR,width=640,height=480 ! "
+            "filesink location=" +
+            raw + " 2>&1",
+        nullptr);
+    const auto [status, output] = live.get();
+    INFO(output);
+    CHECK(read == 0);
+    CHECK(status == 0);
+    CHECK_THAT(output, Catch::Contains("PipeWire camera 'faceswap camera'"));
+    std::vector<cv::Mat> frames;
+    {
+        std::ifstream in(raw, std::ios::binary);
+        while (true) {
+            cv::Mat frame(480, 640, CV_8UC3);
+            if (!in.read(reinterpret_cast<char*>(frame.data), frame.total() * 3)) break;
+            frames.push_back(frame);
+        }
+    }
+    std::filesystem::remove(raw);
+    REQUIRE(frames.size() == 150);
+    check_swapped_frames(frames, 100);
 }

@@ -20,7 +20,8 @@ TEST_CASE("loopback discovery lists only devices whose driver is v4l2 loopback")
     std::ofstream(dir.path() / "null") << "";
     CHECK(find_loopback_devices(dir.path().string()).empty());
     // This machine's own /dev: whatever is there, every entry listed is a loopback device.
-    for (const auto& device : find_loopback_devices()) CHECK(device.path.rfind("/dev/video", 0) == 0);
+    for (const auto& device : find_loopback_devices())
+        CHECK(device.path.rfind("/dev/video", 0) == 0);
 }
 
 TEST_CASE("a virtual camera that cannot be opened says how to make one") {
@@ -29,8 +30,9 @@ TEST_CASE("a virtual camera that cannot be opened says how to make one") {
         CHECK_THROWS_WITH(V4l2Output(options), Catch::Contains("modprobe v4l2loopback"));
     }
     options.device = "/dev/null";
-    CHECK_THROWS_WITH(V4l2Output(options), Catch::Contains("/dev/null is not a v4l2loopback device") &&
-                                               Catch::Contains("modprobe"));
+    CHECK_THROWS_WITH(
+        V4l2Output(options),
+        Catch::Contains("/dev/null is not a v4l2loopback device") && Catch::Contains("modprobe"));
     options.device = "/nonexistent/video9";
     CHECK_THROWS_WITH(V4l2Output(options), Catch::Contains("cannot open the virtual camera"));
     options.device = "/dev/null";
@@ -40,7 +42,8 @@ TEST_CASE("a virtual camera that cannot be opened says how to make one") {
 
 TEST_CASE("BGR to YUYV gives the video-range values cameras send and decodes back") {
     std::vector<unsigned char> yuyv;
-    cv::Mat white(2, 2, CV_8UC3, cv::Scalar(255, 255, 255)), black(2, 2, CV_8UC3, cv::Scalar(0, 0, 0));
+    cv::Mat white(2, 2, CV_8UC3, cv::Scalar(255, 255, 255)),
+        black(2, 2, CV_8UC3, cv::Scalar(0, 0, 0));
     bgr_to_yuyv(white, yuyv);
     CHECK(std::vector<unsigned char>(yuyv.begin(), yuyv.begin() + 4) ==
           std::vector<unsigned char>{235, 128, 235, 128});
