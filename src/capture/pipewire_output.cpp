@@ -86,8 +86,10 @@ struct PipeWireOutput::Shared {
         if (plane.data != nullptr && plane.maxsize >= size && s->stride > 0) {
             std::lock_guard lock(s->frame_mutex);
             if (!s->pending.empty()) {
-                if (s->format == SPA_VIDEO_FORMAT_YUY2) bgr_to_yuyv(s->pending, s->converted);
-                else bgr_to_bgrx(s->pending, s->converted);
+                if (s->format == SPA_VIDEO_FORMAT_YUY2)
+                    bgr_to_yuyv(s->pending, s->converted);
+                else
+                    bgr_to_bgrx(s->pending, s->converted);
                 std::memcpy(plane.data, s->converted.data(), size);
             }
             plane.chunk->offset = 0;
@@ -172,8 +174,8 @@ PipeWireOutput::PipeWireOutput(const PipeWireCameraOptions& options)
     const spa_pod* params[1];
     params[0] = static_cast<const spa_pod*>(spa_pod_builder_add_object(
         &builder, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat, SPA_FORMAT_mediaType,
-        SPA_POD_Id(SPA_MEDIA_TYPE_video), SPA_FORMAT_mediaSubtype, SPA_POD_Id(SPA_MEDIA_SUBTYPE_raw),
-        SPA_FORMAT_VIDEO_format,
+        SPA_POD_Id(SPA_MEDIA_TYPE_video), SPA_FORMAT_mediaSubtype,
+        SPA_POD_Id(SPA_MEDIA_SUBTYPE_raw), SPA_FORMAT_VIDEO_format,
         SPA_POD_CHOICE_ENUM_Id(3, SPA_VIDEO_FORMAT_YUY2, SPA_VIDEO_FORMAT_YUY2,
                                SPA_VIDEO_FORMAT_BGRx),
         SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle(&size), SPA_FORMAT_VIDEO_framerate,
@@ -189,25 +191,34 @@ PipeWireOutput::PipeWireOutput(const PipeWireCameraOptions& options)
         throw MediaError("cannot publish the PipeWire camera: " +
                          std::string(std::strerror(-connected)));
     }
-    s.sender = std::make_unique<PacedSender>(
-        options.width, options.height, options.fps, options.mark, [&s](const cv::Mat& frame) {
-            {
-                std::lock_guard lock(s.frame_mutex);
-                frame.copyTo(s.pending);
-            }
-            pw_thread_loop_lock(s.loop);
-            std::string failure = s.failure;
-            if (failure.empty() && s.streaming) pw_stream_trigger_process(s.stream);
-            pw_thread_loop_unlock(s.loop);
-            return failure;
-        });
+    s.sender = std::make_unique<PacedSender>(options.width, options.height, options.fps,
+                                             options.mark, [&s](const cv::Mat& frame) {
+                                                 {
+                                                     std::lock_guard lock(s.frame_mutex);
+                                                     frame.copyTo(s.pending);
+                                                 }
+                                                 pw_thread_loop_lock(s.loop);
+                                                 std::string failure = s.failure;
+                                                 if (failure.empty() && s.streaming)
+                                                     pw_stream_trigger_process(s.stream);
+                                                 pw_thread_loop_unlock(s.loop);
+                                                 return failure;
+                                             });
 }
 
-PipeWireOutput::~PipeWireOutput() { stop(); }
+PipeWireOutput::~PipeWireOutput() {
+    stop();
+}
 
-void PipeWireOutput::push(const cv::Mat& bgr) { shared_->sender->push(bgr); }
-std::string PipeWireOutput::error() const { return shared_->sender->error(); }
-StreamCounters PipeWireOutput::counters() const { return shared_->sender->counters(); }
+void PipeWireOutput::push(const cv::Mat& bgr) {
+    shared_->sender->push(bgr);
+}
+std::string PipeWireOutput::error() const {
+    return shared_->sender->error();
+}
+StreamCounters PipeWireOutput::counters() const {
+    return shared_->sender->counters();
+}
 std::string PipeWireOutput::name() const {
     return "PipeWire camera '" + shared_->options.description + "' (node " +
            shared_->options.node_name + ")";
@@ -221,4 +232,3 @@ void PipeWireOutput::stop() {
 }
 
 }  // namespace faceswap::capture
-

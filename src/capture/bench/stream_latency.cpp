@@ -5,7 +5,10 @@
 // each decoded frame gives push-to-decoded latency. It includes the output's tick (up to one
 // frame interval), the encoder, the network stack and the receiver's demuxing and decoding.
 //
-//   faceswap-stream-bench [SECONDS] [FPS]      (default 20 s at 30 FPS)
+//   faceswap-stream-bench [SECONDS] [FPS] [udp|pipewire]   (default 20 s at 30 FPS, udp)
+//
+// pipewire: the PipeWire camera output instead, read by GStreamer's pipewiresrc (needs a
+// PipeWire session with a session manager, as on a desktop).
 #include <opencv2/core.hpp>
 
 #include <arpa/inet.h>
@@ -17,12 +20,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "faceswap/capture/stream_output.h"
+#ifdef FACESWAP_HAVE_PIPEWIRE
+#include "faceswap/capture/pipewire_output.h"
+#endif
 #include "faceswap/clock.h"
 #include "faceswap/stats.h"
 
@@ -63,17 +70,24 @@ int free_udp_port() {
 int main(int argc, char** argv) {
     const double seconds = argc > 1 ? std::atof(argv[1]) : 20;
     const double fps = argc > 2 ? std::atof(argv[2]) : 30;
+    const std::string kind = argc > 3 ? argv[3] : "udp";
     const int port = free_udp_port();
 
     std::mutex mutex;
     std::map<int, std::int64_t> pushed_at;  // frame number -> push time (us)
     std::vector<double> latencies_ms;
     std::int64_t decoded = 0;
+    const std::string timeout = "timeout " + std::to_string(static_cast<int>(seconds + 20));
     const std::string receiver =
-        "timeout " + std::to_string(static_cast<int>(seconds + 20)) +
-        " ffmpeg -hide_banner -loglevel fatal -fflags nobuffer -flags low_delay -probesize 32 "
-        "-analyzeduration 0 -threads 1 -i 'udp://127.0.0.1:" +
-        std::to_string(port) + "?timeout=5000000' -f rawvideo -pix_fmt bgr24 pipe:1";
+        kind == "pipewire"
+            ? timeout + " gst-launch-1.0 -q pipewiresrc target-object=faceswap-bench num-buffers=" +
+                  std::to_string(static_cast<int>((seconds - 1) * fps)) +
+                  " ! videoconvert ! "
+                  "video/x-raw,format=BGR,width=640,height=480 ! fdsink fd=1"
+            : timeout +
+                  " ffmpeg -hide_banner -loglevel fatal -fflags nobuffer -flags low_delay "
+                  "-probesize 32 -analyzeduration 0 -threads 1 -i 'udp://127.0.0.1:" +
+                  std::to_string(port) + "?timeout=5000000' -f rawvideo -pix_fmt bgr24 pipe:1";
     std::FILE* pipe = ::popen(receiver.c_str(), "r");
     if (!pipe) return 1;
     std::thread reader([&] {
@@ -89,14 +103,29 @@ int main(int argc, char** argv) {
             pushed_at.erase(found);
         }
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the receiver is listening
-
-    faceswap::capture::StreamOptions options;
-    options.url = "udp://127.0.0.1:" + std::to_string(port);
-    options.width = kWidth;
-    options.height = kHeight;
-    options.fps = fps;
-    faceswap::capture::StreamOutput stream(options);
+    std::unique_ptr<faceswap::capture::FrameOutput> output;
+    if (kind == "pipewire") {
+#ifdef FACESWAP_HAVE_PIPEWIRE
+        faceswap::capture::PipeWireCameraOptions options;
+        options.node_name = "faceswap-bench";
+        options.width = kWidth;
+        options.height = kHeight;
+        options.fps = fps;
+        output = std::make_unique<faceswap::capture::PipeWireOutput>(options);
+#else
+        std::fprintf(stderr, "this build has no PipeWire\n");
+        return 2;
+#endif
+    } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the receiver listens
+        faceswap::capture::StreamOptions options;
+        options.url = "udp://127.0.0.1:" + std::to_string(port);
+        options.width = kWidth;
+        options.height = kHeight;
+        options.fps = fps;
+        output = std::make_unique<faceswap::capture::StreamOutput>(options);
+    }
+    faceswap::capture::FrameOutput& stream = *output;
     cv::Mat frame(kHeight, kWidth, CV_8UC3, cv::Scalar(90, 120, 150));
     cv::randu(frame(cv::Rect(0, 40, kWidth, kHeight - 40)), 0, 255);  // something to encode
     const auto period = std::chrono::duration<double>(1.0 / fps);
@@ -125,12 +154,14 @@ int main(int argc, char** argv) {
                                      latencies_ms.end());
     const faceswap::stats::Summary s = faceswap::stats::summarize(steady);
     std::printf(
-        "stream output (MPEG-TS over UDP, 640x480, %.0f FPS pushed, %.0f s): %d frames "
-        "pushed, %lld sent, %lld decoded by ffmpeg, %zu matched\n",
+        "%s (640x480, %.0f FPS pushed, %.0f s): %d frames pushed, %lld sent, %lld "
+        "received, %zu matched\n",
+        kind == "pipewire" ? "PipeWire camera, read by GStreamer's pipewiresrc"
+                           : "stream output (MPEG-TS over UDP, decoded by ffmpeg)",
         fps, seconds, number - 1, static_cast<long long>(counters.sent),
         static_cast<long long>(decoded), latencies_ms.size());
     std::printf(
-        "  push-to-decoded latency  p50 %.1f ms  p95 %.1f ms  max %.1f ms  (one frame "
+        "  push-to-received latency  p50 %.1f ms  p95 %.1f ms  max %.1f ms  (one frame "
         "interval: %.1f ms)\n",
         s.p50, s.p95, s.max, 1000.0 / fps);
     return steady.empty() ? 1 : 0;
