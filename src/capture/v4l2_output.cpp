@@ -170,3 +170,39 @@ void V4l2Output::stop() {
 }
 
 }  // namespace faceswap::capture
+
+#ifdef FACESWAP_HAVE_PIPEWIRE
+#include "faceswap/capture/pipewire_output.h"
+#endif
+
+namespace faceswap::capture {
+
+std::unique_ptr<FrameOutput> open_virtual_camera(int width, int height, double fps, bool mark) {
+    // A loopback device exists only when the user made one for this: it comes first (call
+    // programs read /dev/video*); PipeWire next (browsers and OBS).
+    if (!find_loopback_devices().empty()) {
+        VirtualCameraOptions options;
+        options.width = width;
+        options.height = height;
+        options.fps = fps;
+        options.mark = mark;
+        return std::make_unique<V4l2Output>(options);
+    }
+#ifdef FACESWAP_HAVE_PIPEWIRE
+    try {
+        PipeWireCameraOptions options;
+        options.width = width;
+        options.height = height;
+        options.fps = fps;
+        options.mark = mark;
+        return std::make_unique<PipeWireOutput>(options);
+    } catch (const MediaError& e) {
+        throw MediaError("no virtual camera: " + std::string(e.what()) + "; and " +
+                         no_loopback_device_message());
+    }
+#else
+    throw MediaError("no virtual camera: " + no_loopback_device_message());
+#endif
+}
+
+}  // namespace faceswap::capture

@@ -27,6 +27,7 @@
 
 #include "faceswap/capture/frame_source.h"
 #include "faceswap/capture/media_reader.h"
+#include "faceswap/capture/v4l2_output.h"
 #include "faceswap/clock.h"
 #include "faceswap/net/model_store.h"
 #include "faceswap/paths.h"
@@ -206,6 +207,29 @@ void MainWindow::update_preview() {
     preview_sequence_ = frame->sequence;
     ++preview_frames_;
     preview_->show_image(image_of(frame), frame->capture_us);
+    // While nothing is swapped the virtual camera shows the camera: it never goes dark.
+    if (virtual_camera_ && !(backend_ && backend_->state() == BackendState::kRunning))
+        virtual_camera_->push(frame->bgr);
+}
+
+void MainWindow::toggle_virtual_camera() {
+    if (virtual_camera_) {
+        virtual_camera_->stop();
+        virtual_camera_.reset();
+    } else {
+        try {
+            const QSize size = capture_size();
+            virtual_camera_ = capture::open_virtual_camera(size.width() / 2 * 2, size.height(),
+                                                           capture_rate(), /*mark=*/true);
+            hide_message();
+        } catch (const capture::MediaError& e) {
+            show_message(QStringLiteral("The virtual camera could not start: %1")
+                             .arg(QString::fromStdString(e.what())));
+        }
+    }
+    camera_button_->setChecked(virtual_camera_ != nullptr);
+    save_settings();
+    update_status();
 }
 
 void MainWindow::toggle_swap() {
@@ -277,6 +301,12 @@ void MainWindow::on_swapped_frame() {
     last_swapped_ = frame;
     swapped_->show_image(frame->image, frame->capture_us);
     if (recorder_) recorder_->add(frame->image, frame->capture_us);
+    if (virtual_camera_) {
+        const QImage& image = frame->image;  // BGR888: a view, the output copies it
+        virtual_camera_->push(cv::Mat(image.height(), image.width(), CV_8UC3,
+                                      const_cast<uchar*>(image.constBits()),
+                                      static_cast<std::size_t>(image.bytesPerLine())));
+    }
 }
 
 StatsSnapshot MainWindow::stats() const {
@@ -290,6 +320,16 @@ void MainWindow::update_status() {
     if (!state_detail_.isEmpty() && state != BackendState::kStopped)
         text += QStringLiteral(" — ") + state_detail_;
     if (recorder_) text += QStringLiteral("  ● recording");
+    if (virtual_camera_) {
+        const std::string error = virtual_camera_->error();
+        if (error.empty()) {
+            text += QStringLiteral("  ● ") + QString::fromStdString(virtual_camera_->name());
+        } else {
+            show_message(QString::fromStdString(error));
+            virtual_camera_.reset();
+            camera_button_->setChecked(false);
+        }
+    }
     state_label_->setText(text);
     const char* colour = state == BackendState::kRunning        ? "#2e9d4f"
                          : state == BackendState::kFailed       ? "#c0392b"
@@ -378,6 +418,7 @@ void MainWindow::set_layout_single(bool single) {
 void MainWindow::closeEvent(QCloseEvent* event) {
     save_settings();
     if (recorder_) toggle_recording();
+    if (virtual_camera_) virtual_camera_->stop();
     QMainWindow::closeEvent(event);
 }
 

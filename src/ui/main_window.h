@@ -24,7 +24,8 @@ class QWidget;
 
 namespace faceswap::capture {
 class FrameSource;
-}
+class FrameOutput;
+}  // namespace faceswap::capture
 
 namespace faceswap::ui {
 
@@ -69,10 +70,14 @@ class MainWindow : public QMainWindow {
     std::int64_t preview_frames() const { return preview_frames_; }
     QString current_source() const;
     QString last_recording() const { return last_recording_; }  // its path, once finished
+    QPushButton* camera_button() const { return camera_button_; }
+    capture::FrameOutput* virtual_camera() const { return virtual_camera_.get(); }
 
   public slots:
     void toggle_swap();
     void toggle_recording();
+    // The virtual camera (a PipeWire node or a v4l2loopback device) on or off; remembered.
+    void toggle_virtual_camera();
     void use_demo_video();
 
   protected:
@@ -109,6 +114,7 @@ class MainWindow : public QMainWindow {
     RemoteBackend* remote_ = nullptr;
     SwapBackend* backend_ = nullptr;
     std::unique_ptr<Recorder> recorder_;
+    std::unique_ptr<capture::FrameOutput> virtual_camera_;
     std::shared_ptr<const SwappedFrame> last_swapped_;
     QString recording_path_, last_recording_;
     LiveStats stats_;
@@ -131,6 +137,7 @@ class MainWindow : public QMainWindow {
     QComboBox* direction_combo_ = nullptr;
     QPushButton* start_button_ = nullptr;
     QPushButton* record_button_ = nullptr;
+    QPushButton* camera_button_ = nullptr;
     QPushButton* layout_button_ = nullptr;
     QWidget* remote_fields_ = nullptr;
     QWidget* banner_ = nullptr;

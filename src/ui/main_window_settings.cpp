@@ -75,6 +75,11 @@ void MainWindow::load_settings() {
     rate_combo_->setCurrentIndex(rate_combo_->findData(rate));
     const bool single =
         settings_ && settings_->value(QStringLiteral("swapped_only"), false).toBool();
+    // The virtual camera as it was left; started once the window is up (a failure is a message).
+    if (settings_ && settings_->value(QStringLiteral("virtual_camera"), false).toBool())
+        QTimer::singleShot(0, this, [this] {
+            if (!virtual_camera_) toggle_virtual_camera();
+        });
     layout_button_->setChecked(single);
     if (settings_) restoreGeometry(settings_->value(QStringLiteral("geometry")).toByteArray());
 
@@ -97,6 +102,7 @@ void MainWindow::save_settings() const {
                         model_combo_->currentText());
     settings_->setValue(QStringLiteral("direction"), direction_combo_->currentData());
     settings_->setValue(QStringLiteral("swapped_only"), layout_button_->isChecked());
+    settings_->setValue(QStringLiteral("virtual_camera"), virtual_camera_ != nullptr);
     settings_->setValue(QStringLiteral("size"), capture_size());
     settings_->setValue(QStringLiteral("rate"), rate_combo_->currentData());
     settings_->setValue(QStringLiteral("geometry"), saveGeometry());

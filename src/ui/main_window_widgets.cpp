@@ -114,6 +114,13 @@ void MainWindow::build_ui() {
     record_button_ = new QPushButton(QStringLiteral("Record"));
     record_button_->setObjectName(QStringLiteral("recordButton"));
     record_button_->setToolTip(QStringLiteral("Record the swapped view to a video file (Ctrl+R)"));
+    camera_button_ = new QPushButton(QStringLiteral("Virtual camera"));
+    camera_button_->setObjectName(QStringLiteral("virtualCameraButton"));
+    camera_button_->setCheckable(true);
+    camera_button_->setToolTip(QStringLiteral(
+        "Offer the swapped view as a camera that call programs, browsers and OBS can pick: a "
+        "v4l2loopback device when there is one, else a PipeWire camera \"faceswap camera\". "
+        "Marked AI-generated."));
     layout_button_ = new QPushButton(QStringLiteral("Swapped only"));
     layout_button_->setCheckable(true);
     layout_button_->setToolTip(QStringLiteral("Show the swapped view alone, large (V)"));
@@ -131,6 +138,7 @@ void MainWindow::build_ui() {
     controls->addWidget(direction_combo_);
     controls->addStretch();
     controls->addWidget(layout_button_);
+    controls->addWidget(camera_button_);
     controls->addWidget(record_button_);
     controls->addWidget(start_button_);
     column->addLayout(controls);
@@ -182,6 +190,7 @@ void MainWindow::build_ui() {
             [this] { select_source_key(source_key_); });
     connect(start_button_, &QPushButton::clicked, this, &MainWindow::toggle_swap);
     connect(record_button_, &QPushButton::clicked, this, &MainWindow::toggle_recording);
+    connect(camera_button_, &QPushButton::clicked, this, &MainWindow::toggle_virtual_camera);
     connect(layout_button_, &QPushButton::toggled, this, &MainWindow::set_layout_single);
     connect(banner_demo_, &QPushButton::clicked, this, &MainWindow::use_demo_video);
     connect(banner_close, &QToolButton::clicked, this, &MainWindow::hide_message);

@@ -14,9 +14,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 
 #include "faceswap/capture/frame_source.h"
+#include "faceswap/capture/v4l2_output.h"
 #include "faceswap/engine.h"
 #include "faceswap/paths.h"
 #include "main_window.h"
@@ -329,4 +331,78 @@ TEST_CASE("Record writes the swapped view to a playable video with the AI-genera
     const double seconds = std::stod(output.substr(at + 9));
     CHECK(seconds > 1.5);
     CHECK(seconds < 4.0);
+}
+
+TEST_CASE("the virtual camera button says how to get one where there is none", "[gui]") {
+    if (!faceswap::capture::find_loopback_devices().empty()) {
+        WARN("this machine has a v4l2loopback device: the no-camera message is not tested");
+        return;
+    }
+    // A session without a PipeWire daemon: an empty runtime directory of our own.
+    faceswap::test::TempDir runtime;
+    const QByteArray saved = qgetenv("XDG_RUNTIME_DIR");
+    qputenv("XDG_RUNTIME_DIR", QByteArray::fromStdString(runtime.path().string()));
+    {
+        faceswap::ui::MainWindow window(app_options(QStringLiteral("local")));
+        window.show();
+        window.camera_button()->click();
+        CHECK_FALSE(window.camera_button()->isChecked());
+        CHECK(window.virtual_camera() == nullptr);
+        CHECK_THAT(window.message().toStdString(),
+                   Catch::Contains("virtual camera could not start") &&
+                       Catch::Contains("modprobe v4l2loopback"));
+#ifdef FACESWAP_HAVE_PIPEWIRE
+        CHECK_THAT(window.message().toStdString(), Catch::Contains("no PipeWire daemon"));
+#endif
+    }
+    if (saved.isEmpty())
+        qunsetenv("XDG_RUNTIME_DIR");
+    else
+        qputenv("XDG_RUNTIME_DIR", saved);
+}
+
+TEST_CASE("the virtual camera button publishes a PipeWire camera that pipewiresrc reads", "[gui]") {
+    if (!faceswap::capture::find_loopback_devices().empty()) {
+        WARN("this machine has a v4l2loopback device, which the button prefers");
+        return;
+    }
+    faceswap::test::PipeWireSession session;
+    const QByteArray saved = qgetenv("XDG_RUNTIME_DIR");
+    qputenv("XDG_RUNTIME_DIR", QByteArray::fromStdString(session.runtime_dir()));
+    {
+        faceswap::ui::MainWindow window(app_options(QStringLiteral("local")));
+        window.show();
+        window.camera_button()->click();
+        REQUIRE(window.camera_button()->isChecked());
+        REQUIRE(window.virtual_camera() != nullptr);
+        // The camera picture flows before the swap starts; then the swapped frames.
+        window.start_button()->click();
+        REQUIRE(wait_for(
+            [&] { return session.listing("Node").find("faceswap-camera") != std::string::npos; },
+            20000));
+        faceswap::test::TempDir dir;
+        const std::string raw = (dir.path() / "frames.raw").string();
+        auto read = std::async(std::launch::async, [&] {
+            return faceswap::test::run_command(
+                session.env() +
+                    " timeout 40 gst-launch-1.0 -q pipewiresrc target-object=faceswap-camera "
+                    "num-buffers=30 ! videoconvert ! video/x-raw,format=BGR ! filesink location=" +
+                    raw + " 2>&1",
+                nullptr);
+        });
+        // The window's event loop must run while GStreamer reads (frames come from it).
+        REQUIRE(wait_for(
+            [&] {
+                return read.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready;
+            },
+            45000));
+        CHECK(read.get() == 0);
+        CHECK(std::filesystem::file_size(raw) >= 30u * 640 * 480 * 3);
+        window.camera_button()->click();
+        CHECK(window.virtual_camera() == nullptr);
+    }
+    if (saved.isEmpty())
+        qunsetenv("XDG_RUNTIME_DIR");
+    else
+        qputenv("XDG_RUNTIME_DIR", saved);
 }

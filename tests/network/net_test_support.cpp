@@ -183,3 +183,66 @@ int ServerProcess::terminate() {
 }
 
 }  // namespace faceswap::test
+
+#include <fcntl.h>
+#include <spawn.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace faceswap::test {
+
+PipeWireSession::PipeWireSession() {
+    std::filesystem::permissions(dir_.path(), std::filesystem::perms::owner_all);
+    env_ = "XDG_RUNTIME_DIR=" + dir_.path().string();
+    std::vector<std::string> args = {"dbus-run-session", "--", "sh", "-c",
+                                     "pipewire & sleep 0.5; exec wireplumber"};
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> environment = {env_};
+    for (char** e = environ; *e; ++e)
+        if (std::string(*e).rfind("XDG_RUNTIME_DIR=", 0) != 0) environment.push_back(*e);
+    std::vector<char*> envp;
+    for (auto& entry : environment) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);  // one process group to kill
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    const std::string log = (dir_.path() / "session.log").string();
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT, 0600);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    pid_t pid = -1;
+    const int spawned =
+        ::posix_spawnp(&pid, "dbus-run-session", &actions, &attributes, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    if (spawned != 0)
+        throw std::runtime_error("cannot start dbus-run-session (scripts/setup.sh installs it)");
+    pid_ = pid;
+    if (!wait_until([&] { return listing("Client").find("\"WirePlumber\"") != std::string::npos; },
+                    std::chrono::seconds(20)))
+        throw std::runtime_error("pipewire and wireplumber did not come up within 20 s");
+}
+
+PipeWireSession::~PipeWireSession() {
+    if (pid_ <= 0) return;
+    ::kill(-pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 50 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::kill(-pid_, SIGKILL);
+    ::waitpid(pid_, &status, WNOHANG);
+}
+
+std::string PipeWireSession::listing(const std::string& type) const {
+    std::string output;
+    run_command(env_ + " timeout 5 pw-cli ls " + type + " 2>/dev/null", &output);
+    return output;
+}
+
+}  // namespace faceswap::test

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "server.h"
+#include "test_support.h"
 
 namespace faceswap::test {
 
@@ -85,6 +86,30 @@ class ServerProcess {
     int pid_ = -1;
     int stdout_fd_ = -1;
     std::uint16_t port_ = 0;
+};
+
+}  // namespace faceswap::test
+
+namespace faceswap::test {
+
+// A PipeWire session of the test's own: pipewire and wireplumber (which links streams to their
+// targets) on a private runtime directory and a private D-Bus session bus, killed at the end.
+class PipeWireSession {
+  public:
+    PipeWireSession();  // waits until wireplumber is a client of the daemon
+    ~PipeWireSession();
+    PipeWireSession(const PipeWireSession&) = delete;
+    PipeWireSession& operator=(const PipeWireSession&) = delete;
+    // "XDG_RUNTIME_DIR=..." for commands that are to use this session.
+    const std::string& env() const { return env_; }
+    std::string runtime_dir() const { return dir_.path().string(); }
+    // pw-cli's listing of the objects of a type ("Node", "Client").
+    std::string listing(const std::string& type) const;
+
+  private:
+    TempDir dir_;
+    std::string env_;
+    int pid_ = -1;
 };
 
 }  // namespace faceswap::test

@@ -269,72 +269,10 @@ TEST_CASE("faceswap live streams swapped frames over UDP that ffmpeg decodes", "
     check_swapped_frames(frames, 100);
 }
 
-namespace {
-
-// A PipeWire session of the test's own: pipewire and wireplumber (which links streams to their
-// targets) on a private runtime directory and a private D-Bus session bus, killed at the end.
-class PipeWireSession {
-  public:
-    PipeWireSession() {
-        std::filesystem::permissions(dir_.path(), std::filesystem::perms::owner_all);
-        env_ = "XDG_RUNTIME_DIR=" + dir_.path().string();
-        std::vector<std::string> args = {"dbus-run-session", "--", "sh", "-c",
-                                         "pipewire & sleep 0.5; exec wireplumber"};
-        std::vector<char*> argv;
-        for (auto& arg : args) argv.push_back(arg.data());
-        argv.push_back(nullptr);
-        std::vector<std::string> environment = {env_};
-        for (char** e = environ; *e; ++e)
-            if (std::string(*e).rfind("XDG_RUNTIME_DIR=", 0) != 0) environment.push_back(*e);
-        std::vector<char*> envp;
-        for (auto& entry : environment) envp.push_back(entry.data());
-        envp.push_back(nullptr);
-        posix_spawnattr_t attributes;
-        posix_spawnattr_init(&attributes);
-        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);  // one group to kill
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        const std::string log = (dir_.path() / "session.log").string();
-        posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT, 0600);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        REQUIRE(::posix_spawnp(&pid_, "dbus-run-session", &actions, &attributes, argv.data(),
-                               envp.data()) == 0);
-        posix_spawn_file_actions_destroy(&actions);
-        posix_spawnattr_destroy(&attributes);
-        // Ready once wireplumber is a client of the daemon.
-        REQUIRE(faceswap::test::wait_until(
-            [&] { return listing("Client").find("\"WirePlumber\"") != std::string::npos; },
-            std::chrono::seconds(20)));
-    }
-    ~PipeWireSession() {
-        ::kill(-pid_, SIGTERM);
-        int status = 0;
-        for (int i = 0; i < 50 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        ::kill(-pid_, SIGKILL);
-        ::waitpid(pid_, &status, WNOHANG);
-    }
-    // "XDG_RUNTIME_DIR=..." for commands that are to use this session.
-    const std::string& env() const { return env_; }
-    std::string listing(const std::string& type) const {
-        std::string output;
-        faceswap::test::run_command(env_ + " timeout 5 pw-cli ls " + type + " 2>/dev/null",
-                                    &output);
-        return output;
-    }
-
-  private:
-    faceswap::test::TempDir dir_;
-    std::string env_;
-    pid_t pid_ = -1;
-};
-
-}  // namespace
-
 // The PipeWire camera: faceswap live publishes the node, GStreamer's pipewiresrc (a real
 // PipeWire client, as browsers and OBS are) reads 150 frames from it.
 TEST_CASE("faceswap live publishes a PipeWire camera that pipewiresrc reads", "[live][pipewire]") {
-    PipeWireSession session;
+    faceswap::test::PipeWireSession session;
     auto live = std::async(std::launch::async, [&] {
         std::string output;
         const int status = faceswap::test::run_command(

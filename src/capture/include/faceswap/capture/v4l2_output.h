@@ -61,3 +61,12 @@ class V4l2Output : public FrameOutput {
 };
 
 }  // namespace faceswap::capture
+
+namespace faceswap::capture {
+
+// The app's "Virtual camera": a PipeWire camera node where this session has a PipeWire daemon
+// (browsers and OBS find it there), else the first v4l2loopback device (call programs read
+// /dev/video*). Throws MediaError naming what was tried and how to get one.
+std::unique_ptr<FrameOutput> open_virtual_camera(int width, int height, double fps, bool mark);
+
+}  // namespace faceswap::capture
