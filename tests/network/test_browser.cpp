@@ -70,7 +70,8 @@ std::vector<unsigned char> base64_decode(const std::string& text) {
 // Chromium, headless, with a fake camera; killed when the test ends.
 class Browser {
   public:
-    Browser(const fs::path& profile, const fs::path& camera_y4m) {
+    // ignore_certificate: for a server with the tests' self-signed certificate.
+    Browser(const fs::path& profile, const fs::path& camera_y4m, bool ignore_certificate) {
         std::vector<std::string> args = {"chromium",
                                          "--headless=new",
                                          "--no-sandbox",  // the tests may run as root
@@ -81,8 +82,9 @@ class Browser {
                                          "--use-fake-ui-for-media-stream",
                                          "--use-fake-device-for-media-stream",
                                          "--use-file-for-fake-video-capture=" + camera_y4m.string(),
-                                         "--window-size=1100,700",
-                                         "about:blank"};
+                                         "--window-size=1100,700"};
+        if (ignore_certificate) args.push_back("--ignore-certificate-errors");
+        args.push_back("about:blank");
         std::vector<char*> argv;
         for (auto& arg : args) argv.push_back(arg.data());
         argv.push_back(nullptr);
@@ -170,7 +172,12 @@ double mean_difference(const cv::Mat& a, const cv::Mat& b) {
 
 }  // namespace
 
-TEST_CASE("the browser client swaps a fake camera through a real server", "[browser]") {
+namespace {
+
+// Opens the page of a real server (https:// and wss:// with `tls`) in Chromium with the fake
+// camera and checks the page's figures and pixels; as a benchmark, compares with the native
+// client on the same server.
+void check_browser_client(bool tls) {
     if (std::system("command -v chromium > /dev/null 2>&1") != 0)
         FAIL("chromium is not installed: run scripts/setup.sh (it installs Debian's chromium)");
     faceswap::test::TempDir dir;
@@ -180,13 +187,21 @@ TEST_CASE("the browser client swaps a fake camera through a real server", "[brow
                                             " -t 8 -pix_fmt yuv420p " + camera.string(),
                                         nullptr) == 0);
 
-    faceswap::test::ServerProcess server({"--address", "127.0.0.1", "--port", "0", "--log-level",
-                                          "warn", "--swap-model", faceswap::paths::swap_model(),
-                                          "--model-dir", faceswap::test::model_dir().string()});
-    Browser browser(dir.path() / "profile", camera);
+    std::vector<std::string> args = {"--address",    "127.0.0.1",
+                                     "--port",       "0",
+                                     "--log-level",  "warn",
+                                     "--swap-model", faceswap::paths::swap_model(),
+                                     "--model-dir",  faceswap::test::model_dir().string()};
+    if (tls) {
+        const auto certificate = faceswap::test::make_test_certificate(dir.path().string());
+        args.insert(args.end(), {"--tls-cert", certificate.cert, "--tls-key", certificate.key});
+    }
+    faceswap::test::ServerProcess server(args);
+    Browser browser(dir.path() / "profile", camera, tls);
     DevTools devtools(browser);
-    const std::string page = devtools.open_page(
-        "http://127.0.0.1:" + std::to_string(server.port()) + "/?autostart=1&model=demo");
+    const std::string page = devtools.open_page(std::string(tls ? "https" : "http") +
+                                                "://127.0.0.1:" + std::to_string(server.port()) +
+                                                "/?autostart=1&model=demo");
 
     // Within 15 s the page shows swapped frames and its own figures.
     json stats;
@@ -211,7 +226,8 @@ TEST_CASE("the browser client swaps a fake camera through a real server", "[brow
     const auto png = base64_decode(shot["data"].get<std::string>());
     const cv::Mat screen = cv::imdecode(png, cv::IMREAD_COLOR);
     REQUIRE(screen.cols == 1100);
-    const fs::path screenshot = faceswap::test::source_dir() / "build" / "browser-client.png";
+    const fs::path screenshot = faceswap::test::source_dir() / "build" /
+                                (tls ? "browser-client-tls.png" : "browser-client.png");
     cv::imwrite(screenshot.string(), screen);
     const auto pane = [&](const char* id) {
         const json box = devtools.evaluate(
@@ -239,7 +255,8 @@ TEST_CASE("the browser client swaps a fake camera through a real server", "[brow
 
     // As a benchmark (FACESWAP_BROWSER_BENCH_SECONDS=N): N more seconds of the page, then the
     // native client (faceswap live --mode remote) on the same server for as long, and both.
-    if (const char* bench = std::getenv("FACESWAP_BROWSER_BENCH_SECONDS")) {
+    const char* bench = std::getenv("FACESWAP_BROWSER_BENCH_SECONDS");
+    if (bench && !tls) {
         const int seconds = std::atoi(bench);
         std::this_thread::sleep_for(std::chrono::seconds(seconds));
         stats = devtools.evaluate(page, "window.faceswapStats");
@@ -260,4 +277,14 @@ TEST_CASE("the browser client swaps a fake camera through a real server", "[brow
         std::printf("  native client (faceswap live --mode remote, the demo video at 360x288):\n%s",
                     output.c_str());
     }
+}
+
+}  // namespace
+
+TEST_CASE("the browser client swaps a fake camera through a real server", "[browser]") {
+    check_browser_client(/*tls=*/false);
+}
+
+TEST_CASE("the browser client works over https and wss", "[browser]") {
+    check_browser_client(/*tls=*/true);
 }
