@@ -39,12 +39,6 @@ void on_signal(int) {
     interrupted = true;
 }
 
-// The frame as the outputs take it: a view of the QImage's pixels (BGR888), not a copy.
-cv::Mat bgr_view(const QImage& image) {
-    return cv::Mat(image.height(), image.width(), CV_8UC3, const_cast<uchar*>(image.constBits()),
-                   static_cast<std::size_t>(image.bytesPerLine()));
-}
-
 }  // namespace
 
 int run_live(const LiveOptions& options) {
@@ -147,7 +141,7 @@ int run_live(const LiveOptions& options) {
         if (!frame) return;
         ++swapped_frames;
         stats.record(frame->capture_us, clock::now_us());
-        const cv::Mat view = bgr_view(frame->image);
+        const cv::Mat view = ui::bgr_view(frame->image);
         for (auto& stream : streams) stream->push(view);
     });
     QObject::connect(backend.get(), &ui::SwapBackend::stateChanged, &app,

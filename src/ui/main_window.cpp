@@ -301,12 +301,7 @@ void MainWindow::on_swapped_frame() {
     last_swapped_ = frame;
     swapped_->show_image(frame->image, frame->capture_us);
     if (recorder_) recorder_->add(frame->image, frame->capture_us);
-    if (virtual_camera_) {
-        const QImage& image = frame->image;  // BGR888: a view, the output copies it
-        virtual_camera_->push(cv::Mat(image.height(), image.width(), CV_8UC3,
-                                      const_cast<uchar*>(image.constBits()),
-                                      static_cast<std::size_t>(image.bytesPerLine())));
-    }
+    if (virtual_camera_) virtual_camera_->push(bgr_view(frame->image));
 }
 
 StatsSnapshot MainWindow::stats() const {

@@ -65,4 +65,9 @@ QImage bgr_image(const std::uint8_t* pixels, int width, int height, int stride) 
     return image;
 }
 
+cv::Mat bgr_view(const QImage& image) {
+    return cv::Mat(image.height(), image.width(), CV_8UC3, const_cast<uchar*>(image.constBits()),
+                   static_cast<std::size_t>(image.bytesPerLine()));
+}
+
 }  // namespace faceswap::ui

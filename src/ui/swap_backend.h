@@ -73,5 +73,8 @@ class SwapBackend : public QObject {
 
 // Wraps engine output (tightly packed BGR) in a QImage that owns a copy.
 QImage bgr_image(const std::uint8_t* pixels, int width, int height, int stride);
+// The other way: a view of a BGR888 QImage's pixels as a cv::Mat (no copy; the image must live
+// as long as the view), for the outputs, which copy what they are pushed.
+cv::Mat bgr_view(const QImage& image);
 
 }  // namespace faceswap::ui

@@ -276,13 +276,9 @@ std::int64_t storage_element_size(const std::string& type) {
 
 class PickleReader {
   public:
-    // storage_folder: where this pickle's tensors keep their bytes ("data/" for data.pkl).
-    PickleReader(const std::string& name, const std::string& bytes, const Directory& directory,
-                 std::string storage_folder)
-        : name_(name),
-          bytes_(bytes),
-          directory_(directory),
-          storage_folder_(std::move(storage_folder)) {}
+    // Reads data.pkl, whose tensors keep their bytes in data/ (kStorageFolder).
+    PickleReader(const std::string& name, const std::string& bytes, const Directory& directory)
+        : name_(name), bytes_(bytes), directory_(directory) {}
 
     // The value the pickle holds.
     ValueRef run() {
@@ -395,7 +391,6 @@ class PickleReader {
     // ("storage", torch.<Type>Storage, key, device, element count): the record data/<key>.
     void persistent_id() {
         const ValueRef id = pop();
-        if (storage_folder_.empty()) fail("a tensor where none belongs");
         const auto& items = id->items;
         if (id->kind != Value::Kind::kTuple || items.size() != 5 ||
             items[0]->kind != Value::Kind::kString || items[0]->text != "storage" ||
@@ -406,7 +401,7 @@ class PickleReader {
         const std::int64_t element_size = storage_element_size(type);
         if (element_size == 0 || items[1]->text.rfind("torch ", 0) != 0)
             fail("a storage of unknown type");
-        const std::string record_name = storage_folder_ + items[2]->text;
+        const std::string record_name = kStorageFolder + items[2]->text;
         const auto record = directory_.records.find(record_name);
         if (record == directory_.records.end() || !is_tensor_record(record_name))
             fail("a tensor whose record " + record_name + " is missing");
@@ -630,7 +625,7 @@ class PickleReader {
     const std::string& name_;
     const std::string& bytes_;
     const Directory& directory_;
-    const std::string storage_folder_;
+    static constexpr const char* kStorageFolder = "data/";
     std::size_t at_ = 0;
     std::size_t opcode_at_ = 0;
     std::vector<ValueRef> stack_;
@@ -675,8 +670,7 @@ ModuleArchive ModuleArchive::open(const std::string& path) {
     if (pickle->second.compressed) refuse("its data.pkl is compressed; writers store it");
     const std::string bytes = file.read(pickle->second.data_offset, pickle->second.stored_size);
     // Structure first (safe on any bytes, and its errors say more), then the checksum.
-    const ValueRef module =
-        PickleReader(directory.prefix + "data.pkl", bytes, directory, "data/").run();
+    const ValueRef module = PickleReader(directory.prefix + "data.pkl", bytes, directory).run();
     if (!crc_matches(bytes.data(), bytes.size(), pickle->second.crc))
         refuse("its data.pkl is damaged (CRC-32 mismatch)");
     if (module->kind != Value::Kind::kObject) refuse("data.pkl holds no module");
