@@ -70,6 +70,10 @@ struct TrainOptions {
     // off with learning-rate dropout; 1 keeps the warp on throughout.
     double warp_until = 0.6;
     float lr_dropout = 0.3f;
+    // From this fraction of the run on (1 = never), the sharpen phase adds a patch
+    // discriminator of weight gan_weight (TrainPhase::gan_weight).
+    double gan_from = 1.0;
+    float gan_weight = 0.1f;
     std::string time_budget;  // "2h30m": train for this long (quality checks not counted)
     // Quality checks on held-out frames of A (empty eval_video: none).
     std::string eval_video, eval_frames;  // a video and "START:END" of it

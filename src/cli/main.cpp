@@ -218,6 +218,15 @@ int main(int argc, char** argv) {
         ->add_option("--lr-dropout", train.lr_dropout,
                      "After the warp phase: probability each weight update is applied")
         ->check(CLI::Range(0.01, 1.0));
+    train_cmd
+        ->add_option("--gan-from", train.gan_from,
+                     "Fraction of the run from which a patch discriminator sharpens the faces "
+                     "(GAN phase; at or after --warp-until; 1 = no GAN phase)")
+        ->check(CLI::Range(0.0, 1.0));
+    train_cmd
+        ->add_option("--gan-weight", train.gan_weight,
+                     "Weight of the discriminator's term in the GAN phase")
+        ->check(CLI::Range(0.001, 10.0));
     train_cmd->add_option("--eval-video", train.eval_video,
                           "Held-out video of A: score the model on it while training");
     train_cmd->add_option("--eval-frames", train.eval_frames,

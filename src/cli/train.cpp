@@ -446,8 +446,14 @@ int run_train(const TrainOptions& options) {
     } catch (const Error& e) {
         throw std::runtime_error(std::string("--time-budget: ") + e.what());
     }
-    const TrainSchedule schedule = TrainSchedule::sharpening(
-        options.warp_until, options.config.warp_amount, options.lr_dropout);
+    TrainSchedule schedule;
+    try {
+        schedule =
+            TrainSchedule::sharpening(options.warp_until, options.config.warp_amount,
+                                      options.lr_dropout, options.gan_from, options.gan_weight);
+    } catch (const Error& e) {
+        throw std::runtime_error(e.what());
+    }
 
     // Held-out frames first: a bad eval video fails before minutes of loading.
     std::unique_ptr<QualityCheck> quality;
@@ -484,8 +490,18 @@ int run_train(const TrainOptions& options) {
     const std::string preview_path = options.out + ".preview.png";
     const std::string quality_path = options.out + ".quality.csv";
     const std::string chart_path = options.out + ".quality.png";
-    std::ofstream log(options.out + ".log.csv", std::ios::app);
-    if (log.tellp() == 0) log << "step,seconds,total,face_a,face_b,mask_a,mask_b\n";
+    // The loss log; logs begun before the GAN phase existed keep their seven columns.
+    const std::string log_path = options.out + ".log.csv";
+    bool log_has_gan_columns = true;
+    {
+        std::ifstream existing(log_path);
+        std::string header;
+        if (std::getline(existing, header))
+            log_has_gan_columns = header.find("adversarial") != std::string::npos;
+    }
+    std::ofstream log(log_path, std::ios::app);
+    if (log.tellp() == 0)
+        log << "step,seconds,total,face_a,face_b,mask_a,mask_b,adversarial,discriminator\n";
 
     // Training time of earlier runs of this model, so the quality curve continues.
     std::vector<QualityRow> quality_rows = read_quality_log(quality_path);
@@ -540,9 +556,13 @@ int run_train(const TrainOptions& options) {
 
     auto enter_phase = [&](const TrainPhase& phase) {
         trainer->set_phase(phase);
-        std::fprintf(stderr, "\nphase '%s' from step %lld: warp %.2f, lr dropout %.2f\n",
-                     phase.name.c_str(), static_cast<long long>(trainer->steps()),
-                     phase.warp_amount, phase.lr_dropout);
+        std::fprintf(
+            stderr, "\nphase '%s' from step %lld: warp %.2f, lr dropout %.2f%s\n",
+            phase.name.c_str(), static_cast<long long>(trainer->steps()), phase.warp_amount,
+            phase.lr_dropout,
+            phase.gan_weight > 0
+                ? (", patch discriminator at weight " + csv_number(phase.gan_weight)).c_str()
+                : "");
     };
     enter_phase(schedule.at(0.0));
 
@@ -595,6 +615,7 @@ int run_train(const TrainOptions& options) {
             time_sums.loss_ms += losses.loss_ms;
             time_sums.backward_ms += losses.backward_ms;
             time_sums.update_ms += losses.update_ms;
+            time_sums.discriminator_ms += losses.discriminator_ms;
             ++timed_steps;
         }
         // An exponential average makes the printed loss readable; the log keeps raw values.
@@ -603,14 +624,22 @@ int run_train(const TrainOptions& options) {
         smoothed.total += k * (losses.total - smoothed.total);
         smoothed.face_a += k * (losses.face_a - smoothed.face_a);
         smoothed.face_b += k * (losses.face_b - smoothed.face_b);
+        smoothed.adversarial += k * (losses.adversarial - smoothed.adversarial);
+        smoothed.discriminator += k * (losses.discriminator - smoothed.discriminator);
         const std::int64_t step = trainer->steps();
         const double seconds = training_wall();
         log << step << ',' << seconds << ',' << losses.total << ',' << losses.face_a << ','
-            << losses.face_b << ',' << losses.mask_a << ',' << losses.mask_b << std::endl;
-        char note[160];
-        std::snprintf(note, sizeof note, "step %lld %s loss %.4f (A %.4f B %.4f) %s",
+            << losses.face_b << ',' << losses.mask_a << ',' << losses.mask_b;
+        if (log_has_gan_columns) log << ',' << losses.adversarial << ',' << losses.discriminator;
+        log << std::endl;
+        char gan_note[64] = "";
+        if (trainer->phase().gan_weight > 0)
+            std::snprintf(gan_note, sizeof gan_note, " G %.3f D %.3f", smoothed.adversarial,
+                          smoothed.discriminator);
+        char note[224];
+        std::snprintf(note, sizeof note, "step %lld %s loss %.4f (A %.4f B %.4f%s) %s",
                       static_cast<long long>(step), trainer->phase().name.c_str(), smoothed.total,
-                      smoothed.face_a, smoothed.face_b, bar_note.c_str());
+                      smoothed.face_a, smoothed.face_b, gan_note, bar_note.c_str());
         progress.update_fraction(progress_fraction(), step - first_step, note);
         if (options.preview_every > 0 && step % options.preview_every == 0)
             write_preview(*trainer, options.preview_rows, preview_path);
@@ -625,12 +654,12 @@ int run_train(const TrainOptions& options) {
         const double n = static_cast<double>(timed_steps);
         std::fprintf(stderr,
                      "ms per step (mean of %lld): batches %.0f, forward %.0f, losses %.0f, "
-                     "backward %.0f, update %.0f, total %.0f\n",
+                     "backward %.0f, update %.0f, discriminator %.0f, total %.0f\n",
                      static_cast<long long>(timed_steps), time_sums.sample_ms / n,
                      time_sums.forward_ms / n, time_sums.loss_ms / n, time_sums.backward_ms / n,
-                     time_sums.update_ms / n,
+                     time_sums.update_ms / n, time_sums.discriminator_ms / n,
                      (time_sums.sample_ms + time_sums.forward_ms + time_sums.loss_ms +
-                      time_sums.backward_ms + time_sums.update_ms) /
+                      time_sums.backward_ms + time_sums.update_ms + time_sums.discriminator_ms) /
                          n);
     }
     save(stop_requested ? "interrupted" : "done");

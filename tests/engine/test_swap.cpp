@@ -1,8 +1,10 @@
 // The swap model on real faces: training, saving, exact resume, refusing bad input and files,
 // and the swapper changing the face while leaving the rest of the frame alone.
 #include <catch2/catch.hpp>
+
 #include <opencv2/videoio.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -82,6 +84,41 @@ TEST_CASE("resuming continues exactly where training stopped") {
     CHECK(resumed->steps() == 2);
     CHECK(resumed->step().total == Approx(uninterrupted_3).epsilon(1e-5));
     CHECK(resumed->step().total == Approx(uninterrupted_4).epsilon(1e-5));
+}
+
+TEST_CASE("the GAN phase trains a discriminator that the checkpoint keeps for an exact resume") {
+    test::TempDir dir;
+    const std::string path = (dir.path() / "m.fsmodel").string();
+    TrainPhase gan;
+    gan.name = "gan";
+    gan.warp_amount = 0.0f;
+    gan.gan_weight = 0.1f;
+    auto trainer = Trainer::create(test::tiny_train_config(), faces_a(), faces_b());
+    const TrainLosses plain = trainer->step();
+    CHECK(plain.adversarial == 0);
+    CHECK(plain.discriminator == 0);
+    trainer->set_phase(gan);
+    const TrainLosses first = trainer->step();
+    // A fresh discriminator can tell nothing apart: both losses near ln 2 per label.
+    CHECK(first.adversarial == Approx(std::log(2.0)).margin(0.3));
+    CHECK(first.discriminator == Approx(2 * std::log(2.0)).margin(0.5));
+    CHECK(first.total == Approx(first.face_a + first.face_b + first.mask_a + first.mask_b +
+                                0.1 * first.adversarial)
+                             .epsilon(1e-6));
+    trainer->save(path);
+    const TrainLosses uninterrupted_3 = trainer->step();
+    const TrainLosses uninterrupted_4 = trainer->step();
+
+    auto resumed = Trainer::resume(path, test::tiny_train_config(), faces_a(), faces_b());
+    resumed->set_phase(gan);
+    const TrainLosses resumed_3 = resumed->step();
+    const TrainLosses resumed_4 = resumed->step();
+    CHECK(resumed_3.total == Approx(uninterrupted_3.total).epsilon(1e-5));
+    CHECK(resumed_3.discriminator == Approx(uninterrupted_3.discriminator).epsilon(1e-5));
+    CHECK(resumed_4.adversarial == Approx(uninterrupted_4.adversarial).epsilon(1e-5));
+    CHECK(resumed_4.discriminator == Approx(uninterrupted_4.discriminator).epsilon(1e-5));
+    // The model file itself holds only the generator: it loads as any swap model.
+    CHECK(SwapModel::load(path, test::test_config())->info().training_steps == 2);
 }
 
 TEST_CASE("training refuses too few faces and face sets that do not fit the model") {

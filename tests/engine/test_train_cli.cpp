@@ -234,14 +234,22 @@ TEST_CASE("a time-budgeted run moves through its phases and scores held-out fram
     faceswap::test::TempDir dir;
     const fs::path model = dir.path() / "m.fsmodel";
     std::string output;
-    const int code =
-        run_command(train_command(model, "--time-budget 40s --warp-until 0.5 --eval-every 15" +
-                                             eval_flags("300:340")),
-                    &output);
+    const int code = run_command(train_command(model,
+                                               "--time-budget 40s --warp-until 0.5 --gan-from 0.75 "
+                                               "--eval-every 15" +
+                                                   eval_flags("300:340")),
+                                 &output);
     INFO(output);
     REQUIRE(code == 0);
     CHECK_THAT(output, Catch::Contains("phase 'warp' from step 0"));
     CHECK_THAT(output, Catch::Contains("phase 'sharpen' from step"));
+    CHECK_THAT(output, Catch::Contains("phase 'gan' from step") &&
+                           Catch::Contains("patch discriminator at weight 0.1"));
+    const auto losses = lines_of(model.string() + ".log.csv");
+    REQUIRE(losses.size() > 3);
+    CHECK(losses[0] == "step,seconds,total,face_a,face_b,mask_a,mask_b,adversarial,discriminator");
+    // The last step was a GAN step: its discriminator loss is logged and positive.
+    CHECK(std::stod(losses.back().substr(losses.back().rfind(',') + 1)) > 0);
     CHECK_THAT(output, Catch::Contains("quality (start, step 0"));
     CHECK_THAT(output, Catch::Contains("quality (end"));
     CHECK_THAT(output, Catch::Contains("mouth r") && Catch::Contains("of the bar"));
@@ -256,9 +264,11 @@ TEST_CASE("a time-budgeted run moves through its phases and scores held-out fram
 
     // Resumed, the curve continues: the new rows start where the old time axis ended.
     output.clear();
-    REQUIRE(run_command(train_command(model, "--resume --time-budget 20s --warp-until 0" +
-                                                 eval_flags("300:340")),
-                        &output) == 0);
+    const int resumed = run_command(
+        train_command(model, "--resume --time-budget 30s --warp-until 0" + eval_flags("300:340")),
+        &output);
+    INFO(output);
+    REQUIRE(resumed == 0);
     const auto more = lines_of(model.string() + ".quality.csv");
     REQUIRE(more.size() >= rows.size() + 2);
     auto wall_of = [](const std::string& row) {
@@ -316,6 +326,11 @@ TEST_CASE("train refuses bad budgets, held-out frames without faces and mismatch
     CHECK(run_command(train_command(model, "--resume --steps 4 --init-from " + quoted(model)),
                       &output) == 1);
     CHECK_THAT(output, Catch::Contains("--init-from starts a new model"));
+    // A GAN phase while the input is still warped.
+    output.clear();
+    CHECK(run_command(train_command(model, "--resume --steps 4 --warp-until 0.6 --gan-from 0.3"),
+                      &output) == 1);
+    CHECK_THAT(output, Catch::Contains("still warped") && Catch::Contains("--gan-from"));
     CHECK(file_bytes(model) == before);
 }
 

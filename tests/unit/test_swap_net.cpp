@@ -176,3 +176,21 @@ TEST_CASE("the sharpening recipe warps first, then trains without warp and with 
     CHECK(TrainSchedule::constant(0.5f).at(1.0).warp_amount == 0.5f);
     CHECK_THROWS_WITH(TrainSchedule::sharpening(0.5, 1.0f, 0.0f), Catch::Contains("dropout"));
 }
+
+TEST_CASE("a GAN phase follows the sharpen phase only when asked, never during the warp") {
+    CHECK(TrainSchedule::sharpening(0.6, 1.0f, 0.3f).at(1.0).gan_weight == 0.0f);
+    const TrainSchedule schedule = TrainSchedule::sharpening(0.4, 1.0f, 0.3f, 0.7, 0.1f);
+    REQUIRE(schedule.phases.size() == 3);
+    CHECK(schedule.at(0.5).name == "sharpen");
+    CHECK(schedule.at(0.5).gan_weight == 0.0f);
+    CHECK(schedule.at(0.7).name == "gan");
+    CHECK(schedule.at(1.0).gan_weight == Approx(0.1f));
+    CHECK(schedule.at(1.0).warp_amount == 0.0f);
+    CHECK(schedule.at(1.0).lr_dropout == Approx(0.3f));
+    // Resuming a formed model straight into the GAN phase: every phase starts at 0.
+    CHECK(TrainSchedule::sharpening(0.0, 1.0f, 0.3f, 0.0, 0.1f).at(0.0).name == "gan");
+    CHECK_THROWS_WITH(TrainSchedule::sharpening(0.6, 1.0f, 0.3f, 0.5, 0.1f),
+                      Catch::Contains("still warped"));
+    CHECK_THROWS_WITH(TrainSchedule::sharpening(0.6, 1.0f, 0.3f, 0.8, 0.0f),
+                      Catch::Contains("positive weight"));
+}

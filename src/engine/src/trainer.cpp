@@ -2,6 +2,9 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/module.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
 #include <torch/optim/adam.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
@@ -137,6 +140,38 @@ at::Tensor laplacian_pyramid_l1(const at::Tensor& x, const at::Tensor& y, int le
     return sum / levels;
 }
 
+// A patch discriminator (pix2pix's PatchGAN, at DeepFaceLab's default width of 16): three
+// stride-2 convolutions and two 3x3 ones give one logit per 8x8 block, each judging a window
+// of 54 px (an eye, a mouth corner at 256 px) as real or rendered. Training-only: it lives in
+// the .train checkpoint, never in the model file.
+class PatchDiscriminatorImpl : public torch::nn::Module {
+  public:
+    static constexpr int kDims = 16;
+    PatchDiscriminatorImpl() {
+        namespace nn = torch::nn;
+        auto conv = [](int in, int out, int kernel, int stride) {
+            return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(1));
+        };
+        auto leaky = [] { return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)); };
+        layers_ = register_module(
+            "layers",
+            nn::Sequential(conv(3, kDims, 4, 2), leaky(), conv(kDims, 2 * kDims, 4, 2), leaky(),
+                           conv(2 * kDims, 4 * kDims, 4, 2), leaky(),
+                           conv(4 * kDims, 4 * kDims, 3, 1), leaky(), conv(4 * kDims, 1, 3, 1)));
+    }
+    at::Tensor forward(const at::Tensor& faces) { return layers_->forward(faces); }
+
+  private:
+    torch::nn::Sequential layers_{nullptr};
+};
+TORCH_MODULE(PatchDiscriminator);
+
+// Binary cross-entropy of logits against an all-real (1) or all-rendered (0) label.
+at::Tensor patch_bce(const at::Tensor& logits, bool real) {
+    return at::binary_cross_entropy_with_logits(
+        logits, real ? at::ones_like(logits) : at::zeros_like(logits));
+}
+
 double uniform(at::Generator& gen, double lo, double hi) {
     return at::empty({1}, at::kDouble).uniform_(lo, hi, gen).item<double>();
 }
@@ -190,7 +225,8 @@ double parse_duration_seconds(const std::string& text) {
     return total;
 }
 
-TrainSchedule TrainSchedule::sharpening(double warp_until, float warp_amount, float lr_dropout) {
+TrainSchedule TrainSchedule::sharpening(double warp_until, float warp_amount, float lr_dropout,
+                                        double gan_from, float gan_weight) {
     TrainSchedule schedule;
     TrainPhase warp;
     warp.name = "warp";
@@ -206,6 +242,22 @@ TrainSchedule TrainSchedule::sharpening(double warp_until, float warp_amount, fl
         sharpen.lr_dropout = lr_dropout;
         schedule.phases.push_back(sharpen);
         schedule.starts.push_back(std::max(0.0, warp_until));
+    }
+    if (gan_from < 1.0) {
+        if (gan_from < warp_until)
+            throw Error(ErrorCode::kInvalidArgument,
+                        "invalid training schedule: the GAN phase cannot start while the "
+                        "input is still warped (--gan-from below --warp-until)");
+        if (!(gan_weight > 0))
+            throw Error(ErrorCode::kInvalidArgument,
+                        "invalid training schedule: a GAN phase needs a positive weight");
+        TrainPhase gan;
+        gan.name = "gan";
+        gan.warp_amount = 0.0f;
+        gan.lr_dropout = lr_dropout;
+        gan.gan_weight = gan_weight;
+        schedule.phases.push_back(gan);
+        schedule.starts.push_back(gan_from);
     }
     schedule.validate();
     return schedule;
@@ -233,6 +285,8 @@ void TrainSchedule::validate() const {
         check(phases[i].lr_dropout > 0 && phases[i].lr_dropout <= 1,
               "learning-rate dropout must be in (0, 1]");
         check(phases[i].learning_rate_scale > 0, "learning-rate scale must be positive");
+        check(phases[i].gan_weight >= 0 && phases[i].gan_weight <= 10,
+              "GAN weight must be 0 to 10");
     }
 }
 
@@ -241,6 +295,9 @@ struct Trainer::Impl {
     c10::Device device{c10::kCPU};
     std::shared_ptr<detail::SwapAutoencoder> net;
     std::unique_ptr<torch::optim::Adam> optimizer;
+    // Made when the first GAN phase begins (or restored from the checkpoint).
+    PatchDiscriminator discriminator{nullptr};
+    std::unique_ptr<torch::optim::Adam> discriminator_optimizer;
     DeviceFaceSet a, b;
     float coverage = 0;
     int64_t step = 0;
@@ -251,6 +308,13 @@ struct Trainer::Impl {
     void make_optimizer() {
         optimizer = std::make_unique<torch::optim::Adam>(
             net->parameters(), torch::optim::AdamOptions(config.learning_rate).betas({0.5, 0.999}));
+    }
+    void make_discriminator() {
+        discriminator = PatchDiscriminator();
+        discriminator->to(device);
+        discriminator_optimizer = std::make_unique<torch::optim::Adam>(
+            discriminator->parameters(),
+            torch::optim::AdamOptions(config.learning_rate).betas({0.5, 0.999}));
     }
     Batch sample(const DeviceFaceSet& set, at::Generator& gen) const;
     at::Tensor face_loss(const detail::DecodedFace& out, const Batch& batch, double* face,
@@ -441,6 +505,14 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& model_path, const Tr
             impl->make_optimizer();
             impl->optimizer->load(optimizer_state);
             impl->step = step.toInt();
+            torch::serialize::InputArchive discriminator, discriminator_state;
+            if (archive.try_read("discriminator", discriminator) &&
+                archive.try_read("discriminator_optimizer", discriminator_state)) {
+                impl->make_discriminator();
+                impl->discriminator->load(discriminator);
+                impl->discriminator->to(impl->device);
+                impl->discriminator_optimizer->load(discriminator_state);
+            }
         } catch (const std::exception& e) {
             std::string what = e.what();
             throw Error(ErrorCode::kModelCorrupt,
@@ -485,10 +557,26 @@ TrainLosses Trainer::step() {
         const detail::DecodedFace out_a = s.net->decode_a(code.narrow(0, 0, n));
         const detail::DecodedFace out_b = s.net->decode_b(code.narrow(0, n, n));
         lap(losses.forward_ms);
-        const at::Tensor total = s.face_loss(out_a, batch_a, &losses.face_a, &losses.mask_a) +
-                                 s.face_loss(out_b, batch_b, &losses.face_b, &losses.mask_b);
+        at::Tensor total = s.face_loss(out_a, batch_a, &losses.face_a, &losses.mask_a) +
+                           s.face_loss(out_b, batch_b, &losses.face_b, &losses.mask_b);
+        // The discriminator judges faces inside the loss region only: the background is the
+        // merge's business, not the decoder's.
+        at::Tensor rendered, real;
+        const bool adversarial = s.phase.gan_weight > 0;
+        if (adversarial) {
+            if (!s.discriminator) s.make_discriminator();
+            rendered = at::cat({out_a.rgb * batch_a.region, out_b.rgb * batch_b.region}, 0);
+            real = at::cat({batch_a.target * batch_a.region, batch_b.target * batch_b.region}, 0);
+            // The generator's term flows through the discriminator without training it.
+            for (auto& p : s.discriminator->parameters()) p.set_requires_grad(false);
+            const at::Tensor fooled = patch_bce(s.discriminator->forward(rendered), true);
+            for (auto& p : s.discriminator->parameters()) p.set_requires_grad(true);
+            losses.adversarial = fooled.item<double>();
+            total = total + s.phase.gan_weight * fooled;
+        }
         lap(losses.loss_ms);
-        losses.total = losses.face_a + losses.face_b + losses.mask_a + losses.mask_b;
+        losses.total = losses.face_a + losses.face_b + losses.mask_a + losses.mask_b +
+                       s.phase.gan_weight * losses.adversarial;
         if (!std::isfinite(losses.total))
             throw Error(ErrorCode::kInternal,
                         "training diverged (loss is not finite) at step " + std::to_string(s.step) +
@@ -515,6 +603,21 @@ TrainLosses Trainer::step() {
             }
         }
         lap(losses.update_ms);
+        if (adversarial) {
+            // One discriminator step on this step's rendered faces (detached) and real ones,
+            // in one batch.
+            const at::Tensor logits =
+                s.discriminator->forward(at::cat({rendered.detach(), real}, 0));
+            const int64_t half = rendered.size(0);
+            const at::Tensor d_loss =
+                patch_bce(logits.narrow(0, 0, half), false) +
+                patch_bce(logits.narrow(0, half, logits.size(0) - half), true);
+            losses.discriminator = d_loss.item<double>();
+            s.discriminator_optimizer->zero_grad();
+            d_loss.backward();
+            s.discriminator_optimizer->step();
+            lap(losses.discriminator_ms);
+        }
     } catch (const Error&) {
         throw;
     } catch (const std::exception& e) {
@@ -537,6 +640,10 @@ void Trainer::set_phase(const TrainPhase& phase) {
     for (auto& group : impl_->optimizer->param_groups())
         static_cast<torch::optim::AdamOptions&>(group.options())
             .lr(impl_->config.learning_rate * phase.learning_rate_scale);
+    if (impl_->discriminator_optimizer)
+        for (auto& group : impl_->discriminator_optimizer->param_groups())
+            static_cast<torch::optim::AdamOptions&>(group.options())
+                .lr(impl_->config.learning_rate);
 }
 const TrainPhase& Trainer::phase() const {
     return impl_->phase;
@@ -563,6 +670,13 @@ void Trainer::save(const std::string& path, bool half_precision) const {
     s.optimizer->save(optimizer_state);
     archive.write("model", weights);
     archive.write("optimizer", optimizer_state);
+    if (s.discriminator) {
+        torch::serialize::OutputArchive discriminator, discriminator_state;
+        s.discriminator->save(discriminator);
+        s.discriminator_optimizer->save(discriminator_state);
+        archive.write("discriminator", discriminator);
+        archive.write("discriminator_optimizer", discriminator_state);
+    }
     const std::string checkpoint = path + kCheckpointSuffix;
     detail::write_archive_atomically(archive, checkpoint, "checkpoint");
     detail::ModelMetadata metadata = s.metadata();

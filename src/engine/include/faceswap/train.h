@@ -54,16 +54,24 @@ struct TrainPhase {
     float lr_dropout = 1.0f;   // probability each weight's update is applied (1 = off);
                                // DeepFaceLab uses 0.3 once the face has formed
     double learning_rate_scale = 1.0;
+    // Weight of the adversarial term from a patch discriminator (0 = off). Faces an
+    // autoencoder reconstructs by L1 and SSIM alone settle for the mean of what could be
+    // there: a soft mask. A discriminator that tells real skin, eyelids and teeth from
+    // rendered ones, patch by patch, penalises exactly that softness (DeepFaceLab's
+    // "GAN power", about 0.1 once the face has formed).
+    float gan_weight = 0.0f;
 };
 
 // A recipe's phases over one run: phase i holds from starts[i] (a fraction of the run, by
 // wall-clock budget or by steps) until the next one starts. The default is the sharpening
-// recipe: random warp until warp_until, then warp off with learning-rate dropout.
+// recipe: random warp until warp_until, then warp off with learning-rate dropout, and from
+// gan_from on (1 = never) the same with a patch discriminator of weight gan_weight.
 struct TrainSchedule {
     std::vector<TrainPhase> phases;
     std::vector<double> starts;  // ascending, starts[0] == 0
     static TrainSchedule sharpening(double warp_until = 0.6, float warp_amount = 1.0f,
-                                    float lr_dropout = 0.3f);
+                                    float lr_dropout = 0.3f, double gan_from = 1.0,
+                                    float gan_weight = 0.1f);
     static TrainSchedule constant(float warp_amount);  // one phase, as before recipes
     const TrainPhase& at(double progress) const;       // progress 0..1
     void validate() const;
@@ -104,9 +112,13 @@ struct TrainLosses {
     double total = 0;
     double face_a = 0, face_b = 0;  // reconstruction (L1 + DSSIM + detail) of each identity
     double mask_a = 0, mask_b = 0;  // mask vs landmark hull
+    // With a GAN phase: the generator's adversarial loss (unweighted, both identities) and the
+    // discriminator's own loss (about 1.39 when it cannot tell real from rendered at all).
+    double adversarial = 0, discriminator = 0;
     // Where the step's time went (ms): batches and augmentation, forward pass, losses,
-    // backward pass, optimiser update (with learning-rate dropout).
-    double sample_ms = 0, forward_ms = 0, loss_ms = 0, backward_ms = 0, update_ms = 0;
+    // backward pass, optimiser update (with learning-rate dropout), discriminator step.
+    double sample_ms = 0, forward_ms = 0, loss_ms = 0, backward_ms = 0, update_ms = 0,
+           discriminator_ms = 0;
 };
 
 // An RGB24 image (the preview grid).
