@@ -428,7 +428,8 @@ TEST_CASE("the GPU suite runs end to end on the CPU at small sizes", "[slow]") {
         " DEVICE=cpu THREADS=2 STREAMS=1,2 RUN_SECONDS=1.5 WARMUP=0.5 MAX_BATCH=2 BUDGET_MS=0"
         " TRAIN_SECONDS=3 INIT= PYTHON=/usr/bin/python3"
         " TRAIN_ARGS='--resolution 64 --output-upscale 1 --encoder-dims 8 --bottleneck-dims 32"
-        " --inter-dims 16 --decoder-dims 8 --mask-dims 4 --batch 2 --threads 2' " +
+        " --inter-dims 16 --decoder-dims 8 --mask-dims 4 --batch 2 --threads 2"
+        " --warp-until 0.3 --gan-from 0.6' " +
         quoted(fs::path(FACESWAP_TEST_SOURCE_DIR) / "scripts" / "gpu-suite.sh");
     output.clear();
     const int code = run_command(command, &output);
@@ -440,6 +441,10 @@ TEST_CASE("the GPU suite runs end to end on the CPU at small sizes", "[slow]") {
                             Catch::Contains("single stream 1280x720") &&
                             Catch::Contains("steps/s"));
     CHECK_THAT(summary, !Catch::Contains("frames failed"));
+    // The engine-only trainer ran the whole recipe, its GAN phase included.
+    std::ifstream train_log(out / "train.log");
+    const std::string trained((std::istreambuf_iterator<char>(train_log)), {});
+    CHECK_THAT(trained, Catch::Contains("phase 'sharpen'") && Catch::Contains("phase 'gan'"));
     // Four sweep rows (1 and 2 streams, batching on and off), each with swapped frames.
     int rows = 0;
     std::istringstream lines(summary);

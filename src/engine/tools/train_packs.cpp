@@ -32,7 +32,8 @@ const char* kUsage =
     "  [--resume] [--init-from MODEL] [--resolution R] [--output-upscale 1|2]\n"
     "  [--encoder-dims N] [--bottleneck-dims N] [--inter-dims N] [--decoder-dims N]\n"
     "  [--mask-dims N] [--batch N] [--lr X] [--loss multiscale|classic] [--warp-until F]\n"
-    "  [--lr-dropout P] [--save-every N] [--half] [--device auto|cpu|cuda] [--threads N]\n";
+    "  [--lr-dropout P] [--gan-from F] [--gan-weight W] [--save-every N] [--half]\n"
+    "  [--device auto|cpu|cuda] [--threads N]\n";
 
 }  // namespace
 
@@ -58,6 +59,8 @@ int main(int argc, char** argv) {
                                                {"--loss", true},
                                                {"--warp-until", true},
                                                {"--lr-dropout", true},
+                                               {"--gan-from", true},
+                                               {"--gan-weight", true},
                                                {"--save-every", true},
                                                {"--half", false},
                                                {"--device", true},
@@ -116,9 +119,10 @@ int main(int argc, char** argv) {
             args.count("--time-budget") ? parse_duration_seconds(args["--time-budget"]) : 0;
         const auto total_steps = static_cast<std::int64_t>(number("--steps", 100000));
         const auto save_every = static_cast<std::int64_t>(number("--save-every", 1000));
-        const TrainSchedule schedule =
-            TrainSchedule::sharpening(number("--warp-until", 0.6), config.warp_amount,
-                                      static_cast<float>(number("--lr-dropout", 0.3)));
+        const TrainSchedule schedule = TrainSchedule::sharpening(
+            number("--warp-until", 0.6), config.warp_amount,
+            static_cast<float>(number("--lr-dropout", 0.3)), number("--gan-from", 1.0),
+            static_cast<float>(number("--gan-weight", 0.1)));
         const std::string out = args["--out"];
         const bool exists = std::filesystem::exists(out);
         if (exists && !args.count("--resume"))

