@@ -18,18 +18,18 @@ done
 [ -f "$model" ] || { echo "heldout-eval: no model at $model" >&2; exit 1; }
 mkdir -p .cache/heldout "$out"
 
-# Lossless cuts, so the scores see the frames exactly as the converter does.
-if [ ! -s .cache/heldout/franck_4000_4800.mkv ]; then
-  ffmpeg -v error -y -i "$M/franck.mp4" -vf 'select=gte(n\,4000)' -vsync 0 -c:v ffv1 \
-    .cache/heldout/franck_4000_4800.mkv.part.mkv
-  mv .cache/heldout/franck_4000_4800.mkv.part.mkv .cache/heldout/franck_4000_4800.mkv
-fi
-if [ ! -s .cache/heldout/cap13.mkv ]; then
-  ffmpeg -v error -y -i "$M/cap13_edit2.mp4" -c:v ffv1 .cache/heldout/cap13.mkv.part.mkv
-  mv .cache/heldout/cap13.mkv.part.mkv .cache/heldout/cap13.mkv
-fi
+# Lossless cuts, so the scores see the frames exactly as the converter does; made once, and
+# renamed into place only when complete.
+cut_once() {  # source dest [ffmpeg filter arguments...]
+  local source=$1 dest=$2; shift 2
+  [ -s "$dest" ] && return
+  ffmpeg -v error -y -i "$source" "$@" -c:v ffv1 "$dest.part.mkv"
+  mv "$dest.part.mkv" "$dest"
+}
+cut_once "$M/franck.mp4" .cache/heldout/franck_4000_4800.mkv -vf 'select=gte(n\,4000)' -vsync 0
+cut_once "$M/cap13_edit2.mp4" .cache/heldout/cap13.mkv
 
-run() {  # direction input ref-a-args... -- ref-b-args...
+run() {  # direction input eval-reference-arguments...
   local direction=$1 input=$2; shift 2
   local report="$out/$direction.txt"
   {

@@ -446,14 +446,9 @@ int run_train(const TrainOptions& options) {
     } catch (const Error& e) {
         throw std::runtime_error(std::string("--time-budget: ") + e.what());
     }
-    TrainSchedule schedule;
-    try {
-        schedule =
-            TrainSchedule::sharpening(options.warp_until, options.config.warp_amount,
-                                      options.lr_dropout, options.gan_from, options.gan_weight);
-    } catch (const Error& e) {
-        throw std::runtime_error(e.what());
-    }
+    const TrainSchedule schedule =
+        TrainSchedule::sharpening(options.warp_until, options.config.warp_amount,
+                                  options.lr_dropout, options.gan_from, options.gan_weight);
 
     // Held-out frames first: a bad eval video fails before minutes of loading.
     std::unique_ptr<QualityCheck> quality;

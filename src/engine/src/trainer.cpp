@@ -312,10 +312,13 @@ struct Trainer::Impl {
     TrainPhase phase;
     std::string initialisation_note;
 
-    void make_optimizer() {
-        optimizer = std::make_unique<torch::optim::Adam>(
-            net->parameters(), torch::optim::AdamOptions(config.learning_rate).betas({0.5, 0.999}));
+    // Adam as DCGAN and DeepFaceLab set it up (beta1 0.5), for the net and the discriminator.
+    static std::unique_ptr<torch::optim::Adam> adam(const std::vector<at::Tensor>& parameters,
+                                                    double learning_rate) {
+        return std::make_unique<torch::optim::Adam>(
+            parameters, torch::optim::AdamOptions(learning_rate).betas({0.5, 0.999}));
     }
+    void make_optimizer() { optimizer = adam(net->parameters(), config.learning_rate); }
     // The discriminator learns at a multiple of the generator's rate (the two time-scale
     // rule of Heusel et al.): at the same rate it trails a formed generator for hundreds of
     // steps, judging every patch a coin toss, and the GAN phase does nothing meanwhile.
@@ -325,9 +328,7 @@ struct Trainer::Impl {
     void make_discriminator() {
         discriminator = PatchDiscriminator();
         discriminator->to(device);
-        discriminator_optimizer = std::make_unique<torch::optim::Adam>(
-            discriminator->parameters(),
-            torch::optim::AdamOptions(discriminator_learning_rate()).betas({0.5, 0.999}));
+        discriminator_optimizer = adam(discriminator->parameters(), discriminator_learning_rate());
     }
     Batch sample(const DeviceFaceSet& set, at::Generator& gen) const;
     at::Tensor face_loss(const detail::DecodedFace& out, const Batch& batch, double* face,
@@ -538,9 +539,14 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& model_path, const Tr
         impl->make_optimizer();
         impl->step = info.training_steps;
     }
-    // Learning rate and batch size may change between runs.
+    // Learning rate and batch size may change between runs (the loaded optimiser states carry
+    // the old rates).
     for (auto& group : impl->optimizer->param_groups())
         static_cast<torch::optim::AdamOptions&>(group.options()).lr(config.learning_rate);
+    if (impl->discriminator_optimizer)
+        for (auto& group : impl->discriminator_optimizer->param_groups())
+            static_cast<torch::optim::AdamOptions&>(group.options())
+                .lr(impl->discriminator_learning_rate());
     impl->a = upload_set(a, impl->device);
     impl->b = upload_set(b, impl->device);
     return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
@@ -653,10 +659,6 @@ void Trainer::set_phase(const TrainPhase& phase) {
     for (auto& group : impl_->optimizer->param_groups())
         static_cast<torch::optim::AdamOptions&>(group.options())
             .lr(impl_->config.learning_rate * phase.learning_rate_scale);
-    if (impl_->discriminator_optimizer)
-        for (auto& group : impl_->discriminator_optimizer->param_groups())
-            static_cast<torch::optim::AdamOptions&>(group.options())
-                .lr(impl_->discriminator_learning_rate());
 }
 const TrainPhase& Trainer::phase() const {
     return impl_->phase;
