@@ -89,6 +89,19 @@ RUN=(--device "$DEVICE" --seconds "$SECONDS_PER_RUN" --warmup "$WARMUP" --max-ba
   TRAIN_CMD+=(${TRAIN_ARGS:-})
   "${TRAIN_CMD[@]}" > "$OUT/train.log" 2>&1 || { tail -5 "$OUT/train.log"; exit 1; }
   grep -E "saved .* steps/s" "$OUT/train.log" | tail -1
+  echo
+  echo "## 4. Training arithmetic (docs/training-speed.md): the same run in float32 and bfloat16"
+  for precision in fp32 bf16; do
+    "${TRAIN_CMD[@]}" --out "$OUT/train_$precision.fsmodel" --precision "$precision" \
+      > "$OUT/train_$precision.log" 2>&1 || { tail -5 "$OUT/train_$precision.log"; exit 1; }
+    echo "$precision: $(grep -E "saved .* steps/s" "$OUT/train_$precision.log" | tail -1)"
+  done
+  echo
+  echo "## 5. The detail stage's refine phase on the model of section 3 ($TRAIN_SECONDS s)"
+  "$TRAIN" --a "$OUT/franck.raw.fspack" --b "$OUT/cap12.raw.fspack" --out "$OUT/train.fsmodel" \
+    --resume --refine-from 0 --time-budget "${TRAIN_SECONDS}s" --device "$DEVICE" --save-every 0 \
+    > "$OUT/refine.log" 2>&1 || { tail -5 "$OUT/refine.log"; exit 1; }
+  grep -E "saved .* steps/s" "$OUT/refine.log" | tail -1
 } 2>&1 | tee "$OUT/summary.txt"
 # The pipe hides a failing benchmark's status: fail if any part did not finish.
 grep -q "steps/s" "$OUT/summary.txt" || fail "the suite did not finish (see $OUT/summary.txt)"

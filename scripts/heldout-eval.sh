@@ -6,7 +6,8 @@
 #   scripts/heldout-eval.sh MODEL OUTDIR [a2b|b2a|both]
 # Writes OUTDIR/{a2b,b2a}.{mp4,txt,json}: the converted video, convert's and eval's report
 # (the bar's PASS/FAIL lines at the end), and eval's per-frame figures. The lossless cuts of
-# the held-out footage are made once, in .cache/heldout/. THREADS (default 2) for both tools.
+# the held-out footage are made once, in .cache/heldout/. THREADS (default 2) for both tools;
+# CONVERT_ARGS go to convert (e.g. "--detail-strength 0" to score a model without its detail stage).
 set -euo pipefail
 model=$1 out=$2 which=${3:-both}
 B=${FACESWAP:-build/release/src/cli/faceswap}
@@ -23,8 +24,10 @@ mkdir -p .cache/heldout "$out"
 cut_once() {  # source dest [ffmpeg filter arguments...]
   local source=$1 dest=$2; shift 2
   [ -s "$dest" ] && return
-  ffmpeg -v error -y -i "$source" "$@" -c:v ffv1 "$dest.part.mkv"
-  mv "$dest.part.mkv" "$dest"
+  # A private partial name: two evaluations started together each cut, and the rename makes
+  # either one the file.
+  ffmpeg -v error -y -i "$source" "$@" -c:v ffv1 "$dest.$$.part.mkv"
+  mv "$dest.$$.part.mkv" "$dest"
 }
 cut_once "$M/franck.mp4" .cache/heldout/franck_4000_4800.mkv -vf 'select=gte(n\,4000)' -vsync 0
 cut_once "$M/cap13_edit2.mp4" .cache/heldout/cap13.mkv
@@ -34,7 +37,7 @@ run() {  # direction input eval-reference-arguments...
   local report="$out/$direction.txt"
   {
     "$B" convert "$input" "$out/$direction.mp4" --model "$model" --direction "$direction" \
-      --threads "$threads" 2>&1 | tr '\r' '\n' | grep -v '^convert \['
+      --threads "$threads" ${CONVERT_ARGS:-} 2>&1 | tr '\r' '\n' | grep -v '^convert \['
     "$B" eval --input "$input" --output "$out/$direction.mp4" "$@" --threads "$threads" \
       --json "$out/$direction.json" 2>&1 | tr '\r' '\n' | grep -v '^eval \['
   } > "$report"

@@ -19,6 +19,9 @@ die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
 # --- 1. Debian packages ------------------------------------------------------------------------
 DEBIAN_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
+  # OpenBLAS for LibTorch's float32 dense layers (it calls whatever libblas.so.3 is installed;
+  # the reference BLAS is the slowest; docs/training-speed.md)
+  libopenblas0-openmp
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev catch2 libturbojpeg0-dev
   libdlib-dev libdlib-data ffmpeg
   libboost-dev libssl-dev openssl libtomlplusplus-dev libspdlog-dev

@@ -265,8 +265,8 @@ class EngineFactory final : public ProcessorFactory {
         return ids;
     }
 
-    std::unique_ptr<StreamProcessor> open(const std::string& model,
-                                          net::Direction direction) override {
+    std::unique_ptr<StreamProcessor> open(const std::string& model, net::Direction direction,
+                                          float detail_strength) override {
         Served served;
         {
             std::lock_guard lock(mu_);
@@ -277,6 +277,7 @@ class EngineFactory final : public ProcessorFactory {
         }
         SwapConfig swap_config;
         swap_config.direction = direction;
+        swap_config.detail_strength = detail_strength;
         return std::make_unique<EngineStream>(served.model, swap_config, served.version);
     }
 

@@ -74,6 +74,9 @@ struct TrainOptions {
     // discriminator of weight gan_weight (TrainPhase::gan_weight).
     double gan_from = 1.0;
     float gan_weight = 0.1f;
+    // From this fraction of the run on (1 = never), only the detail stage trains
+    // (TrainPhase::refine); a model without one gets one of config.refine.dims.
+    double refine_from = 1.0;
     std::string time_budget;  // "2h30m": train for this long (quality checks not counted)
     // Quality checks on held-out frames of A (empty eval_video: none).
     std::string eval_video, eval_frames;  // a video and "START:END" of it
@@ -132,6 +135,7 @@ struct LiveOptions {
     std::string model_dir;          // local: face-analysis nets
     std::string server = "ws://127.0.0.1:8080/", token;
     std::string direction = "a2b";
+    float detail_strength = 1.0f;  // the model's detail stage, 0..1
     int width = 640, height = 480;
     double fps = 30;                   // capture and stream rate
     double file_fps = 0;               // a video file's pace (0: its own)

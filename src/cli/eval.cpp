@@ -147,7 +147,11 @@ int run_eval(const EvalOptions& options) {
     row("mouth opening, input", sum.mouth_input);
     row("mouth opening, output", sum.mouth_output);
     row("mouth opening gap |out - in|", sum.mouth_gap);
+    row("eye opening (EAR), input", sum.eye_input);
+    row("eye opening (EAR), output", sum.eye_output);
+    row("eye opening gap |out - in|", sum.eye_gap);
     row("detail ratio (output / input)", sum.detail);
+    row("eyes+mouth detail ratio", sum.eyes_mouth_detail);
     row("flicker in face box, input", sum.flicker_input);
     row("flicker in face box, output", sum.flicker_output);
     std::printf("\nquality bar:\n");
@@ -162,6 +166,10 @@ int run_eval(const EvalOptions& options) {
         "  %s  mouth opening follows the input: correlation %.3f, mean gap %.3f (need r >= %.1f)\n",
         pass_fail(sum.pass_mouth).c_str(), sum.mouth_correlation, sum.mouth_gap.mean,
         kMinMouthCorrelation);
+    std::printf(
+        "  %s  eye opening follows the input: correlation %.3f, mean gap %.3f (need r >= %.1f)\n",
+        pass_fail(sum.pass_eyes).c_str(), sum.eye_correlation, sum.eye_gap.mean,
+        kMinEyeCorrelation);
     std::printf("  %s  mean detail ratio %.3f (need >= %.1f)\n", pass_fail(sum.pass_detail).c_str(),
                 sum.detail.mean, kMinDetailRatio);
     std::printf("  %s  flicker output / input %.3f (need <= %.1f)\n",
@@ -173,54 +181,63 @@ int run_eval(const EvalOptions& options) {
     if (!options.json_path.empty()) {
         nlohmann::json frames = nlohmann::json::array();
         for (const FrameScore& r : results)
-            frames.push_back({{"index", r.index},
-                              {"input_face", r.input_face},
-                              {"output_face", r.output_face},
-                              {"distance_a", number_or_null(r.distance_a)},
-                              {"distance_b", number_or_null(r.distance_b)},
-                              {"closer_to_b", r.closer_to_b},
-                              {"landmark_distance", number_or_null(r.landmark_distance)},
-                              {"mouth_input", number_or_null(r.mouth_input)},
-                              {"mouth_output", number_or_null(r.mouth_output)},
-                              {"detail_input", number_or_null(r.detail_input)},
-                              {"detail_output", number_or_null(r.detail_output)},
-                              {"detail_ratio", number_or_null(r.detail_ratio)},
-                              {"flicker_input", number_or_null(r.flicker_input)},
-                              {"flicker_output", number_or_null(r.flicker_output)}});
-        const nlohmann::json out = {{"input", options.input},
-                                    {"output", options.output},
-                                    {"references",
-                                     {{"a",
-                                       {{"path", options.ref_a},
-                                        {"frames", options.ref_a_frames},
-                                        {"samples_used", ref_a.samples_used}}},
-                                      {"b",
-                                       {{"path", options.ref_b},
-                                        {"frames", options.ref_b_frames},
-                                        {"samples_used", ref_b.samples_used}}},
-                                      {"a_to_b_distance", a_to_b}}},
-                                    {"summary",
-                                     {{"frames", results.size()},
-                                      {"frames_with_input_face", sum.with_input_face},
-                                      {"frames_with_output_face", sum.with_output_face},
-                                      {"closer_to_b_fraction", sum.closer_fraction},
-                                      {"distance_a", stats_json(sum.distance_a)},
-                                      {"distance_b", stats_json(sum.distance_b)},
-                                      {"landmark_distance", stats_json(sum.landmarks)},
-                                      {"mouth_correlation", number_or_null(sum.mouth_correlation)},
-                                      {"mouth_gap", stats_json(sum.mouth_gap)},
-                                      {"detail_ratio", stats_json(sum.detail)},
-                                      {"flicker_input", stats_json(sum.flicker_input)},
-                                      {"flicker_output", stats_json(sum.flicker_output)},
-                                      {"flicker_ratio", number_or_null(sum.flicker_ratio)},
-                                      {"pass",
-                                       {{"identity", sum.pass_identity},
-                                        {"landmarks", sum.pass_landmarks},
-                                        {"mouth", sum.pass_mouth},
-                                        {"detail", sum.pass_detail},
-                                        {"flicker", sum.pass_flicker}}},
-                                      {"ms_per_frame", 1000 * loop_s / results.size()}}},
-                                    {"frames", frames}};
+            frames.push_back(
+                {{"index", r.index},
+                 {"input_face", r.input_face},
+                 {"output_face", r.output_face},
+                 {"distance_a", number_or_null(r.distance_a)},
+                 {"distance_b", number_or_null(r.distance_b)},
+                 {"closer_to_b", r.closer_to_b},
+                 {"landmark_distance", number_or_null(r.landmark_distance)},
+                 {"mouth_input", number_or_null(r.mouth_input)},
+                 {"mouth_output", number_or_null(r.mouth_output)},
+                 {"eye_input", number_or_null(r.eye_input)},
+                 {"eye_output", number_or_null(r.eye_output)},
+                 {"detail_input", number_or_null(r.detail_input)},
+                 {"detail_output", number_or_null(r.detail_output)},
+                 {"detail_ratio", number_or_null(r.detail_ratio)},
+                 {"eyes_mouth_detail_ratio", number_or_null(r.eyes_mouth_detail_ratio)},
+                 {"flicker_input", number_or_null(r.flicker_input)},
+                 {"flicker_output", number_or_null(r.flicker_output)}});
+        const nlohmann::json out = {
+            {"input", options.input},
+            {"output", options.output},
+            {"references",
+             {{"a",
+               {{"path", options.ref_a},
+                {"frames", options.ref_a_frames},
+                {"samples_used", ref_a.samples_used}}},
+              {"b",
+               {{"path", options.ref_b},
+                {"frames", options.ref_b_frames},
+                {"samples_used", ref_b.samples_used}}},
+              {"a_to_b_distance", a_to_b}}},
+            {"summary",
+             {{"frames", results.size()},
+              {"frames_with_input_face", sum.with_input_face},
+              {"frames_with_output_face", sum.with_output_face},
+              {"closer_to_b_fraction", sum.closer_fraction},
+              {"distance_a", stats_json(sum.distance_a)},
+              {"distance_b", stats_json(sum.distance_b)},
+              {"landmark_distance", stats_json(sum.landmarks)},
+              {"mouth_correlation", number_or_null(sum.mouth_correlation)},
+              {"mouth_gap", stats_json(sum.mouth_gap)},
+              {"eye_correlation", number_or_null(sum.eye_correlation)},
+              {"eye_gap", stats_json(sum.eye_gap)},
+              {"detail_ratio", stats_json(sum.detail)},
+              {"eyes_mouth_detail_ratio", stats_json(sum.eyes_mouth_detail)},
+              {"flicker_input", stats_json(sum.flicker_input)},
+              {"flicker_output", stats_json(sum.flicker_output)},
+              {"flicker_ratio", number_or_null(sum.flicker_ratio)},
+              {"pass",
+               {{"identity", sum.pass_identity},
+                {"landmarks", sum.pass_landmarks},
+                {"mouth", sum.pass_mouth},
+                {"eyes", sum.pass_eyes},
+                {"detail", sum.pass_detail},
+                {"flicker", sum.pass_flicker}}},
+              {"ms_per_frame", 1000 * loop_s / results.size()}}},
+            {"frames", frames}};
         std::ofstream file(options.json_path);
         file << out.dump(1) << '\n';
         if (!file) throw std::runtime_error("cannot write " + options.json_path);

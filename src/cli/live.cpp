@@ -116,6 +116,9 @@ int run_live(const LiveOptions& options) {
         QCoreApplication::quit();
     });
 
+    SwapConfig requested;  // a setting out of range is refused here, with its range
+    requested.detail_strength = options.detail_strength;
+    requested.validate();
     std::unique_ptr<ui::SwapBackend> backend;
     if (options.mode == "remote") {
         ui::RemoteSettings settings;
@@ -124,6 +127,7 @@ int run_live(const LiveOptions& options) {
         settings.model = options.model.empty() ? "demo" : options.model;
         settings.direction =
             options.direction == "b2a" ? net::Direction::kBToA : net::Direction::kAToB;
+        settings.detail_strength = options.detail_strength;
         backend = std::make_unique<ui::RemoteBackend>(settings);
     } else {
         ui::LocalSettings settings;
@@ -131,6 +135,7 @@ int run_live(const LiveOptions& options) {
         settings.swap_model = paths::swap_model(options.model);
         settings.swap.direction =
             options.direction == "b2a" ? SwapDirection::kBToA : SwapDirection::kAToB;
+        settings.swap.detail_strength = options.detail_strength;
         backend = std::make_unique<ui::LocalBackend>(settings);
     }
 

@@ -227,6 +227,23 @@ int main(int argc, char** argv) {
         ->add_option("--gan-weight", train.gan_weight,
                      "Weight of the discriminator's term in the GAN phase")
         ->check(CLI::Range(0.001, 10.0));
+    train_cmd
+        ->add_option("--refine-from", train.refine_from,
+                     "Fraction of the run from which only the detail stage trains (the "
+                     "autoencoder frozen; 0 on a finished model: refine only; 1 = never)")
+        ->check(CLI::Range(0.0, 1.0));
+    train_cmd
+        ->add_option("--refiner-dims", train.config.refine.dims,
+                     "Width of the detail stage given to a model that has none")
+        ->check(CLI::Range(4, 128));
+    train_cmd
+        ->add_option("--refine-patch", train.config.refine.patch,
+                     "Detail stage: training patch size in pixels (0: 96, or the face size)")
+        ->check(CLI::Range(0, 512));
+    train_cmd
+        ->add_option("--refine-gan-weight", train.config.refine.gan_weight,
+                     "Detail stage: weight of the patch discriminator's term (0 = off)")
+        ->check(CLI::Range(0.0, 10.0));
     train_cmd->add_option("--eval-video", train.eval_video,
                           "Held-out video of A: score the model on it while training");
     train_cmd->add_option("--eval-frames", train.eval_frames,
@@ -256,6 +273,13 @@ int main(int argc, char** argv) {
                           "Write OUT.preview.png every N steps");
     train_cmd->add_flag("--half", train.half_precision,
                         "Store the model's weights as float16 (half the size)");
+    std::string train_precision = "auto";
+    train_cmd
+        ->add_option("--precision", train_precision,
+                     "Arithmetic of the training passes: auto (bfloat16 where the CPU or GPU "
+                     "has it natively), fp32 or bf16 (fp32-cl, bf16-nchw: to measure the "
+                     "layout apart)")
+        ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp32-cl", "bf16-nchw"}));
     std::string train_device = "auto";
     add_device_options(*train_cmd, train.config.cpu_threads, train_device);
 
@@ -293,6 +317,11 @@ int main(int argc, char** argv) {
     convert_cmd->add_option("--feather", convert.swap.mask_feather,
                             "Blend mask edge blur, fraction of the face crop");
     convert_cmd->add_flag("--poisson", convert.swap.poisson_blend, "Seamless (Poisson) blending");
+    convert_cmd->add_option("--detail-strength", convert.swap.detail_strength,
+                            "How much of the model's detail stage to apply, 0 to 1 (default 1)");
+    convert_cmd->add_option("--mouth-interior", convert.swap.mouth_interior,
+                            "Blend the input's own mouth interior over the swap, 0 to 1 "
+                            "(default 0)");
     convert_cmd->add_flag(
         "--hull-mask-only", [&](std::int64_t) { convert.swap.use_learned_mask = false; },
         "Blend with the landmark hull alone, not the learned mask");
@@ -383,6 +412,8 @@ int main(int argc, char** argv) {
     live_cmd->add_option("--models", live.model_dir, "local: face-analysis model folder");
     live_cmd->add_option("--server", live.server, "remote: ws:// or wss:// URL");
     live_cmd->add_option("--token", live.token, "remote: auth token");
+    live_cmd->add_option("--detail-strength", live.detail_strength,
+                         "How much of the model's detail stage to apply, 0 to 1 (default 1)");
     live_cmd->add_option("--direction", live.direction, "a2b or b2a")
         ->check(CLI::IsMember({"a2b", "b2a"}));
     live_cmd->add_option("--size", live_size, "capture and stream size, WIDTHxHEIGHT");
@@ -424,6 +455,7 @@ int main(int argc, char** argv) {
                                      : cli::ModelsAction::kList;
     train.config.device = cli::parse_device(train_device);
     train.config.loss = train_loss == "classic" ? TrainLoss::kClassic : TrainLoss::kMultiScale;
+    train.config.precision = parse_train_precision(train_precision);
     for (const auto& [flag, value] : std::initializer_list<std::pair<const char*, int>>{
              {"--resolution", train.config.resolution},
              {"--output-upscale", train.config.output_upscale},

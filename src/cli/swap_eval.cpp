@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
+#include <tuple>
 
 #include "cli_common.h"
 #include "faceswap/capture/media_reader.h"
@@ -90,6 +91,38 @@ double mouth_opening(const Landmarks68& p) {
     for (auto [top, bottom] : {std::pair{61, 67}, std::pair{62, 66}, std::pair{63, 65}})
         gap += std::hypot(p[bottom].x - p[top].x, p[bottom].y - p[top].y);
     return gap / 3 / width;
+}
+
+// Eye aspect ratio (Soukupova and Cech): the two vertical lid distances over the eye's width,
+// for each eye (36-41, 42-47), averaged. About 0.3 open, under 0.15 closed.
+double eye_opening(const Landmarks68& p) {
+    double sum = 0;
+    for (int first : {36, 42}) {
+        auto d = [&](int i, int j) {
+            return std::hypot(p[first + j].x - p[first + i].x, p[first + j].y - p[first + i].y);
+        };
+        const double width = d(0, 3);
+        if (width < 1) return NAN;
+        sum += (d(1, 5) + d(2, 4)) / (2 * width);
+    }
+    return sum / 2;
+}
+
+// The eyes' and the mouth's boxes from the 68 landmarks (36-41, 42-47, 48-59), each grown by a
+// fraction of its width so eyelids and lip lines are inside: where a viewer looks for detail.
+std::vector<Box> eyes_and_mouth_boxes(const Landmarks68& p) {
+    std::vector<Box> boxes;
+    for (auto [first, end, grow] :
+         {std::tuple{36, 42, 0.5f}, std::tuple{42, 48, 0.5f}, std::tuple{48, 60, 0.2f}}) {
+        float x0 = p[first].x, x1 = x0, y0 = p[first].y, y1 = y0;
+        for (int k = first; k < end; ++k) {
+            x0 = std::min(x0, p[k].x), x1 = std::max(x1, p[k].x);
+            y0 = std::min(y0, p[k].y), y1 = std::max(y1, p[k].y);
+        }
+        const float margin = grow * (x1 - x0);
+        boxes.push_back({x0 - margin, y0 - margin, x1 - x0 + 2 * margin, y1 - y0 + 2 * margin});
+    }
+    return boxes;
 }
 
 double pearson(const std::vector<double>& x, const std::vector<double>& y) {
@@ -192,12 +225,14 @@ FrameScore FrameScorer::score(std::int64_t index, const cv::Mat& input_bgr,
     r.input_face = in_face != nullptr;
     r.output_face = out_face != nullptr;
     if (in_face) r.mouth_input = mouth_opening(in_face->raw_landmarks);
+    if (in_face) r.eye_input = eye_opening(in_face->raw_landmarks);
     if (out_face) {
         const FaceDescriptor d = embedder_->embed(out_view, {*out_face}).front();
         r.distance_a = descriptor_distance(d, a_.descriptor);
         r.distance_b = descriptor_distance(d, b_.descriptor);
         r.closer_to_b = r.distance_b < r.distance_a;
         r.mouth_output = mouth_opening(out_face->raw_landmarks);
+        r.eye_output = eye_opening(out_face->raw_landmarks);
         const Point2f left = mean_point(in_face->raw_landmarks, 36, 42);
         const Point2f right = mean_point(in_face->raw_landmarks, 42, 48);
         const double inter_ocular = std::hypot(right.x - left.x, right.y - left.y);
@@ -212,9 +247,18 @@ FrameScore FrameScorer::score(std::int64_t index, const cv::Mat& input_bgr,
         // numbers cover the same pixels.
         const cv::Rect inner = to_rect(middle_half(in_face->box), input_bgr.size());
         if (inner.area() >= 4) {
-            r.detail_input = laplacian_variance(laplacian_of(input_bgr), inner);
-            r.detail_output = laplacian_variance(laplacian_of(output_bgr), inner);
+            const cv::Mat lap_in = laplacian_of(input_bgr), lap_out = laplacian_of(output_bgr);
+            r.detail_input = laplacian_variance(lap_in, inner);
+            r.detail_output = laplacian_variance(lap_out, inner);
             if (r.detail_input > 0) r.detail_ratio = r.detail_output / r.detail_input;
+            double in_sum = 0, out_sum = 0;
+            for (const Box& box : eyes_and_mouth_boxes(in_face->raw_landmarks)) {
+                const cv::Rect rect = to_rect(box, input_bgr.size());
+                if (rect.area() < 4) continue;
+                in_sum += laplacian_variance(lap_in, rect) * rect.area();
+                out_sum += laplacian_variance(lap_out, rect) * rect.area();
+            }
+            if (in_sum > 0) r.eyes_mouth_detail_ratio = out_sum / in_sum;
         }
         const cv::Rect box = to_rect(in_face->box, input_bgr.size());
         if (!previous_in_.empty() && box.area() > 0) {
@@ -232,8 +276,8 @@ EvalSummary summarize(const std::vector<FrameScore>& scores) {
     // output face was not found counts as not closer to B.
     EvalSummary s;
     s.frames = scores.size();
-    std::vector<double> dist_a, dist_b, landmarks, mouth_in, mouth_out, mouth_gap, detail,
-        flicker_in, flicker_out;
+    std::vector<double> dist_a, dist_b, landmarks, mouth_in, mouth_out, mouth_gap, eye_in, eye_out,
+        eye_gap, detail, eyes_mouth_detail, flicker_in, flicker_out;
     std::size_t closer_to_b = 0;
     for (const FrameScore& r : scores) {
         if (!r.input_face) continue;
@@ -248,13 +292,24 @@ EvalSummary summarize(const std::vector<FrameScore>& scores) {
             mouth_out.push_back(r.mouth_output);
             mouth_gap.push_back(std::abs(r.mouth_output - r.mouth_input));
         }
+        if (std::isfinite(r.eye_input) && std::isfinite(r.eye_output)) {
+            eye_in.push_back(r.eye_input);
+            eye_out.push_back(r.eye_output);
+            eye_gap.push_back(std::abs(r.eye_output - r.eye_input));
+        }
         if (std::isfinite(r.detail_ratio)) detail.push_back(r.detail_ratio);
+        if (std::isfinite(r.eyes_mouth_detail_ratio))
+            eyes_mouth_detail.push_back(r.eyes_mouth_detail_ratio);
         if (std::isfinite(r.flicker_input)) {
             flicker_in.push_back(r.flicker_input);
             flicker_out.push_back(r.flicker_output);
         }
     }
     s.mouth_correlation = pearson(mouth_in, mouth_out);
+    s.eye_correlation = pearson(eye_in, eye_out);
+    s.eye_input = stats_of(eye_in);
+    s.eye_output = stats_of(eye_out);
+    s.eye_gap = stats_of(eye_gap);
     s.distance_a = stats_of(dist_a);
     s.distance_b = stats_of(dist_b);
     s.landmarks = stats_of(landmarks);
@@ -262,6 +317,7 @@ EvalSummary summarize(const std::vector<FrameScore>& scores) {
     s.mouth_output = stats_of(mouth_out);
     s.mouth_gap = stats_of(mouth_gap);
     s.detail = stats_of(detail);
+    s.eyes_mouth_detail = stats_of(eyes_mouth_detail);
     s.flicker_input = stats_of(flicker_in);
     s.flicker_output = stats_of(flicker_out);
     s.closer_fraction =
@@ -274,6 +330,7 @@ EvalSummary summarize(const std::vector<FrameScore>& scores) {
     s.pass_mouth =
         std::isfinite(s.mouth_correlation) && s.mouth_correlation >= kMinMouthCorrelation;
     s.pass_detail = s.detail.count > 0 && s.detail.mean >= kMinDetailRatio;
+    s.pass_eyes = std::isfinite(s.eye_correlation) && s.eye_correlation >= kMinEyeCorrelation;
     s.pass_flicker = std::isfinite(s.flicker_ratio) && s.flicker_ratio <= kMaxFlickerRatio;
     return s;
 }
@@ -282,10 +339,10 @@ std::string EvalSummary::one_line() const {
     const int passes = pass_identity + pass_landmarks + pass_mouth + pass_detail + pass_flicker;
     char line[256];
     std::snprintf(line, sizeof line,
-                  "closer to B %.0f%% · landmarks %.1f%% · mouth r %.2f · detail %.2f · "
-                  "flicker %.2f · %d/5 of the bar",
-                  100 * closer_fraction, 100 * landmarks.mean, mouth_correlation, detail.mean,
-                  flicker_ratio, passes);
+                  "closer to B %.0f%% · landmarks %.1f%% · mouth r %.2f · eyes r %.2f · "
+                  "detail %.2f · flicker %.2f · %d/5 of the bar",
+                  100 * closer_fraction, 100 * landmarks.mean, mouth_correlation, eye_correlation,
+                  detail.mean, flicker_ratio, passes);
     return line;
 }
 

@@ -20,6 +20,7 @@ namespace faceswap::cli {
 inline constexpr double kMinCloserToB = 0.90;
 inline constexpr double kMaxLandmarkDistance = 0.05;
 inline constexpr double kMinMouthCorrelation = 0.9;
+inline constexpr double kMinEyeCorrelation = 0.8;  // issue 23: closed eyes stay closed
 inline constexpr double kMinDetailRatio = 0.5;
 inline constexpr double kMaxFlickerRatio = 1.0;
 
@@ -46,7 +47,11 @@ struct FrameScore {
     double landmark_distance = NAN;  // fraction of the input's inter-ocular distance
     // Inner-lip opening over mouth width, of the input face and of the output face.
     double mouth_input = NAN, mouth_output = NAN;
+    // Eye aspect ratio (both eyes' mean), of the input face and of the output face.
+    double eye_input = NAN, eye_output = NAN;
     double detail_input = NAN, detail_output = NAN, detail_ratio = NAN;
+    // The same ratio over the eyes' and the mouth's boxes together (area-weighted).
+    double eyes_mouth_detail_ratio = NAN;
     double flicker_input = NAN, flicker_output = NAN;  // NAN on a sequence's first frame
 };
 
@@ -79,12 +84,14 @@ Stats stats_of(std::vector<double> values);
 struct EvalSummary {
     std::size_t frames = 0, with_input_face = 0, with_output_face = 0;
     double closer_fraction = 0;
-    Stats distance_a, distance_b, landmarks, mouth_input, mouth_output, mouth_gap, detail,
-        flicker_input, flicker_output;
+    Stats distance_a, distance_b, landmarks, mouth_input, mouth_output, mouth_gap, eye_input,
+        eye_output, eye_gap, detail, eyes_mouth_detail, flicker_input, flicker_output;
     double mouth_correlation = NAN;  // Pearson, over frames where both mouths were measured
+    double eye_correlation = NAN;    // the same for the eyes' opening
     double flicker_ratio = NAN;
     bool pass_identity = false, pass_landmarks = false, pass_mouth = false, pass_detail = false,
-         pass_flicker = false;
+         pass_flicker = false, pass_eyes = false;
+    // The five lines the trainer's quality log counts (the eyes are reported beside them).
     bool all_pass() const {
         return pass_identity && pass_landmarks && pass_mouth && pass_detail && pass_flicker;
     }

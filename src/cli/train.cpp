@@ -446,9 +446,9 @@ int run_train(const TrainOptions& options) {
     } catch (const Error& e) {
         throw std::runtime_error(std::string("--time-budget: ") + e.what());
     }
-    const TrainSchedule schedule =
-        TrainSchedule::sharpening(options.warp_until, options.config.warp_amount,
-                                  options.lr_dropout, options.gan_from, options.gan_weight);
+    const TrainSchedule schedule = TrainSchedule::sharpening(
+        options.warp_until, options.config.warp_amount, options.lr_dropout, options.gan_from,
+        options.gan_weight, options.refine_from);
 
     // Held-out frames first: a bad eval video fails before minutes of loading.
     std::unique_ptr<QualityCheck> quality;
@@ -474,8 +474,9 @@ int run_train(const TrainOptions& options) {
     if (budget_s <= 0 && options.total_steps <= first_step)
         throw std::runtime_error("the model is at step " + std::to_string(first_step) +
                                  " already; ask for more --steps or give a --time-budget");
-    std::fprintf(stderr, "training %s on %s, batch %d per identity, from step %lld %s\n",
-                 trainer->architecture().c_str(), trainer->device_name().c_str(), config.batch_size,
+    std::fprintf(stderr, "training %s on %s in %s, batch %d per identity, from step %lld %s\n",
+                 trainer->architecture().c_str(), trainer->device_name().c_str(),
+                 trainer->precision_note().c_str(), config.batch_size,
                  static_cast<long long>(first_step),
                  budget_s > 0 ? ("for " + format_duration(budget_s)).c_str()
                               : ("to " + std::to_string(options.total_steps)).c_str());
@@ -485,40 +486,26 @@ int run_train(const TrainOptions& options) {
     const std::string preview_path = options.out + ".preview.png";
     const std::string quality_path = options.out + ".quality.csv";
     const std::string chart_path = options.out + ".quality.png";
-    // The loss log; logs begun before the GAN phase existed keep their seven columns.
-    const std::string log_path = options.out + ".log.csv";
-    bool log_has_gan_columns = true;
-    {
-        std::ifstream existing(log_path);
-        std::string header;
-        if (std::getline(existing, header))
-            log_has_gan_columns = header.find("adversarial") != std::string::npos;
-    }
-    std::ofstream log(log_path, std::ios::app);
-    if (log.tellp() == 0)
-        log << "step,seconds,total,face_a,face_b,mask_a,mask_b,adversarial,discriminator\n";
 
     // Training time of earlier runs of this model, so the quality curve continues.
     std::vector<QualityRow> quality_rows = read_quality_log(quality_path);
     const double earlier_wall = quality_rows.empty() ? 0 : quality_rows.back().wall_s;
     const double earlier_cpu = quality_rows.empty() ? 0 : quality_rows.back().cpu_s;
-    const auto start = Clock::now();
     const double cpu_start = cpu_seconds();
-    double eval_seconds = 0;  // time spent on quality checks; not charged to training
-    auto training_wall = [&] {
-        return std::chrono::duration<double>(Clock::now() - start).count() - eval_seconds;
-    };
+    double eval_seconds = 0;    // time spent on quality checks before the run starts
+    double run_training_s = 0;  // the run's training seconds at the latest step
     std::string bar_note = quality ? "bar: not checked yet" : "";
 
-    auto check_quality = [&](const char* why) {
-        if (!quality) return;
+    // Returns the seconds the check took (not charged to training).
+    auto check_quality = [&](const char* why) -> double {
+        if (!quality) return 0.0;
         const auto t0 = Clock::now();
         const std::string snapshot = options.out + ".quality-snapshot.fsmodel";
         trainer->save(snapshot, true);
         fs::remove(snapshot + ".train");
         QualityRow row;
         row.step = trainer->steps();
-        row.wall_s = earlier_wall + training_wall();
+        row.wall_s = earlier_wall + run_training_s;
         row.cpu_s = earlier_cpu + cpu_seconds() - cpu_start;
         row.phase = trainer->phase().name;
         try {
@@ -543,27 +530,15 @@ int run_train(const TrainOptions& options) {
         write_quality_chart(quality_rows, chart_path);
         bar_note = s.all_pass() ? "bar: MET" : "bar: " + std::to_string(passes) + "/5";
         const double took = std::chrono::duration<double>(Clock::now() - t0).count();
-        eval_seconds += took;
         std::fprintf(stderr, "\nquality (%s, step %lld, %s of training, check took %s): %s\n", why,
                      static_cast<long long>(row.step), format_duration(row.wall_s).c_str(),
                      format_duration(took).c_str(), s.one_line().c_str());
+        return took;
     };
-
-    auto enter_phase = [&](const TrainPhase& phase) {
-        trainer->set_phase(phase);
-        std::fprintf(
-            stderr, "\nphase '%s' from step %lld: warp %.2f, lr dropout %.2f%s\n",
-            phase.name.c_str(), static_cast<long long>(trainer->steps()), phase.warp_amount,
-            phase.lr_dropout,
-            phase.gan_weight > 0
-                ? (", patch discriminator at weight " + csv_number(phase.gan_weight)).c_str()
-                : "");
-    };
-    enter_phase(schedule.at(0.0));
 
     // The starting point: a baseline, and the cost of one check against the budget.
     if (quality) {
-        check_quality("start");
+        eval_seconds = check_quality("start");
         if (budget_s > 0 && budget_s < 2 * eval_seconds) {
             if (!exists) {  // leave nothing of a run that never started
                 fs::remove(quality_path);
@@ -578,41 +553,33 @@ int run_train(const TrainOptions& options) {
         }
     }
 
+    TrainRunOptions run;
+    run.out = options.out;
+    run.budget_s = budget_s;
+    run.total_steps = options.total_steps;
+    run.schedule = schedule;
+    run.save_every = options.save_every;
+    run.half_precision = options.half_precision;
+
     ProgressBar progress("train", budget_s > 0 ? 0 : options.total_steps - first_step);
     TrainLosses smoothed;
     bool have_smoothed = false;
     double last_check = 0;
-    auto save = [&](const char* why) {
-        trainer->save(options.out, options.half_precision);
-        write_preview(*trainer, options.preview_rows, preview_path);
-        std::fprintf(stderr, "\n%s: saved %s at step %lld\n", why, options.out.c_str(),
-                     static_cast<long long>(trainer->steps()));
+    TrainRunHooks hooks;
+    hooks.stop_requested = [] { return stop_requested.load(); };
+    hooks.on_phase = [&](const TrainPhase& phase, std::int64_t step) {
+        std::string extra;
+        if (phase.gan_weight > 0)
+            extra = ", patch discriminator at weight " + csv_number(phase.gan_weight);
+        if (phase.refine)
+            extra = "; the autoencoder is frozen, the detail stage trains (" +
+                    trainer->refiner_note() + ")";
+        std::fprintf(stderr, "\nphase '%s' from step %lld: warp %.2f, lr dropout %.2f%s\n",
+                     phase.name.c_str(), static_cast<long long>(step), phase.warp_amount,
+                     phase.lr_dropout, extra.c_str());
     };
-    auto progress_fraction = [&] {
-        if (budget_s > 0) return std::min(1.0, training_wall() / budget_s);
-        return static_cast<double>(trainer->steps() - first_step) /
-               std::max<std::int64_t>(1, options.total_steps - first_step);
-    };
-    auto finished = [&] {
-        if (stop_requested) return true;
-        if (budget_s > 0) return training_wall() >= budget_s;
-        return trainer->steps() >= options.total_steps;
-    };
-    TrainLosses time_sums;  // per-stage ms, printed at the end
-    std::int64_t timed_steps = 0;
-    while (!finished()) {
-        const TrainPhase& phase = schedule.at(progress_fraction());
-        if (phase.name != trainer->phase().name) enter_phase(phase);
-        const TrainLosses losses = trainer->step();
-        if (trainer->steps() - first_step > 3) {  // the first steps warm caches up
-            time_sums.sample_ms += losses.sample_ms;
-            time_sums.forward_ms += losses.forward_ms;
-            time_sums.loss_ms += losses.loss_ms;
-            time_sums.backward_ms += losses.backward_ms;
-            time_sums.update_ms += losses.update_ms;
-            time_sums.discriminator_ms += losses.discriminator_ms;
-            ++timed_steps;
-        }
+    hooks.on_step = [&](const TrainLosses& losses, const TrainRunStatus& status) {
+        run_training_s = status.training_s;
         // An exponential average makes the printed loss readable; the log keeps raw values.
         if (!have_smoothed) smoothed = losses, have_smoothed = true;
         const double k = 0.05;
@@ -621,43 +588,42 @@ int run_train(const TrainOptions& options) {
         smoothed.face_b += k * (losses.face_b - smoothed.face_b);
         smoothed.adversarial += k * (losses.adversarial - smoothed.adversarial);
         smoothed.discriminator += k * (losses.discriminator - smoothed.discriminator);
-        const std::int64_t step = trainer->steps();
-        const double seconds = training_wall();
-        log << step << ',' << seconds << ',' << losses.total << ',' << losses.face_a << ','
-            << losses.face_b << ',' << losses.mask_a << ',' << losses.mask_b;
-        if (log_has_gan_columns) log << ',' << losses.adversarial << ',' << losses.discriminator;
-        log << std::endl;
+        smoothed.refine_a += k * (losses.refine_a - smoothed.refine_a);
+        smoothed.refine_b += k * (losses.refine_b - smoothed.refine_b);
+        char losses_note[96];
+        if (status.phase->refine)
+            std::snprintf(losses_note, sizeof losses_note, "detail A %.4f B %.4f",
+                          smoothed.refine_a, smoothed.refine_b);
+        else
+            std::snprintf(losses_note, sizeof losses_note, "loss %.4f (A %.4f B %.4f)",
+                          smoothed.total, smoothed.face_a, smoothed.face_b);
         char gan_note[64] = "";
-        if (trainer->phase().gan_weight > 0)
+        if (status.phase->gan_weight > 0 ||
+            (status.phase->refine && options.config.refine.gan_weight > 0))
             std::snprintf(gan_note, sizeof gan_note, " G %.3f D %.3f", smoothed.adversarial,
                           smoothed.discriminator);
-        char note[224];
-        std::snprintf(note, sizeof note, "step %lld %s loss %.4f (A %.4f B %.4f%s) %s",
-                      static_cast<long long>(step), trainer->phase().name.c_str(), smoothed.total,
-                      smoothed.face_a, smoothed.face_b, gan_note, bar_note.c_str());
-        progress.update_fraction(progress_fraction(), step - first_step, note);
-        if (options.preview_every > 0 && step % options.preview_every == 0)
+        char note[256];
+        std::snprintf(note, sizeof note, "step %lld %s %s%s %s",
+                      static_cast<long long>(status.step), status.phase->name.c_str(), losses_note,
+                      gan_note, bar_note.c_str());
+        progress.update_fraction(status.progress, status.run_steps, note);
+        if (options.preview_every > 0 && status.step % options.preview_every == 0)
             write_preview(*trainer, options.preview_rows, preview_path);
-        if (options.save_every > 0 && step % options.save_every == 0) save("checkpoint");
-        if (quality && seconds - last_check >= options.eval_every_s) {
-            last_check = seconds;
-            check_quality("periodic");
-        }
-    }
+    };
+    hooks.on_save = [&](const std::string& why, std::int64_t step) {
+        write_preview(*trainer, options.preview_rows, preview_path);
+        std::fprintf(stderr, "\n%s: saved %s at step %lld\n", why.c_str(), options.out.c_str(),
+                     static_cast<long long>(step));
+    };
+    hooks.between_steps = [&](const TrainRunStatus& status) -> double {
+        if (!quality || status.training_s - last_check < options.eval_every_s) return 0.0;
+        last_check = status.training_s;
+        return check_quality("periodic");
+    };
+    const TrainRunSummary done = run_training(*trainer, run, hooks);
     progress.finish();
-    if (timed_steps > 0) {
-        const double n = static_cast<double>(timed_steps);
-        std::fprintf(stderr,
-                     "ms per step (mean of %lld): batches %.0f, forward %.0f, losses %.0f, "
-                     "backward %.0f, update %.0f, discriminator %.0f, total %.0f\n",
-                     static_cast<long long>(timed_steps), time_sums.sample_ms / n,
-                     time_sums.forward_ms / n, time_sums.loss_ms / n, time_sums.backward_ms / n,
-                     time_sums.update_ms / n, time_sums.discriminator_ms / n,
-                     (time_sums.sample_ms + time_sums.forward_ms + time_sums.loss_ms +
-                      time_sums.backward_ms + time_sums.update_ms + time_sums.discriminator_ms) /
-                         n);
-    }
-    save(stop_requested ? "interrupted" : "done");
+    if (done.timed_steps > 0) std::fprintf(stderr, "%s\n", done.timing_line().c_str());
+    run_training_s = done.training_s;
     if (quality && trainer->steps() > first_step) check_quality(stop_requested ? "stop" : "end");
     return 0;
 }

@@ -239,7 +239,8 @@ std::string encode_hello(const Hello& hello) {
                           {"token", hello.token},
                           {"model", hello.model},
                           {"direction", direction_name(hello.direction)},
-                          {"quality", hello.quality}}
+                          {"quality", hello.quality},
+                          {"detail_strength", hello.detail_strength}}
         .dump();
 }
 
@@ -268,6 +269,12 @@ Hello decode_hello(const std::string& text) {
     hello.quality = field<int>(json, "quality", "hello");
     if (hello.quality < 1 || hello.quality > 100)
         refuse(ProtocolErrorCode::kMalformed, "hello: quality must be 1 to 100");
+    if (const auto it = json.find("detail_strength"); it != json.end()) {
+        if (!it->is_number() || !(it->get<double>() >= 0.0 && it->get<double>() <= 1.0))
+            refuse(ProtocolErrorCode::kMalformed,
+                   "hello: detail_strength must be a number from 0 to 1");
+        hello.detail_strength = static_cast<float>(it->get<double>());
+    }
     return hello;
 }
 

@@ -22,11 +22,16 @@ void LocalBackend::set_settings(LocalSettings settings) {
 
 QString LocalBackend::describe() const {
     std::lock_guard lock(models_mutex_);
+    // A model that cannot honour the detail slider says so here, in the status bar.
+    const bool no_detail_stage = swap_model_ && swap_model_->info().detail_stage_dims == 0 &&
+                                 settings_.swap.detail_strength > 0;
     return device_name_.empty()
                ? QStringLiteral("local")
-               : QStringLiteral("local, %1%2")
+               : QStringLiteral("local, %1%2%3")
                      .arg(QString::fromStdString(device_name_),
-                          settings_.pipelined ? QStringLiteral(", 2-stage pipeline") : QString());
+                          settings_.pipelined ? QStringLiteral(", 2-stage pipeline") : QString(),
+                          no_detail_stage ? QStringLiteral(", model without a detail stage")
+                                          : QString());
 }
 
 void LocalBackend::start(std::shared_ptr<capture::FrameMailbox> input) {

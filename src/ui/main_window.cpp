@@ -16,6 +16,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QShortcut>
+#include <QSlider>
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QStatusBar>
@@ -251,6 +252,7 @@ void MainWindow::start_backend() {
         settings.token = token_edit_->text().toStdString();
         settings.model = model_combo_->currentText().trimmed().toStdString();
         settings.direction = a2b ? net::Direction::kAToB : net::Direction::kBToA;
+        settings.detail_strength = detail_slider_->value() / 100.0f;
         remote_->set_settings(settings);
         backend_ = remote_;
     } else {
@@ -258,6 +260,7 @@ void MainWindow::start_backend() {
         settings.face_model_dir = paths::face_model_dir(options_.face_model_dir.toStdString());
         settings.swap_model = model_combo_->currentText().trimmed().toStdString();
         settings.swap.direction = a2b ? SwapDirection::kAToB : SwapDirection::kBToA;
+        settings.swap.detail_strength = detail_slider_->value() / 100.0f;
         settings.pipelined = options_.pipelined;
         settings.background_detection = options_.background_detection;
         local_->set_settings(settings);
@@ -276,6 +279,7 @@ void MainWindow::on_backend_state(BackendState state, const QString& detail) {
     mode_combo_->setEnabled(!active);
     model_combo_->setEnabled(!active);
     direction_combo_->setEnabled(!active);
+    detail_slider_->setEnabled(!active);
     remote_fields_->setEnabled(!active);
     if (state == BackendState::kFailed) {
         show_message(QStringLiteral("The swap stopped: %1").arg(detail));

@@ -18,6 +18,7 @@ class QLabel;
 class QLineEdit;
 class QPushButton;
 class QSettings;
+class QSlider;
 class QTimer;
 class QToolButton;
 class QWidget;
@@ -135,6 +136,7 @@ class MainWindow : public QMainWindow {
     QToolButton* model_browse_ = nullptr;
     QToolButton* model_refresh_ = nullptr;
     QComboBox* direction_combo_ = nullptr;
+    QSlider* detail_slider_ = nullptr;  // the detail stage's strength, 0..100 %
     QPushButton* start_button_ = nullptr;
     QPushButton* record_button_ = nullptr;
     QPushButton* camera_button_ = nullptr;

@@ -18,6 +18,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QShortcut>
+#include <QSlider>
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QStatusBar>
@@ -59,6 +60,8 @@ void MainWindow::load_settings() {
                                   ? saved("direction", QStringLiteral("a2b"))
                                   : options_.direction;
     direction_combo_->setCurrentIndex(std::max(0, direction_combo_->findData(direction)));
+    detail_slider_->setValue(
+        settings_ ? settings_->value(QStringLiteral("detail_percent"), 100).toInt() : 100);
     const QSize size =
         options_.size.isValid()
             ? options_.size
@@ -101,6 +104,7 @@ void MainWindow::save_settings() const {
                             : QStringLiteral("local_model"),
                         model_combo_->currentText());
     settings_->setValue(QStringLiteral("direction"), direction_combo_->currentData());
+    settings_->setValue(QStringLiteral("detail_percent"), detail_slider_->value());
     settings_->setValue(QStringLiteral("swapped_only"), layout_button_->isChecked());
     settings_->setValue(QStringLiteral("virtual_camera"), virtual_camera_ != nullptr);
     settings_->setValue(QStringLiteral("size"), capture_size());

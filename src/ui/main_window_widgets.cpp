@@ -18,6 +18,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QShortcut>
+#include <QSlider>
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QStatusBar>
@@ -104,6 +105,15 @@ void MainWindow::build_ui() {
     direction_combo_->setObjectName(QStringLiteral("directionCombo"));
     direction_combo_->addItem(QStringLiteral("A → B"), QStringLiteral("a2b"));
     direction_combo_->addItem(QStringLiteral("B → A"), QStringLiteral("b2a"));
+    detail_slider_ = new QSlider(Qt::Horizontal);
+    detail_slider_->setObjectName(QStringLiteral("detailSlider"));
+    detail_slider_->setRange(0, 100);
+    detail_slider_->setValue(100);
+    detail_slider_->setMaximumWidth(90);
+    detail_slider_->setToolTip(QStringLiteral(
+        "Detail: how much of the model's detail stage sharpens the swapped face (eyelids, "
+        "teeth, lip lines, skin); 0 shows the decoder's face as it is. Models without a detail "
+        "stage ignore it."));
 
     start_button_ = new QPushButton(QStringLiteral("Start"));
     start_button_->setObjectName(QStringLiteral("startButton"));
@@ -136,6 +146,8 @@ void MainWindow::build_ui() {
     controls->addWidget(model_browse_);
     controls->addWidget(model_refresh_);
     controls->addWidget(direction_combo_);
+    controls->addWidget(new QLabel(QStringLiteral("Detail")));
+    controls->addWidget(detail_slider_);
     controls->addStretch();
     controls->addWidget(layout_button_);
     controls->addWidget(camera_button_);

@@ -107,6 +107,8 @@ TEST_CASE("eval of a blurred copy reports the lost detail but the same face and 
     const auto& summary = result["summary"];
     CHECK(summary["detail_ratio"]["mean"].get<double>() < 0.5);
     CHECK(summary["pass"]["detail"] == false);
+    // The eyes and mouth lose their detail to the blur like the rest of the face.
+    CHECK(summary["eyes_mouth_detail_ratio"]["mean"].get<double>() < 0.5);
     CHECK(summary["landmark_distance"]["mean"].get<double>() < 0.05);
     CHECK(summary["closer_to_b_fraction"] == 0.0);
     // Blur smooths frame-to-frame change too.
@@ -137,6 +139,9 @@ TEST_CASE("eval fails a swap whose mouth does not follow the input's") {
     const auto& summary = result["summary"];
     CHECK(summary["pass"]["mouth"] == false);
     CHECK(summary["mouth_gap"]["mean"].get<double>() > 0.005);
+    // Frozen eyes do not follow a blinking, glancing input either.
+    CHECK(summary["pass"]["eyes"] == false);
+    CHECK_THAT(output, Catch::Contains("FAIL  eye opening follows the input"));
 }
 
 TEST_CASE("eval refuses a missing output and an output of another size clearly") {

@@ -4,6 +4,7 @@
 
 #include <opencv2/videoio.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -201,4 +202,167 @@ TEST_CASE("the swapper changes the face and leaves the rest of the frame intact"
     const SwapResult empty = swapper.process(test::view_of(blank));
     CHECK(empty.analysis.faces.empty());
     CHECK(std::equal(empty.pixels.begin(), empty.pixels.end(), blank.data));
+}
+
+namespace {
+
+TrainPhase refine_phase() {
+    TrainPhase refine;
+    refine.name = "refine";
+    refine.warp_amount = 0.0f;
+    refine.refine = true;
+    return refine;
+}
+
+TrainConfig refine_config() {
+    TrainConfig config = test::tiny_train_config();
+    config.learning_rate = 1e-3;  // a few steps must move the refiner visibly
+    config.refine.dims = 8;
+    config.refine.patch = 32;
+    config.refine.patches = 4;
+    return config;
+}
+
+cv::Mat swapped(const std::shared_ptr<const SwapModel>& model, const cv::Mat& frame,
+                float detail_strength) {
+    SwapConfig swap;
+    swap.detail_strength = detail_strength;
+    FaceSwapper swapper(test::shared_models(), model, test::test_config(), swap);
+    const SwapResult result = swapper.process(test::view_of(frame));
+    return cv::Mat(result.height, result.width, CV_8UC3,
+                   const_cast<std::uint8_t*>(result.pixels.data()))
+        .clone();
+}
+
+}  // namespace
+
+TEST_CASE("the detail stage trains with the autoencoder frozen and resumes exactly") {
+    test::TempDir dir;
+    const std::string before = (dir.path() / "before.fsmodel").string();
+    const std::string path = (dir.path() / "m.fsmodel").string();
+    auto trainer = Trainer::create(refine_config(), faces_a(), faces_b());
+    trainer->step();
+    trainer->save(before);
+    trainer->set_phase(refine_phase());
+    CHECK_THAT(trainer->refiner_note(), Catch::Contains("new detail stage of 8 channels"));
+    for (int i = 0; i < 3; ++i) {
+        const TrainLosses l = trainer->step();
+        CHECK(l.refine_a > 0);
+        CHECK(l.refine_b > 0);
+        CHECK(l.face_a == 0);  // the autoencoder took no step
+    }
+    trainer->save(path);
+    const TrainLosses uninterrupted_5 = trainer->step();
+    const TrainLosses uninterrupted_6 = trainer->step();
+
+    auto resumed = Trainer::resume(path, refine_config(), faces_a(), faces_b());
+    CHECK(resumed->steps() == 4);
+    resumed->set_phase(refine_phase());
+    CHECK_THAT(resumed->refiner_note(), Catch::Contains("the model's detail stage"));
+    const TrainLosses resumed_5 = resumed->step();
+    const TrainLosses resumed_6 = resumed->step();
+    CHECK(resumed_5.refine_a == Approx(uninterrupted_5.refine_a).epsilon(1e-5));
+    CHECK(resumed_5.discriminator == Approx(uninterrupted_5.discriminator).epsilon(1e-5));
+    CHECK(resumed_6.refine_b == Approx(uninterrupted_6.refine_b).epsilon(1e-5));
+
+    // The stage lives in the model file (format 3); at strength 0 the swap is the frozen
+    // autoencoder's, exactly as before the refine phase; at 1 the face changes.
+    const auto model = SwapModel::load(path, test::test_config());
+    CHECK(model->info().detail_stage_dims == 8);
+    CHECK(model->info().format_version == 3);
+    CHECK_THAT(model->info().architecture, Catch::EndsWith("+detail8"));
+    CHECK(detail_stage_note(model->info(), SwapConfig{}).empty());
+    cv::VideoCapture video((test::media_dir() / "franck.mp4").string());
+    cv::Mat frame;
+    REQUIRE(video.read(frame));
+    const auto plain = SwapModel::load(before, test::test_config());
+    cv::Mat diff;
+    cv::absdiff(swapped(model, frame, 0.0f), swapped(plain, frame, 1.0f), diff);
+    CHECK(cv::countNonZero(diff.reshape(1)) == 0);
+    cv::absdiff(swapped(model, frame, 1.0f), swapped(model, frame, 0.0f), diff);
+    CHECK(cv::countNonZero(diff.reshape(1)) > 0);
+}
+
+TEST_CASE(
+    "a model without a detail stage swaps without it and says so; bad strengths are refused") {
+    const auto model = SwapModel::load(tiny_model().string(), test::test_config());
+    CHECK(model->info().detail_stage_dims == 0);
+    CHECK_THAT(detail_stage_note(model->info(), SwapConfig{}), Catch::Contains("no detail stage"));
+    SwapConfig off;
+    off.detail_strength = 0.0f;
+    CHECK(detail_stage_note(model->info(), off).empty());
+    for (const float strength : {-0.1f, 1.5f}) {
+        SwapConfig bad;
+        bad.detail_strength = strength;
+        std::string message;
+        CHECK(error_code_of(
+                  [&] { FaceSwapper(test::shared_models(), model, test::test_config(), bad); },
+                  &message) == ErrorCode::kInvalidArgument);
+        CHECK_THAT(message, Catch::Contains("detail strength must be 0 to 1"));
+    }
+}
+
+TEST_CASE("detail patches larger than the faces are refused with the largest that fits") {
+    TrainConfig config = refine_config();
+    config.refine.patch = 96;  // the test faces are 64 px
+    auto trainer = Trainer::create(config, faces_a(), faces_b());
+    std::string message;
+    CHECK(error_code_of([&] { trainer->set_phase(refine_phase()); }, &message) ==
+          ErrorCode::kInvalidArgument);
+    CHECK_THAT(message, Catch::Contains("64 px or less"));
+}
+
+TEST_CASE("one training run: phases, checkpoints and the loss log, for every driver") {
+    test::TempDir dir;
+    const std::string path = (dir.path() / "run.fsmodel").string();
+    auto trainer = Trainer::create(refine_config(), faces_a(), faces_b());
+    TrainRunOptions run;
+    run.out = path;
+    run.total_steps = 4;
+    run.save_every = 2;
+    run.schedule = TrainSchedule::sharpening(0.5, 1.0f, 0.3f, 1.0, 0.1f, 0.75);
+    std::vector<std::string> phases, saves;
+    int steps_seen = 0;
+    TrainRunHooks hooks;
+    hooks.on_phase = [&](const TrainPhase& phase, std::int64_t) { phases.push_back(phase.name); };
+    hooks.on_save = [&](const std::string& why, std::int64_t step) {
+        saves.push_back(why + " " + std::to_string(step));
+    };
+    hooks.on_step = [&](const TrainLosses&, const TrainRunStatus& status) {
+        ++steps_seen;
+        CHECK(status.run_steps == steps_seen);
+    };
+    const TrainRunSummary done = run_training(*trainer, run, hooks);
+    CHECK(done.last_step == 4);
+    CHECK_FALSE(done.stopped);
+    CHECK(phases == std::vector<std::string>{"warp", "sharpen", "refine"});
+    CHECK(saves == std::vector<std::string>{"checkpoint 2", "checkpoint 4", "done 4"});
+    std::ifstream log(path + ".log.csv");
+    std::string header, line;
+    std::getline(log, header);
+    CHECK(header ==
+          "step,seconds,total,face_a,face_b,mask_a,mask_b,adversarial,discriminator,"
+          "refine_a,refine_b");
+    int rows = 0;
+    while (std::getline(log, line)) ++rows;
+    CHECK(rows == 4);
+    CHECK(SwapModel::load(path, test::test_config())->info().detail_stage_dims == 8);
+
+    // A log begun by an older version keeps its columns; a stop request ends the run at once.
+    const std::string old_path = (dir.path() / "old.fsmodel").string();
+    std::ofstream(old_path + ".log.csv") << "step,seconds,total,face_a,face_b,mask_a,mask_b\n";
+    auto other = Trainer::create(test::tiny_train_config(), faces_a(), faces_b());
+    run.out = old_path;
+    run.total_steps = 2;
+    run.schedule = TrainSchedule::constant(1.0f);
+    int polls = 0;
+    hooks = {};
+    hooks.stop_requested = [&] { return ++polls > 1; };
+    const TrainRunSummary stopped = run_training(*other, run, hooks);
+    CHECK(stopped.stopped);
+    CHECK(stopped.last_step == 1);
+    std::ifstream old_log(old_path + ".log.csv");
+    std::getline(old_log, header);
+    std::getline(old_log, line);
+    CHECK(std::count(line.begin(), line.end(), ',') == 6);
 }

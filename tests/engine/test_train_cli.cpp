@@ -247,9 +247,15 @@ TEST_CASE("a time-budgeted run moves through its phases and scores held-out fram
                            Catch::Contains("patch discriminator at weight 0.1"));
     const auto losses = lines_of(model.string() + ".log.csv");
     REQUIRE(losses.size() > 3);
-    CHECK(losses[0] == "step,seconds,total,face_a,face_b,mask_a,mask_b,adversarial,discriminator");
-    // The last step was a GAN step: its discriminator loss is logged and positive.
-    CHECK(std::stod(losses.back().substr(losses.back().rfind(',') + 1)) > 0);
+    CHECK(losses[0] ==
+          "step,seconds,total,face_a,face_b,mask_a,mask_b,adversarial,discriminator,"
+          "refine_a,refine_b");
+    // The last step was a GAN step: its discriminator loss (column 9) is logged and positive.
+    std::vector<std::string> cells;
+    std::stringstream last(losses.back());
+    for (std::string cell; std::getline(last, cell, ',');) cells.push_back(cell);
+    REQUIRE(cells.size() == 11);
+    CHECK(std::stod(cells[8]) > 0);
     CHECK_THAT(output, Catch::Contains("quality (start, step 0"));
     CHECK_THAT(output, Catch::Contains("quality (end"));
     CHECK_THAT(output, Catch::Contains("mouth r") && Catch::Contains("of the bar"));
@@ -445,6 +451,11 @@ TEST_CASE("the GPU suite runs end to end on the CPU at small sizes", "[slow]") {
     std::ifstream train_log(out / "train.log");
     const std::string trained((std::istreambuf_iterator<char>(train_log)), {});
     CHECK_THAT(trained, Catch::Contains("phase 'sharpen'") && Catch::Contains("phase 'gan'"));
+    // Sections 4 and 5: the same run in float32 and bfloat16, then the detail stage's phase.
+    CHECK_THAT(summary, Catch::Contains("fp32: done") && Catch::Contains("bf16: done"));
+    std::ifstream refine_log(out / "refine.log");
+    const std::string refined((std::istreambuf_iterator<char>(refine_log)), {});
+    CHECK_THAT(refined, Catch::Contains("phase 'refine'") && Catch::Contains("steps/s"));
     // Four sweep rows (1 and 2 streams, batching on and off), each with swapped frames.
     int rows = 0;
     std::istringstream lines(summary);

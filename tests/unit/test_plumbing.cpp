@@ -81,7 +81,8 @@ class RecordingFactory final : public server::ProcessorFactory {
     std::string name() const override { return "recording"; }
     std::vector<std::string> models() const override { return {"m"}; }
     std::string device_name() const override { return "none"; }
-    std::unique_ptr<server::StreamProcessor> open(const std::string&, net::Direction) override {
+    std::unique_ptr<server::StreamProcessor> open(const std::string&, net::Direction,
+                                                  float) override {
         throw std::logic_error("the test builds its processors itself");
     }
 };

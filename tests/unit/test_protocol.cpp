@@ -124,6 +124,14 @@ TEST_CASE("the handshake round-trips and refuses bad fields") {
     CHECK(back.model == "franck-cap12.v1");
     CHECK(back.direction == Direction::kBToA);
     CHECK(back.quality == 70);
+    CHECK(back.detail_strength == 1.0f);  // the default travels too
+    hello.detail_strength = 0.25f;
+    CHECK(decode_hello(encode_hello(hello)).detail_strength == 0.25f);
+    // Optional: a hello without it (an older client) gets the full detail stage.
+    CHECK(
+        decode_hello(
+            R"({"type":"hello","protocol":1,"token":"","model":"m","direction":"a2b","quality":80})")
+            .detail_strength == 1.0f);
 
     auto code_of = [](const std::string& text) {
         try {
@@ -156,6 +164,12 @@ TEST_CASE("the handshake round-trips and refuses bad fields") {
         code_of(
             R"({"type":"hello","protocol":"1","token":"","model":"m","direction":"a2b","quality":80})") ==
         ProtocolErrorCode::kMalformed);
+    for (const char* strength : {"1.5", "-0.1", "\"1\"", "null"})
+        CHECK(
+            code_of(
+                std::string(
+                    R"({"type":"hello","protocol":1,"token":"","model":"m","direction":"a2b","quality":80,"detail_strength":)") +
+                strength + "}") == ProtocolErrorCode::kMalformed);
     CHECK(code_of(std::string(5000, ' ')) == ProtocolErrorCode::kTooLarge);
     // Numbers are integers within their field's range: no float, no wrap-around.
     CHECK(

@@ -109,7 +109,6 @@ TEST_CASE("format-1 attributes (no output_upscale) still describe a format-1 net
     const SwapNetShape format1 = SwapNetShape::from_attributes(attributes, "m");
     CHECK(format1.output_upscale == 1);
     CHECK(format1.describe() == "df-ae r64 e8 b32 i16 d8 m4");
-    CHECK(kModelFormatVersion == 2);
 }
 
 TEST_CASE("a warm start from a format-1 model reproduces its face, upsampled") {
@@ -193,4 +192,79 @@ TEST_CASE("a GAN phase follows the sharpen phase only when asked, never during t
                       Catch::Contains("still warped"));
     CHECK_THROWS_WITH(TrainSchedule::sharpening(0.6, 1.0f, 0.3f, 0.8, 0.0f),
                       Catch::Contains("positive weight"));
+}
+
+TEST_CASE("the detail stage runs last: it cuts the phases that would follow it") {
+    const TrainSchedule schedule = TrainSchedule::sharpening(0.6, 1.0f, 0.3f, 1.0, 0.1f, 0.8);
+    REQUIRE(schedule.phases.size() == 3);
+    CHECK(schedule.at(0.7).name == "sharpen");
+    CHECK_FALSE(schedule.at(0.7).refine);
+    CHECK(schedule.at(0.8).name == "refine");
+    CHECK(schedule.at(1.0).refine);
+    // A finished model's refine run: the refine phase alone, from the start.
+    const TrainSchedule only = TrainSchedule::sharpening(0.6, 1.0f, 0.3f, 1.0, 0.1f, 0.0);
+    REQUIRE(only.phases.size() == 1);
+    CHECK(only.at(0.0).refine);
+    // A GAN phase that would start after the refine phase never does.
+    const TrainSchedule cut = TrainSchedule::sharpening(0.4, 1.0f, 0.3f, 0.9, 0.1f, 0.7);
+    CHECK(cut.phases.back().name == "refine");
+    CHECK(cut.phases.size() == 3);
+}
+
+TEST_CASE("a fresh detail stage changes nothing, and its shape is recorded in the model file") {
+    DetailRefiner refiner(8);
+    const at::Tensor faces = at::rand({2, 3, 64, 64});
+    {
+        at::NoGradGuard no_grad;
+        CHECK((refiner->forward(faces) - faces).abs().max().item<float>() == 0.0f);
+    }
+    SwapNetShape shape = tiny_shape(128, 2);
+    shape.refiner_dims = 8;
+    auto attributes = shape.to_attributes();
+    CHECK(attributes.at("refiner_dims") == "8");
+    CHECK(SwapNetShape::from_attributes(attributes, "m").refiner_dims == 8);
+    CHECK(shape.describe() == "df-ae r128 e8 b32 i16 d8 m4 u2 +detail8");
+    attributes.erase("refiner_dims");  // a format-2 file
+    CHECK(SwapNetShape::from_attributes(attributes, "m").refiner_dims == 0);
+    shape.refiner_dims = 2;
+    CHECK_THROWS_WITH(shape.validate(), Catch::Contains("refiner dims"));
+    CHECK(kModelFormatVersion == 3);
+
+    // A net given a detail stage later has the same tensors as one built with it, and the
+    // autoencoder's parameters stay apart from the refiners'.
+    SwapNetShape built = tiny_shape(64, 1);
+    built.refiner_dims = 8;
+    SwapAutoencoder with(built), later(tiny_shape(64, 1));
+    CHECK_FALSE(later.has_refiners());
+    const size_t autoencoder_tensors = later.parameters().size();
+    later.add_refiners(8);
+    CHECK(later.has_refiners());
+    CHECK(later.shape().refiner_dims == 8);
+    CHECK(later.parameters().size() == with.parameters().size());
+    CHECK(later.autoencoder_parameters().size() == autoencoder_tensors);
+    CHECK(later.refiner_parameters().size() == with.parameters().size() - autoencoder_tensors);
+    CHECK_THROWS_WITH(later.add_refiners(8), Catch::Contains("already"));
+}
+
+TEST_CASE("bfloat16 channels-last training passes give float32 outputs close to float32's") {
+    at::manual_seed(4);
+    SwapNetShape shape = tiny_shape(64, 1);
+    shape.refiner_dims = 8;
+    SwapAutoencoder net(shape);
+    const at::Tensor faces = at::rand({2, 3, 64, 64});
+    at::NoGradGuard no_grad;
+    const DecodedFace exact = net.decode_b(net.encode(faces));
+    ComputeMode mode;
+    mode.dtype = at::kBFloat16;
+    mode.channels_last = true;
+    net.set_compute_mode(mode);
+    CHECK(net.compute_mode().describe() == "bfloat16 channels-last");
+    const DecodedFace reduced = net.decode_b(net.encode(faces));
+    CHECK(reduced.rgb.scalar_type() == at::kFloat);
+    CHECK(reduced.mask.scalar_type() == at::kFloat);
+    CHECK(reduced.rgb.is_contiguous());
+    CHECK((reduced.rgb - exact.rgb).abs().max().item<float>() < 0.03f);
+    CHECK(net.refine_b(reduced.rgb).scalar_type() == at::kFloat);
+    // The weights themselves stay float32 (what the optimiser and the model file hold).
+    for (const auto& p : net.parameters()) CHECK(p.scalar_type() == at::kFloat);
 }

@@ -19,9 +19,10 @@ class OutputArchive;
 
 namespace faceswap::detail {
 
-// 2: swap models may carry output_upscale (depth-to-space output stage); format-1 files load
-// unchanged (every attribute a version adds has a default that reproduces the older layout).
-inline constexpr std::int64_t kModelFormatVersion = 2;
+// 2: swap models may carry output_upscale (depth-to-space output stage); 3: and refiner_dims
+// with the detail stage's tensors (refiner_a.*, refiner_b.*). Older files load unchanged (every
+// attribute a version adds has a default that reproduces the older layout).
+inline constexpr std::int64_t kModelFormatVersion = 3;
 
 // "[a,b,c]", for error messages about tensor shapes.
 std::string shape_string(at::IntArrayRef sizes);

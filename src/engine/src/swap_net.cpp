@@ -1,5 +1,6 @@
 #include "swap_net.h"
 
+#include <ATen/Context.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/container/functional.h>
 #include <torch/nn/modules/conv.h>
@@ -16,16 +17,30 @@ namespace {
 
 namespace nn = torch::nn;
 
+// A layer whose arithmetic follows the net's ComputeMode (SwapAutoencoder::set_compute_mode).
+struct ComputeModeAware {
+    virtual ~ComputeModeAware() = default;
+    ComputeMode mode;
+};
+
 // nn::Conv2d (same parameters, so model files are unchanged) whose forward goes through
-// detail::convolution: oneDNN on CPU at inference, LibTorch's own path when training.
-class FastConv2dImpl : public nn::Conv2dImpl {
+// detail::convolution: oneDNN on CPU at inference, LibTorch's own path when training. In a
+// reduced-precision mode the float32 weights are cast per call (the cast is differentiable:
+// gradients reach the float32 weights).
+class FastConv2dImpl : public nn::Conv2dImpl, public ComputeModeAware {
   public:
     FastConv2dImpl(int in, int out, int kernel, int stride, int padding)
         : nn::Conv2dImpl(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding)),
           stride_(stride),
           padding_(padding) {}
     at::Tensor forward(const at::Tensor& x) {
-        return convolution(x, weight, bias, {stride_, stride_}, {padding_, padding_});
+        if (!mode.reduced() && !mode.channels_last)
+            return convolution(x, weight, bias, {stride_, stride_}, {padding_, padding_});
+        const auto format =
+            mode.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+        return at::conv2d(x.to(mode.dtype).contiguous(format),
+                          weight.to(mode.dtype).contiguous(format), bias.to(mode.dtype),
+                          {stride_, stride_}, {padding_, padding_});
     }
 
   private:
@@ -68,11 +83,18 @@ class ResidualBlockImpl : public nn::Module {
 };
 TORCH_MODULE(ResidualBlock);
 
-class FlattenDenseImpl : public nn::Module {
+// The encoder's last layer: the feature map flattened (in N, C, H, W order whatever the
+// memory format) to the dense code. Its output is float32 in every compute mode: the code is
+// small, and the inter layer's dense weights read it as they are.
+class FlattenDenseImpl : public nn::Module, public ComputeModeAware {
   public:
     FlattenDenseImpl(int in_features, int out_features)
         : linear_(register_module("linear", nn::Linear(in_features, out_features))) {}
     at::Tensor forward(const at::Tensor& x) {
+        if (mode.reduced())
+            return at::linear(x.flatten(1).to(mode.dtype), linear_->weight.to(mode.dtype),
+                              linear_->bias.to(mode.dtype))
+                .to(at::kFloat);
         if (at::GradMode::is_enabled() || !x.is_cpu()) return linear_->forward(x.flatten(1));
         // Inference on CPU: the same product as a convolution whose kernel covers the whole
         // input, which oneDNN runs ~2x faster than this build's BLAS does the matrix-vector one.
@@ -86,6 +108,19 @@ class FlattenDenseImpl : public nn::Module {
     nn::Linear linear_;
 };
 TORCH_MODULE(FlattenDense);
+
+// nn::Linear (same parameters and names) whose arithmetic follows the compute mode: in
+// bfloat16 the product runs in oneDNN rather than the system BLAS; output float32.
+class ModeLinearImpl : public nn::LinearImpl, public ComputeModeAware {
+  public:
+    ModeLinearImpl(int in, int out) : nn::LinearImpl(in, out) {}
+    at::Tensor forward(const at::Tensor& x) {
+        if (!mode.reduced()) return nn::LinearImpl::forward(x);
+        return at::linear(x.to(mode.dtype), weight.to(mode.dtype), bias.to(mode.dtype))
+            .to(at::kFloat);
+    }
+};
+TORCH_MODULE(ModeLinear);
 
 int parse_int(const std::map<std::string, std::string>& attributes, const std::string& key,
               const std::string& path) {
@@ -119,6 +154,8 @@ void SwapNetShape::validate() const {
     check(inter_dims >= 8 && inter_dims <= 1024, "inter dims must be 8 to 1024");
     check(decoder_dims >= 4 && decoder_dims <= 256, "decoder dims must be 4 to 256");
     check(mask_dims >= 2 && mask_dims <= 128, "mask dims must be 2 to 128");
+    check(refiner_dims == 0 || (refiner_dims >= 4 && refiner_dims <= 128),
+          "refiner dims must be 0 (no detail stage) or 4 to 128");
 }
 
 std::string SwapNetShape::describe() const {
@@ -126,6 +163,7 @@ std::string SwapNetShape::describe() const {
     out << "df-ae r" << resolution << " e" << encoder_dims << " b" << bottleneck_dims << " i"
         << inter_dims << " d" << decoder_dims << " m" << mask_dims;
     if (output_upscale != 1) out << " u" << output_upscale;
+    if (refiner_dims > 0) out << " +detail" << refiner_dims;
     return out.str();
 }
 
@@ -136,7 +174,8 @@ std::map<std::string, std::string> SwapNetShape::to_attributes() const {
             {"inter_dims", std::to_string(inter_dims)},
             {"decoder_dims", std::to_string(decoder_dims)},
             {"mask_dims", std::to_string(mask_dims)},
-            {"output_upscale", std::to_string(output_upscale)}};
+            {"output_upscale", std::to_string(output_upscale)},
+            {"refiner_dims", std::to_string(refiner_dims)}};
 }
 
 SwapNetShape SwapNetShape::from_attributes(const std::map<std::string, std::string>& attributes,
@@ -151,6 +190,9 @@ SwapNetShape SwapNetShape::from_attributes(const std::map<std::string, std::stri
     // Format 1 had no depth-to-space stage.
     if (attributes.count("output_upscale"))
         shape.output_upscale = parse_int(attributes, "output_upscale", path);
+    // Formats 1 and 2 had no detail stage.
+    if (attributes.count("refiner_dims"))
+        shape.refiner_dims = parse_int(attributes, "refiner_dims", path);
     try {
         shape.validate();
     } catch (const Error& e) {
@@ -185,12 +227,13 @@ SwapDecoderImpl::SwapDecoderImpl(const SwapNetShape& s) : output_upscale_(s.outp
 }
 
 DecodedFace SwapDecoderImpl::forward(const at::Tensor& code) {
-    at::Tensor mask = mask_->forward(code);
+    // Float32 contiguous out, whatever the compute mode: losses and merging expect it.
+    at::Tensor mask = mask_->forward(code).to(at::kFloat).contiguous();
     // The mask is smooth: rendered at the working resolution and scaled up.
     if (output_upscale_ > 1)
         mask = at::upsample_bilinear2d(
             mask, {mask.size(2) * output_upscale_, mask.size(3) * output_upscale_}, false);
-    return {face_->forward(code), mask};
+    return {face_->forward(code).to(at::kFloat).contiguous(), mask};
 }
 
 SwapAutoencoder::SwapAutoencoder(const SwapNetShape& shape) : shape_(shape) {
@@ -208,7 +251,7 @@ SwapAutoencoder::SwapAutoencoder(const SwapNetShape& shape) : shape_(shape) {
     // The dense code is spread back to a spatial map and upscaled once: shared by both
     // decoders, so both read the same pose/expression layout.
     nn::Sequential inter;
-    inter->push_back(nn::Linear(shape.bottleneck_dims, shape.inter_dims * lowest * lowest));
+    inter->push_back(ModeLinear(shape.bottleneck_dims, shape.inter_dims * lowest * lowest));
     inter->push_back(nn::Functional([c = shape.inter_dims, lowest](const at::Tensor& x) {
         return x.view({x.size(0), c, lowest, lowest});
     }));
@@ -217,12 +260,118 @@ SwapAutoencoder::SwapAutoencoder(const SwapNetShape& shape) : shape_(shape) {
 
     decoder_a_ = register_module("decoder_a", SwapDecoder(shape));
     decoder_b_ = register_module("decoder_b", SwapDecoder(shape));
+    if (shape.refiner_dims > 0) {
+        shape_.refiner_dims = 0;
+        add_refiners(shape.refiner_dims);
+    }
+}
+
+void SwapAutoencoder::add_refiners(int dims) {
+    if (has_refiners())
+        throw Error(ErrorCode::kInvalidArgument, "the model has a detail stage already");
+    SwapNetShape shape = shape_;
+    shape.refiner_dims = dims;
+    shape.validate();
+    refiner_a_ = register_module("refiner_a", DetailRefiner(dims));
+    refiner_b_ = register_module("refiner_b", DetailRefiner(dims));
+    const std::vector<at::Tensor> existing = decoder_a_->parameters();
+    if (!existing.empty()) {  // on the device the rest of the net is on
+        refiner_a_->to(existing.front().device());
+        refiner_b_->to(existing.front().device());
+    }
+    shape_ = shape;
+    set_compute_mode(mode_);
+}
+
+std::vector<at::Tensor> SwapAutoencoder::autoencoder_parameters() const {
+    std::vector<at::Tensor> out;
+    for (const auto& item : named_parameters())
+        if (item.key().rfind("refiner_", 0) != 0) out.push_back(item.value());
+    return out;
+}
+
+std::vector<at::Tensor> SwapAutoencoder::refiner_parameters() const {
+    std::vector<at::Tensor> out;
+    for (const auto& item : named_parameters())
+        if (item.key().rfind("refiner_", 0) == 0) out.push_back(item.value());
+    return out;
+}
+
+DetailRefinerImpl::DetailRefinerImpl(int dims) {
+    nn::Sequential layers;
+    layers->push_back(FastConv2d(12, dims, 3, 1, 1));
+    layers->push_back(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)));
+    layers->push_back(ResidualBlock(dims));
+    layers->push_back(ResidualBlock(dims));
+    FastConv2d out(dims, 12, 3, 1, 1);
+    {
+        at::NoGradGuard no_grad;
+        out->weight.zero_();
+        out->bias.zero_();
+    }
+    layers->push_back(out);
+    layers_ = register_module("layers", layers);
+}
+
+at::Tensor DetailRefinerImpl::forward(const at::Tensor& faces) {
+    at::Tensor folded = at::pixel_unshuffle(faces, 2);
+    // On CPU its weights are channels-last at inference (SwapModel::load), as the decoders'.
+    if (folded.is_cpu() && !at::GradMode::is_enabled())
+        folded = folded.contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor residual =
+        at::pixel_shuffle(layers_->forward(folded).to(at::kFloat).contiguous(), 2);
+    return (faces + residual).clamp(0, 1);
 }
 
 at::Tensor SwapAutoencoder::encode(const at::Tensor& faces) {
     const int k = shape_.output_upscale;
-    const at::Tensor input = k > 1 ? at::avg_pool2d(faces, {k, k}) : faces;
+    at::Tensor input = k > 1 ? at::avg_pool2d(faces, {k, k}) : faces;
+    if (mode_.channels_last) input = input.contiguous(at::MemoryFormat::ChannelsLast);
     return inter_->forward(encoder_->forward(input));
+}
+
+void SwapAutoencoder::set_compute_mode(const ComputeMode& mode) {
+    mode_ = mode;
+    // Not modules() with itself: that needs a shared_ptr to this net, which a net on the stack
+    // or one still in its constructor (add_refiners) does not have.
+    for (const auto& module : modules(/*include_self=*/false))
+        if (auto* layer = dynamic_cast<ComputeModeAware*>(module.get())) layer->mode = mode;
+}
+
+std::string ComputeMode::describe() const {
+    std::string text = dtype == at::kBFloat16 ? "bfloat16"
+                       : dtype == at::kHalf   ? "float16"
+                                              : "float32";
+    return channels_last ? text + " channels-last" : text;
+}
+
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+#else
+    return false;
+#endif
+}
+
+ComputeMode preferred_training_mode(const c10::Device& device, std::string* why) {
+    ComputeMode mode;
+    if (device.is_cuda()) {
+        mode.dtype = at::kBFloat16;
+        if (why) *why = "bfloat16 on the GPU";
+        return mode;
+    }
+    // Channels-last halves a 3x3 convolution's time in oneDNN on this project's CPUs, and
+    // bfloat16 halves it again where the CPU multiplies bfloat16 natively (docs/training-speed.md).
+    mode.channels_last = true;
+    if (cpu_has_native_bf16() && at::hasMKLDNN()) {
+        mode.dtype = at::kBFloat16;
+        if (why) *why = "bfloat16 channels-last (the CPU has AVX-512 BF16)";
+    } else if (why) {
+        *why = at::hasMKLDNN() ? "float32 channels-last (this CPU has no native bfloat16)"
+                               : "float32 channels-last (this LibTorch has no oneDNN)";
+    }
+    return mode;
 }
 
 std::string initialise_from(SwapAutoencoder& net, const std::string& path) {

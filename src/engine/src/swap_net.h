@@ -28,6 +28,9 @@ struct SwapNetShape {
     int inter_dims = 128;       // channels of the shared code's spatial map at resolution / 8
     int decoder_dims = 24;      // channels at full resolution (x2 at 1/2, x4 at 1/4)
     int mask_dims = 8;          // the same for the (cheaper) mask branch
+    // The detail stage (DetailRefiner, one per identity): channels of its convolutions, 0 for
+    // a model without one (every file before format 3).
+    int refiner_dims = 0;
 
     int working_resolution() const { return resolution / output_upscale; }  // encoder input
     void validate() const;         // throws Error(kInvalidArgument) naming the field
@@ -42,6 +45,23 @@ struct SwapNetShape {
 // Throws Error(kModelCorrupt) naming path when the metadata is damaged.
 SwapModelInfo swap_model_info(const ModelMetadata& metadata, const SwapNetShape& shape,
                               const std::string& path);
+
+// The arithmetic a net's convolutions and dense layers run in. Weights stay float32 (the
+// optimiser's master copy and what model files hold); a reduced precision casts them per call,
+// and the cast is differentiable, so gradients arrive in float32 (mixed precision, as autocast
+// does, without LibTorch's autocast API, which differs between 1.13 and 2.x).
+struct ComputeMode {
+    at::ScalarType dtype = at::kFloat;  // kFloat, or kBFloat16 (CPUs with AVX-512 BF16, GPUs)
+    bool channels_last = false;         // NHWC activations: oneDNN's fast layout on CPU
+    bool reduced() const { return dtype != at::kFloat; }
+    std::string describe() const;  // "float32", "bfloat16 channels-last", ...
+};
+
+// bfloat16 where the CPU computes it natively (AVX-512 BF16 or AMX), else float32; on CUDA
+// bfloat16. Channels-last on CPU. `why` (may be null) gets a line saying what was chosen and
+// why, for the log.
+ComputeMode preferred_training_mode(const c10::Device& device, std::string* why = nullptr);
+bool cpu_has_native_bf16();
 
 struct DecodedFace {
     at::Tensor rgb;   // [N, 3, R, R] in 0..1
@@ -60,6 +80,23 @@ class SwapDecoderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SwapDecoder);
 
+// The detail stage: a small fully-convolutional net per identity, trained on pairs (that
+// identity's decoder rendering of its own faces, the real faces), that turns the decoder's soft
+// painting into the person's own eyelids, teeth, lip lines and skin. It sees the face folded
+// 2x2 into channels (space-to-depth), so its six 3x3 convolutions run at half the resolution
+// (a 26 px window at full size for a fifth of a decoder's cost at 24 channels), and it adds a
+// residual: its last convolution starts at zero, so a fresh refiner changes nothing.
+class DetailRefinerImpl : public torch::nn::Module {
+  public:
+    explicit DetailRefinerImpl(int dims);
+    // [N, 3, R, R] in 0..1 -> the refined faces, same shape, float32.
+    at::Tensor forward(const at::Tensor& faces);
+
+  private:
+    torch::nn::Sequential layers_{nullptr};
+};
+TORCH_MODULE(DetailRefiner);
+
 class SwapAutoencoder : public torch::nn::Module {
   public:
     static constexpr const char* kKind = "swap_autoencoder";
@@ -71,14 +108,35 @@ class SwapAutoencoder : public torch::nn::Module {
     DecodedFace decode_a(const at::Tensor& code) { return decoder_a_->forward(code); }
     DecodedFace decode_b(const at::Tensor& code) { return decoder_b_->forward(code); }
 
+    // The detail stage of identity A or B (requires has_refiners()).
+    bool has_refiners() const { return shape_.refiner_dims > 0; }
+    at::Tensor refine_a(const at::Tensor& faces) { return refiner_a_->forward(faces); }
+    at::Tensor refine_b(const at::Tensor& faces) { return refiner_b_->forward(faces); }
+    // Gives a model without a detail stage a fresh one (changing nothing until trained); the
+    // shape then records refiner_dims.
+    void add_refiners(int dims);
+    // The autoencoder's own parameters (encoder, inter, decoders) and the refiners', trained by
+    // separate optimisers: a refiner added to a trained model leaves the autoencoder's
+    // optimiser state valid.
+    std::vector<at::Tensor> autoencoder_parameters() const;
+    std::vector<at::Tensor> refiner_parameters() const;
+
     const SwapNetShape& shape() const { return shape_; }
+
+    // Every convolution and dense layer of the net computes in `mode` from the next call on;
+    // decode's outputs and encode's code are float32 whatever the mode.
+    void set_compute_mode(const ComputeMode& mode);
+    const ComputeMode& compute_mode() const { return mode_; }
 
   private:
     SwapNetShape shape_;
+    ComputeMode mode_;
     torch::nn::Sequential encoder_{nullptr};
     torch::nn::Sequential inter_{nullptr};
     SwapDecoder decoder_a_{nullptr};
     SwapDecoder decoder_b_{nullptr};
+    DetailRefiner refiner_a_{nullptr};
+    DetailRefiner refiner_b_{nullptr};
 };
 
 // Warm start: copies every tensor of the model file at `path` whose name and shape match into

@@ -61,10 +61,30 @@ SwapModelInfo swap_model_info(const ModelMetadata& metadata, const SwapNetShape&
     }
     info.identity_a = get("identity_a");
     info.identity_b = get("identity_b");
+    info.detail_stage_dims = shape.refiner_dims;
     return info;
 }
 
 }  // namespace detail
+
+void SwapConfig::validate() const {
+    auto check = [](bool ok, const std::string& message) {
+        if (!ok) throw Error(ErrorCode::kInvalidArgument, "invalid swap setting: " + message);
+    };
+    check(detail_strength >= 0.f && detail_strength <= 1.f,
+          "detail strength must be 0 to 1 (got " + std::to_string(detail_strength) + ")");
+    check(mouth_interior >= 0.f && mouth_interior <= 1.f,
+          "mouth interior must be 0 to 1 (got " + std::to_string(mouth_interior) + ")");
+    check(mask_erosion >= -0.5f && mask_erosion <= 0.5f, "mask erosion must be -0.5 to 0.5");
+    check(mask_feather >= 0.f && mask_feather <= 0.5f, "mask feather must be 0 to 0.5");
+}
+
+std::string detail_stage_note(const SwapModelInfo& info, const SwapConfig& config) {
+    if (info.detail_stage_dims > 0 || config.detail_strength <= 0) return {};
+    return "note: " + info.path + " has no detail stage (format " +
+           std::to_string(info.format_version) +
+           "); swapping without it. 'faceswap train --resume --refine-from 0' adds one";
+}
 
 std::shared_ptr<const SwapModel> SwapModel::load(const std::string& path,
                                                  const EngineConfig& config) {
@@ -87,7 +107,8 @@ std::shared_ptr<const SwapModel> SwapModel::load(const std::string& path,
         // oneDNN runs the decoders' convolutions ~1.5x faster on channels-last tensors; the
         // encoder (3-channel input) is faster as it is. Generation converts the code to match.
         for (auto& parameter : impl->net->named_parameters())
-            if (parameter.value().dim() == 4 && parameter.key().rfind("decoder", 0) == 0)
+            if (parameter.value().dim() == 4 && (parameter.key().rfind("decoder", 0) == 0 ||
+                                                 parameter.key().rfind("refiner", 0) == 0))
                 parameter.value().set_data(
                     parameter.value().contiguous(at::MemoryFormat::ChannelsLast));
     }
@@ -231,8 +252,26 @@ std::vector<detail::DecodedFace> decode_faces(const SwapModel& swap_model, SwapD
     const auto& model = detail::Access::of(swap_model);
     const auto start = Clock::now();
     const auto [code, counts] = join_rows(jobs, &PreparedSwap::code);
-    const detail::DecodedFace decoded =
+    detail::DecodedFace decoded =
         direction == SwapDirection::kAToB ? model.net->decode_b(code) : model.net->decode_a(code);
+    // The detail stage, once for the batch, then each job's own strength.
+    float most = 0.f;
+    for (const PreparedSwap* job : jobs) most = std::max(most, job->swap_config.detail_strength);
+    if (model.net->has_refiners() && most > 0.f) {
+        const at::Tensor refined = direction == SwapDirection::kAToB
+                                       ? model.net->refine_b(decoded.rgb)
+                                       : model.net->refine_a(decoded.rgb);
+        std::vector<float> strengths;
+        for (size_t i = 0; i < jobs.size(); ++i)
+            strengths.insert(strengths.end(), counts[i], jobs[i]->swap_config.detail_strength);
+        if (std::all_of(strengths.begin(), strengths.end(), [](float v) { return v >= 1.f; })) {
+            decoded.rgb = refined;
+        } else {
+            const at::Tensor weight = at::tensor(strengths, decoded.rgb.options())
+                                          .view({static_cast<int64_t>(strengths.size()), 1, 1, 1});
+            decoded.rgb = decoded.rgb + weight * (refined - decoded.rgb);
+        }
+    }
     const std::vector<at::Tensor> rgb = split_rows(decoded.rgb, counts);
     const std::vector<at::Tensor> mask = split_rows(decoded.mask, counts);
     std::vector<detail::DecodedFace> out;
@@ -274,6 +313,17 @@ void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::Decoded
             face = (face + at::upsample_bilinear2d(corrected - small, {size, size}, false))
                        .clamp(0, 1);
         }
+    }
+    if (swap_config.mouth_interior > 0) {
+        // The inner-lip polygon (landmarks 60-67) of the input, grown by a pixel at the working
+        // size and feathered, at full size.
+        std::vector<std::vector<Point2f>> lips;
+        for (const Landmarks68& points : work_landmarks)
+            lips.emplace_back(points.begin() + 60, points.begin() + 68);
+        at::Tensor inside = detail::erode_and_feather(
+            detail::hull_masks(lips, work, canvas.device()), -1, std::max(1, work / 64));
+        if (k > 1) inside = at::upsample_bilinear2d(inside, {size, size}, false);
+        face = face + swap_config.mouth_interior * inside * (job.crops - face);
     }
     const at::Tensor learned = k > 1 ? at::avg_pool2d(decoded.mask, {k, k}) : decoded.mask;
     at::Tensor mask = swap_config.use_learned_mask ? at::minimum(hull, learned) : hull;
@@ -427,13 +477,15 @@ int detail::complete_batch(std::span<CompletionSlot> slots) {
 FaceSwapper::FaceSwapper(std::shared_ptr<const FaceModels> face_models,
                          std::shared_ptr<const SwapModel> swap_model, const EngineConfig& config,
                          const SwapConfig& swap_config)
-    : impl_(std::make_unique<Impl>(std::move(face_models), std::move(swap_model), config,
-                                   swap_config)) {}
+    : impl_((swap_config.validate(),
+             std::make_unique<Impl>(std::move(face_models), std::move(swap_model), config,
+                                    swap_config))) {}
 FaceSwapper::~FaceSwapper() = default;
 FaceSwapper::FaceSwapper(FaceSwapper&&) noexcept = default;
 FaceSwapper& FaceSwapper::operator=(FaceSwapper&&) noexcept = default;
 
 void FaceSwapper::set_swap_config(const SwapConfig& swap_config) {
+    swap_config.validate();
     impl_->swap_config = swap_config;
 }
 void FaceSwapper::reset() {

@@ -33,7 +33,8 @@ const char* kUsage =
     "  [--encoder-dims N] [--bottleneck-dims N] [--inter-dims N] [--decoder-dims N]\n"
     "  [--mask-dims N] [--batch N] [--lr X] [--loss multiscale|classic] [--warp-until F]\n"
     "  [--lr-dropout P] [--gan-from F] [--gan-weight W] [--save-every N] [--half]\n"
-    "  [--device auto|cpu|cuda] [--threads N]\n";
+    "  [--device auto|cpu|cuda] [--threads N] [--precision auto|fp32|bf16]\n"
+    "  [--refine-from F] [--refiner-dims N]\n";
 
 }  // namespace
 
@@ -65,6 +66,9 @@ int main(int argc, char** argv) {
                                                {"--half", false},
                                                {"--device", true},
                                                {"--threads", true},
+                                               {"--precision", true},
+                                               {"--refine-from", true},
+                                               {"--refiner-dims", true},
                                                {"--help", false}};
     for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
@@ -115,6 +119,8 @@ int main(int argc, char** argv) {
                         : device == "cuda" ? DeviceKind::kCuda
                                            : DeviceKind::kAuto;
         if (args.count("--init-from")) config.init_from = args["--init-from"];
+        if (args.count("--precision"))
+            config.precision = parse_train_precision(args["--precision"]);
         const double budget_s =
             args.count("--time-budget") ? parse_duration_seconds(args["--time-budget"]) : 0;
         const auto total_steps = static_cast<std::int64_t>(number("--steps", 100000));
@@ -122,7 +128,8 @@ int main(int argc, char** argv) {
         const TrainSchedule schedule = TrainSchedule::sharpening(
             number("--warp-until", 0.6), config.warp_amount,
             static_cast<float>(number("--lr-dropout", 0.3)), number("--gan-from", 1.0),
-            static_cast<float>(number("--gan-weight", 0.1)));
+            static_cast<float>(number("--gan-weight", 0.1)), number("--refine-from", 1.0));
+        config.refine.dims = static_cast<int>(number("--refiner-dims", config.refine.dims));
         const std::string out = args["--out"];
         const bool exists = std::filesystem::exists(out);
         if (exists && !args.count("--resume"))
@@ -140,49 +147,43 @@ int main(int argc, char** argv) {
         if (!trainer->initialisation_note().empty())
             std::fprintf(stderr, "%s\n", trainer->initialisation_note().c_str());
         const std::int64_t first = trainer->steps();
-        std::fprintf(stderr, "training %s on %s from step %lld\n", trainer->architecture().c_str(),
-                     trainer->device_name().c_str(), static_cast<long long>(first));
+        std::fprintf(stderr, "training %s on %s in %s from step %lld\n",
+                     trainer->architecture().c_str(), trainer->device_name().c_str(),
+                     trainer->precision_note().c_str(), static_cast<long long>(first));
         std::signal(SIGINT, on_stop);
         std::signal(SIGTERM, on_stop);
-        std::ofstream log(out + ".log.csv", std::ios::app);
-        if (log.tellp() == 0) log << "step,seconds,total,face_a,face_b,mask_a,mask_b\n";
-        const auto start = Clock::now();
-        auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-        auto progress = [&] {
-            return budget_s > 0 ? elapsed() / budget_s
-                                : double(trainer->steps() - first) /
-                                      std::max<std::int64_t>(1, total_steps - first);
+        TrainRunOptions run;
+        run.out = out;
+        run.budget_s = budget_s;
+        run.total_steps = total_steps;
+        run.schedule = schedule;
+        run.save_every = save_every;
+        run.half_precision = args.count("--half") > 0;
+        TrainRunHooks hooks;
+        hooks.stop_requested = [] { return stop_requested.load(); };
+        hooks.on_phase = [](const TrainPhase& phase, std::int64_t step) {
+            std::fprintf(stderr, "phase '%s' from step %lld\n", phase.name.c_str(),
+                         static_cast<long long>(step));
         };
         auto last_print = Clock::now();
-        while (!stop_requested && progress() < 1.0) {
-            const TrainPhase& phase = schedule.at(progress());
-            if (phase.name != trainer->phase().name || trainer->steps() == first) {
-                trainer->set_phase(phase);
-                std::fprintf(stderr, "phase '%s' from step %lld\n", phase.name.c_str(),
-                             static_cast<long long>(trainer->steps()));
-            }
-            const TrainLosses l = trainer->step();
-            log << trainer->steps() << ',' << elapsed() << ',' << l.total << ',' << l.face_a << ','
-                << l.face_b << ',' << l.mask_a << ',' << l.mask_b << '\n';
-            if (Clock::now() - last_print > std::chrono::seconds(10)) {
-                last_print = Clock::now();
-                const double rate = (trainer->steps() - first) / elapsed();
-                std::fprintf(
-                    stderr,
-                    "step %lld  %.1f steps/s  loss %.4f  %3.0f%%  (%.0f ms/step: "
-                    "batches %.0f, forward %.0f, losses %.0f, backward %.0f, update %.0f)\n",
-                    static_cast<long long>(trainer->steps()), rate, l.total,
-                    100 * std::min(1.0, progress()), 1000 / std::max(rate, 1e-9), l.sample_ms,
-                    l.forward_ms, l.loss_ms, l.backward_ms, l.update_ms);
-            }
-            if (save_every > 0 && trainer->steps() % save_every == 0)
-                trainer->save(out, args.count("--half") > 0);
-        }
-        trainer->save(out, args.count("--half") > 0);
+        hooks.on_step = [&](const TrainLosses& l, const TrainRunStatus& status) {
+            if (Clock::now() - last_print < std::chrono::seconds(10)) return;
+            last_print = Clock::now();
+            const double rate = status.run_steps / std::max(status.training_s, 1e-9);
+            std::fprintf(stderr,
+                         "step %lld  %.2f steps/s  loss %.4f  detail %.4f  %3.0f%%  (%.0f ms/step: "
+                         "batches %.0f, forward %.0f, losses %.0f, backward %.0f, update %.0f)\n",
+                         static_cast<long long>(status.step), rate, l.total,
+                         l.refine_a + l.refine_b, 100 * status.progress,
+                         1000 / std::max(rate, 1e-9), l.sample_ms, l.forward_ms, l.loss_ms,
+                         l.backward_ms, l.update_ms);
+        };
+        const TrainRunSummary done = run_training(*trainer, run, hooks);
+        if (done.timed_steps > 0) std::fprintf(stderr, "%s\n", done.timing_line().c_str());
         std::fprintf(stderr, "%s: saved %s at step %lld after %.0f s (%.2f steps/s)\n",
-                     stop_requested ? "interrupted" : "done", out.c_str(),
-                     static_cast<long long>(trainer->steps()), elapsed(),
-                     (trainer->steps() - first) / std::max(elapsed(), 1e-9));
+                     done.stopped ? "interrupted" : "done", out.c_str(),
+                     static_cast<long long>(done.last_step), done.training_s,
+                     (done.last_step - done.first_step) / std::max(done.training_s, 1e-9));
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

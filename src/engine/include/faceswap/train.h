@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,17 @@ enum class TrainLoss {
     kMultiScale,  // DSSIM at two scales, L1, a 3-level Laplacian pyramid, eyes/mouth L1
 };
 
+// The arithmetic of the network passes of a training step (weights, gradients and Adam stay
+// float32 either way). kAuto: bfloat16 on a GPU and on CPUs that multiply it natively
+// (AVX-512 BF16), channels-last on every CPU, float32 elsewhere (docs/training-speed.md).
+// kFloat32 is the plain layout (NCHW), the others' comparison point; the -cl and -nchw
+// variants exist to measure the layout and the arithmetic apart.
+enum class TrainPrecision { kAuto, kFloat32, kFloat32ChannelsLast, kBFloat16, kBFloat16Nchw };
+
+// "auto", "fp32", "fp32-cl", "bf16" (channels-last on CPU) or "bf16-nchw"; throws
+// Error(kInvalidArgument) otherwise.
+TrainPrecision parse_train_precision(const std::string& text);
+
 // The part of a recipe that changes while it trains (Trainer::set_phase).
 struct TrainPhase {
     std::string name = "warp";
@@ -60,6 +72,9 @@ struct TrainPhase {
     // rendered ones, patch by patch, penalises exactly that softness (DeepFaceLab's
     // "GAN power", about 0.1 once the face has formed).
     float gan_weight = 0.0f;
+    // The detail stage's phase: the autoencoder is frozen and only the refiners train, on
+    // pairs (the decoder's rendering of an identity's faces, the real faces).
+    bool refine = false;
 };
 
 // A recipe's phases over one run: phase i holds from starts[i] (a fraction of the run, by
@@ -71,7 +86,7 @@ struct TrainSchedule {
     std::vector<double> starts;  // ascending, starts[0] == 0
     static TrainSchedule sharpening(double warp_until = 0.6, float warp_amount = 1.0f,
                                     float lr_dropout = 0.3f, double gan_from = 1.0,
-                                    float gan_weight = 0.1f);
+                                    float gan_weight = 0.1f, double refine_from = 1.0);
     static TrainSchedule constant(float warp_amount);  // one phase, as before recipes
     const TrainPhase& at(double progress) const;       // progress 0..1
     void validate() const;
@@ -80,6 +95,18 @@ struct TrainSchedule {
 // "90m", "2h30m", "1.5h", "45s" or plain seconds (a --time-budget); throws
 // Error(kInvalidArgument) for anything else or a duration that is not positive.
 double parse_duration_seconds(const std::string& text);
+
+// The part of a recipe that trains the detail stage (TrainPhase::refine).
+struct RefineSettings {
+    int dims = 24;            // a model without a detail stage gets one of this width
+    int patch = 0;            // training patches are patch x patch pixels of the face;
+                              // 0: 96, or the whole face where faces are smaller
+    int patches = 16;         // per identity per step
+    float gan_weight = 0.1f;  // the patch discriminator's term (0: L1, SSIM and edges only)
+    // Each patch's rendering is blurred by a random sigma in [0, max_blur] px first: renderings
+    // of new faces (a swap) are softer than of the faces the decoder trained on.
+    float max_blur = 1.0f;
+};
 
 struct TrainConfig {
     // Architecture (see docs/swap-model.md); fixed once a model exists.
@@ -105,6 +132,8 @@ struct TrainConfig {
     bool random_flip = true;
     DeviceKind device = DeviceKind::kAuto;
     int cpu_threads = 0;
+    TrainPrecision precision = TrainPrecision::kAuto;
+    RefineSettings refine;
     void validate() const;
 };
 
@@ -115,6 +144,8 @@ struct TrainLosses {
     // With a GAN phase: the generator's adversarial loss (unweighted, both identities) and the
     // discriminator's own loss (about 1.39 when it cannot tell real from rendered at all).
     double adversarial = 0, discriminator = 0;
+    // The refine phase (the detail stage): each identity's refiner reconstruction loss.
+    double refine_a = 0, refine_b = 0;
     // Where the step's time went (ms): batches and augmentation, forward pass, losses,
     // backward pass, optimiser update (with learning-rate dropout), discriminator step.
     double sample_ms = 0, forward_ms = 0, loss_ms = 0, backward_ms = 0, update_ms = 0,
@@ -156,6 +187,10 @@ class Trainer {
 
     std::string device_name() const;
     std::string architecture() const;
+    // The arithmetic the steps run in and why ("bfloat16 channels-last (the CPU has ...)").
+    std::string precision_note() const;
+    // What the refine phase trains ("a new detail stage of 24 channels"); empty before one.
+    std::string refiner_note() const;
 
     struct Impl;
 
@@ -163,5 +198,61 @@ class Trainer {
     explicit Trainer(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
+
+}  // namespace faceswap
+
+namespace faceswap {
+
+// ---------------------------------------------------------------------------------------------
+// One training run, the same for every driver (`faceswap train`, `faceswap-train-packs`): the
+// recipe's phases over a step count or a wall-clock budget, checkpoints every save_every steps,
+// the loss log (OUT.log.csv), a clean stop, and the final save. What a driver adds (progress
+// display, previews, quality checks) it adds through the hooks.
+//
+//   TrainRunOptions run{.out = "m.fsmodel", .budget_s = 3600, .schedule =
+//   TrainSchedule::sharpening()}; TrainRunSummary done = run_training(*trainer, run, {});
+
+struct TrainRunOptions {
+    std::string out;               // the model file (OUT.train and OUT.log.csv beside it)
+    double budget_s = 0;           // > 0: train this many seconds (hooks' time not counted)
+    std::int64_t total_steps = 0;  // else: until the model reaches this step
+    TrainSchedule schedule = TrainSchedule::sharpening();
+    std::int64_t save_every = 500;  // steps between checkpoints (0: only at the end)
+    bool half_precision = false;    // model file weights as float16
+};
+
+// Where a run stands, for the hooks.
+struct TrainRunStatus {
+    std::int64_t step = 0;       // the model's step count after this step
+    std::int64_t run_steps = 0;  // steps taken by this run
+    double training_s = 0;       // this run's training time (hooks' time excluded)
+    double progress = 0;         // 0..1 of the budget or the steps
+    const TrainPhase* phase = nullptr;
+};
+
+struct TrainRunHooks {
+    std::function<void(const TrainPhase&, std::int64_t step)> on_phase;
+    std::function<void(const TrainLosses&, const TrainRunStatus&)> on_step;
+    // After a save; why is "checkpoint", "done" or "interrupted".
+    std::function<void(const std::string& why, std::int64_t step)> on_save;
+    // After each step; returns the seconds it spent (e.g. a quality check), which are not
+    // charged to the training time.
+    std::function<double(const TrainRunStatus&)> between_steps;
+    std::function<bool()> stop_requested;  // polled before each step
+};
+
+struct TrainRunSummary {
+    std::int64_t first_step = 0, last_step = 0;
+    double training_s = 0;
+    bool stopped = false;  // stop_requested ended it
+    // Mean ms per step of each part (after the first three steps, which warm caches up).
+    TrainLosses mean_ms;
+    std::int64_t timed_steps = 0;
+    std::string timing_line() const;  // "ms per step (mean of N): batches ..., total ..."
+};
+
+// Refuses a run with nothing to do (no budget and the model at total_steps already).
+TrainRunSummary run_training(Trainer& trainer, const TrainRunOptions& options,
+                             const TrainRunHooks& hooks);
 
 }  // namespace faceswap

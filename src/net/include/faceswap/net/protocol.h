@@ -114,6 +114,9 @@ struct Hello {
     std::string model;  // model id on the server
     Direction direction = Direction::kAToB;
     int quality = 85;  // JPEG quality the server should answer with, 1..100
+    // How much of the model's detail stage the server applies, 0..1 (optional in the hello;
+    // servers before it ignore it, and a model without the stage ignores it too).
+    float detail_strength = 1.0f;
 };
 
 struct Welcome {
