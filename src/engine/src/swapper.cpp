@@ -4,6 +4,7 @@
 #include <torch/nn/module.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <span>
@@ -71,10 +72,15 @@ void SwapConfig::validate() const {
     auto check = [](bool ok, const std::string& message) {
         if (!ok) throw Error(ErrorCode::kInvalidArgument, "invalid swap setting: " + message);
     };
+    auto got = [](float value) {
+        char text[48];
+        std::snprintf(text, sizeof text, " (got %g)", value);
+        return std::string(text);
+    };
     check(detail_strength >= 0.f && detail_strength <= 1.f,
-          "detail strength must be 0 to 1 (got " + std::to_string(detail_strength) + ")");
+          "detail strength must be 0 to 1" + got(detail_strength));
     check(mouth_interior >= 0.f && mouth_interior <= 1.f,
-          "mouth interior must be 0 to 1 (got " + std::to_string(mouth_interior) + ")");
+          "mouth interior must be 0 to 1" + got(mouth_interior));
     check(mask_erosion >= -0.5f && mask_erosion <= 0.5f, "mask erosion must be -0.5 to 0.5");
     check(mask_feather >= 0.f && mask_feather <= 0.5f, "mask feather must be 0 to 0.5");
 }

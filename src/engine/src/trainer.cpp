@@ -400,6 +400,7 @@ struct Trainer::Impl {
     }
     at::Tensor render_set(const DeviceFaceSet& set, bool identity_a);
     TrainLosses refine_step(at::Generator& gen);
+    TrainLosses autoencoder_step(at::Generator& gen);
     // The net's arithmetic from config.precision (after it is on its device).
     void choose_compute_mode() {
         std::string why;
@@ -813,6 +814,91 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& model_path, const Tr
     return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 
+TrainLosses Trainer::Impl::autoencoder_step(at::Generator& gen) {
+    Impl& s = *this;
+    TrainLosses losses;
+    auto mark = Clock::now();
+    auto lap = [&mark](double& into) {
+        const auto now = Clock::now();
+        into = std::chrono::duration<double, std::milli>(now - mark).count();
+        mark = now;
+    };
+    const Batch batch_a = s.sample(s.a, gen);
+    const Batch batch_b = s.sample(s.b, gen);
+    lap(losses.sample_ms);
+    // Both identities pass through the shared encoder in one batch.
+    const at::Tensor code = s.net->encode(at::cat({batch_a.input, batch_b.input}, 0));
+    const int64_t n = s.config.batch_size;
+    const detail::DecodedFace out_a = s.net->decode_a(code.narrow(0, 0, n));
+    const detail::DecodedFace out_b = s.net->decode_b(code.narrow(0, n, n));
+    lap(losses.forward_ms);
+    at::Tensor total = s.face_loss(out_a, batch_a, &losses.face_a, &losses.mask_a) +
+                       s.face_loss(out_b, batch_b, &losses.face_b, &losses.mask_b);
+    // The discriminator judges faces inside the loss region only: the background is the
+    // merge's business, not the decoder's.
+    at::Tensor rendered, real;
+    const bool adversarial = s.phase.gan_weight > 0;
+    if (adversarial) {
+        if (!s.discriminator) s.make_discriminator();
+        rendered = at::cat({out_a.rgb * batch_a.region, out_b.rgb * batch_b.region}, 0);
+        real = at::cat({batch_a.target * batch_a.region, batch_b.target * batch_b.region}, 0);
+        // The generator's term flows through the discriminator without training it.
+        for (auto& p : s.discriminator->parameters()) p.set_requires_grad(false);
+        const at::Tensor fooled = patch_bce(s.discriminator->forward(rendered), true);
+        for (auto& p : s.discriminator->parameters()) p.set_requires_grad(true);
+        losses.adversarial = fooled.item<double>();
+        total = total + s.phase.gan_weight * fooled;
+    }
+    lap(losses.loss_ms);
+    losses.total = losses.face_a + losses.face_b + losses.mask_a + losses.mask_b +
+                   s.phase.gan_weight * losses.adversarial;
+    if (!std::isfinite(losses.total))
+        throw Error(ErrorCode::kInternal,
+                    "training diverged (loss is not finite) at step " + std::to_string(s.step) +
+                        "; resume from the last checkpoint with a lower --lr");
+    s.optimizer->zero_grad();
+    total.backward();
+    lap(losses.backward_ms);
+    std::vector<at::Tensor> before;
+    if (s.phase.lr_dropout < 1.0f) {
+        at::NoGradGuard no_grad;
+        for (const auto& p : s.net->autoencoder_parameters()) before.push_back(p.detach().clone());
+    }
+    s.optimizer->step();
+    if (!before.empty()) {
+        // Learning-rate dropout (DeepFaceLab): each weight keeps its update with
+        // probability lr_dropout; Adam's moments still see every gradient.
+        // The mask is drawn as one random byte per weight against the probability in
+        // 1/256ths (0.3 -> 77/256): this LibTorch draws Bernoulli samples one at a time (no
+        // MKL), which took 120 ms a step on 10.5 M weights; bytes and a select take 85.
+        at::NoGradGuard no_grad;
+        const int64_t threshold = std::clamp<int64_t>(
+            static_cast<int64_t>(std::lround(s.phase.lr_dropout * 256.0)), 1, 255);
+        size_t i = 0;
+        for (auto& p : s.net->autoencoder_parameters()) {
+            const at::Tensor keep =
+                at::randint(0, 256, p.sizes(), gen, at::kByte).lt(threshold).to(p.device());
+            at::where_out(p, keep, p, before[i]);
+            ++i;
+        }
+    }
+    lap(losses.update_ms);
+    if (adversarial) {
+        // One discriminator step on this step's rendered faces (detached) and real ones,
+        // in one batch.
+        const at::Tensor logits = s.discriminator->forward(at::cat({rendered.detach(), real}, 0));
+        const int64_t half = rendered.size(0);
+        const at::Tensor d_loss = patch_bce(logits.narrow(0, 0, half), false) +
+                                  patch_bce(logits.narrow(0, half, logits.size(0) - half), true);
+        losses.discriminator = d_loss.item<double>();
+        s.discriminator_optimizer->zero_grad();
+        d_loss.backward();
+        s.discriminator_optimizer->step();
+        lap(losses.discriminator_ms);
+    }
+    return losses;
+}
+
 TrainLosses Trainer::step() {
     detail::use_cpu_threads(impl_->config.cpu_threads);
     Impl& s = *impl_;
@@ -821,112 +907,22 @@ TrainLosses Trainer::step() {
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
         s.config.seed * 1000003ULL + static_cast<std::uint64_t>(s.step));
     TrainLosses losses;
-    if (s.phase.refine) {
-        try {
-            losses = s.refine_step(gen);
-        } catch (const Error&) {
-            throw;
-        } catch (const std::exception& e) {
-            std::string what = e.what();
-            throw Error(ErrorCode::kInternal,
-                        "detail stage training step failed: " + what.substr(0, what.find('\n')));
-        }
-        ++s.step;
-        s.last_loss = losses.total;
-        return losses;
-    }
-    // The autoencoder changes: renderings made for the detail stage are stale.
-    s.rendered_a = at::Tensor();
-    s.rendered_b = at::Tensor();
     try {
-        auto mark = Clock::now();
-        auto lap = [&mark](double& into) {
-            const auto now = Clock::now();
-            into = std::chrono::duration<double, std::milli>(now - mark).count();
-            mark = now;
-        };
-        const Batch batch_a = s.sample(s.a, gen);
-        const Batch batch_b = s.sample(s.b, gen);
-        lap(losses.sample_ms);
-        // Both identities pass through the shared encoder in one batch.
-        const at::Tensor code = s.net->encode(at::cat({batch_a.input, batch_b.input}, 0));
-        const int64_t n = s.config.batch_size;
-        const detail::DecodedFace out_a = s.net->decode_a(code.narrow(0, 0, n));
-        const detail::DecodedFace out_b = s.net->decode_b(code.narrow(0, n, n));
-        lap(losses.forward_ms);
-        at::Tensor total = s.face_loss(out_a, batch_a, &losses.face_a, &losses.mask_a) +
-                           s.face_loss(out_b, batch_b, &losses.face_b, &losses.mask_b);
-        // The discriminator judges faces inside the loss region only: the background is the
-        // merge's business, not the decoder's.
-        at::Tensor rendered, real;
-        const bool adversarial = s.phase.gan_weight > 0;
-        if (adversarial) {
-            if (!s.discriminator) s.make_discriminator();
-            rendered = at::cat({out_a.rgb * batch_a.region, out_b.rgb * batch_b.region}, 0);
-            real = at::cat({batch_a.target * batch_a.region, batch_b.target * batch_b.region}, 0);
-            // The generator's term flows through the discriminator without training it.
-            for (auto& p : s.discriminator->parameters()) p.set_requires_grad(false);
-            const at::Tensor fooled = patch_bce(s.discriminator->forward(rendered), true);
-            for (auto& p : s.discriminator->parameters()) p.set_requires_grad(true);
-            losses.adversarial = fooled.item<double>();
-            total = total + s.phase.gan_weight * fooled;
-        }
-        lap(losses.loss_ms);
-        losses.total = losses.face_a + losses.face_b + losses.mask_a + losses.mask_b +
-                       s.phase.gan_weight * losses.adversarial;
-        if (!std::isfinite(losses.total))
-            throw Error(ErrorCode::kInternal,
-                        "training diverged (loss is not finite) at step " + std::to_string(s.step) +
-                            "; resume from the last checkpoint with a lower --lr");
-        s.optimizer->zero_grad();
-        total.backward();
-        lap(losses.backward_ms);
-        std::vector<at::Tensor> before;
-        if (s.phase.lr_dropout < 1.0f) {
-            at::NoGradGuard no_grad;
-            for (const auto& p : s.net->autoencoder_parameters())
-                before.push_back(p.detach().clone());
-        }
-        s.optimizer->step();
-        if (!before.empty()) {
-            // Learning-rate dropout (DeepFaceLab): each weight keeps its update with
-            // probability lr_dropout; Adam's moments still see every gradient.
-            // The mask is drawn as one random byte per weight against the probability in
-            // 1/256ths (0.3 -> 77/256): this LibTorch draws Bernoulli samples one at a time (no
-            // MKL), which took 120 ms a step on 10.5 M weights; bytes and a select take 85.
-            at::NoGradGuard no_grad;
-            const int64_t threshold = std::clamp<int64_t>(
-                static_cast<int64_t>(std::lround(s.phase.lr_dropout * 256.0)), 1, 255);
-            size_t i = 0;
-            for (auto& p : s.net->autoencoder_parameters()) {
-                const at::Tensor keep =
-                    at::randint(0, 256, p.sizes(), gen, at::kByte).lt(threshold).to(p.device());
-                at::where_out(p, keep, p, before[i]);
-                ++i;
-            }
-        }
-        lap(losses.update_ms);
-        if (adversarial) {
-            // One discriminator step on this step's rendered faces (detached) and real ones,
-            // in one batch.
-            const at::Tensor logits =
-                s.discriminator->forward(at::cat({rendered.detach(), real}, 0));
-            const int64_t half = rendered.size(0);
-            const at::Tensor d_loss =
-                patch_bce(logits.narrow(0, 0, half), false) +
-                patch_bce(logits.narrow(0, half, logits.size(0) - half), true);
-            losses.discriminator = d_loss.item<double>();
-            s.discriminator_optimizer->zero_grad();
-            d_loss.backward();
-            s.discriminator_optimizer->step();
-            lap(losses.discriminator_ms);
+        if (s.phase.refine) {
+            losses = s.refine_step(gen);
+        } else {
+            // The autoencoder changes: renderings made for the detail stage are stale.
+            s.rendered_a = at::Tensor();
+            s.rendered_b = at::Tensor();
+            losses = s.autoencoder_step(gen);
         }
     } catch (const Error&) {
         throw;
     } catch (const std::exception& e) {
         std::string what = e.what();
         throw Error(ErrorCode::kInternal,
-                    "training step failed: " + what.substr(0, what.find('\n')));
+                    std::string(s.phase.refine ? "detail stage training" : "training") +
+                        " step failed: " + what.substr(0, what.find('\n')));
     }
     ++s.step;
     s.last_loss = losses.total;
