@@ -975,25 +975,26 @@ void Trainer::save(const std::string& path, bool half_precision) const {
     s.optimizer->save(optimizer_state);
     archive.write("model", weights);
     archive.write("optimizer", optimizer_state);
-    if (s.discriminator) {
-        torch::serialize::OutputArchive discriminator, discriminator_state;
-        s.discriminator->save(discriminator);
-        s.discriminator_optimizer->save(discriminator_state);
-        archive.write("patch_discriminator", discriminator);
-        archive.write("patch_discriminator_optimizer", discriminator_state);
-    }
+    // A discriminator and its optimiser, under name and name + "_optimizer".
+    auto write_discriminator = [&archive](const std::string& name,
+                                          const PatchDiscriminator& discriminator,
+                                          const torch::optim::Adam& optimizer) {
+        torch::serialize::OutputArchive weights, state;
+        discriminator->save(weights);
+        optimizer.save(state);
+        archive.write(name, weights);
+        archive.write(name + "_optimizer", state);
+    };
+    if (s.discriminator)
+        write_discriminator("patch_discriminator", s.discriminator, *s.discriminator_optimizer);
     if (s.refiner_optimizer) {
         torch::serialize::OutputArchive refiner_state;
         s.refiner_optimizer->save(refiner_state);
         archive.write("refiner_optimizer", refiner_state);
     }
-    if (s.refine_discriminator) {
-        torch::serialize::OutputArchive discriminator, discriminator_state;
-        s.refine_discriminator->save(discriminator);
-        s.refine_discriminator_optimizer->save(discriminator_state);
-        archive.write("refine_discriminator", discriminator);
-        archive.write("refine_discriminator_optimizer", discriminator_state);
-    }
+    if (s.refine_discriminator)
+        write_discriminator("refine_discriminator", s.refine_discriminator,
+                            *s.refine_discriminator_optimizer);
     const std::string checkpoint = path + kCheckpointSuffix;
     detail::write_archive_atomically(archive, checkpoint, "checkpoint");
     detail::ModelMetadata metadata = s.metadata();
