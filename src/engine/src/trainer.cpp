@@ -187,6 +187,39 @@ at::Tensor patch_bce(const at::Tensor& logits, bool real) {
         logits, real ? at::ones_like(logits) : at::zeros_like(logits));
 }
 
+// The generator's adversarial term: the non-saturating BCE(D(rendered), real), flowing through
+// the discriminator without training it.
+at::Tensor fooling_loss(PatchDiscriminator& discriminator, const at::Tensor& rendered) {
+    for (auto& p : discriminator->parameters()) p.set_requires_grad(false);
+    const at::Tensor fooled = patch_bce(discriminator->forward(rendered), true);
+    for (auto& p : discriminator->parameters()) p.set_requires_grad(true);
+    return fooled;
+}
+
+// One discriminator step on this step's rendered faces (detached) and real ones, in one batch;
+// returns its loss.
+double train_discriminator(PatchDiscriminator& discriminator, torch::optim::Adam& optimizer,
+                           const at::Tensor& rendered, const at::Tensor& real) {
+    const at::Tensor logits = discriminator->forward(at::cat({rendered.detach(), real}, 0));
+    const int64_t half = rendered.size(0);
+    const at::Tensor loss = patch_bce(logits.narrow(0, 0, half), false) +
+                            patch_bce(logits.narrow(0, half, logits.size(0) - half), true);
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+    return loss.item<double>();
+}
+
+// Where a step's time goes: each lap() charges the time since the last one to a TrainLosses field.
+struct StepClock {
+    Clock::time_point mark = Clock::now();
+    void lap(double& into) {
+        const auto now = Clock::now();
+        into = std::chrono::duration<double, std::milli>(now - mark).count();
+        mark = now;
+    }
+};
+
 double uniform(at::Generator& gen, double lo, double hi) {
     return at::empty({1}, at::kDouble).uniform_(lo, hi, gen).item<double>();
 }
@@ -391,12 +424,8 @@ struct Trainer::Impl {
         }
         if (!refiner_optimizer)
             refiner_optimizer = adam(net->refiner_parameters(), config.learning_rate);
-        if (config.refine.gan_weight > 0 && !refine_discriminator) {
-            refine_discriminator = PatchDiscriminator();
-            refine_discriminator->to(device);
-            refine_discriminator_optimizer =
-                adam(refine_discriminator->parameters(), discriminator_learning_rate());
-        }
+        if (config.refine.gan_weight > 0 && !refine_discriminator)
+            make_discriminator(refine_discriminator, refine_discriminator_optimizer);
     }
     at::Tensor render_set(const DeviceFaceSet& set, bool identity_a);
     TrainLosses refine_step(at::Generator& gen);
@@ -428,10 +457,22 @@ struct Trainer::Impl {
     // On 64 px faces of a formed tiny model, 300 GAN steps took the discriminator's loss from
     // 1.386 to 1.10 at 1x and to 0.77 at 4x.
     double discriminator_learning_rate() const { return 4 * config.learning_rate; }
-    void make_discriminator() {
-        discriminator = PatchDiscriminator();
-        discriminator->to(device);
-        discriminator_optimizer = adam(discriminator->parameters(), discriminator_learning_rate());
+    // A fresh discriminator (the GAN phase's or the detail stage's) and its optimiser.
+    void make_discriminator(PatchDiscriminator& made, std::unique_ptr<torch::optim::Adam>& its) {
+        made = PatchDiscriminator();
+        made->to(device);
+        its = adam(made->parameters(), discriminator_learning_rate());
+    }
+    // The same, restored from a checkpoint's `name` and `name`_optimizer when both are there.
+    void restore_discriminator(torch::serialize::InputArchive& archive, const std::string& name,
+                               PatchDiscriminator& made, std::unique_ptr<torch::optim::Adam>& its) {
+        torch::serialize::InputArchive weights, state;
+        if (!archive.try_read(name, weights) || !archive.try_read(name + "_optimizer", state))
+            return;
+        make_discriminator(made, its);
+        made->load(weights);
+        made->to(device);
+        its->load(state);
     }
     Batch sample(const DeviceFaceSet& set, at::Generator& gen) const;
     at::Tensor face_loss(const detail::DecodedFace& out, const Batch& batch, double* face,
@@ -602,19 +643,14 @@ PatchBatch sample_patches(const DeviceFaceSet& set, const at::Tensor& rendered,
 
 TrainLosses Trainer::Impl::refine_step(at::Generator& gen) {
     TrainLosses losses;
-    auto mark = Clock::now();
-    auto lap = [&mark](double& into) {
-        const auto now = Clock::now();
-        into = std::chrono::duration<double, std::milli>(now - mark).count();
-        mark = now;
-    };
+    StepClock clock;
     if (!rendered_a.defined()) rendered_a = render_set(a, true);
     if (!rendered_b.defined()) rendered_b = render_set(b, false);
     const PatchBatch pa = sample_patches(a, rendered_a, config.refine, gen);
     const PatchBatch pb = sample_patches(b, rendered_b, config.refine, gen);
-    lap(losses.sample_ms);
+    clock.lap(losses.sample_ms);
     const at::Tensor out_a = net->refine_a(pa.input), out_b = net->refine_b(pb.input);
-    lap(losses.forward_ms);
+    clock.lap(losses.forward_ms);
     // The reconstruction terms of the autoencoder's multiscale loss, on the patch's face region.
     auto reconstruction = [](const at::Tensor& out, const PatchBatch& batch) {
         const at::Tensor predicted = out * batch.region, target = batch.target * batch.region;
@@ -630,13 +666,11 @@ TrainLosses Trainer::Impl::refine_step(at::Generator& gen) {
     if (gan_weight > 0) {
         refined = at::cat({out_a * pa.region, out_b * pb.region}, 0);
         real = at::cat({pa.target * pa.region, pb.target * pb.region}, 0);
-        for (auto& p : refine_discriminator->parameters()) p.set_requires_grad(false);
-        const at::Tensor fooled = patch_bce(refine_discriminator->forward(refined), true);
-        for (auto& p : refine_discriminator->parameters()) p.set_requires_grad(true);
+        const at::Tensor fooled = fooling_loss(refine_discriminator, refined);
         losses.adversarial = fooled.item<double>();
         total = total + gan_weight * fooled;
     }
-    lap(losses.loss_ms);
+    clock.lap(losses.loss_ms);
     losses.total = losses.refine_a + losses.refine_b + gan_weight * losses.adversarial;
     if (!std::isfinite(losses.total))
         throw Error(ErrorCode::kInternal,
@@ -645,20 +679,13 @@ TrainLosses Trainer::Impl::refine_step(at::Generator& gen) {
                         "; resume from the last checkpoint with a lower --lr");
     refiner_optimizer->zero_grad();
     total.backward();
-    lap(losses.backward_ms);
+    clock.lap(losses.backward_ms);
     refiner_optimizer->step();
-    lap(losses.update_ms);
+    clock.lap(losses.update_ms);
     if (gan_weight > 0) {
-        const at::Tensor logits =
-            refine_discriminator->forward(at::cat({refined.detach(), real}, 0));
-        const int64_t half = refined.size(0);
-        const at::Tensor d_loss = patch_bce(logits.narrow(0, 0, half), false) +
-                                  patch_bce(logits.narrow(0, half, logits.size(0) - half), true);
-        losses.discriminator = d_loss.item<double>();
-        refine_discriminator_optimizer->zero_grad();
-        d_loss.backward();
-        refine_discriminator_optimizer->step();
-        lap(losses.discriminator_ms);
+        losses.discriminator = train_discriminator(refine_discriminator,
+                                                   *refine_discriminator_optimizer, refined, real);
+        clock.lap(losses.discriminator_ms);
     }
     return losses;
 }
@@ -759,30 +786,16 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& model_path, const Tr
             impl->make_optimizer();
             impl->optimizer->load(optimizer_state);
             impl->step = step.toInt();
-            torch::serialize::InputArchive discriminator, discriminator_state;
-            if (archive.try_read("patch_discriminator", discriminator) &&
-                archive.try_read("patch_discriminator_optimizer", discriminator_state)) {
-                impl->make_discriminator();
-                impl->discriminator->load(discriminator);
-                impl->discriminator->to(impl->device);
-                impl->discriminator_optimizer->load(discriminator_state);
-            }
+            impl->restore_discriminator(archive, "patch_discriminator", impl->discriminator,
+                                        impl->discriminator_optimizer);
             torch::serialize::InputArchive refiner_state;
             if (impl->net->has_refiners() && archive.try_read("refiner_optimizer", refiner_state)) {
                 impl->refiner_optimizer =
                     Impl::adam(impl->net->refiner_parameters(), config.learning_rate);
                 impl->refiner_optimizer->load(refiner_state);
             }
-            torch::serialize::InputArchive refine_d, refine_d_state;
-            if (archive.try_read("refine_discriminator", refine_d) &&
-                archive.try_read("refine_discriminator_optimizer", refine_d_state)) {
-                impl->refine_discriminator = PatchDiscriminator();
-                impl->refine_discriminator->load(refine_d);
-                impl->refine_discriminator->to(impl->device);
-                impl->refine_discriminator_optimizer = Impl::adam(
-                    impl->refine_discriminator->parameters(), impl->discriminator_learning_rate());
-                impl->refine_discriminator_optimizer->load(refine_d_state);
-            }
+            impl->restore_discriminator(archive, "refine_discriminator", impl->refine_discriminator,
+                                        impl->refine_discriminator_optimizer);
         } catch (const std::exception& e) {
             std::string what = e.what();
             throw Error(ErrorCode::kModelCorrupt,
@@ -815,56 +828,47 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& model_path, const Tr
 }
 
 TrainLosses Trainer::Impl::autoencoder_step(at::Generator& gen) {
-    Impl& s = *this;
     TrainLosses losses;
-    auto mark = Clock::now();
-    auto lap = [&mark](double& into) {
-        const auto now = Clock::now();
-        into = std::chrono::duration<double, std::milli>(now - mark).count();
-        mark = now;
-    };
-    const Batch batch_a = s.sample(s.a, gen);
-    const Batch batch_b = s.sample(s.b, gen);
-    lap(losses.sample_ms);
+    StepClock clock;
+    const Batch batch_a = sample(a, gen);
+    const Batch batch_b = sample(b, gen);
+    clock.lap(losses.sample_ms);
     // Both identities pass through the shared encoder in one batch.
-    const at::Tensor code = s.net->encode(at::cat({batch_a.input, batch_b.input}, 0));
-    const int64_t n = s.config.batch_size;
-    const detail::DecodedFace out_a = s.net->decode_a(code.narrow(0, 0, n));
-    const detail::DecodedFace out_b = s.net->decode_b(code.narrow(0, n, n));
-    lap(losses.forward_ms);
-    at::Tensor total = s.face_loss(out_a, batch_a, &losses.face_a, &losses.mask_a) +
-                       s.face_loss(out_b, batch_b, &losses.face_b, &losses.mask_b);
+    const at::Tensor code = net->encode(at::cat({batch_a.input, batch_b.input}, 0));
+    const int64_t n = config.batch_size;
+    const detail::DecodedFace out_a = net->decode_a(code.narrow(0, 0, n));
+    const detail::DecodedFace out_b = net->decode_b(code.narrow(0, n, n));
+    clock.lap(losses.forward_ms);
+    at::Tensor total = face_loss(out_a, batch_a, &losses.face_a, &losses.mask_a) +
+                       face_loss(out_b, batch_b, &losses.face_b, &losses.mask_b);
     // The discriminator judges faces inside the loss region only: the background is the
     // merge's business, not the decoder's.
     at::Tensor rendered, real;
-    const bool adversarial = s.phase.gan_weight > 0;
+    const bool adversarial = phase.gan_weight > 0;
     if (adversarial) {
-        if (!s.discriminator) s.make_discriminator();
+        if (!discriminator) make_discriminator(discriminator, discriminator_optimizer);
         rendered = at::cat({out_a.rgb * batch_a.region, out_b.rgb * batch_b.region}, 0);
         real = at::cat({batch_a.target * batch_a.region, batch_b.target * batch_b.region}, 0);
-        // The generator's term flows through the discriminator without training it.
-        for (auto& p : s.discriminator->parameters()) p.set_requires_grad(false);
-        const at::Tensor fooled = patch_bce(s.discriminator->forward(rendered), true);
-        for (auto& p : s.discriminator->parameters()) p.set_requires_grad(true);
+        const at::Tensor fooled = fooling_loss(discriminator, rendered);
         losses.adversarial = fooled.item<double>();
-        total = total + s.phase.gan_weight * fooled;
+        total = total + phase.gan_weight * fooled;
     }
-    lap(losses.loss_ms);
+    clock.lap(losses.loss_ms);
     losses.total = losses.face_a + losses.face_b + losses.mask_a + losses.mask_b +
-                   s.phase.gan_weight * losses.adversarial;
+                   phase.gan_weight * losses.adversarial;
     if (!std::isfinite(losses.total))
         throw Error(ErrorCode::kInternal,
-                    "training diverged (loss is not finite) at step " + std::to_string(s.step) +
+                    "training diverged (loss is not finite) at step " + std::to_string(step) +
                         "; resume from the last checkpoint with a lower --lr");
-    s.optimizer->zero_grad();
+    optimizer->zero_grad();
     total.backward();
-    lap(losses.backward_ms);
+    clock.lap(losses.backward_ms);
     std::vector<at::Tensor> before;
-    if (s.phase.lr_dropout < 1.0f) {
+    if (phase.lr_dropout < 1.0f) {
         at::NoGradGuard no_grad;
-        for (const auto& p : s.net->autoencoder_parameters()) before.push_back(p.detach().clone());
+        for (const auto& p : net->autoencoder_parameters()) before.push_back(p.detach().clone());
     }
-    s.optimizer->step();
+    optimizer->step();
     if (!before.empty()) {
         // Learning-rate dropout (DeepFaceLab): each weight keeps its update with
         // probability lr_dropout; Adam's moments still see every gradient.
@@ -873,28 +877,20 @@ TrainLosses Trainer::Impl::autoencoder_step(at::Generator& gen) {
         // MKL), which took 120 ms a step on 10.5 M weights; bytes and a select take 85.
         at::NoGradGuard no_grad;
         const int64_t threshold = std::clamp<int64_t>(
-            static_cast<int64_t>(std::lround(s.phase.lr_dropout * 256.0)), 1, 255);
+            static_cast<int64_t>(std::lround(phase.lr_dropout * 256.0)), 1, 255);
         size_t i = 0;
-        for (auto& p : s.net->autoencoder_parameters()) {
+        for (auto& p : net->autoencoder_parameters()) {
             const at::Tensor keep =
                 at::randint(0, 256, p.sizes(), gen, at::kByte).lt(threshold).to(p.device());
             at::where_out(p, keep, p, before[i]);
             ++i;
         }
     }
-    lap(losses.update_ms);
+    clock.lap(losses.update_ms);
     if (adversarial) {
-        // One discriminator step on this step's rendered faces (detached) and real ones,
-        // in one batch.
-        const at::Tensor logits = s.discriminator->forward(at::cat({rendered.detach(), real}, 0));
-        const int64_t half = rendered.size(0);
-        const at::Tensor d_loss = patch_bce(logits.narrow(0, 0, half), false) +
-                                  patch_bce(logits.narrow(0, half, logits.size(0) - half), true);
-        losses.discriminator = d_loss.item<double>();
-        s.discriminator_optimizer->zero_grad();
-        d_loss.backward();
-        s.discriminator_optimizer->step();
-        lap(losses.discriminator_ms);
+        losses.discriminator =
+            train_discriminator(discriminator, *discriminator_optimizer, rendered, real);
+        clock.lap(losses.discriminator_ms);
     }
     return losses;
 }

@@ -15,26 +15,31 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The loss log's columns. A log begun by an older version keeps its header: each row writes
-// the columns that header names, so one file never mixes layouts.
-const std::vector<std::string> kLogColumns = {"step",          "seconds",  "total",   "face_a",
-                                              "face_b",        "mask_a",   "mask_b",  "adversarial",
-                                              "discriminator", "refine_a", "refine_b"};
+// The loss log's columns, each with the value it records. A log begun by an older version keeps
+// its header: each row writes the columns that header names, so one file never mixes layouts.
+struct LogColumn {
+    const char* name;
+    double (*value)(std::int64_t step, double seconds, const TrainLosses& l);
+};
+const LogColumn kLogColumns[] = {
+    {"step", [](std::int64_t step, double, const TrainLosses&) { return double(step); }},
+    {"seconds", [](std::int64_t, double seconds, const TrainLosses&) { return seconds; }},
+    {"total", [](std::int64_t, double, const TrainLosses& l) { return l.total; }},
+    {"face_a", [](std::int64_t, double, const TrainLosses& l) { return l.face_a; }},
+    {"face_b", [](std::int64_t, double, const TrainLosses& l) { return l.face_b; }},
+    {"mask_a", [](std::int64_t, double, const TrainLosses& l) { return l.mask_a; }},
+    {"mask_b", [](std::int64_t, double, const TrainLosses& l) { return l.mask_b; }},
+    {"adversarial", [](std::int64_t, double, const TrainLosses& l) { return l.adversarial; }},
+    {"discriminator", [](std::int64_t, double, const TrainLosses& l) { return l.discriminator; }},
+    {"refine_a", [](std::int64_t, double, const TrainLosses& l) { return l.refine_a; }},
+    {"refine_b", [](std::int64_t, double, const TrainLosses& l) { return l.refine_b; }},
+};
 
 double column_value(const std::string& name, std::int64_t step, double seconds,
                     const TrainLosses& l) {
-    if (name == "step") return static_cast<double>(step);
-    if (name == "seconds") return seconds;
-    if (name == "total") return l.total;
-    if (name == "face_a") return l.face_a;
-    if (name == "face_b") return l.face_b;
-    if (name == "mask_a") return l.mask_a;
-    if (name == "mask_b") return l.mask_b;
-    if (name == "adversarial") return l.adversarial;
-    if (name == "discriminator") return l.discriminator;
-    if (name == "refine_a") return l.refine_a;
-    if (name == "refine_b") return l.refine_b;
-    return NAN;
+    for (const LogColumn& column : kLogColumns)
+        if (name == column.name) return column.value(step, seconds, l);
+    return NAN;  // a column this version does not know: left empty
 }
 
 class LossLog {
@@ -50,7 +55,7 @@ class LossLog {
         }
         out_.open(path, std::ios::app);
         if (columns_.empty()) {
-            columns_ = kLogColumns;
+            for (const LogColumn& column : kLogColumns) columns_.push_back(column.name);
             for (size_t i = 0; i < columns_.size(); ++i) out_ << (i ? "," : "") << columns_[i];
             out_ << '\n';
         }
