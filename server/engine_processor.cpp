@@ -266,7 +266,7 @@ class EngineFactory final : public ProcessorFactory {
     }
 
     std::unique_ptr<StreamProcessor> open(const std::string& model, net::Direction direction,
-                                          float detail_strength) override {
+                                          const FaceDetail& detail) override {
         Served served;
         {
             std::lock_guard lock(mu_);
@@ -277,7 +277,7 @@ class EngineFactory final : public ProcessorFactory {
         }
         SwapConfig swap_config;
         swap_config.direction = direction;
-        swap_config.detail_strength = detail_strength;
+        swap_config.detail = detail;
         return std::make_unique<EngineStream>(served.model, swap_config, served.version);
     }
 

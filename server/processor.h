@@ -75,10 +75,10 @@ class ProcessorFactory {
     virtual std::vector<std::string> models() const = 0;  // the ids clients may ask for
     virtual std::string device_name() const = 0;
     // A fresh per-session processor; throws UnknownModel for an id not served.
-    // detail_strength: how much of the model's detail stage to apply (0..1, from the hello).
+    // detail: the hello's detail settings (the detail stage, mouth interior, texture).
     virtual std::unique_ptr<StreamProcessor> open(const std::string& model,
                                                   net::Direction direction,
-                                                  float detail_strength) = 0;
+                                                  const FaceDetail& detail) = 0;
     // How many frames one engine pass can take. The scheduler never forms a larger batch: an
     // engine that runs frames one after another gains nothing from a batch, and a frame picked
     // for the end of one would go stale while the others run (with 1, each frame is picked

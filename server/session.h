@@ -213,7 +213,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!shared_.tokens.empty() && !token_accepted(shared_.tokens.all, hello.token))
             throw ProtocolError(ProtocolErrorCode::kUnauthorized, "wrong or missing token");
         try {
-            processor_ = shared_.factory->open(hello.model, hello.direction, hello.detail_strength);
+            processor_ = shared_.factory->open(hello.model, hello.direction, hello.detail);
         } catch (const UnknownModel& e) {
             throw ProtocolError(ProtocolErrorCode::kUnknownModel, e.what());
         } catch (const std::exception& e) {

@@ -135,7 +135,7 @@ struct LiveOptions {
     std::string model_dir;          // local: face-analysis nets
     std::string server = "ws://127.0.0.1:8080/", token;
     std::string direction = "a2b";
-    float detail_strength = 1.0f;  // the model's detail stage, 0..1
+    FaceDetail detail;  // the detail stage, mouth interior, texture transfer
     int width = 640, height = 480;
     double fps = 30;                   // capture and stream rate
     double file_fps = 0;               // a video file's pace (0: its own)

@@ -117,7 +117,7 @@ int run_live(const LiveOptions& options) {
     });
 
     SwapConfig requested;  // a setting out of range is refused here, with its range
-    requested.detail_strength = options.detail_strength;
+    requested.detail = options.detail;
     requested.validate();
     std::unique_ptr<ui::SwapBackend> backend;
     if (options.mode == "remote") {
@@ -127,7 +127,7 @@ int run_live(const LiveOptions& options) {
         settings.model = options.model.empty() ? "demo" : options.model;
         settings.direction =
             options.direction == "b2a" ? net::Direction::kBToA : net::Direction::kAToB;
-        settings.detail_strength = options.detail_strength;
+        settings.detail = options.detail;
         backend = std::make_unique<ui::RemoteBackend>(settings);
     } else {
         ui::LocalSettings settings;
@@ -135,7 +135,7 @@ int run_live(const LiveOptions& options) {
         settings.swap_model = paths::swap_model(options.model);
         settings.swap.direction =
             options.direction == "b2a" ? SwapDirection::kBToA : SwapDirection::kAToB;
-        settings.swap.detail_strength = options.detail_strength;
+        settings.swap.detail = options.detail;
         backend = std::make_unique<ui::LocalBackend>(settings);
     }
 

@@ -104,6 +104,17 @@ void add_device_options(CLI::App& command, int& threads, std::string& device) {
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
 }
 
+// --detail-strength, --mouth-interior and --texture-transfer (docs/detail-stage.md), the same
+// on convert and live.
+void add_detail_options(CLI::App& command, FaceDetail& detail) {
+    command.add_option("--detail-strength", detail.detail_strength,
+                       "How much of the model's detail stage to apply, 0 to 1 (default 1)");
+    command.add_option("--mouth-interior", detail.mouth_interior,
+                       "Blend the input's own mouth interior over the swap, 0 to 1 (default 0)");
+    command.add_option("--texture-transfer", detail.texture_transfer,
+                       "Add the input's own fine texture inside the face, 0 to 1 (default 0)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -267,6 +278,15 @@ int main(int argc, char** argv) {
     train_cmd->add_option("--models", train.eval_model_dir, "Face model folder (quality checks)");
     train_cmd->add_option("--warp", train.config.warp_amount, "Random warp strength (0 = off)");
     train_cmd->add_option("--color-jitter", train.config.color_jitter, "Colour jitter (0 = off)");
+    train_cmd
+        ->add_option("--eyes-mouth-weight", train.config.eyes_mouth_weight,
+                     "Weight of the L1 term on the eyes and mouth (DeepFaceLab: 300)")
+        ->check(CLI::Range(0.0, 1000.0));
+    train_cmd
+        ->add_option("--expression-balance", train.config.expression_balance,
+                     "0 to 1: draw blinks, wide eyes and wide mouths as often as common "
+                     "expressions (1) or as often as they occur (0)")
+        ->check(CLI::Range(0.0, 1.0));
     train_cmd->add_option("--seed", train.config.seed, "Random seed");
     train_cmd->add_option("--save-every", train.save_every, "Checkpoint every N steps");
     train_cmd->add_option("--preview-every", train.preview_every,
@@ -317,11 +337,7 @@ int main(int argc, char** argv) {
     convert_cmd->add_option("--feather", convert.swap.mask_feather,
                             "Blend mask edge blur, fraction of the face crop");
     convert_cmd->add_flag("--poisson", convert.swap.poisson_blend, "Seamless (Poisson) blending");
-    convert_cmd->add_option("--detail-strength", convert.swap.detail_strength,
-                            "How much of the model's detail stage to apply, 0 to 1 (default 1)");
-    convert_cmd->add_option("--mouth-interior", convert.swap.mouth_interior,
-                            "Blend the input's own mouth interior over the swap, 0 to 1 "
-                            "(default 0)");
+    add_detail_options(*convert_cmd, convert.swap.detail);
     convert_cmd->add_flag(
         "--hull-mask-only", [&](std::int64_t) { convert.swap.use_learned_mask = false; },
         "Blend with the landmark hull alone, not the learned mask");
@@ -412,8 +428,7 @@ int main(int argc, char** argv) {
     live_cmd->add_option("--models", live.model_dir, "local: face-analysis model folder");
     live_cmd->add_option("--server", live.server, "remote: ws:// or wss:// URL");
     live_cmd->add_option("--token", live.token, "remote: auth token");
-    live_cmd->add_option("--detail-strength", live.detail_strength,
-                         "How much of the model's detail stage to apply, 0 to 1 (default 1)");
+    add_detail_options(*live_cmd, live.detail);
     live_cmd->add_option("--direction", live.direction, "a2b or b2a")
         ->check(CLI::IsMember({"a2b", "b2a"}));
     live_cmd->add_option("--size", live_size, "capture and stream size, WIDTHxHEIGHT");

@@ -82,32 +82,6 @@ double mean_abs_change(const cv::Mat& previous, const cv::Mat& current, const cv
     return (m[0] + m[1] + m[2]) / 3.0;
 }
 
-// Inner-lip opening over mouth width: the three inner-lip point pairs (61-67, 62-66, 63-65)
-// against the mouth corners (48, 54). 0 for a closed mouth; about 0.3 when it is wide open.
-double mouth_opening(const Landmarks68& p) {
-    const double width = std::hypot(p[54].x - p[48].x, p[54].y - p[48].y);
-    if (width < 1) return NAN;
-    double gap = 0;
-    for (auto [top, bottom] : {std::pair{61, 67}, std::pair{62, 66}, std::pair{63, 65}})
-        gap += std::hypot(p[bottom].x - p[top].x, p[bottom].y - p[top].y);
-    return gap / 3 / width;
-}
-
-// Eye aspect ratio (Soukupova and Cech): the two vertical lid distances over the eye's width,
-// for each eye (36-41, 42-47), averaged. About 0.3 open, under 0.15 closed.
-double eye_opening(const Landmarks68& p) {
-    double sum = 0;
-    for (int first : {36, 42}) {
-        auto d = [&](int i, int j) {
-            return std::hypot(p[first + j].x - p[first + i].x, p[first + j].y - p[first + i].y);
-        };
-        const double width = d(0, 3);
-        if (width < 1) return NAN;
-        sum += (d(1, 5) + d(2, 4)) / (2 * width);
-    }
-    return sum / 2;
-}
-
 // The eyes' and the mouth's boxes from the 68 landmarks (36-41, 42-47, 48-59), each grown by a
 // fraction of its width so eyelids and lip lines are inside: where a viewer looks for detail.
 std::vector<Box> eyes_and_mouth_boxes(const Landmarks68& p) {

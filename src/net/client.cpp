@@ -246,7 +246,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
                 hello.model = self->config.model;
                 hello.direction = self->config.direction;
                 hello.quality = self->config.quality;
-                hello.detail_strength = self->config.detail_strength;
+                hello.detail = self->config.detail;
                 const std::string text = encode_hello(hello);
                 self->enqueue(conn, std::vector<std::uint8_t>(text.begin(), text.end()), true);
                 self->read(conn);

@@ -234,14 +234,15 @@ Message decode_message(std::span<const std::uint8_t> bytes, const Limits& limits
 }
 
 std::string encode_hello(const Hello& hello) {
-    return nlohmann::json{{"type", "hello"},
-                          {"protocol", hello.protocol},
-                          {"token", hello.token},
-                          {"model", hello.model},
-                          {"direction", direction_name(hello.direction)},
-                          {"quality", hello.quality},
-                          {"detail_strength", hello.detail_strength}}
-        .dump();
+    nlohmann::json json{{"type", "hello"},
+                        {"protocol", hello.protocol},
+                        {"token", hello.token},
+                        {"model", hello.model},
+                        {"direction", direction_name(hello.direction)},
+                        {"quality", hello.quality}};
+    for (const FaceDetailSetting& setting : kFaceDetailSettings)
+        json[setting.name] = hello.detail.*setting.value;
+    return json.dump();
 }
 
 Hello decode_hello(const std::string& text) {
@@ -269,11 +270,13 @@ Hello decode_hello(const std::string& text) {
     hello.quality = field<int>(json, "quality", "hello");
     if (hello.quality < 1 || hello.quality > 100)
         refuse(ProtocolErrorCode::kMalformed, "hello: quality must be 1 to 100");
-    if (const auto it = json.find("detail_strength"); it != json.end()) {
+    for (const FaceDetailSetting& setting : kFaceDetailSettings) {
+        const auto it = json.find(setting.name);
+        if (it == json.end()) continue;
         if (!it->is_number() || !(it->get<double>() >= 0.0 && it->get<double>() <= 1.0))
             refuse(ProtocolErrorCode::kMalformed,
-                   "hello: detail_strength must be a number from 0 to 1");
-        hello.detail_strength = static_cast<float>(it->get<double>());
+                   std::string("hello: ") + setting.name + " must be a number from 0 to 1");
+        hello.detail.*setting.value = static_cast<float>(it->get<double>());
     }
     return hello;
 }

@@ -24,7 +24,7 @@ QString LocalBackend::describe() const {
     std::lock_guard lock(models_mutex_);
     // A model that cannot honour the detail slider says so here, in the status bar.
     const bool no_detail_stage = swap_model_ && swap_model_->info().detail_stage_dims == 0 &&
-                                 settings_.swap.detail_strength > 0;
+                                 settings_.swap.detail.detail_strength > 0;
     return device_name_.empty()
                ? QStringLiteral("local")
                : QStringLiteral("local, %1%2%3")

@@ -168,6 +168,13 @@ void MainWindow::restart_source() {
     source_->start();
 }
 
+FaceDetail MainWindow::face_detail() const {
+    FaceDetail detail;
+    for (size_t i = 0; i < detail_sliders_.size(); ++i)
+        detail.*kFaceDetailSettings[i].value = detail_sliders_[i]->value() / 100.0f;
+    return detail;
+}
+
 QSize MainWindow::capture_size() const {
     return size_combo_->currentData().toSize();
 }
@@ -252,7 +259,7 @@ void MainWindow::start_backend() {
         settings.token = token_edit_->text().toStdString();
         settings.model = model_combo_->currentText().trimmed().toStdString();
         settings.direction = a2b ? net::Direction::kAToB : net::Direction::kBToA;
-        settings.detail_strength = detail_slider_->value() / 100.0f;
+        settings.detail = face_detail();
         remote_->set_settings(settings);
         backend_ = remote_;
     } else {
@@ -260,7 +267,7 @@ void MainWindow::start_backend() {
         settings.face_model_dir = paths::face_model_dir(options_.face_model_dir.toStdString());
         settings.swap_model = model_combo_->currentText().trimmed().toStdString();
         settings.swap.direction = a2b ? SwapDirection::kAToB : SwapDirection::kBToA;
-        settings.swap.detail_strength = detail_slider_->value() / 100.0f;
+        settings.swap.detail = face_detail();
         settings.pipelined = options_.pipelined;
         settings.background_detection = options_.background_detection;
         local_->set_settings(settings);
@@ -279,7 +286,7 @@ void MainWindow::on_backend_state(BackendState state, const QString& detail) {
     mode_combo_->setEnabled(!active);
     model_combo_->setEnabled(!active);
     direction_combo_->setEnabled(!active);
-    detail_slider_->setEnabled(!active);
+    for (QSlider* slider : detail_sliders_) slider->setEnabled(!active);
     remote_fields_->setEnabled(!active);
     if (state == BackendState::kFailed) {
         show_message(QStringLiteral("The swap stopped: %1").arg(detail));

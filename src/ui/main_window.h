@@ -7,9 +7,12 @@
 #include <QSize>
 #include <QString>
 
+#include <array>
+#include <iterator>
 #include <memory>
 
 #include "faceswap/capture/frame_mailbox.h"
+#include "faceswap/face_detail.h"
 #include "live_stats.h"
 #include "swap_backend.h"
 
@@ -90,6 +93,7 @@ class MainWindow : public QMainWindow {
     void save_settings() const;
     void restart_source();
     QSize capture_size() const;
+    FaceDetail face_detail() const;  // the detail sliders' settings
     double capture_rate() const;
     void select_source_key(const QString& key);
     void refresh_sources();
@@ -136,7 +140,8 @@ class MainWindow : public QMainWindow {
     QToolButton* model_browse_ = nullptr;
     QToolButton* model_refresh_ = nullptr;
     QComboBox* direction_combo_ = nullptr;
-    QSlider* detail_slider_ = nullptr;  // the detail stage's strength, 0..100 %
+    // One 0..100 % slider per kFaceDetailSettings entry: detail stage, mouth, texture.
+    std::array<QSlider*, std::size(kFaceDetailSettings)> detail_sliders_{};
     QPushButton* start_button_ = nullptr;
     QPushButton* record_button_ = nullptr;
     QPushButton* camera_button_ = nullptr;

@@ -43,6 +43,17 @@ namespace faceswap::ui {
 
 using namespace sources;  // the source keys
 
+namespace {
+
+// The settings-file key of detail slider i: "detail_percent" (its name before the other two
+// sliders), "mouth_interior_percent", "texture_transfer_percent".
+QString detail_setting_key(size_t i) {
+    return i == 0 ? QStringLiteral("detail_percent")
+                  : QString::fromLatin1(kFaceDetailSettings[i].name) + QStringLiteral("_percent");
+}
+
+}  // namespace
+
 void MainWindow::load_settings() {
     const auto saved = [this](const char* key, const QString& fallback) {
         return settings_ ? settings_->value(QLatin1String(key), fallback).toString() : fallback;
@@ -60,8 +71,10 @@ void MainWindow::load_settings() {
                                   ? saved("direction", QStringLiteral("a2b"))
                                   : options_.direction;
     direction_combo_->setCurrentIndex(std::max(0, direction_combo_->findData(direction)));
-    detail_slider_->setValue(
-        settings_ ? settings_->value(QStringLiteral("detail_percent"), 100).toInt() : 100);
+    for (size_t i = 0; i < detail_sliders_.size(); ++i)
+        if (settings_)
+            detail_sliders_[i]->setValue(
+                settings_->value(detail_setting_key(i), detail_sliders_[i]->value()).toInt());
     const QSize size =
         options_.size.isValid()
             ? options_.size
@@ -104,7 +117,8 @@ void MainWindow::save_settings() const {
                             : QStringLiteral("local_model"),
                         model_combo_->currentText());
     settings_->setValue(QStringLiteral("direction"), direction_combo_->currentData());
-    settings_->setValue(QStringLiteral("detail_percent"), detail_slider_->value());
+    for (size_t i = 0; i < detail_sliders_.size(); ++i)
+        settings_->setValue(detail_setting_key(i), detail_sliders_[i]->value());
     settings_->setValue(QStringLiteral("swapped_only"), layout_button_->isChecked());
     settings_->setValue(QStringLiteral("virtual_camera"), virtual_camera_ != nullptr);
     settings_->setValue(QStringLiteral("size"), capture_size());

@@ -26,6 +26,7 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include <cmath>
 #include <thread>
 
 #include "faceswap/capture/frame_source.h"
@@ -105,15 +106,34 @@ void MainWindow::build_ui() {
     direction_combo_->setObjectName(QStringLiteral("directionCombo"));
     direction_combo_->addItem(QStringLiteral("A → B"), QStringLiteral("a2b"));
     direction_combo_->addItem(QStringLiteral("B → A"), QStringLiteral("b2a"));
-    detail_slider_ = new QSlider(Qt::Horizontal);
-    detail_slider_->setObjectName(QStringLiteral("detailSlider"));
-    detail_slider_->setRange(0, 100);
-    detail_slider_->setValue(100);
-    detail_slider_->setMaximumWidth(90);
-    detail_slider_->setToolTip(QStringLiteral(
-        "Detail: how much of the model's detail stage sharpens the swapped face (eyelids, "
-        "teeth, lip lines, skin); 0 shows the decoder's face as it is. Models without a detail "
-        "stage ignore it."));
+    // In kFaceDetailSettings' order.
+    const struct {
+        const char* object_name;
+        const char* label;
+        const char* tip;
+    } detail_controls[] = {
+        {"detailSlider", "Detail",
+         "Detail: how much of the model's detail stage sharpens the swapped face (eyelids, "
+         "teeth, lip lines, skin); 0 shows the decoder's face as it is. Models without a detail "
+         "stage ignore it."},
+        {"mouthSlider", "Mouth",
+         "Mouth: how much of your own mouth interior (teeth, tongue) shows through the swapped "
+         "face."},
+        {"textureSlider", "Texture",
+         "Texture: how much of your own fine skin and eyelid texture is added to the swapped "
+         "face. It follows your expression but carries some of your own look: keep it low."},
+    };
+    QList<QWidget*> detail_widgets;
+    for (size_t i = 0; i < detail_sliders_.size(); ++i) {
+        QSlider* slider = new QSlider(Qt::Horizontal);
+        slider->setObjectName(QString::fromLatin1(detail_controls[i].object_name));
+        slider->setRange(0, 100);
+        slider->setValue(std::lround(FaceDetail{}.*kFaceDetailSettings[i].value * 100));
+        slider->setMaximumWidth(70);
+        slider->setToolTip(QString::fromUtf8(detail_controls[i].tip));
+        detail_sliders_[i] = slider;
+        detail_widgets << new QLabel(QString::fromLatin1(detail_controls[i].label)) << slider;
+    }
 
     start_button_ = new QPushButton(QStringLiteral("Start"));
     start_button_->setObjectName(QStringLiteral("startButton"));
@@ -146,8 +166,7 @@ void MainWindow::build_ui() {
     controls->addWidget(model_browse_);
     controls->addWidget(model_refresh_);
     controls->addWidget(direction_combo_);
-    controls->addWidget(new QLabel(QStringLiteral("Detail")));
-    controls->addWidget(detail_slider_);
+    for (QWidget* widget : detail_widgets) controls->addWidget(widget);
     controls->addStretch();
     controls->addWidget(layout_button_);
     controls->addWidget(camera_button_);

@@ -81,7 +81,7 @@ void RemoteBackend::start(std::shared_ptr<capture::FrameMailbox> input) {
     config.model = settings_.model;
     config.direction = settings_.direction;
     config.quality = settings_.quality;
-    config.detail_strength = settings_.detail_strength;
+    config.detail = settings_.detail;
     config.tls_verify = settings_.tls_verify;
     set_state(BackendState::kStarting,
               QStringLiteral("connecting to %1").arg(QString::fromStdString(config.url)));

@@ -25,7 +25,7 @@ struct RemoteSettings {
     std::string model = "demo";
     net::Direction direction = net::Direction::kAToB;
     int quality = 85;
-    float detail_strength = 1.0f;  // the model's detail stage, 0..1
+    FaceDetail detail;  // the hello's detail settings
     bool tls_verify = true;
 };
 

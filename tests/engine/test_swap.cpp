@@ -224,9 +224,10 @@ TrainConfig refine_config() {
 }
 
 cv::Mat swapped(const std::shared_ptr<const SwapModel>& model, const cv::Mat& frame,
-                float detail_strength) {
+                float detail_strength, FaceDetail detail = {}) {
     SwapConfig swap;
-    swap.detail_strength = detail_strength;
+    swap.detail = detail;
+    swap.detail.detail_strength = detail_strength;
     FaceSwapper swapper(test::shared_models(), model, test::test_config(), swap);
     const SwapResult result = swapper.process(test::view_of(frame));
     return cv::Mat(result.height, result.width, CV_8UC3,
@@ -289,17 +290,98 @@ TEST_CASE(
     CHECK(model->info().detail_stage_dims == 0);
     CHECK_THAT(detail_stage_note(model->info(), SwapConfig{}), Catch::Contains("no detail stage"));
     SwapConfig off;
-    off.detail_strength = 0.0f;
+    off.detail.detail_strength = 0.0f;
     CHECK(detail_stage_note(model->info(), off).empty());
     for (const float strength : {-0.1f, 1.5f}) {
         SwapConfig bad;
-        bad.detail_strength = strength;
+        bad.detail.detail_strength = strength;
         std::string message;
         CHECK(error_code_of(
                   [&] { FaceSwapper(test::shared_models(), model, test::test_config(), bad); },
                   &message) == ErrorCode::kInvalidArgument);
         CHECK_THAT(message, Catch::Contains("detail strength must be 0 to 1"));
     }
+}
+
+TEST_CASE("the input's mouth and texture change the face alone, each by its strength") {
+    const auto model = SwapModel::load(tiny_model().string(), test::test_config());
+    cv::VideoCapture video((test::media_dir() / "franck.mp4").string());
+    cv::Mat frame;
+    REQUIRE(video.read(frame));
+    const cv::Mat plain = swapped(model, frame, 1.0f);
+    double previous_change = 0;
+    for (const float strength : {0.5f, 1.0f}) {
+        cv::Mat diff;
+        cv::absdiff(swapped(model, frame, 1.0f, {1.0f, 0.0f, strength}), plain, diff);
+        const double change = cv::sum(diff)[0] + cv::sum(diff)[1] + cv::sum(diff)[2];
+        CHECK(change > previous_change);  // more texture, more change
+        previous_change = change;
+        CHECK(cv::countNonZero(diff(cv::Rect(0, 0, 40, 40)).reshape(1)) == 0);
+        CHECK(cv::countNonZero(diff.rowRange(frame.rows - 2, frame.rows).reshape(1)) == 0);
+    }
+    cv::Mat diff;
+    cv::absdiff(swapped(model, frame, 1.0f, {1.0f, 1.0f, 0.0f}), plain, diff);
+    CHECK(cv::countNonZero(diff(cv::Rect(0, 0, 40, 40)).reshape(1)) == 0);
+    // The first frame's mouth is closed: the inner-lip polygon is thin but not empty.
+    CHECK(cv::countNonZero(diff.reshape(1)) > 0);
+
+    for (const FaceDetail bad : {FaceDetail{1.0f, 1.5f, 0.0f}, FaceDetail{1.0f, 0.0f, -0.1f}}) {
+        SwapConfig config;
+        config.detail = bad;
+        std::string message;
+        CHECK(error_code_of(
+                  [&] { FaceSwapper(test::shared_models(), model, test::test_config(), config); },
+                  &message) == ErrorCode::kInvalidArgument);
+        CHECK_THAT(message, Catch::Matches(".*(mouth interior|texture transfer) must be 0 to 1.*"));
+    }
+}
+
+TEST_CASE("expression-balanced sampling and the eyes-and-mouth weight train and resume exactly") {
+    test::TempDir dir;
+    const std::string path = (dir.path() / "m.fsmodel").string();
+    TrainConfig config = test::tiny_train_config();
+    const double uniform = Trainer::create(config, faces_a(), faces_b())->step().total;
+    config.expression_balance = 1.0f;
+    config.eyes_mouth_weight = 300.0f;
+    auto trainer = Trainer::create(config, faces_a(), faces_b());
+    const double balanced = trainer->step().total;
+    CHECK(balanced != Approx(uniform).epsilon(1e-4));  // other faces, a heavier term
+    trainer->save(path);
+    const double uninterrupted_2 = trainer->step().total;
+    CHECK(Trainer::resume(path, config, faces_a(), faces_b())->step().total ==
+          Approx(uninterrupted_2).epsilon(1e-5));
+
+    for (const auto& [weight, balance] : {std::pair{-1.0f, 0.0f}, std::pair{100.0f, 1.5f}}) {
+        TrainConfig bad = test::tiny_train_config();
+        bad.eyes_mouth_weight = weight;
+        bad.expression_balance = balance;
+        CHECK(error_code_of([&] { Trainer::create(bad, faces_a(), faces_b()); }) ==
+              ErrorCode::kInvalidArgument);
+    }
+}
+
+TEST_CASE("eye and mouth opening from the 68 landmarks") {
+    Landmarks68 face{};
+    // A 20 px wide eye 6 px open (both lids), a 40 px wide mouth 8 px open, mirrored.
+    for (int first : {36, 42}) {
+        const float x = first == 36 ? 0.f : 50.f;
+        face[first] = {x, 0};
+        face[first + 1] = {x + 7, -3};
+        face[first + 2] = {x + 13, -3};
+        face[first + 3] = {x + 20, 0};
+        face[first + 4] = {x + 13, 3};
+        face[first + 5] = {x + 7, 3};
+    }
+    face[48] = {0, 50};
+    face[54] = {40, 50};
+    for (auto [top, bottom] : {std::pair{61, 67}, std::pair{62, 66}, std::pair{63, 65}}) {
+        face[top] = {20, 46};
+        face[bottom] = {20, 54};
+    }
+    CHECK(eye_opening(face) == Approx(0.3));
+    CHECK(mouth_opening(face) == Approx(0.2));
+    CHECK(std::isnan(eye_opening(Landmarks68{})));
+    CHECK(std::isnan(mouth_opening(Landmarks68{})));
 }
 
 TEST_CASE("detail patches larger than the faces are refused with the largest that fits") {

@@ -82,7 +82,7 @@ class RecordingFactory final : public server::ProcessorFactory {
     std::vector<std::string> models() const override { return {"m"}; }
     std::string device_name() const override { return "none"; }
     std::unique_ptr<server::StreamProcessor> open(const std::string&, net::Direction,
-                                                  float) override {
+                                                  const FaceDetail&) override {
         throw std::logic_error("the test builds its processors itself");
     }
 };

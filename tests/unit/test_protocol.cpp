@@ -4,6 +4,9 @@
 #include "faceswap/net/protocol.h"
 
 using namespace faceswap::net;
+using faceswap::FaceDetail;
+using faceswap::FaceDetailSetting;
+using faceswap::kFaceDetailSettings;
 
 namespace {
 
@@ -124,14 +127,21 @@ TEST_CASE("the handshake round-trips and refuses bad fields") {
     CHECK(back.model == "franck-cap12.v1");
     CHECK(back.direction == Direction::kBToA);
     CHECK(back.quality == 70);
-    CHECK(back.detail_strength == 1.0f);  // the default travels too
-    hello.detail_strength = 0.25f;
-    CHECK(decode_hello(encode_hello(hello)).detail_strength == 0.25f);
-    // Optional: a hello without it (an older client) gets the full detail stage.
-    CHECK(
+    CHECK(back.detail.detail_strength == 1.0f);  // the defaults travel too
+    CHECK(back.detail.texture_transfer == 0.0f);
+    hello.detail = {0.25f, 0.5f, 0.125f};
+    const FaceDetail detail = decode_hello(encode_hello(hello)).detail;
+    CHECK(detail.detail_strength == 0.25f);
+    CHECK(detail.mouth_interior == 0.5f);
+    CHECK(detail.texture_transfer == 0.125f);
+    // Optional: a hello without them (an older client) gets the defaults.
+    const FaceDetail older =
         decode_hello(
             R"({"type":"hello","protocol":1,"token":"","model":"m","direction":"a2b","quality":80})")
-            .detail_strength == 1.0f);
+            .detail;
+    CHECK(older.detail_strength == 1.0f);
+    CHECK(older.mouth_interior == 0.0f);
+    CHECK(older.texture_transfer == 0.0f);
 
     auto code_of = [](const std::string& text) {
         try {
@@ -164,12 +174,13 @@ TEST_CASE("the handshake round-trips and refuses bad fields") {
         code_of(
             R"({"type":"hello","protocol":"1","token":"","model":"m","direction":"a2b","quality":80})") ==
         ProtocolErrorCode::kMalformed);
-    for (const char* strength : {"1.5", "-0.1", "\"1\"", "null"})
-        CHECK(
-            code_of(
-                std::string(
-                    R"({"type":"hello","protocol":1,"token":"","model":"m","direction":"a2b","quality":80,"detail_strength":)") +
-                strength + "}") == ProtocolErrorCode::kMalformed);
+    for (const FaceDetailSetting& setting : kFaceDetailSettings)
+        for (const char* strength : {"1.5", "-0.1", "\"1\"", "null"})
+            CHECK(
+                code_of(
+                    std::string(
+                        R"({"type":"hello","protocol":1,"token":"","model":"m","direction":"a2b","quality":80,")") +
+                    setting.name + "\":" + strength + "}") == ProtocolErrorCode::kMalformed);
     CHECK(code_of(std::string(5000, ' ')) == ProtocolErrorCode::kTooLarge);
     // Numbers are integers within their field's range: no float, no wrap-around.
     CHECK(

@@ -1,6 +1,7 @@
 #include "alignment.h"
 
 #include <cmath>
+#include <utility>
 
 namespace faceswap {
 namespace {
@@ -37,6 +38,28 @@ std::array<Point2f, 5> alignment_template(int aligned_size, float coverage) {
 std::array<Point2f, 5> alignment_points(const Landmarks68& l) {
     // iBUG 300-W: 36-41 one eye, 42-47 the other, 30 nose tip, 48 and 54 mouth corners.
     return {mean_of(l, 36, 41), mean_of(l, 42, 47), l[30], l[48], l[54]};
+}
+
+double eye_opening(const Landmarks68& p) {
+    double sum = 0;
+    for (int first : {36, 42}) {
+        auto d = [&](int i, int j) {
+            return std::hypot(p[first + j].x - p[first + i].x, p[first + j].y - p[first + i].y);
+        };
+        const double width = d(0, 3);
+        if (width < 1) return NAN;
+        sum += (d(1, 5) + d(2, 4)) / (2 * width);
+    }
+    return sum / 2;
+}
+
+double mouth_opening(const Landmarks68& p) {
+    const double width = std::hypot(p[54].x - p[48].x, p[54].y - p[48].y);
+    if (width < 1) return NAN;
+    double gap = 0;
+    for (auto [top, bottom] : {std::pair{61, 67}, std::pair{62, 66}, std::pair{63, 65}})
+        gap += std::hypot(p[bottom].x - p[top].x, p[bottom].y - p[top].y);
+    return gap / 3 / width;
 }
 
 Landmarks68 transform_landmarks(const Landmarks68& landmarks, const Affine2x3& m) {

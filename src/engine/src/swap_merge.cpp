@@ -54,18 +54,6 @@ at::Tensor gaussian_kernel(int radius, double sigma, const c10::Device& device) 
     return (k / k.sum()).to(device);
 }
 
-// Separable Gaussian blur of [N, C, H, W], replicate-padded so edges keep their level.
-at::Tensor gaussian_blur(const at::Tensor& x, int radius, double sigma) {
-    if (radius <= 0) return x;
-    const int64_t c = x.size(1);
-    const at::Tensor k = gaussian_kernel(radius, sigma, x.device());
-    const at::Tensor kx = k.view({1, 1, 1, -1}).expand({c, 1, 1, 2 * radius + 1}).contiguous();
-    const at::Tensor ky = k.view({1, 1, -1, 1}).expand({c, 1, 2 * radius + 1, 1}).contiguous();
-    at::Tensor y = at::replication_pad2d(x, {radius, radius, radius, radius});
-    y = depthwise_conv2d(y, kx);
-    return depthwise_conv2d(y, ky);
-}
-
 // Affine helpers in double: [a b c; d e f].
 struct Affine {
     double m[6];
@@ -78,6 +66,17 @@ struct Affine {
 };
 
 }  // namespace
+
+at::Tensor gaussian_blur(const at::Tensor& x, int radius, double sigma) {
+    if (radius <= 0) return x;
+    const int64_t c = x.size(1);
+    const at::Tensor k = gaussian_kernel(radius, sigma, x.device());
+    const at::Tensor kx = k.view({1, 1, 1, -1}).expand({c, 1, 1, 2 * radius + 1}).contiguous();
+    const at::Tensor ky = k.view({1, 1, -1, 1}).expand({c, 1, 2 * radius + 1, 1}).contiguous();
+    at::Tensor y = at::replication_pad2d(x, {radius, radius, radius, radius});
+    y = depthwise_conv2d(y, kx);
+    return depthwise_conv2d(y, ky);
+}
 
 at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& kernel) {
     const std::vector<int64_t> one{1, 1}, zero{0, 0};

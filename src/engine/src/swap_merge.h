@@ -14,6 +14,10 @@ namespace faceswap::detail {
 // Applies a [C, 1, kh, kw] kernel to each channel of [N, C, H, W] separately (no padding).
 at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& kernel);
 
+// Separable Gaussian blur of [N, C, H, W] over 2 * radius + 1 taps, replicate-padded so edges
+// keep their level; radius 0 returns x.
+at::Tensor gaussian_blur(const at::Tensor& x, int radius, double sigma);
+
 // Filled convex hulls of point sets as [N, 1, size, size] float masks (1 inside, 0 outside),
 // on device. Each entry of `polygons` is one mask's points in crop pixels.
 at::Tensor hull_masks(const std::vector<std::vector<Point2f>>& polygons, int size,

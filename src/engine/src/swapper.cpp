@@ -3,7 +3,9 @@
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -77,16 +79,18 @@ void SwapConfig::validate() const {
         std::snprintf(text, sizeof text, " (got %g)", value);
         return std::string(text);
     };
-    check(detail_strength >= 0.f && detail_strength <= 1.f,
-          "detail strength must be 0 to 1" + got(detail_strength));
-    check(mouth_interior >= 0.f && mouth_interior <= 1.f,
-          "mouth interior must be 0 to 1" + got(mouth_interior));
+    for (const FaceDetailSetting& setting : kFaceDetailSettings) {
+        const float value = detail.*setting.value;
+        std::string name = setting.name;
+        std::replace(name.begin(), name.end(), '_', ' ');
+        check(value >= 0.f && value <= 1.f, name + " must be 0 to 1" + got(value));
+    }
     check(mask_erosion >= -0.5f && mask_erosion <= 0.5f, "mask erosion must be -0.5 to 0.5");
     check(mask_feather >= 0.f && mask_feather <= 0.5f, "mask feather must be 0 to 0.5");
 }
 
 std::string detail_stage_note(const SwapModelInfo& info, const SwapConfig& config) {
-    if (info.detail_stage_dims > 0 || config.detail_strength <= 0) return {};
+    if (info.detail_stage_dims > 0 || config.detail.detail_strength <= 0) return {};
     return "note: " + info.path + " has no detail stage (format " +
            std::to_string(info.format_version) +
            "); swapping without it. 'faceswap train --resume --refine-from 0' adds one";
@@ -262,14 +266,14 @@ std::vector<detail::DecodedFace> decode_faces(const SwapModel& swap_model, SwapD
         direction == SwapDirection::kAToB ? model.net->decode_b(code) : model.net->decode_a(code);
     // The detail stage, once for the batch, then each job's own strength.
     float most = 0.f;
-    for (const PreparedSwap* job : jobs) most = std::max(most, job->swap_config.detail_strength);
+    for (const PreparedSwap* job : jobs) most = std::max(most, job->swap_config.detail.detail_strength);
     if (model.net->has_refiners() && most > 0.f) {
         const at::Tensor refined = direction == SwapDirection::kAToB
                                        ? model.net->refine_b(decoded.rgb)
                                        : model.net->refine_a(decoded.rgb);
         std::vector<float> strengths;
         for (size_t i = 0; i < jobs.size(); ++i)
-            strengths.insert(strengths.end(), counts[i], jobs[i]->swap_config.detail_strength);
+            strengths.insert(strengths.end(), counts[i], jobs[i]->swap_config.detail.detail_strength);
         if (std::all_of(strengths.begin(), strengths.end(), [](float v) { return v >= 1.f; })) {
             decoded.rgb = refined;
         } else {
@@ -320,7 +324,7 @@ void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::Decoded
                        .clamp(0, 1);
         }
     }
-    if (swap_config.mouth_interior > 0) {
+    if (swap_config.detail.mouth_interior > 0) {
         // The inner-lip polygon (landmarks 60-67) of the input, grown by a pixel at the working
         // size and feathered, at full size.
         std::vector<std::vector<Point2f>> lips;
@@ -329,7 +333,18 @@ void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::Decoded
         at::Tensor inside = detail::erode_and_feather(
             detail::hull_masks(lips, work, canvas.device()), -1, std::max(1, work / 64));
         if (k > 1) inside = at::upsample_bilinear2d(inside, {size, size}, false);
-        face = face + swap_config.mouth_interior * inside * (job.crops - face);
+        face = face + swap_config.detail.mouth_interior * inside * (job.crops - face);
+    }
+    if (swap_config.detail.texture_transfer > 0) {
+        // The input's fine band in luminance only (A's colour stays out), inside the face hull
+        // shrunk and feathered so the jaw line and the background keep the generated face's.
+        const double sigma = 1.5 * size / 256.0;
+        const int radius = std::max(1, static_cast<int>(std::ceil(2 * sigma)));
+        const at::Tensor luma = job.crops.mean(1, true);
+        const at::Tensor band = luma - detail::gaussian_blur(luma, radius, sigma);
+        at::Tensor inside = detail::erode_and_feather(hull, work / 32, work / 32);
+        if (k > 1) inside = at::upsample_bilinear2d(inside, {size, size}, false);
+        face = (face + swap_config.detail.texture_transfer * inside * band).clamp(0, 1);
     }
     const at::Tensor learned = k > 1 ? at::avg_pool2d(decoded.mask, {k, k}) : decoded.mask;
     at::Tensor mask = swap_config.use_learned_mask ? at::minimum(hull, learned) : hull;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -37,6 +38,7 @@ struct DeviceFaceSet {
     at::Tensor images;     // [N, 3, S, S] uint8
     at::Tensor masks;      // [N, 3, S, S] uint8 0..255: face hull, eyes and mouth, loss region
     at::Tensor landmarks;  // [N, 68, 2] float, crop pixels (CPU): where detail patches centre
+    at::Tensor draw_weights;  // [N] float (CPU), sums to 1: expression-balanced sampling
     int64_t count() const { return images.size(0); }
 };
 
@@ -48,7 +50,39 @@ struct Batch {
     at::Tensor region;    // where the reconstruction counts: the hull grown and feathered
 };
 
-DeviceFaceSet upload_set(const FaceSet& set, const c10::Device& device) {
+// How often each face is drawn (TrainConfig::expression_balance): the uniform 1/N mixed with
+// half the draws spread evenly over bands of eye opening and half over bands of mouth opening.
+at::Tensor expression_draw_weights(const FaceSet& set, float balance) {
+    const int64_t n = set.count();
+    std::vector<double> weights(n, (1.0 - balance) / n);
+    if (balance <= 0) return at::tensor(std::vector<float>(weights.begin(), weights.end()));
+    constexpr std::array<double, 4> kBandEdges = {0.05, 0.25, 0.75, 0.95};  // percentiles
+    for (auto measure : {&eye_opening, &mouth_opening}) {
+        std::vector<std::pair<double, int64_t>> ranked;
+        for (int64_t i = 0; i < n; ++i) {
+            const double v = measure(set.landmarks[i]);
+            ranked.emplace_back(std::isnan(v) ? 0.0 : v, i);
+        }
+        std::sort(ranked.begin(), ranked.end());
+        std::vector<int> band(n);
+        std::array<int64_t, kBandEdges.size() + 1> members{};
+        for (int64_t r = 0; r < n; ++r) {
+            const double percentile = (r + 0.5) / n;
+            const int b = static_cast<int>(
+                std::upper_bound(kBandEdges.begin(), kBandEdges.end(), percentile) -
+                kBandEdges.begin());
+            band[ranked[r].second] = b;
+            ++members[b];
+        }
+        const double bands = std::count_if(members.begin(), members.end(),
+                                           [](int64_t m) { return m > 0; });
+        for (int64_t i = 0; i < n; ++i)
+            weights[i] += balance * 0.5 / (bands * static_cast<double>(members[band[i]]));
+    }
+    return at::tensor(std::vector<float>(weights.begin(), weights.end()));
+}
+
+DeviceFaceSet upload_set(const FaceSet& set, const c10::Device& device, float expression_balance) {
     const int64_t n = set.count(), s = set.size;
     at::Tensor images =
         at::from_blob(const_cast<std::uint8_t*>(set.rgb.data()), {n, s, s, 3}, at::kByte)
@@ -76,7 +110,8 @@ DeviceFaceSet upload_set(const FaceSet& set, const c10::Device& device) {
             points[i][k][0] = set.landmarks[i][k].x;
             points[i][k][1] = set.landmarks[i][k].y;
         }
-    return {set.name, images.to(device), at::cat(chunks, 0).to(device), landmarks};
+    return {set.name, images.to(device), at::cat(chunks, 0).to(device), landmarks,
+            expression_draw_weights(set, expression_balance)};
 }
 
 void check_sets(const FaceSet& a, const FaceSet& b, int resolution, float coverage) {
@@ -234,6 +269,10 @@ void TrainConfig::validate() const {
     check(learning_rate > 0 && learning_rate < 1, "learning rate must be in (0, 1)");
     check(warp_amount >= 0 && warp_amount <= 4, "warp amount must be 0 to 4");
     check(color_jitter >= 0 && color_jitter <= 0.5f, "colour jitter must be 0 to 0.5");
+    check(eyes_mouth_weight >= 0 && eyes_mouth_weight <= 1000,
+          "the eyes-and-mouth weight must be 0 to 1000");
+    check(expression_balance >= 0 && expression_balance <= 1,
+          "the expression balance must be 0 to 1");
     check(cpu_threads >= 0, "cpu threads must be >= 0");
     check(output_upscale == 1 || output_upscale == 2, "output upscale must be 1 or 2");
     check(refine.dims >= 4 && refine.dims <= 128, "detail stage dims must be 4 to 128");
@@ -482,7 +521,10 @@ struct Trainer::Impl {
 
 Batch Trainer::Impl::sample(const DeviceFaceSet& set, at::Generator& gen) const {
     const int64_t n = config.batch_size, size = set.images.size(2);
-    const at::Tensor index = at::randint(set.count(), {n}, gen, at::kLong).to(device);
+    const at::Tensor index =
+        (config.expression_balance > 0 ? at::multinomial(set.draw_weights, n, true, gen)
+                                        : at::randint(set.count(), {n}, gen, at::kLong))
+            .to(device);
     const at::Tensor images = set.images.index_select(0, index).to(at::kFloat).div_(255);
     const at::Tensor masks = set.masks.index_select(0, index).to(at::kFloat).div_(255);
 
@@ -546,7 +588,7 @@ at::Tensor Trainer::Impl::face_loss(const detail::DecodedFace& out, const Batch&
     const at::Tensor& region = batch.region;
     const at::Tensor predicted = out.rgb * region, target = batch.target * region;
     // Eyes and mouth carry expression and identity: weigh them more.
-    const at::Tensor emphasis = 100 * ((out.rgb - batch.target).abs() * batch.emphasis).mean();
+    const at::Tensor emphasis = config.eyes_mouth_weight * ((out.rgb - batch.target).abs() * batch.emphasis).mean();
     at::Tensor reconstruction;
     if (config.loss == TrainLoss::kClassic) {
         reconstruction = 10 * dssim(predicted, target) + 10 * (predicted - target).abs().mean() +
@@ -747,8 +789,8 @@ std::unique_ptr<Trainer> Trainer::create(const TrainConfig& config, FaceSet a, F
     impl->make_optimizer();
     impl->phase.warp_amount = config.warp_amount;
     impl->coverage = a.coverage;
-    impl->a = upload_set(a, impl->device);
-    impl->b = upload_set(b, impl->device);
+    impl->a = upload_set(a, impl->device, config.expression_balance);
+    impl->b = upload_set(b, impl->device, config.expression_balance);
     return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 
@@ -822,8 +864,8 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& model_path, const Tr
         for (auto& group : impl->refiner_optimizer->param_groups())
             static_cast<torch::optim::AdamOptions&>(group.options()).lr(config.learning_rate);
     impl->choose_compute_mode();
-    impl->a = upload_set(a, impl->device);
-    impl->b = upload_set(b, impl->device);
+    impl->a = upload_set(a, impl->device, config.expression_balance);
+    impl->b = upload_set(b, impl->device, config.expression_balance);
     return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 

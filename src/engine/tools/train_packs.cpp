@@ -34,7 +34,7 @@ const char* kUsage =
     "  [--mask-dims N] [--batch N] [--lr X] [--loss multiscale|classic] [--warp-until F]\n"
     "  [--lr-dropout P] [--gan-from F] [--gan-weight W] [--save-every N] [--half]\n"
     "  [--device auto|cpu|cuda] [--threads N] [--precision auto|fp32|bf16]\n"
-    "  [--refine-from F] [--refiner-dims N]\n";
+    "  [--refine-from F] [--refiner-dims N] [--eyes-mouth-weight W] [--expression-balance B]\n";
 
 }  // namespace
 
@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
                                                {"--precision", true},
                                                {"--refine-from", true},
                                                {"--refiner-dims", true},
+                                               {"--eyes-mouth-weight", true},
+                                               {"--expression-balance", true},
                                                {"--help", false}};
     for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
@@ -112,6 +114,10 @@ int main(int argc, char** argv) {
         config.batch_size = static_cast<int>(number("--batch", config.batch_size));
         config.learning_rate = number("--lr", 1.5e-4);
         config.cpu_threads = static_cast<int>(number("--threads", 0));
+        config.eyes_mouth_weight =
+            static_cast<float>(number("--eyes-mouth-weight", config.eyes_mouth_weight));
+        config.expression_balance =
+            static_cast<float>(number("--expression-balance", config.expression_balance));
         config.loss = args.count("--loss") && args["--loss"] == "classic" ? TrainLoss::kClassic
                                                                           : TrainLoss::kMultiScale;
         const std::string device = args.count("--device") ? args["--device"] : "auto";

@@ -209,4 +209,13 @@ Landmarks68 transform_landmarks(const Landmarks68& landmarks, const Affine2x3& m
 // The five alignment points derived from 68 landmarks (iBUG 300-W order).
 std::array<Point2f, 5> alignment_points(const Landmarks68& landmarks);
 
+// Expression from the 68 landmarks, NaN for a degenerate face (the eval scores them; the
+// trainer balances its samples by them).
+// Eye aspect ratio (Soukupova and Cech): the two vertical lid distances over the eye's width,
+// each eye (36-41, 42-47), averaged. About 0.3 open, under 0.15 closed.
+double eye_opening(const Landmarks68& landmarks);
+// Inner-lip opening over mouth width: the inner-lip pairs (61-67, 62-66, 63-65) against the
+// corners (48, 54). 0 for a closed mouth; about 0.3 when it is wide open.
+double mouth_opening(const Landmarks68& landmarks);
+
 }  // namespace faceswap

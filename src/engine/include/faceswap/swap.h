@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "faceswap/engine.h"
+#include "faceswap/face_detail.h"
 #include "faceswap/swap_direction.h"
 
 namespace faceswap {
@@ -50,18 +51,12 @@ struct SwapConfig {
     float mask_feather = 0.06f;    // blur of the blend mask edge, fraction of the crop size
     bool use_learned_mask = true;  // combine the decoder's mask with the landmark hull
     bool poisson_blend = false;    // seamless (gradient-domain) blending, slower
-    // How much of the detail stage's sharpening is applied: 0 (the decoder's face as it is)
-    // to 1 (the refined face). Ignored by a model without a detail stage.
-    float detail_strength = 1.0f;
-    // The input's own mouth interior (inside the inner lips, feathered) blended over the
-    // generated face at this strength, 0 to 1 (Deep-Live-Cam's "mouth mask"): real teeth and
-    // tongue where the decoder paints a pale band. Default off (docs/detail-stage.md).
-    float mouth_interior = 0.0f;
+    FaceDetail detail;  // the detail stage, mouth interior and texture transfer
     // Throws Error(kInvalidArgument) naming the setting and its range.
     void validate() const;
 };
 
-// The line a front end shows once when a model cannot honour detail_strength (empty when it
+// The line a front end shows once when a model cannot honour detail.detail_strength (empty when it
 // can, or when the strength is 0).
 std::string detail_stage_note(const SwapModelInfo& info, const SwapConfig& config);
 

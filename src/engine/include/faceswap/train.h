@@ -130,6 +130,14 @@ struct TrainConfig {
     std::string init_from;
     float color_jitter = 0.1f;  // brightness/contrast/saturation jitter, 0 disables
     bool random_flip = true;
+    // Weight of the L1 term on the eyes and mouth (0 to 1000; DeepFaceLab uses 300 at 256 px:
+    // "makes the detail of the teeth higher").
+    float eyes_mouth_weight = 100.f;
+    // Expression-balanced sampling, 0 to 1. 0 draws faces uniformly. 1 draws half the faces
+    // evenly over five bands of eye opening (percentiles 0-5, 5-25, 25-75, 75-95, 95-100 of
+    // the set) and half evenly over the same bands of mouth opening, so blinks, wide eyes and
+    // wide mouths, rare in a video, are seen about four times as often. Between: a mixture.
+    float expression_balance = 0.f;
     DeviceKind device = DeviceKind::kAuto;
     int cpu_threads = 0;
     TrainPrecision precision = TrainPrecision::kAuto;

@@ -50,7 +50,7 @@ struct ClientConfig {
     std::string model = "demo";
     Direction direction = Direction::kAToB;
     int quality = 85;              // JPEG quality of the server's replies, and of submit_bgr()
-    float detail_strength = 1.0f;  // the model's detail stage, 0..1 (the hello's field)
+    FaceDetail detail;  // the hello's detail settings
     // Frames travelling at once; lowered to the server's limit when its welcome says less.
     // Enough to cover the round trip at camera rate plus the frame the server is working on and
     // the one waiting: the server answers superseded frames with "skipped", so a larger window

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "faceswap/face_detail.h"
 #include "faceswap/swap_direction.h"
 
 namespace faceswap::net {
@@ -114,9 +115,9 @@ struct Hello {
     std::string model;  // model id on the server
     Direction direction = Direction::kAToB;
     int quality = 85;  // JPEG quality the server should answer with, 1..100
-    // How much of the model's detail stage the server applies, 0..1 (optional in the hello;
-    // servers before it ignore it, and a model without the stage ignores it too).
-    float detail_strength = 1.0f;
+    // The detail settings the server applies (each optional in the hello, 0..1; servers
+    // before them ignore them, and a model without a detail stage ignores detail_strength).
+    FaceDetail detail;
 };
 
 struct Welcome {

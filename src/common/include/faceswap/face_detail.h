@@ -1,0 +1,32 @@
+// How much detail a swap takes from where: one type for the engine, the wire protocol's hello,
+// the server, the CLI and the app (docs/detail-stage.md). Header-only, no dependencies.
+#pragma once
+
+namespace faceswap {
+
+struct FaceDetail {
+    // How much of the model's detail stage is applied: 0 (the decoder's face as it is) to 1
+    // (the refined face). A model without the stage ignores it.
+    float detail_strength = 1.0f;
+    // The input's own mouth interior (inside the inner lips, feathered) over the generated
+    // face, 0 to 1 (Deep-Live-Cam's "mouth mask"): real teeth and tongue.
+    float mouth_interior = 0.0f;
+    // The input's own fine texture (its luminance minus a blur of sigma 1.5 px at 256 px)
+    // added inside the face, 0 to 1 (VisoMaster's "transfer texture"): eyelid lines and teeth
+    // edges that follow the input. It carries some of the input's identity too.
+    float texture_transfer = 0.0f;
+};
+
+// Every setting by the name the hello, the CLI's help and the app's settings file use. All
+// range from 0 to 1.
+struct FaceDetailSetting {
+    const char* name;
+    float FaceDetail::*value;
+};
+inline constexpr FaceDetailSetting kFaceDetailSettings[] = {
+    {"detail_strength", &FaceDetail::detail_strength},
+    {"mouth_interior", &FaceDetail::mouth_interior},
+    {"texture_transfer", &FaceDetail::texture_transfer},
+};
+
+}  // namespace faceswap
