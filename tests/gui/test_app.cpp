@@ -9,6 +9,7 @@
 #include <QDir>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QSlider>
 #include <QTest>
 #include <QToolButton>
 
@@ -183,6 +184,14 @@ std::vector<std::string> server_args(std::vector<std::string> extra = {}) {
 TEST_CASE("local mode: Start swaps the face of the demo video live, background intact", "[gui]") {
     MainWindow window(app_options(QStringLiteral("local")));
     window.show();
+    // The detail sliders start at the engine's defaults (docs/detail-stage.md).
+    const std::pair<const char*, int> sliders[] = {
+        {"detailSlider", 100}, {"mouthSlider", 0}, {"textureSlider", 0}};
+    for (const auto& [name, percent] : sliders) {
+        auto* slider = window.findChild<QSlider*>(QString::fromLatin1(name));
+        REQUIRE(slider);
+        CHECK(slider->value() == percent);
+    }
     check_live_swap(window, "local_swap.png", 1.0);
 }
 

@@ -266,14 +266,16 @@ std::vector<detail::DecodedFace> decode_faces(const SwapModel& swap_model, SwapD
         direction == SwapDirection::kAToB ? model.net->decode_b(code) : model.net->decode_a(code);
     // The detail stage, once for the batch, then each job's own strength.
     float most = 0.f;
-    for (const PreparedSwap* job : jobs) most = std::max(most, job->swap_config.detail.detail_strength);
+    for (const PreparedSwap* job : jobs)
+        most = std::max(most, job->swap_config.detail.detail_strength);
     if (model.net->has_refiners() && most > 0.f) {
         const at::Tensor refined = direction == SwapDirection::kAToB
                                        ? model.net->refine_b(decoded.rgb)
                                        : model.net->refine_a(decoded.rgb);
         std::vector<float> strengths;
         for (size_t i = 0; i < jobs.size(); ++i)
-            strengths.insert(strengths.end(), counts[i], jobs[i]->swap_config.detail.detail_strength);
+            strengths.insert(strengths.end(), counts[i],
+                             jobs[i]->swap_config.detail.detail_strength);
         if (std::all_of(strengths.begin(), strengths.end(), [](float v) { return v >= 1.f; })) {
             decoded.rgb = refined;
         } else {

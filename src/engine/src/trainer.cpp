@@ -35,9 +35,9 @@ constexpr const char* kCheckpointMagic = "faceswap-train-checkpoint";
 // One identity's faces and masks, resident on the training device.
 struct DeviceFaceSet {
     std::string name;
-    at::Tensor images;     // [N, 3, S, S] uint8
-    at::Tensor masks;      // [N, 3, S, S] uint8 0..255: face hull, eyes and mouth, loss region
-    at::Tensor landmarks;  // [N, 68, 2] float, crop pixels (CPU): where detail patches centre
+    at::Tensor images;        // [N, 3, S, S] uint8
+    at::Tensor masks;         // [N, 3, S, S] uint8 0..255: face hull, eyes and mouth, loss region
+    at::Tensor landmarks;     // [N, 68, 2] float, crop pixels (CPU): where detail patches centre
     at::Tensor draw_weights;  // [N] float (CPU), sums to 1: expression-balanced sampling
     int64_t count() const { return images.size(0); }
 };
@@ -74,8 +74,8 @@ at::Tensor expression_draw_weights(const FaceSet& set, float balance) {
             band[ranked[r].second] = b;
             ++members[b];
         }
-        const double bands = std::count_if(members.begin(), members.end(),
-                                           [](int64_t m) { return m > 0; });
+        const double bands =
+            std::count_if(members.begin(), members.end(), [](int64_t m) { return m > 0; });
         for (int64_t i = 0; i < n; ++i)
             weights[i] += balance * 0.5 / (bands * static_cast<double>(members[band[i]]));
     }
@@ -523,7 +523,7 @@ Batch Trainer::Impl::sample(const DeviceFaceSet& set, at::Generator& gen) const 
     const int64_t n = config.batch_size, size = set.images.size(2);
     const at::Tensor index =
         (config.expression_balance > 0 ? at::multinomial(set.draw_weights, n, true, gen)
-                                        : at::randint(set.count(), {n}, gen, at::kLong))
+                                       : at::randint(set.count(), {n}, gen, at::kLong))
             .to(device);
     const at::Tensor images = set.images.index_select(0, index).to(at::kFloat).div_(255);
     const at::Tensor masks = set.masks.index_select(0, index).to(at::kFloat).div_(255);
@@ -588,7 +588,8 @@ at::Tensor Trainer::Impl::face_loss(const detail::DecodedFace& out, const Batch&
     const at::Tensor& region = batch.region;
     const at::Tensor predicted = out.rgb * region, target = batch.target * region;
     // Eyes and mouth carry expression and identity: weigh them more.
-    const at::Tensor emphasis = config.eyes_mouth_weight * ((out.rgb - batch.target).abs() * batch.emphasis).mean();
+    const at::Tensor emphasis =
+        config.eyes_mouth_weight * ((out.rgb - batch.target).abs() * batch.emphasis).mean();
     at::Tensor reconstruction;
     if (config.loss == TrainLoss::kClassic) {
         reconstruction = 10 * dssim(predicted, target) + 10 * (predicted - target).abs().mean() +

@@ -51,7 +51,7 @@ struct SwapConfig {
     float mask_feather = 0.06f;    // blur of the blend mask edge, fraction of the crop size
     bool use_learned_mask = true;  // combine the decoder's mask with the landmark hull
     bool poisson_blend = false;    // seamless (gradient-domain) blending, slower
-    FaceDetail detail;  // the detail stage, mouth interior and texture transfer
+    FaceDetail detail;             // the detail stage, mouth interior and texture transfer
     // Throws Error(kInvalidArgument) naming the setting and its range.
     void validate() const;
 };

@@ -49,7 +49,7 @@ struct ClientConfig {
     std::string token;
     std::string model = "demo";
     Direction direction = Direction::kAToB;
-    int quality = 85;              // JPEG quality of the server's replies, and of submit_bgr()
+    int quality = 85;   // JPEG quality of the server's replies, and of submit_bgr()
     FaceDetail detail;  // the hello's detail settings
     // Frames travelling at once; lowered to the server's limit when its welcome says less.
     // Enough to cover the round trip at camera rate plus the frame the server is working on and
