@@ -340,13 +340,28 @@ void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::Decoded
     if (swap_config.detail.texture_transfer > 0) {
         // The input's fine band in luminance only (A's colour stays out), inside the face hull
         // shrunk and feathered so the jaw line and the background keep the generated face's.
+        // It tops the face's fine detail up to the input's level and never beyond: added at s,
+        // an uncorrelated band raises the face's band energy by s^2 times the input's, so
+        // s = strength * sqrt(1 - E_face / E_input) per face. A face the decoder and the detail
+        // stage already drew as detailed as the input gets none of the input's own texture,
+        // which also carries the input's identity (docs/detail-stage.md).
         const double sigma = 1.5 * size / 256.0;
         const int radius = std::max(1, static_cast<int>(std::ceil(2 * sigma)));
-        const at::Tensor luma = job.crops.mean(1, true);
-        const at::Tensor band = luma - detail::gaussian_blur(luma, radius, sigma);
+        auto fine_band = [&](const at::Tensor& rgb) {
+            const at::Tensor luma = rgb.mean(1, true);
+            return luma - detail::gaussian_blur(luma, radius, sigma);
+        };
+        const at::Tensor band = fine_band(job.crops);
         at::Tensor inside = detail::erode_and_feather(hull, work / 32, work / 32);
         if (k > 1) inside = at::upsample_bilinear2d(inside, {size, size}, false);
-        face = (face + swap_config.detail.texture_transfer * inside * band).clamp(0, 1);
+        auto energy = [&](const at::Tensor& b) {
+            return (b * b * inside).sum({1, 2, 3}) / inside.sum({1, 2, 3}).clamp_min(1);
+        };
+        const at::Tensor missing =
+            (1 - energy(fine_band(face)) / energy(band).clamp_min(1e-12)).clamp(0, 1);
+        const at::Tensor strength =
+            (swap_config.detail.texture_transfer * missing.sqrt()).view({-1, 1, 1, 1});
+        face = (face + strength * inside * band).clamp(0, 1);
     }
     const at::Tensor learned = k > 1 ? at::avg_pool2d(decoded.mask, {k, k}) : decoded.mask;
     at::Tensor mask = swap_config.use_learned_mask ? at::minimum(hull, learned) : hull;
