@@ -308,7 +308,7 @@ TEST_CASE("the input's mouth and texture change the face alone, each by its stre
     cv::VideoCapture video((test::media_dir() / "franck.mp4").string());
     cv::Mat frame;
     REQUIRE(video.read(frame));
-    const cv::Mat plain = swapped(model, frame, 1.0f);
+    const cv::Mat plain = swapped(model, frame, 1.0f, {1.0f, 0.0f, 0.0f});
     double previous_change = 0;
     for (const float strength : {0.5f, 1.0f}) {
         cv::Mat diff;
@@ -340,6 +340,8 @@ TEST_CASE("expression-balanced sampling and the eyes-and-mouth weight train and 
     test::TempDir dir;
     const std::string path = (dir.path() / "m.fsmodel").string();
     TrainConfig config = test::tiny_train_config();
+    config.expression_balance = 0.0f;
+    config.eyes_mouth_weight = 100.0f;
     const double uniform = Trainer::create(config, faces_a(), faces_b())->step().total;
     config.expression_balance = 1.0f;
     config.eyes_mouth_weight = 300.0f;

@@ -128,7 +128,7 @@ TEST_CASE("the handshake round-trips and refuses bad fields") {
     CHECK(back.direction == Direction::kBToA);
     CHECK(back.quality == 70);
     CHECK(back.detail.detail_strength == 1.0f);  // the defaults travel too
-    CHECK(back.detail.texture_transfer == 0.0f);
+    CHECK(back.detail.texture_transfer == FaceDetail{}.texture_transfer);
     hello.detail = {0.25f, 0.5f, 0.125f};
     const FaceDetail detail = decode_hello(encode_hello(hello)).detail;
     CHECK(detail.detail_strength == 0.25f);
@@ -139,9 +139,9 @@ TEST_CASE("the handshake round-trips and refuses bad fields") {
         decode_hello(
             R"({"type":"hello","protocol":1,"token":"","model":"m","direction":"a2b","quality":80})")
             .detail;
-    CHECK(older.detail_strength == 1.0f);
-    CHECK(older.mouth_interior == 0.0f);
-    CHECK(older.texture_transfer == 0.0f);
+    CHECK(older.detail_strength == FaceDetail{}.detail_strength);
+    CHECK(older.mouth_interior == FaceDetail{}.mouth_interior);
+    CHECK(older.texture_transfer == FaceDetail{}.texture_transfer);
 
     auto code_of = [](const std::string& text) {
         try {

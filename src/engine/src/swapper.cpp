@@ -340,25 +340,29 @@ void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::Decoded
     if (swap_config.detail.texture_transfer > 0) {
         // The input's fine band in luminance only (A's colour stays out), inside the face hull
         // shrunk and feathered so the jaw line and the background keep the generated face's.
-        // It tops the face's fine detail up to the input's level and never beyond: added at s,
-        // an uncorrelated band raises the face's band energy by s^2 times the input's, so
-        // s = strength * sqrt(1 - E_face / E_input) per face. A face the decoder and the detail
+        // It tops the face's finest detail up to the input's level and never beyond: the
+        // band holds nearly all of the input's Laplacian energy, so added at s it raises the
+        // face's by about s^2 times the input's, and s = strength * sqrt(1 - L_face / L_input)
+        // per face, L the Laplacian's energy inside the face. A face the decoder and the detail
         // stage already drew as detailed as the input gets none of the input's own texture,
         // which also carries the input's identity (docs/detail-stage.md).
         const double sigma = 1.5 * size / 256.0;
         const int radius = std::max(1, static_cast<int>(std::ceil(2 * sigma)));
-        auto fine_band = [&](const at::Tensor& rgb) {
-            const at::Tensor luma = rgb.mean(1, true);
-            return luma - detail::gaussian_blur(luma, radius, sigma);
-        };
-        const at::Tensor band = fine_band(job.crops);
+        const at::Tensor luma = job.crops.mean(1, true);
+        const at::Tensor band = luma - detail::gaussian_blur(luma, radius, sigma);
         at::Tensor inside = detail::erode_and_feather(hull, work / 32, work / 32);
         if (k > 1) inside = at::upsample_bilinear2d(inside, {size, size}, false);
-        auto energy = [&](const at::Tensor& b) {
-            return (b * b * inside).sum({1, 2, 3}) / inside.sum({1, 2, 3}).clamp_min(1);
+        const at::Tensor laplacian_kernel =
+            at::tensor({0.f, 1.f, 0.f, 1.f, -4.f, 1.f, 0.f, 1.f, 0.f}, face.options())
+                .view({1, 1, 3, 3});
+        auto laplacian_energy = [&](const at::Tensor& one_channel) {
+            const at::Tensor l = detail::depthwise_conv2d(
+                at::replication_pad2d(one_channel, {1, 1, 1, 1}), laplacian_kernel);
+            return (l * l * inside).sum({1, 2, 3}) / inside.sum({1, 2, 3}).clamp_min(1);
         };
-        const at::Tensor missing =
-            (1 - energy(fine_band(face)) / energy(band).clamp_min(1e-12)).clamp(0, 1);
+        const at::Tensor missing = (1 - laplacian_energy(face.mean(1, true)) /
+                                            laplacian_energy(luma).clamp_min(1e-12))
+                                       .clamp(0, 1);
         const at::Tensor strength =
             (swap_config.detail.texture_transfer * missing.sqrt()).view({-1, 1, 1, 1});
         face = (face + strength * inside * band).clamp(0, 1);

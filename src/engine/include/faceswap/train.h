@@ -131,13 +131,15 @@ struct TrainConfig {
     float color_jitter = 0.1f;  // brightness/contrast/saturation jitter, 0 disables
     bool random_flip = true;
     // Weight of the L1 term on the eyes and mouth (0 to 1000; DeepFaceLab uses 300 at 256 px:
-    // "makes the detail of the teeth higher").
-    float eyes_mouth_weight = 100.f;
+    // "makes the detail of the teeth higher"). 300 against the earlier 100 raised the eye-opening
+    // correlation in both directions (docs/detail-stage.md).
+    float eyes_mouth_weight = 300.f;
     // Expression-balanced sampling, 0 to 1. 0 draws faces uniformly. 1 draws half the faces
     // evenly over five bands of eye opening (percentiles 0-5, 5-25, 25-75, 75-95, 95-100 of
     // the set) and half evenly over the same bands of mouth opening, so blinks, wide eyes and
     // wide mouths, rare in a video, are seen about four times as often. Between: a mixture.
-    float expression_balance = 0.f;
+    // 0.7 against 0 raised the eye-opening correlation in both directions (docs/detail-stage.md).
+    float expression_balance = 0.7f;
     DeviceKind device = DeviceKind::kAuto;
     int cpu_threads = 0;
     TrainPrecision precision = TrainPrecision::kAuto;
