@@ -360,9 +360,9 @@ void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::Decoded
                 at::replication_pad2d(one_channel, {1, 1, 1, 1}), laplacian_kernel);
             return (l * l * inside).sum({1, 2, 3}) / inside.sum({1, 2, 3}).clamp_min(1);
         };
-        const at::Tensor missing = (1 - laplacian_energy(face.mean(1, true)) /
-                                            laplacian_energy(luma).clamp_min(1e-12))
-                                       .clamp(0, 1);
+        const at::Tensor missing =
+            (1 - laplacian_energy(face.mean(1, true)) / laplacian_energy(luma).clamp_min(1e-12))
+                .clamp(0, 1);
         const at::Tensor strength =
             (swap_config.detail.texture_transfer * missing.sqrt()).view({-1, 1, 1, 1});
         face = (face + strength * inside * band).clamp(0, 1);
