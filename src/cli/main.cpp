@@ -112,7 +112,8 @@ void add_detail_options(CLI::App& command, FaceDetail& detail) {
     command.add_option("--mouth-interior", detail.mouth_interior,
                        "Blend the input's own mouth interior over the swap, 0 to 1 (default 0)");
     command.add_option("--texture-transfer", detail.texture_transfer,
-                       "Add the input's own fine texture inside the face, 0 to 1 (default 0)");
+                       "Add the input's own fine texture inside the face, 0 to 1, never past "
+                       "the input's own level of detail (default 1)");
 }
 
 }  // namespace

@@ -123,6 +123,8 @@ void MainWindow::build_ui() {
          "Texture: how much of your own fine skin and eyelid texture is added to the swapped "
          "face. It follows your expression but carries some of your own look: keep it low."},
     };
+    static_assert(sizeof(detail_controls) / sizeof(detail_controls[0]) ==
+                  std::size(kFaceDetailSettings));
     QList<QWidget*> detail_widgets;
     for (size_t i = 0; i < detail_sliders_.size(); ++i) {
         QSlider* slider = new QSlider(Qt::Horizontal);

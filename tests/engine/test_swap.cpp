@@ -224,15 +224,25 @@ TrainConfig refine_config() {
 }
 
 cv::Mat swapped(const std::shared_ptr<const SwapModel>& model, const cv::Mat& frame,
-                float detail_strength, FaceDetail detail = {}) {
+                const FaceDetail& detail) {
     SwapConfig swap;
     swap.detail = detail;
-    swap.detail.detail_strength = detail_strength;
     FaceSwapper swapper(test::shared_models(), model, test::test_config(), swap);
     const SwapResult result = swapper.process(test::view_of(frame));
     return cv::Mat(result.height, result.width, CV_8UC3,
                    const_cast<std::uint8_t*>(result.pixels.data()))
         .clone();
+}
+
+// The message of the kInvalidArgument a swapper with these detail settings is refused with.
+std::string refusal_of(const std::shared_ptr<const SwapModel>& model, const FaceDetail& detail) {
+    SwapConfig config;
+    config.detail = detail;
+    std::string message;
+    CHECK(error_code_of(
+              [&] { FaceSwapper(test::shared_models(), model, test::test_config(), config); },
+              &message) == ErrorCode::kInvalidArgument);
+    return message;
 }
 
 }  // namespace
@@ -278,9 +288,9 @@ TEST_CASE("the detail stage trains with the autoencoder frozen and resumes exact
     REQUIRE(video.read(frame));
     const auto plain = SwapModel::load(before, test::test_config());
     cv::Mat diff;
-    cv::absdiff(swapped(model, frame, 0.0f), swapped(plain, frame, 1.0f), diff);
+    cv::absdiff(swapped(model, frame, {.detail_strength = 0.0f}), swapped(plain, frame, {}), diff);
     CHECK(cv::countNonZero(diff.reshape(1)) == 0);
-    cv::absdiff(swapped(model, frame, 1.0f), swapped(model, frame, 0.0f), diff);
+    cv::absdiff(swapped(model, frame, {}), swapped(model, frame, {.detail_strength = 0.0f}), diff);
     CHECK(cv::countNonZero(diff.reshape(1)) > 0);
 }
 
@@ -292,15 +302,9 @@ TEST_CASE(
     SwapConfig off;
     off.detail.detail_strength = 0.0f;
     CHECK(detail_stage_note(model->info(), off).empty());
-    for (const float strength : {-0.1f, 1.5f}) {
-        SwapConfig bad;
-        bad.detail.detail_strength = strength;
-        std::string message;
-        CHECK(error_code_of(
-                  [&] { FaceSwapper(test::shared_models(), model, test::test_config(), bad); },
-                  &message) == ErrorCode::kInvalidArgument);
-        CHECK_THAT(message, Catch::Contains("detail strength must be 0 to 1"));
-    }
+    for (const float strength : {-0.1f, 1.5f})
+        CHECK_THAT(refusal_of(model, {.detail_strength = strength}),
+                   Catch::Contains("detail strength must be 0 to 1"));
 }
 
 TEST_CASE("the input's mouth and texture change the face alone, each by its strength") {
@@ -308,11 +312,11 @@ TEST_CASE("the input's mouth and texture change the face alone, each by its stre
     cv::VideoCapture video((test::media_dir() / "franck.mp4").string());
     cv::Mat frame;
     REQUIRE(video.read(frame));
-    const cv::Mat plain = swapped(model, frame, 1.0f, {1.0f, 0.0f, 0.0f});
+    const cv::Mat plain = swapped(model, frame, {.texture_transfer = 0.0f});
     double previous_change = 0;
     for (const float strength : {0.5f, 1.0f}) {
         cv::Mat diff;
-        cv::absdiff(swapped(model, frame, 1.0f, {1.0f, 0.0f, strength}), plain, diff);
+        cv::absdiff(swapped(model, frame, {.texture_transfer = strength}), plain, diff);
         const double change = cv::sum(diff)[0] + cv::sum(diff)[1] + cv::sum(diff)[2];
         CHECK(change > previous_change);  // more texture, more change
         previous_change = change;
@@ -320,20 +324,16 @@ TEST_CASE("the input's mouth and texture change the face alone, each by its stre
         CHECK(cv::countNonZero(diff.rowRange(frame.rows - 2, frame.rows).reshape(1)) == 0);
     }
     cv::Mat diff;
-    cv::absdiff(swapped(model, frame, 1.0f, {1.0f, 1.0f, 0.0f}), plain, diff);
+    cv::absdiff(swapped(model, frame, {.mouth_interior = 1.0f, .texture_transfer = 0.0f}), plain,
+                diff);
     CHECK(cv::countNonZero(diff(cv::Rect(0, 0, 40, 40)).reshape(1)) == 0);
     // The first frame's mouth is closed: the inner-lip polygon is thin but not empty.
     CHECK(cv::countNonZero(diff.reshape(1)) > 0);
 
-    for (const FaceDetail bad : {FaceDetail{1.0f, 1.5f, 0.0f}, FaceDetail{1.0f, 0.0f, -0.1f}}) {
-        SwapConfig config;
-        config.detail = bad;
-        std::string message;
-        CHECK(error_code_of(
-                  [&] { FaceSwapper(test::shared_models(), model, test::test_config(), config); },
-                  &message) == ErrorCode::kInvalidArgument);
-        CHECK_THAT(message, Catch::Matches(".*(mouth interior|texture transfer) must be 0 to 1.*"));
-    }
+    CHECK_THAT(refusal_of(model, {.mouth_interior = 1.5f}),
+               Catch::Contains("mouth interior must be 0 to 1"));
+    CHECK_THAT(refusal_of(model, {.texture_transfer = -0.1f}),
+               Catch::Contains("texture transfer must be 0 to 1"));
 }
 
 TEST_CASE("expression-balanced sampling and the eyes-and-mouth weight train and resume exactly") {

@@ -78,6 +78,15 @@ at::Tensor gaussian_blur(const at::Tensor& x, int radius, double sigma) {
     return depthwise_conv2d(y, ky);
 }
 
+at::Tensor laplacian(const at::Tensor& x) {
+    const int64_t c = x.size(1);
+    const at::Tensor k = at::tensor({0.f, 1.f, 0.f, 1.f, -4.f, 1.f, 0.f, 1.f, 0.f}, x.options())
+                             .view({1, 1, 3, 3})
+                             .expand({c, 1, 3, 3})
+                             .contiguous();
+    return depthwise_conv2d(x.contiguous(at::MemoryFormat::ChannelsLast), k);
+}
+
 at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& kernel) {
     const std::vector<int64_t> one{1, 1}, zero{0, 0};
     return at::conv2d(x, kernel, c10::nullopt, one, zero, one, x.size(1));

@@ -14,6 +14,9 @@ namespace faceswap::detail {
 // Applies a [C, 1, kh, kw] kernel to each channel of [N, C, H, W] separately (no padding).
 at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& kernel);
 
+// The 3x3 Laplacian (4-neighbour) of each channel of [N, C, H, W], no padding: [N, C, H-2, W-2].
+at::Tensor laplacian(const at::Tensor& x);
+
 // Separable Gaussian blur of [N, C, H, W] over 2 * radius + 1 taps, replicate-padded so edges
 // keep their level; radius 0 returns x.
 at::Tensor gaussian_blur(const at::Tensor& x, int radius, double sigma);

@@ -352,12 +352,9 @@ void merge_faces(const SwapModel& swap_model, PreparedSwap& job, detail::Decoded
         const at::Tensor band = luma - detail::gaussian_blur(luma, radius, sigma);
         at::Tensor inside = detail::erode_and_feather(hull, work / 32, work / 32);
         if (k > 1) inside = at::upsample_bilinear2d(inside, {size, size}, false);
-        const at::Tensor laplacian_kernel =
-            at::tensor({0.f, 1.f, 0.f, 1.f, -4.f, 1.f, 0.f, 1.f, 0.f}, face.options())
-                .view({1, 1, 3, 3});
         auto laplacian_energy = [&](const at::Tensor& one_channel) {
-            const at::Tensor l = detail::depthwise_conv2d(
-                at::replication_pad2d(one_channel, {1, 1, 1, 1}), laplacian_kernel);
+            const at::Tensor l =
+                detail::laplacian(at::replication_pad2d(one_channel, {1, 1, 1, 1}));
             return (l * l * inside).sum({1, 2, 3}) / inside.sum({1, 2, 3}).clamp_min(1);
         };
         const at::Tensor missing =

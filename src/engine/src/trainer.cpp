@@ -139,15 +139,6 @@ void check_sets(const FaceSet& a, const FaceSet& b, int resolution, float covera
     }
 }
 
-at::Tensor laplacian(const at::Tensor& x) {
-    const int64_t c = x.size(1);
-    const at::Tensor k = at::tensor({0.f, 1.f, 0.f, 1.f, -4.f, 1.f, 0.f, 1.f, 0.f}, x.options())
-                             .view({1, 1, 3, 3})
-                             .expand({c, 1, 3, 3})
-                             .contiguous();
-    return detail::depthwise_conv2d(x.contiguous(at::MemoryFormat::ChannelsLast), k);
-}
-
 // Mean structural dissimilarity (1 - SSIM) / 2 with an 11-tap Gaussian window (sigma 1.5).
 // The five local moments are blurred in one call, as two 1-D passes on a channels-last tensor:
 // the same window at a tenth of the cost of five 11x11 depthwise convolutions.
@@ -175,10 +166,10 @@ at::Tensor dssim(const at::Tensor& x, const at::Tensor& y) {
 at::Tensor laplacian_pyramid_l1(const at::Tensor& x, const at::Tensor& y, int levels) {
     // The Laplacian is linear: the Laplacian of the difference is the difference of Laplacians.
     at::Tensor difference = x - y;
-    at::Tensor sum = laplacian(difference).abs().mean();
+    at::Tensor sum = detail::laplacian(difference).abs().mean();
     for (int level = 1; level < levels; ++level) {
         difference = at::avg_pool2d(difference, {2, 2});
-        sum = sum + laplacian(difference).abs().mean() / (1 << level);
+        sum = sum + detail::laplacian(difference).abs().mean() / (1 << level);
     }
     return sum / levels;
 }
@@ -207,7 +198,7 @@ class PatchDiscriminatorImpl : public torch::nn::Module {
     }
     at::Tensor forward(const at::Tensor& faces) {
         // x4: the Laplacian of a 0..1 face is mostly within +-0.25.
-        const at::Tensor detail = 4 * laplacian(at::reflection_pad2d(faces, {1, 1, 1, 1}));
+        const at::Tensor detail = 4 * detail::laplacian(at::reflection_pad2d(faces, {1, 1, 1, 1}));
         return layers_->forward(at::cat({faces, detail}, 1).contiguous());
     }
 
@@ -243,6 +234,14 @@ double train_discriminator(PatchDiscriminator& discriminator, torch::optim::Adam
     loss.backward();
     optimizer.step();
     return loss.item<double>();
+}
+
+// A step whose loss is not finite stops the run before it writes NaN into the weights.
+void refuse_divergence(double total, std::int64_t step, const std::string& what) {
+    if (!std::isfinite(total))
+        throw Error(ErrorCode::kInternal,
+                    what + " diverged (loss is not finite) at step " + std::to_string(step) +
+                        "; resume from the last checkpoint with a lower --lr");
 }
 
 // Where a step's time goes: each lap() charges the time since the last one to a TrainLosses field.
@@ -595,7 +594,7 @@ at::Tensor Trainer::Impl::face_loss(const detail::DecodedFace& out, const Batch&
         reconstruction = 10 * dssim(predicted, target) + 10 * (predicted - target).abs().mean() +
                          // The difference of Laplacians keeps fine detail, where L1 and SSIM
                          // alone settle for a blur.
-                         5 * laplacian(predicted - target).abs().mean() + emphasis;
+                         5 * detail::laplacian(predicted - target).abs().mean() + emphasis;
     } else {
         // Structure at two window sizes (11 px and, on the half-size face, 22 px), edges at
         // three scales: fine detail and the larger shapes (lip lines, eyelids) both count.
@@ -715,11 +714,7 @@ TrainLosses Trainer::Impl::refine_step(at::Generator& gen) {
     }
     clock.lap(losses.loss_ms);
     losses.total = losses.refine_a + losses.refine_b + gan_weight * losses.adversarial;
-    if (!std::isfinite(losses.total))
-        throw Error(ErrorCode::kInternal,
-                    "detail stage training diverged (loss is not finite) at step " +
-                        std::to_string(step) +
-                        "; resume from the last checkpoint with a lower --lr");
+    refuse_divergence(losses.total, step, "detail stage training");
     refiner_optimizer->zero_grad();
     total.backward();
     clock.lap(losses.backward_ms);
@@ -899,10 +894,7 @@ TrainLosses Trainer::Impl::autoencoder_step(at::Generator& gen) {
     clock.lap(losses.loss_ms);
     losses.total = losses.face_a + losses.face_b + losses.mask_a + losses.mask_b +
                    phase.gan_weight * losses.adversarial;
-    if (!std::isfinite(losses.total))
-        throw Error(ErrorCode::kInternal,
-                    "training diverged (loss is not finite) at step " + std::to_string(step) +
-                        "; resume from the last checkpoint with a lower --lr");
+    refuse_divergence(losses.total, step, "training");
     optimizer->zero_grad();
     total.backward();
     clock.lap(losses.backward_ms);
