@@ -49,6 +49,9 @@ struct EvalOptions {
     std::int64_t frames = 0;  // 0 = to the end
     std::string json_path;
     bool require_pass = false;  // exit code 3 when the quality bar is missed
+    // dlib's 68-point predictor as a second opinion on eye and mouth opening ("" = none; the
+    // default where the build has dlib: Debian's libdlib-data file).
+    std::string cross_check_predictor = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
     std::string model_dir;
     int threads = 0;
     std::string device = "auto";

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "cli_common.h"
@@ -14,6 +15,10 @@
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/identity.h"
 #include "swap_eval.h"
+
+#ifdef FACESWAP_HAVE_DLIB
+#include "dlib_peer.h"
+#endif
 
 namespace faceswap::cli {
 namespace {
@@ -109,6 +114,29 @@ int run_eval(const EvalOptions& options) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - setup_start).count();
 
     FrameScorer scorer(models, embedder, config, ref_a, ref_b);
+    // The engine's own landmark net both drives expression following and scores it, so a
+    // second model, trained on other data by another method, re-measures the openings.
+    std::string cross_check_name;
+#ifdef FACESWAP_HAVE_DLIB
+    std::shared_ptr<DlibPeer> dlib;
+    if (!options.cross_check_predictor.empty()) {
+        if (std::filesystem::exists(options.cross_check_predictor)) {
+            dlib = std::make_shared<DlibPeer>(options.cross_check_predictor);
+            cross_check_name = "dlib's shape predictor";
+            scorer.set_cross_check(
+                [dlib](const cv::Mat& in,
+                       const cv::Mat& out) -> std::optional<std::pair<Landmarks68, Landmarks68>> {
+                    // dlib's own detector's box on the input, the same box on the output.
+                    const std::optional<Box> box = dlib->largest_face(in);
+                    if (!box) return std::nullopt;
+                    return std::pair{dlib->landmarks(in, *box), dlib->landmarks(out, *box)};
+                });
+        } else {
+            std::fprintf(stderr, "note: %s not found; no cross-check of the openings\n",
+                         options.cross_check_predictor.c_str());
+        }
+    }
+#endif
     std::vector<FrameScore> results;
     const std::int64_t available = std::max<std::int64_t>(
         0, std::min(input->frame_count(), output->frame_count()) - options.start_frame);
@@ -175,6 +203,11 @@ int run_eval(const EvalOptions& options) {
     std::printf("  %s  flicker output / input %.3f (need <= %.1f)\n",
                 pass_fail(sum.pass_flicker).c_str(), sum.flicker_ratio, kMaxFlickerRatio);
     std::printf("  (no visible seam: look at the frames)\n");
+    if (!cross_check_name.empty())
+        std::printf(
+            "cross-check by %s (not in the bar): eye opening r %.3f, mouth opening r "
+            "%.3f\n",
+            cross_check_name.c_str(), sum.eye_correlation_cross, sum.mouth_correlation_cross);
     std::printf("time: references %.1f s, %.1f ms per frame pair\n", setup_s,
                 1000 * loop_s / results.size());
 
@@ -193,6 +226,10 @@ int run_eval(const EvalOptions& options) {
                  {"mouth_output", number_or_null(r.mouth_output)},
                  {"eye_input", number_or_null(r.eye_input)},
                  {"eye_output", number_or_null(r.eye_output)},
+                 {"eye_input_cross", number_or_null(r.eye_input_cross)},
+                 {"eye_output_cross", number_or_null(r.eye_output_cross)},
+                 {"mouth_input_cross", number_or_null(r.mouth_input_cross)},
+                 {"mouth_output_cross", number_or_null(r.mouth_output_cross)},
                  {"detail_input", number_or_null(r.detail_input)},
                  {"detail_output", number_or_null(r.detail_output)},
                  {"detail_ratio", number_or_null(r.detail_ratio)},
@@ -224,6 +261,8 @@ int run_eval(const EvalOptions& options) {
               {"mouth_gap", stats_json(sum.mouth_gap)},
               {"eye_correlation", number_or_null(sum.eye_correlation)},
               {"eye_gap", stats_json(sum.eye_gap)},
+              {"eye_correlation_cross", number_or_null(sum.eye_correlation_cross)},
+              {"mouth_correlation_cross", number_or_null(sum.mouth_correlation_cross)},
               {"detail_ratio", stats_json(sum.detail)},
               {"eyes_mouth_detail_ratio", stats_json(sum.eyes_mouth_detail)},
               {"flicker_input", stats_json(sum.flicker_input)},

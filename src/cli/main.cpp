@@ -104,8 +104,8 @@ void add_device_options(CLI::App& command, int& threads, std::string& device) {
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
 }
 
-// --detail-strength, --mouth-interior and --texture-transfer (docs/detail-stage.md), the same
-// on convert and live.
+// --detail-strength, --mouth-interior, --texture-transfer and --expression-follow
+// (docs/detail-stage.md), the same on convert and live.
 void add_detail_options(CLI::App& command, FaceDetail& detail) {
     command.add_option("--detail-strength", detail.detail_strength,
                        "How much of the model's detail stage to apply, 0 to 1 (default 1)");
@@ -114,6 +114,9 @@ void add_detail_options(CLI::App& command, FaceDetail& detail) {
     command.add_option("--texture-transfer", detail.texture_transfer,
                        "Add the input's own fine texture inside the face, 0 to 1, never past "
                        "the input's own level of detail (default 1)");
+    command.add_option("--expression-follow", detail.expression_follow,
+                       "Warp the swapped face's eyelids and lips to the input's opening, 0 to 1 "
+                       "(default 1)");
 }
 
 }  // namespace
@@ -375,6 +378,9 @@ int main(int argc, char** argv) {
     eval_cmd->add_flag("--require-pass", eval.require_pass,
                        "Exit with code 3 when the quality bar is missed");
     eval_cmd->add_option("--models", eval.model_dir, "Model folder");
+    eval_cmd->add_option("--cross-check-predictor", eval.cross_check_predictor,
+                         "dlib 68-point predictor that re-measures eye and mouth opening beside "
+                         "the bar ('' = none)");
     add_device_options(*eval_cmd, eval.threads, eval.device);
 
     cli::ModelsOptions models;

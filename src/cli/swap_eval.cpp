@@ -216,6 +216,14 @@ FrameScore FrameScorer::score(std::int64_t index, const cv::Mat& input_bgr,
                               out_face->raw_landmarks[k].y - in_face->raw_landmarks[k].y);
         if (inter_ocular > 1) r.landmark_distance = sum / kLandmarkCount / inter_ocular;
     }
+    if (in_face && cross_check_) {
+        if (const auto points = cross_check_(input_bgr, output_bgr)) {
+            r.eye_input_cross = eye_opening(points->first);
+            r.eye_output_cross = eye_opening(points->second);
+            r.mouth_input_cross = mouth_opening(points->first);
+            r.mouth_output_cross = mouth_opening(points->second);
+        }
+    }
     if (in_face) {
         // Detail and flicker are read in the input face's box on both frames, so both
         // numbers cover the same pixels.
@@ -251,7 +259,8 @@ EvalSummary summarize(const std::vector<FrameScore>& scores) {
     EvalSummary s;
     s.frames = scores.size();
     std::vector<double> dist_a, dist_b, landmarks, mouth_in, mouth_out, mouth_gap, eye_in, eye_out,
-        eye_gap, detail, eyes_mouth_detail, flicker_in, flicker_out;
+        eye_gap, detail, eyes_mouth_detail, flicker_in, flicker_out, eye_in_cross, eye_out_cross,
+        mouth_in_cross, mouth_out_cross;
     std::size_t closer_to_b = 0;
     for (const FrameScore& r : scores) {
         if (!r.input_face) continue;
@@ -271,6 +280,14 @@ EvalSummary summarize(const std::vector<FrameScore>& scores) {
             eye_out.push_back(r.eye_output);
             eye_gap.push_back(std::abs(r.eye_output - r.eye_input));
         }
+        if (std::isfinite(r.eye_input_cross) && std::isfinite(r.eye_output_cross)) {
+            eye_in_cross.push_back(r.eye_input_cross);
+            eye_out_cross.push_back(r.eye_output_cross);
+        }
+        if (std::isfinite(r.mouth_input_cross) && std::isfinite(r.mouth_output_cross)) {
+            mouth_in_cross.push_back(r.mouth_input_cross);
+            mouth_out_cross.push_back(r.mouth_output_cross);
+        }
         if (std::isfinite(r.detail_ratio)) detail.push_back(r.detail_ratio);
         if (std::isfinite(r.eyes_mouth_detail_ratio))
             eyes_mouth_detail.push_back(r.eyes_mouth_detail_ratio);
@@ -281,6 +298,8 @@ EvalSummary summarize(const std::vector<FrameScore>& scores) {
     }
     s.mouth_correlation = pearson(mouth_in, mouth_out);
     s.eye_correlation = pearson(eye_in, eye_out);
+    s.eye_correlation_cross = pearson(eye_in_cross, eye_out_cross);
+    s.mouth_correlation_cross = pearson(mouth_in_cross, mouth_out_cross);
     s.eye_input = stats_of(eye_in);
     s.eye_output = stats_of(eye_out);
     s.eye_gap = stats_of(eye_gap);

@@ -7,8 +7,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "faceswap/engine.h"
@@ -53,7 +56,16 @@ struct FrameScore {
     // The same ratio over the eyes' and the mouth's boxes together (area-weighted).
     double eyes_mouth_detail_ratio = NAN;
     double flicker_input = NAN, flicker_output = NAN;  // NAN on a sequence's first frame
+    // Eye and mouth opening of both faces by the cross-check's landmark model, if one is set.
+    double eye_input_cross = NAN, eye_output_cross = NAN;
+    double mouth_input_cross = NAN, mouth_output_cross = NAN;
 };
+
+// A second landmark model's 68 points on the input and the output frame (same face, same
+// box), or nothing where it found no face: a check that the swap's expression follows the
+// input for more than the engine's own landmark net.
+using CrossCheckLandmarks = std::function<std::optional<std::pair<Landmarks68, Landmarks68>>(
+    const cv::Mat& input_bgr, const cv::Mat& output_bgr)>;
 
 // Scores (input frame, output frame) pairs of one or more frame sequences. Detection and raw
 // landmarks on every frame (config.tracking is forced off), so nothing hides a jump.
@@ -65,6 +77,7 @@ class FrameScorer {
     // Frames of one sequence in order; flicker compares with the previous pair.
     FrameScore score(std::int64_t index, const cv::Mat& input_bgr, const cv::Mat& output_bgr);
     void start_sequence();  // the next pair is not a continuation (no flicker for it)
+    void set_cross_check(CrossCheckLandmarks cross_check) { cross_check_ = std::move(cross_check); }
 
   private:
     std::shared_ptr<const FaceModels> models_;
@@ -73,6 +86,7 @@ class FrameScorer {
     Reference a_, b_;
     std::unique_ptr<FaceAnalyzer> in_analyzer_, out_analyzer_;
     cv::Mat previous_in_, previous_out_;
+    CrossCheckLandmarks cross_check_;
 };
 
 struct Stats {
@@ -88,6 +102,8 @@ struct EvalSummary {
         eye_output, eye_gap, detail, eyes_mouth_detail, flicker_input, flicker_output;
     double mouth_correlation = NAN;  // Pearson, over frames where both mouths were measured
     double eye_correlation = NAN;    // the same for the eyes' opening
+    // The same two by the cross-check's landmark model (NAN without one); not in the bar.
+    double mouth_correlation_cross = NAN, eye_correlation_cross = NAN;
     double flicker_ratio = NAN;
     bool pass_identity = false, pass_landmarks = false, pass_mouth = false, pass_detail = false,
          pass_flicker = false, pass_eyes = false;

@@ -140,7 +140,7 @@ class MainWindow : public QMainWindow {
     QToolButton* model_browse_ = nullptr;
     QToolButton* model_refresh_ = nullptr;
     QComboBox* direction_combo_ = nullptr;
-    // One 0..100 % slider per kFaceDetailSettings entry: detail stage, mouth, texture.
+    // One 0..100 % slider per kFaceDetailSettings entry: detail stage, mouth, texture, expression.
     std::array<QSlider*, std::size(kFaceDetailSettings)> detail_sliders_{};
     QPushButton* start_button_ = nullptr;
     QPushButton* record_button_ = nullptr;

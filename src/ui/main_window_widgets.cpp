@@ -121,7 +121,11 @@ void MainWindow::build_ui() {
          "face."},
         {"textureSlider", "Texture",
          "Texture: how much of your own fine skin and eyelid texture is added to the swapped "
-         "face. It follows your expression but carries some of your own look: keep it low."},
+         "face, never more than your own level of detail. It follows your expression but "
+         "carries some of your own look."},
+        {"expressionSlider", "Expression",
+         "Expression: how far the swapped face's eyelids and lips move to your eyes' and "
+         "mouth's opening, so blinks, wide eyes and an open mouth follow you."},
     };
     static_assert(sizeof(detail_controls) / sizeof(detail_controls[0]) ==
                   std::size(kFaceDetailSettings));

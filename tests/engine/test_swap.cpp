@@ -336,6 +336,29 @@ TEST_CASE("the input's mouth and texture change the face alone, each by its stre
                Catch::Contains("texture transfer must be 0 to 1"));
 }
 
+TEST_CASE("expression following changes the face alone, more with its strength") {
+    const auto model = SwapModel::load(tiny_model().string(), test::test_config());
+    cv::VideoCapture video((test::media_dir() / "franck.mp4").string());
+    cv::Mat frame;
+    REQUIRE(video.read(frame));
+    const FaceDetail off{.texture_transfer = 0.0f, .expression_follow = 0.0f};
+    const cv::Mat plain = swapped(model, frame, off);
+    double previous_change = 0;
+    for (const float strength : {0.3f, 1.0f}) {
+        cv::Mat diff;
+        cv::absdiff(
+            swapped(model, frame, {.texture_transfer = 0.0f, .expression_follow = strength}), plain,
+            diff);
+        const double change = cv::sum(diff)[0] + cv::sum(diff)[1] + cv::sum(diff)[2];
+        CHECK(change > previous_change);
+        previous_change = change;
+        CHECK(cv::countNonZero(diff(cv::Rect(0, 0, 40, 40)).reshape(1)) == 0);
+        CHECK(cv::countNonZero(diff.rowRange(frame.rows - 2, frame.rows).reshape(1)) == 0);
+    }
+    CHECK_THAT(refusal_of(model, {.expression_follow = 1.01f}),
+               Catch::Contains("expression follow must be 0 to 1"));
+}
+
 TEST_CASE("expression-balanced sampling and the eyes-and-mouth weight train and resume exactly") {
     test::TempDir dir;
     const std::string path = (dir.path() / "m.fsmodel").string();

@@ -185,8 +185,10 @@ TEST_CASE("local mode: Start swaps the face of the demo video live, background i
     MainWindow window(app_options(QStringLiteral("local")));
     window.show();
     // The detail sliders start at the engine's defaults (docs/detail-stage.md).
-    const std::pair<const char*, int> sliders[] = {
-        {"detailSlider", 100}, {"mouthSlider", 0}, {"textureSlider", 100}};
+    const std::pair<const char*, int> sliders[] = {{"detailSlider", 100},
+                                                   {"mouthSlider", 0},
+                                                   {"textureSlider", 100},
+                                                   {"expressionSlider", 100}};
     for (const auto& [name, percent] : sliders) {
         auto* slider = window.findChild<QSlider*>(QString::fromLatin1(name));
         REQUIRE(slider);

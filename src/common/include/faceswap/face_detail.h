@@ -18,6 +18,11 @@ struct FaceDetail {
     // none (the input's texture carries some of its identity too). On by default: a2b detail
     // 0.32 -> 0.52 at 97% of the identity margin (docs/detail-stage.md).
     float texture_transfer = 1.0f;
+    // How far the generated face's eyelids and lips are moved to the input's opening, 0 to 1:
+    // the face's own pixels, warped (blinks, wide eyes, an open mouth follow the input; the
+    // autoencoder alone paints an average of them). Measured on the generated face by the
+    // landmark net, so it costs one landmark pass per face (docs/detail-stage.md).
+    float expression_follow = 1.0f;
 };
 
 // Every setting by the name the hello, the CLI's help and the app's settings file use. All
@@ -30,6 +35,7 @@ inline constexpr FaceDetailSetting kFaceDetailSettings[] = {
     {"detail_strength", &FaceDetail::detail_strength},
     {"mouth_interior", &FaceDetail::mouth_interior},
     {"texture_transfer", &FaceDetail::texture_transfer},
+    {"expression_follow", &FaceDetail::expression_follow},
 };
 
 }  // namespace faceswap

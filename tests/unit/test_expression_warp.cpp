@@ -1,0 +1,107 @@
+// Expression following: the target landmarks (the input's eye and mouth openings rebuilt on
+// the generated face's corners) and the warp that moves the face's pixels there.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "expression_warp.h"
+
+using namespace faceswap;
+using namespace faceswap::detail;
+
+namespace {
+
+// A schematic 68-point face (iBUG order) centred at (cx, cy), `scale` pixels per unit, turned
+// by `angle` radians, with the given eye and mouth openings (fractions of their widths).
+Landmarks68 schematic_face(float cx, float cy, float scale, float angle, float eye_open,
+                           float mouth_open) {
+    Landmarks68 p{};
+    auto put = [&](int k, float x, float y) {
+        const float c = std::cos(angle), s = std::sin(angle);
+        p[k] = {cx + scale * (c * x - s * y), cy + scale * (s * x + c * y)};
+    };
+    for (int k = 0; k <= 16; ++k) {  // jaw
+        const float t = static_cast<float>(M_PI) * k / 16;
+        put(k, -1.0f * std::cos(t), 0.2f + 0.9f * std::sin(t));
+    }
+    for (int k = 0; k < 5; ++k) put(17 + k, -0.8f + 0.12f * k, -0.55f);  // brows
+    for (int k = 0; k < 5; ++k) put(22 + k, 0.32f + 0.12f * k, -0.55f);
+    for (int k = 0; k < 4; ++k) put(27 + k, 0, -0.3f + 0.12f * k);  // nose bridge
+    for (int k = 0; k < 5; ++k) put(31 + k, -0.16f + 0.08f * k, 0.22f);
+    for (int side = 0; side < 2; ++side) {  // eyes: corners 0 and 3, lids 1-2 and 4-5
+        const int first = side == 0 ? 36 : 42;
+        const float x0 = side == 0 ? -0.55f : 0.25f, w = 0.3f, h = eye_open * w / 2;
+        put(first + 0, x0, -0.3f);
+        put(first + 1, x0 + w / 3, -0.3f - h);
+        put(first + 2, x0 + 2 * w / 3, -0.3f - h);
+        put(first + 3, x0 + w, -0.3f);
+        put(first + 4, x0 + 2 * w / 3, -0.3f + h);
+        put(first + 5, x0 + w / 3, -0.3f + h);
+    }
+    const float mw = 0.7f, gap = mouth_open * mw;
+    for (int k = 0; k < 12; ++k) {  // outer lips, 48 and 54 the corners
+        const float t = 2 * static_cast<float>(M_PI) * k / 12;
+        put(48 + k, -mw / 2 * std::cos(t), 0.5f - (0.08f + gap / 2) * std::sin(t));
+    }
+    for (int k = 0; k < 8; ++k) {  // inner lips, 60 and 64 the corners
+        const float t = 2 * static_cast<float>(M_PI) * k / 8;
+        put(60 + k, -0.28f * std::cos(t), 0.5f - (0.001f + gap / 2) * std::sin(t));
+    }
+    return p;
+}
+
+float distance(Point2f a, Point2f b) {
+    return std::hypot(a.x - b.x, a.y - b.y);
+}
+
+}  // namespace
+
+TEST_CASE("the target takes the input's openings onto the generated face's eyes and mouth") {
+    // The input is smaller, elsewhere and tilted, with closed eyes and an open mouth.
+    const Landmarks68 generated = schematic_face(128, 128, 60, 0.0f, 0.6f, 0.05f);
+    const Landmarks68 input = schematic_face(100, 140, 45, 0.2f, 0.1f, 0.4f);
+    const Landmarks68 target = expression_target(generated, input, 1, 1, 1000);
+    CHECK(eye_opening(target) == Approx(eye_opening(input)).epsilon(1e-3));
+    CHECK(mouth_opening(target) == Approx(mouth_opening(input)).epsilon(1e-3));
+    for (int k : {36, 39, 42, 45, 48, 54})  // the corners, and so size and place, stay
+        CHECK(distance(target[k], generated[k]) < 1e-3f);
+    for (int k = 0; k < 36; ++k)  // jaw, brows and nose are not touched
+        CHECK(distance(target[k], generated[k]) == 0.f);
+
+    // Shares: none leaves a feature where it was; the eyes alone leave the mouth.
+    const Landmarks68 still = expression_target(generated, input, 0, 0, 1000);
+    for (int k = 0; k < kLandmarkCount; ++k) CHECK(distance(still[k], generated[k]) < 1e-5f);
+    const Landmarks68 eyes_only = expression_target(generated, input, 1, 0, 1000);
+    CHECK(eye_opening(eyes_only) == Approx(eye_opening(input)).epsilon(1e-3));
+    CHECK(mouth_opening(eyes_only) == Approx(mouth_opening(generated)).epsilon(1e-4));
+    // No point moves further than the limit.
+    const Landmarks68 limited = expression_target(generated, input, 1, 1, 2.0);
+    for (int k = 0; k < kLandmarkCount; ++k)
+        CHECK(distance(limited[k], generated[k]) <= 2.0f + 1e-4f);
+}
+
+TEST_CASE("the warp moves the pixels at the moving points and leaves the rest exactly") {
+    Landmarks68 from = schematic_face(64, 64, 40, 0.0f, 0.6f, 0.1f);
+    // The upper lid's point 37 on a pixel centre, moved 3 px down.
+    from[37] = {std::round(from[37].x), std::round(from[37].y)};
+    Landmarks68 to = from;
+    to[37].y += 3;
+    // A face whose channels are its own coordinates: where a warped pixel came from can be
+    // read off it (bicubic reproduces a linear ramp exactly).
+    const at::Tensor xs = at::arange(128, at::kFloat).view({1, 128}).expand({128, 128});
+    const at::Tensor ys = at::arange(128, at::kFloat).view({128, 1}).expand({128, 128});
+    const at::Tensor face = at::stack({xs, ys, at::zeros({128, 128})}, 0).unsqueeze(0) / 128;
+    const at::Tensor warped = warp_face(face, from, to, expression_warp_sigma(from));
+    const auto tx = static_cast<int64_t>(to[37].x), ty = static_cast<int64_t>(to[37].y);
+    CHECK(warped[0][0][ty][tx].item<float>() * 128 == Approx(from[37].x).margin(0.05));
+    CHECK(warped[0][1][ty][tx].item<float>() * 128 == Approx(from[37].y).margin(0.05));
+    // Far from the lid nothing changes, to the bit.
+    CHECK(warped.narrow(2, 100, 28).equal(face.narrow(2, 100, 28)));
+    CHECK(warped.narrow(3, 0, 20).equal(face.narrow(3, 0, 20)));
+    // Nothing to move: the very same tensor back.
+    CHECK(warp_face(face, from, from, 3.0).equal(face));
+    // The width follows the face's size.
+    const float eyes_apart = ((from[42].x + from[45].x) - (from[36].x + from[39].x)) / 2;
+    CHECK(expression_warp_sigma(from) == Approx(eyes_apart / 12).epsilon(0.02));
+}
