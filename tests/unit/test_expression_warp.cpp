@@ -57,7 +57,7 @@ float distance(Point2f a, Point2f b) {
 
 }  // namespace
 
-TEST_CASE("the target takes the input's openings onto the generated face's eyes and mouth") {
+TEST_CASE("the target gives the generated face's eyes and mouth the input's opening alone") {
     // The input is smaller, elsewhere and tilted, with closed eyes and an open mouth.
     const Landmarks68 generated = schematic_face(128, 128, 60, 0.0f, 0.6f, 0.05f);
     const Landmarks68 input = schematic_face(100, 140, 45, 0.2f, 0.1f, 0.4f);
@@ -68,6 +68,10 @@ TEST_CASE("the target takes the input's openings onto the generated face's eyes 
         CHECK(distance(target[k], generated[k]) < 1e-3f);
     for (int k = 0; k < 36; ++k)  // jaw, brows and nose are not touched
         CHECK(distance(target[k], generated[k]) == 0.f);
+    // Only the opening moves: on this upright face every point moves straight up or down, and
+    // the lips keep their thickness (outer and inner upper lip move together).
+    for (int k = 36; k < kLandmarkCount; ++k) CHECK(target[k].x == Approx(generated[k].x));
+    CHECK(target[62].y - target[51].y == Approx(generated[62].y - generated[51].y));
 
     // Shares: none leaves a feature where it was; the eyes alone leave the mouth.
     const Landmarks68 still = expression_target(generated, input, 0, 0, 1000);

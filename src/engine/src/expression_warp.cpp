@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "face_nets.h"
 #include "image_ops.h"
@@ -62,13 +64,34 @@ struct FeatureFrame {
     }
 };
 
+// The lids and lips that open a feature, as (upper point, lower point) pairs facing each other.
+// An eye: 1-5 and 2-4 of its six points (so its opening is the eye aspect ratio); the mouth:
+// the inner lips (61-67, 62-66, 63-65, as mouth_opening) and the outer lips above and below
+// them (50-58, 51-57, 52-56), which move with them.
 struct Feature {
-    int first, end;            // landmarks [first, end)
-    int corner_a, corner_b;    // the corners that define its frame
+    int corner_a, corner_b;                     // the corners that define its frame
+    std::vector<std::pair<int, int>> measured;  // the pairs whose gap is its opening
+    std::vector<std::pair<int, int>> moved;     // the pairs that open and close with it
 };
-// Eyes, then the whole mouth (outer and inner lips) on its outer corners.
-constexpr std::array<Feature, 3> kExpressionFeatures = {
-    {{36, 42, 36, 39}, {42, 48, 42, 45}, {48, 68, 48, 54}}};
+const std::array<Feature, 3>& expression_features() {
+    static const std::array<Feature, 3> features = {{
+        {36, 39, {{37, 41}, {38, 40}}, {{37, 41}, {38, 40}}},
+        {42, 45, {{43, 47}, {44, 46}}, {{43, 47}, {44, 46}}},
+        {48,
+         54,
+         {{61, 67}, {62, 66}, {63, 65}},
+         {{61, 67}, {62, 66}, {63, 65}, {50, 58}, {51, 57}, {52, 56}}},
+    }};
+    return features;
+}
+
+// A feature's opening in its own frame: the mean gap of its measured pairs over its width.
+double opening_in_frame(const Landmarks68& p, const Feature& f, const FeatureFrame& frame) {
+    double gap = 0;
+    for (const auto& [upper, lower] : f.measured)
+        gap += frame.to_local(p[lower]).y - frame.to_local(p[upper]).y;
+    return gap / f.measured.size();
+}
 
 // Solves the small dense system a x = b in place (Gaussian elimination, partial pivoting);
 // a is n x n row-major, b is n x columns.
@@ -79,7 +102,8 @@ void solve_in_place(std::vector<double>& a, std::vector<double>& b, int n, int c
             if (std::abs(a[r * n + col]) > std::abs(a[pivot * n + col])) pivot = r;
         if (pivot != col) {
             for (int c = 0; c < n; ++c) std::swap(a[col * n + c], a[pivot * n + c]);
-            for (int c = 0; c < columns; ++c) std::swap(b[col * columns + c], b[pivot * columns + c]);
+            for (int c = 0; c < columns; ++c)
+                std::swap(b[col * columns + c], b[pivot * columns + c]);
         }
         const double diagonal = a[col * n + col];
         for (int r = col + 1; r < n; ++r) {
@@ -102,19 +126,27 @@ void solve_in_place(std::vector<double>& a, std::vector<double>& b, int n, int c
 Landmarks68 expression_target(const Landmarks68& generated, const Landmarks68& input, float eyes,
                               float mouth, double max_move_px) {
     Landmarks68 target = generated;
-    for (const Feature& f : kExpressionFeatures) {
+    for (const Feature& f : expression_features()) {
         const FeatureFrame in(input[f.corner_a], input[f.corner_b]);
         const FeatureFrame out(generated[f.corner_a], generated[f.corner_b]);
-        const float share = f.first < 48 ? eyes : mouth;
-        for (int k = f.first; k < f.end; ++k) {
-            const Point2f full = out.to_crop(in.to_local(input[k]));
-            float dx = share * (full.x - generated[k].x), dy = share * (full.y - generated[k].y);
-            const double length = std::hypot(dx, dy);
-            if (length > max_move_px) {
-                dx = static_cast<float>(dx * max_move_px / length);
-                dy = static_cast<float>(dy * max_move_px / length);
+        // How much wider (or narrower) the input's opening is, in widths: the upper points go
+        // up and the lower ones down by half of it each, in the generated feature's frame.
+        const float share = f.corner_a < 48 ? eyes : mouth;
+        const double more =
+            share * (opening_in_frame(input, f, in) - opening_in_frame(generated, f, out));
+        for (const auto& [upper, lower] : f.moved) {
+            for (const auto& [k, sign] : {std::pair{upper, -1.0}, std::pair{lower, 1.0}}) {
+                Point2f local = out.to_local(generated[k]);
+                local.y += static_cast<float>(sign * more / 2);
+                const Point2f moved = out.to_crop(local);
+                float dx = moved.x - generated[k].x, dy = moved.y - generated[k].y;
+                const double length = std::hypot(dx, dy);
+                if (length > max_move_px) {
+                    dx = static_cast<float>(dx * max_move_px / length);
+                    dy = static_cast<float>(dy * max_move_px / length);
+                }
+                target[k] = {generated[k].x + dx, generated[k].y + dy};
             }
-            target[k] = {generated[k].x + dx, generated[k].y + dy};
         }
     }
     return target;
@@ -200,8 +232,10 @@ at::Tensor warp_face(const at::Tensor& face, const Landmarks68& from, const Land
             (px.unsqueeze(2) - centre_x).square() + (py.unsqueeze(2) - centre_y).square();
         return at::matmul(at::exp(d2 * (-0.5 / (sigma_px * sigma_px))), w);
     };
-    const at::Tensor xs = at::arange(rx0, rx1 + 1, options).view({1, width}).expand({height, width});
-    const at::Tensor ys = at::arange(ry0, ry1 + 1, options).view({height, 1}).expand({height, width});
+    const at::Tensor xs =
+        at::arange(rx0, rx1 + 1, options).view({1, width}).expand({height, width});
+    const at::Tensor ys =
+        at::arange(ry0, ry1 + 1, options).view({height, 1}).expand({height, width});
     // Each output pixel x samples the face at y with y + F(y) = x: y = x - F(y), by fixed-point
     // steps (they converge while the field's slope stays under 1, which the callers' limit
     // on each point's move keeps).

@@ -20,14 +20,15 @@ class LandmarkNet68;
 std::vector<Landmarks68> landmarks_in_crops(const LandmarkNet68& net, const at::Tensor& faces,
                                             const std::vector<Box>& boxes);
 
-// Where the generated face's eye and mouth landmarks go for the input's expression: each eye
-// (36-41, 42-47) and the mouth (48-67) takes the input's shape measured in its own frame (the
-// two corners: 36-39, 42-45, 48-54), rebuilt on the generated face's corners. The corners
-// stay, so the face keeps its eye and mouth size and place (part of its identity); only the
-// opening and the lids' and lips' curve come from the input. Other points are unchanged.
-// Each point moves `eyes` (eye points) or `mouth` (mouth points) of the way there, and never
-// further than `max_move_px`: a warp that moves a point by more than about half its width
-// can fold.
+// Where the generated face's eyelids and lips go for the input's expression: each eye
+// (36-41, 42-47) and the mouth (inner lips 60-67, and the outer lips above and below them)
+// opens or closes by the difference of its opening (eye aspect ratio; the inner lips' gap over
+// the mouth's width) between the input and the generated face, measured in each feature's own
+// frame (its two corners). Only the opening moves: the corners, the lids' and lips' shape
+// and thickness stay the generated face's, since they are part of who it is (moving the
+// whole shape to the input's cost 19% of the identity margin). Other points are unchanged.
+// Each opening changes by `eyes` or `mouth` times the difference, no point moving further
+// than `max_move_px`: a warp that moves a point by more than about half its width can fold.
 Landmarks68 expression_target(const Landmarks68& generated, const Landmarks68& input, float eyes,
                               float mouth, double max_move_px);
 
