@@ -312,8 +312,10 @@ Box box_in_crop(const Face& face) {
 // The landmark net reads a closing eyelid as barely moving (a blink the input's pixels show
 // at EAR 0.12 by dlib's predictor reads 0.25; open eyes 0.30), on the input and on the warped
 // face alike, so the eyes move three times the opening difference it reads (clamped per point
-// to 0.6 of the warp's width). Measured on 300 held-out frames, eye-opening r by the net / by dlib:
-// gain 1 0.752 / 0.504, 2 0.766 / 0.661, 3 0.779 / 0.712, 5 0.781 / 0.731 (landmarks worse).
+// to 0.6 of the warp's width). Measured on 300 held-out frames (with the eyes' whole shape
+// moved, the first design), eye-opening r by the net / by dlib: gain 1 0.752 / 0.504,
+// 2 0.766 / 0.661, 3 0.779 / 0.712, 5 0.781 / 0.731 (landmarks worse); the opening alone at
+// gain 3: 0.739 / 0.726 (docs/detail-stage.md).
 constexpr float kEyeGain = 3.0f;
 
 // Expression following (expression_warp.h): the input's and the generated faces' landmarks,
