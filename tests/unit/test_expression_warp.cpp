@@ -86,22 +86,24 @@ TEST_CASE("the target gives the generated face's eyes and mouth the input's open
 }
 
 TEST_CASE("the warp moves the pixels at the moving points and leaves the rest exactly") {
-    Landmarks68 from = schematic_face(64, 64, 40, 0.0f, 0.6f, 0.1f);
+    // Sized as a 256 px training face is (the warp about 5 px wide); the move within the 0.6 of
+    // the width the callers allow.
+    Landmarks68 from = schematic_face(96, 96, 80, 0.0f, 0.6f, 0.1f);
     // The upper lid's point 37 on a pixel centre, moved 3 px down.
     from[37] = {std::round(from[37].x), std::round(from[37].y)};
     Landmarks68 to = from;
     to[37].y += 3;
     // A face whose channels are its own coordinates: where a warped pixel came from can be
     // read off it (bicubic reproduces a linear ramp exactly).
-    const at::Tensor xs = at::arange(128, at::kFloat).view({1, 128}).expand({128, 128});
-    const at::Tensor ys = at::arange(128, at::kFloat).view({128, 1}).expand({128, 128});
-    const at::Tensor face = at::stack({xs, ys, at::zeros({128, 128})}, 0).unsqueeze(0) / 128;
+    const at::Tensor xs = at::arange(192, at::kFloat).view({1, 192}).expand({192, 192});
+    const at::Tensor ys = at::arange(192, at::kFloat).view({192, 1}).expand({192, 192});
+    const at::Tensor face = at::stack({xs, ys, at::zeros({192, 192})}, 0).unsqueeze(0) / 192;
     const at::Tensor warped = warp_face(face, from, to, expression_warp_sigma(from));
     const auto tx = static_cast<int64_t>(to[37].x), ty = static_cast<int64_t>(to[37].y);
-    CHECK(warped[0][0][ty][tx].item<float>() * 128 == Approx(from[37].x).margin(0.05));
-    CHECK(warped[0][1][ty][tx].item<float>() * 128 == Approx(from[37].y).margin(0.05));
+    CHECK(warped[0][0][ty][tx].item<float>() * 192 == Approx(from[37].x).margin(0.1));
+    CHECK(warped[0][1][ty][tx].item<float>() * 192 == Approx(from[37].y).margin(0.1));
     // Far from the lid nothing changes, to the bit.
-    CHECK(warped.narrow(2, 100, 28).equal(face.narrow(2, 100, 28)));
+    CHECK(warped.narrow(2, 160, 32).equal(face.narrow(2, 160, 32)));
     CHECK(warped.narrow(3, 0, 20).equal(face.narrow(3, 0, 20)));
     // Nothing to move: the very same tensor back.
     CHECK(warp_face(face, from, from, 3.0).equal(face));
