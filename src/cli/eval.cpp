@@ -118,10 +118,9 @@ int run_eval(const EvalOptions& options) {
     // second model, trained on other data by another method, re-measures the openings.
     std::string cross_check_name;
 #ifdef FACESWAP_HAVE_DLIB
-    std::shared_ptr<DlibPeer> dlib;
     if (!options.cross_check_predictor.empty()) {
         if (std::filesystem::exists(options.cross_check_predictor)) {
-            dlib = std::make_shared<DlibPeer>(options.cross_check_predictor);
+            auto dlib = std::make_shared<DlibPeer>(options.cross_check_predictor);
             cross_check_name = "dlib's shape predictor";
             scorer.set_cross_check(
                 [dlib](const cv::Mat& in,

@@ -145,14 +145,14 @@ std::vector<LandmarkOutput> run_landmarks(const FaceModels::Impl& models,
                 detail::landmark_inputs(*frames[p], plans[p]->crops, detail::kLandmarkInputSize));
     if (inputs.empty()) return outputs;
     const at::Tensor input = inputs.size() == 1 ? inputs[0] : at::cat(inputs, 0);
-    const at::Tensor out = models.landmarks.forward(input).to(at::kCPU);
+    const at::Tensor out = models.landmarks.forward(input).to(at::kCPU).contiguous();
     // A 16x16 grey thumbnail of each crop, to notice when the pixels under a track change
     // abruptly (the face left, a cut, an occlusion) although its landmarks look fine.
     const at::Tensor thumbs = at::avg_pool2d(input.mean(1, true), {7, 7})
                                   .reshape({input.size(0), -1})
                                   .to(at::kCPU)
                                   .contiguous();
-    const auto o = out.accessor<float, 3>();
+    const float* xy = out.data_ptr<float>();
     int64_t row = 0;
     for (size_t p = 0; p < plans.size(); ++p) {
         const LandmarkPlan& plan = *plans[p];
@@ -162,12 +162,8 @@ std::vector<LandmarkOutput> run_landmarks(const FaceModels::Impl& models,
         for (size_t j = 0; j < plan.jobs.size(); ++j, ++row) {
             const float* t = thumbs[row].data_ptr<float>();
             output.thumbnails[j].assign(t, t + thumbs.size(1));
-            const CropRect& c = plan.jobs[j].crop;
-            const int side = std::max(c.width, c.height);
-            const float pad_x = (side - c.width) / 2.f, pad_y = (side - c.height) / 2.f;
-            for (int k = 0; k < kLandmarkCount; ++k)
-                output.raw[j][k] = {c.x + o[row][k][0] * side - pad_x,
-                                    c.y + o[row][k][1] * side - pad_y};
+            output.raw[j] =
+                detail::landmarks_in_image(plan.jobs[j].crop, xy + row * 2 * kLandmarkCount);
         }
     }
     return outputs;

@@ -27,16 +27,8 @@ std::vector<Landmarks68> landmarks_in_crops(const LandmarkNet68& net, const at::
     std::vector<Landmarks68> out(boxes.size());
     if (inputs.empty()) return out;
     const at::Tensor points = net.forward(at::cat(inputs, 0)).to(at::kCPU).contiguous();
-    const auto p = points.accessor<float, 3>();
-    for (size_t i = 0; i < rects.size(); ++i) {
-        // As the analyzer decodes them: the padded square's 0..1 back to crop pixels.
-        const CropRect& c = rects[i];
-        const int side = std::max(c.width, c.height);
-        const float pad_x = (side - c.width) / 2.f, pad_y = (side - c.height) / 2.f;
-        for (int k = 0; k < kLandmarkCount; ++k)
-            out[i][k] = {c.x + p[static_cast<int64_t>(i)][k][0] * side - pad_x,
-                         c.y + p[static_cast<int64_t>(i)][k][1] * side - pad_y};
-    }
+    for (size_t i = 0; i < rects.size(); ++i)
+        out[i] = landmarks_in_image(rects[i], points.data_ptr<float>() + i * 2 * kLandmarkCount);
     return out;
 }
 

@@ -100,6 +100,15 @@ at::Tensor landmark_inputs(const at::Tensor& rgb, const std::vector<CropRect>& c
     return at::cat(batch, 0);
 }
 
+Landmarks68 landmarks_in_image(const CropRect& c, const float* xy) {
+    const int side = std::max(c.width, c.height);
+    const float pad_x = (side - c.width) / 2.f, pad_y = (side - c.height) / 2.f;
+    Landmarks68 points;
+    for (int k = 0; k < kLandmarkCount; ++k)
+        points[k] = {c.x + xy[2 * k] * side - pad_x, c.y + xy[2 * k + 1] * side - pad_y};
+    return points;
+}
+
 at::Tensor aligned_crops(const at::Tensor& rgb, const std::vector<Affine2x3>& aligned_to_image,
                          int size) {
     const int height = static_cast<int>(rgb.size(2)), width = static_cast<int>(rgb.size(3));

@@ -57,6 +57,10 @@ class DetectorInput {
 // and scaled like TF resizeBilinear (no half-pixel offset), as face-api does.
 at::Tensor landmark_inputs(const at::Tensor& rgb, const std::vector<CropRect>& crops, int size);
 
+// The landmark net's answer for one crop of landmark_inputs, 68 (x, y) pairs in 0..1 of the
+// padded square, back in the pixels of the image the crop was taken from.
+Landmarks68 landmarks_in_image(const CropRect& crop, const float* xy);
+
 // Aligned crops [N, 3, size, size] float RGB, sampled through each aligned->image transform.
 at::Tensor aligned_crops(const at::Tensor& rgb, const std::vector<Affine2x3>& aligned_to_image,
                          int size);
