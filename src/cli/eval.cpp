@@ -37,6 +37,22 @@ nlohmann::json stats_json(const Stats& s) {
             {"p90", number_or_null(s.p90)}};
 }
 
+nlohmann::json json_of(double v) {
+    return number_or_null(v);
+}
+nlohmann::json json_of(const Stats& s) {
+    return stats_json(s);
+}
+
+// {"jaw": ..., "brows": ..., ...}: one value per landmark region.
+template <typename Value>
+nlohmann::json region_json(const std::array<Value, kLandmarkRegions.size()>& values) {
+    nlohmann::json out = nlohmann::json::object();
+    for (std::size_t region = 0; region < kLandmarkRegions.size(); ++region)
+        out[kLandmarkRegions[region].name] = json_of(values[region]);
+    return out;
+}
+
 // Skips frames up to `start`; false if the source ends first.
 bool skip_to(MediaReader& reader, std::int64_t start, DecodedFrame& frame) {
     for (std::int64_t i = 0; i < start; ++i)
@@ -171,6 +187,11 @@ int run_eval(const EvalOptions& options) {
     row("identity distance to A", sum.distance_a);
     row("identity distance to B", sum.distance_b);
     row("landmark distance / inter-ocular", sum.landmarks);
+    for (std::size_t region = 0; region < kLandmarkRegions.size(); ++region) {
+        const std::string name = std::string("  of which ") + kLandmarkRegions[region].name;
+        row(name.c_str(), sum.landmark_regions[region]);
+    }
+    row("  after a similarity fit (shape)", sum.landmarks_aligned);
     row("mouth opening, input", sum.mouth_input);
     row("mouth opening, output", sum.mouth_output);
     row("mouth opening gap |out - in|", sum.mouth_gap);
@@ -221,6 +242,8 @@ int run_eval(const EvalOptions& options) {
                  {"distance_b", number_or_null(r.distance_b)},
                  {"closer_to_b", r.closer_to_b},
                  {"landmark_distance", number_or_null(r.landmark_distance)},
+                 {"landmark_distance_aligned", number_or_null(r.landmark_distance_aligned)},
+                 {"landmark_regions", region_json(r.landmark_region)},
                  {"mouth_input", number_or_null(r.mouth_input)},
                  {"mouth_output", number_or_null(r.mouth_output)},
                  {"eye_input", number_or_null(r.eye_input)},
@@ -256,6 +279,8 @@ int run_eval(const EvalOptions& options) {
               {"distance_a", stats_json(sum.distance_a)},
               {"distance_b", stats_json(sum.distance_b)},
               {"landmark_distance", stats_json(sum.landmarks)},
+              {"landmark_distance_aligned", stats_json(sum.landmarks_aligned)},
+              {"landmark_regions", region_json(sum.landmark_regions)},
               {"mouth_correlation", number_or_null(sum.mouth_correlation)},
               {"mouth_gap", stats_json(sum.mouth_gap)},
               {"eye_correlation", number_or_null(sum.eye_correlation)},

@@ -47,6 +47,29 @@ Point2f mean_point(const Landmarks68& p, int first, int last) {
     return {sum.x / (last - first), sum.y / (last - first)};
 }
 
+// Mean distance from `moved` to `fixed` after the similarity transform (scale, rotation,
+// shift) that best maps `moved` onto `fixed` in least squares: the shape difference alone.
+double aligned_mean_distance(const Landmarks68& moved, const Landmarks68& fixed) {
+    const Point2f cm = mean_point(moved, 0, kLandmarkCount),
+                  cf = mean_point(fixed, 0, kLandmarkCount);
+    double dot = 0, cross = 0, norm = 0;
+    for (int k = 0; k < kLandmarkCount; ++k) {
+        const double mx = moved[k].x - cm.x, my = moved[k].y - cm.y;
+        const double fx = fixed[k].x - cf.x, fy = fixed[k].y - cf.y;
+        dot += mx * fx + my * fy;
+        cross += mx * fy - my * fx;
+        norm += mx * mx + my * my;
+    }
+    if (norm <= 0) return NAN;
+    const double a = dot / norm, b = cross / norm;  // scale * (cos, sin) of the rotation
+    double sum = 0;
+    for (int k = 0; k < kLandmarkCount; ++k) {
+        const double mx = moved[k].x - cm.x, my = moved[k].y - cm.y;
+        sum += std::hypot(a * mx - b * my + cf.x - fixed[k].x, b * mx + a * my + cf.y - fixed[k].y);
+    }
+    return sum / kLandmarkCount;
+}
+
 // Box clipped to the image as an integer cv::Rect (possibly empty).
 cv::Rect to_rect(const Box& box, const cv::Size& size) {
     const int x0 = std::max(0, static_cast<int>(std::floor(box.x)));
@@ -210,11 +233,23 @@ FrameScore FrameScorer::score(std::int64_t index, const cv::Mat& input_bgr,
         const Point2f left = mean_point(in_face->raw_landmarks, 36, 42);
         const Point2f right = mean_point(in_face->raw_landmarks, 42, 48);
         const double inter_ocular = std::hypot(right.x - left.x, right.y - left.y);
-        double sum = 0;
-        for (int k = 0; k < kLandmarkCount; ++k)
-            sum += std::hypot(out_face->raw_landmarks[k].x - in_face->raw_landmarks[k].x,
-                              out_face->raw_landmarks[k].y - in_face->raw_landmarks[k].y);
-        if (inter_ocular > 1) r.landmark_distance = sum / kLandmarkCount / inter_ocular;
+        if (inter_ocular > 1) {
+            const auto& in_points = in_face->raw_landmarks;
+            const auto& out_points = out_face->raw_landmarks;
+            double sum = 0;
+            for (std::size_t region = 0; region < kLandmarkRegions.size(); ++region) {
+                const auto [first, end, name] = kLandmarkRegions[region];
+                double region_sum = 0;
+                for (int k = first; k < end; ++k)
+                    region_sum += std::hypot(out_points[k].x - in_points[k].x,
+                                             out_points[k].y - in_points[k].y);
+                r.landmark_region[region] = region_sum / (end - first) / inter_ocular;
+                sum += region_sum;
+            }
+            r.landmark_distance = sum / kLandmarkCount / inter_ocular;
+            r.landmark_distance_aligned =
+                aligned_mean_distance(out_points, in_points) / inter_ocular;
+        }
     }
     if (in_face && cross_check_) {
         if (const auto points = cross_check_(input_bgr, output_bgr)) {
@@ -258,9 +293,10 @@ EvalSummary summarize(const std::vector<FrameScore>& scores) {
     // output face was not found counts as not closer to B.
     EvalSummary s;
     s.frames = scores.size();
-    std::vector<double> dist_a, dist_b, landmarks, mouth_in, mouth_out, mouth_gap, eye_in, eye_out,
-        eye_gap, detail, eyes_mouth_detail, flicker_in, flicker_out, eye_in_cross, eye_out_cross,
-        mouth_in_cross, mouth_out_cross;
+    std::array<std::vector<double>, kLandmarkRegions.size()> landmark_regions;
+    std::vector<double> dist_a, dist_b, landmarks, landmarks_aligned, mouth_in, mouth_out,
+        mouth_gap, eye_in, eye_out, eye_gap, detail, eyes_mouth_detail, flicker_in, flicker_out,
+        eye_in_cross, eye_out_cross, mouth_in_cross, mouth_out_cross;
     std::size_t closer_to_b = 0;
     for (const FrameScore& r : scores) {
         if (!r.input_face) continue;
@@ -269,7 +305,12 @@ EvalSummary summarize(const std::vector<FrameScore>& scores) {
         if (r.closer_to_b) ++closer_to_b;
         if (std::isfinite(r.distance_a)) dist_a.push_back(r.distance_a);
         if (std::isfinite(r.distance_b)) dist_b.push_back(r.distance_b);
-        if (std::isfinite(r.landmark_distance)) landmarks.push_back(r.landmark_distance);
+        if (std::isfinite(r.landmark_distance)) {
+            landmarks.push_back(r.landmark_distance);
+            landmarks_aligned.push_back(r.landmark_distance_aligned);
+            for (std::size_t region = 0; region < kLandmarkRegions.size(); ++region)
+                landmark_regions[region].push_back(r.landmark_region[region]);
+        }
         if (std::isfinite(r.mouth_input) && std::isfinite(r.mouth_output)) {
             mouth_in.push_back(r.mouth_input);
             mouth_out.push_back(r.mouth_output);
@@ -306,6 +347,9 @@ EvalSummary summarize(const std::vector<FrameScore>& scores) {
     s.distance_a = stats_of(dist_a);
     s.distance_b = stats_of(dist_b);
     s.landmarks = stats_of(landmarks);
+    s.landmarks_aligned = stats_of(landmarks_aligned);
+    for (std::size_t region = 0; region < kLandmarkRegions.size(); ++region)
+        s.landmark_regions[region] = stats_of(landmark_regions[region]);
     s.mouth_input = stats_of(mouth_in);
     s.mouth_output = stats_of(mouth_out);
     s.mouth_gap = stats_of(mouth_gap);

@@ -5,6 +5,7 @@
 
 #include <opencv2/core.hpp>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -30,6 +31,14 @@ inline constexpr double kMaxFlickerRatio = 1.0;
 // "START:END" (END exclusive, either may be empty) into [start, end); end -1 = to the end.
 std::pair<std::int64_t, std::int64_t> parse_frame_range(const std::string& text);
 
+// The 68 points' regions, for the landmark distance's breakdown: [first, end) and a name.
+struct LandmarkRegion {
+    int first, end;
+    const char* name;
+};
+inline constexpr std::array<LandmarkRegion, 5> kLandmarkRegions{
+    {{0, 17, "jaw"}, {17, 27, "brows"}, {27, 36, "nose"}, {36, 48, "eyes"}, {48, 68, "mouth"}}};
+
 struct Reference {
     FaceDescriptor descriptor{};
     int samples_used = 0;
@@ -48,6 +57,10 @@ struct FrameScore {
     double distance_a = NAN, distance_b = NAN;
     bool closer_to_b = false;
     double landmark_distance = NAN;  // fraction of the input's inter-ocular distance
+    // The same per region (kLandmarkRegions), and over all 68 points after the best similarity
+    // transform of the output's points onto the input's: what is left is shape, not placement.
+    std::array<double, 5> landmark_region{NAN, NAN, NAN, NAN, NAN};
+    double landmark_distance_aligned = NAN;
     // Inner-lip opening over mouth width, of the input face and of the output face.
     double mouth_input = NAN, mouth_output = NAN;
     // Eye aspect ratio (both eyes' mean), of the input face and of the output face.
@@ -98,8 +111,10 @@ Stats stats_of(std::vector<double> values);
 struct EvalSummary {
     std::size_t frames = 0, with_input_face = 0, with_output_face = 0;
     double closer_fraction = 0;
-    Stats distance_a, distance_b, landmarks, mouth_input, mouth_output, mouth_gap, eye_input,
-        eye_output, eye_gap, detail, eyes_mouth_detail, flicker_input, flicker_output;
+    Stats distance_a, distance_b, landmarks, landmarks_aligned, mouth_input, mouth_output,
+        mouth_gap, eye_input, eye_output, eye_gap, detail, eyes_mouth_detail, flicker_input,
+        flicker_output;
+    std::array<Stats, kLandmarkRegions.size()> landmark_regions;
     double mouth_correlation = NAN;  // Pearson, over frames where both mouths were measured
     double eye_correlation = NAN;    // the same for the eyes' opening
     // The same two by the cross-check's landmark model (NAN without one); not in the bar.
