@@ -67,6 +67,9 @@ TEST_CASE("eval of a video against itself: no landmark change, same detail and f
     CHECK(summary["frames"] == 10);
     CHECK(summary["frames_with_output_face"] == 10);
     CHECK(summary["landmark_distance"]["mean"].get<double>() == Approx(0).margin(1e-6));
+    CHECK(summary["landmark_distance_aligned"]["mean"].get<double>() == Approx(0).margin(1e-6));
+    for (const char* region : {"jaw", "brows", "nose", "eyes", "mouth"})
+        CHECK(summary["landmark_regions"][region]["mean"].get<double>() == Approx(0).margin(1e-6));
     CHECK(summary["detail_ratio"]["mean"].get<double>() == Approx(1).margin(1e-6));
     CHECK(summary["flicker_ratio"].get<double>() == Approx(1).margin(1e-6));
     CHECK(summary["closer_to_b_fraction"] == 0.0);
@@ -118,6 +121,31 @@ TEST_CASE("eval of a blurred copy reports the lost detail but the same face and 
         "ratio %.3f\n",
         summary["detail_ratio"]["mean"].get<double>(),
         summary["landmark_distance"]["mean"].get<double>(), summary["flicker_ratio"].get<double>());
+}
+
+TEST_CASE("eval of a shifted copy: every region's landmarks move, the face's shape does not") {
+    faceswap::test::TempDir dir;
+    const fs::path copy = write_copy(dir.path(), 4, [](cv::Mat frame) {
+        cv::Mat shifted;
+        const cv::Mat move = (cv::Mat_<double>(2, 3) << 1, 0, 8, 0, 1, 5);
+        cv::warpAffine(frame, shifted, move, frame.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+        return shifted;
+    });
+    std::string output;
+    const fs::path json_path = dir.path() / "eval.json";
+    const int code = run_command(eval_command(copy, 0, 4, json_path), &output);
+    INFO(output);
+    REQUIRE(code == 0);
+    CHECK_THAT(output, Catch::Contains("of which jaw") && Catch::Contains("after a similarity"));
+    nlohmann::json result;
+    std::ifstream(json_path) >> result;
+    const auto& summary = result["summary"];
+    // 9.4 px on an inter-ocular distance of about 50 px.
+    const double moved = summary["landmark_distance"]["mean"].get<double>();
+    CHECK(moved > 0.1);
+    for (const char* region : {"jaw", "brows", "nose", "eyes", "mouth"})
+        CHECK(summary["landmark_regions"][region]["mean"].get<double>() > 0.5 * moved);
+    CHECK(summary["landmark_distance_aligned"]["mean"].get<double>() < 0.25 * moved);
 }
 
 TEST_CASE("eval fails a swap whose mouth does not follow the input's") {
