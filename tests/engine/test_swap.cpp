@@ -361,6 +361,45 @@ TEST_CASE("expression following changes the face alone, more with its strength")
                Catch::Contains("expression follow must be 0 to 1"));
 }
 
+TEST_CASE("when the input blinks, the swapped eyes close: the input's closed eye goes over them") {
+    // The demo model on franck frames 4000-4016, never trained on: open eyes, then a blink
+    // (frame 4016) the decoder paints with open eyes. Fourteen frames teach each swapper the
+    // usual difference between the two faces' eyes; on the blink, the eyes' box with
+    // expression following is much closer to the input's closed eyes than without it.
+    const auto model = SwapModel::load(
+        (test::source_dir() / "resources/models/demo.fsmodel").string(), test::test_config());
+    cv::VideoCapture video((test::media_dir() / "franck.mp4").string());
+    REQUIRE(video.set(cv::CAP_PROP_POS_FRAMES, 4000));
+    std::vector<cv::Mat> frames(17);
+    for (cv::Mat& frame : frames) REQUIRE(video.read(frame));
+    auto last_output = [&](float expression, FrameAnalysis* analysis) {
+        SwapConfig swap;
+        swap.detail = {.texture_transfer = 0.0f, .expression_follow = expression};
+        FaceSwapper swapper(test::shared_models(), model, test::test_config(), swap);
+        SwapResult result;
+        for (const cv::Mat& frame : frames) result = swapper.process(test::view_of(frame));
+        *analysis = result.analysis;
+        return cv::Mat(result.height, result.width, CV_8UC3, result.pixels.data()).clone();
+    };
+    FrameAnalysis analysis;
+    const cv::Mat open = last_output(0.0f, &analysis);
+    const cv::Mat following = last_output(1.0f, &analysis);
+    REQUIRE(analysis.faces.size() == 1);
+    const Landmarks68& points = analysis.faces[0].landmarks;
+    float x0 = 1e9f, y0 = 1e9f, x1 = 0, y1 = 0;
+    for (int k = 36; k < 48; ++k) {
+        x0 = std::min(x0, points[k].x), x1 = std::max(x1, points[k].x);
+        y0 = std::min(y0, points[k].y), y1 = std::max(y1, points[k].y);
+    }
+    const cv::Rect eyes(cv::Point(static_cast<int>(x0) - 2, static_cast<int>(y0) - 4),
+                        cv::Point(static_cast<int>(x1) + 3, static_cast<int>(y1) + 5));
+    auto distance_to_input = [&](const cv::Mat& output) {
+        return cv::norm(output(eyes), frames.back()(eyes), cv::NORM_L1) / eyes.area();
+    };
+    CAPTURE(distance_to_input(open), distance_to_input(following));
+    CHECK(distance_to_input(following) < 0.6 * distance_to_input(open));
+}
+
 TEST_CASE("expression-balanced sampling and the eyes-and-mouth weight train and resume exactly") {
     test::TempDir dir;
     const std::string path = (dir.path() / "m.fsmodel").string();

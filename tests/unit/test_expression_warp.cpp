@@ -111,3 +111,46 @@ TEST_CASE("the warp moves the pixels at the moving points and leaves the rest ex
     const float eyes_apart = ((from[42].x + from[45].x) - (from[36].x + from[39].x)) / 2;
     CHECK(expression_warp_sigma(from) == Approx(eyes_apart / 12).epsilon(0.02));
 }
+
+TEST_CASE("a closing eye is measured per eye, and only a closing beyond the usual one counts") {
+    const Landmarks68 generated = schematic_face(128, 128, 60, 0.0f, 0.6f, 0.1f);
+    // Open input eyes at the generated face's opening: no closing; a blink: both close by
+    // the opening difference; a wink (the left eye's lids pressed together): the left alone.
+    const auto none = eye_closing(generated, schematic_face(100, 140, 45, 0.2f, 0.6f, 0.3f));
+    CHECK(std::abs(none[0]) < 1e-4);
+    CHECK(std::abs(none[1]) < 1e-4);
+    const auto blink = eye_closing(generated, schematic_face(100, 140, 45, 0.2f, 0.1f, 0.3f));
+    CHECK(blink[0] == Approx(0.6 - 0.1).epsilon(1e-3));  // in eye-aspect-ratio units
+    CHECK(blink[1] == Approx(blink[0]));
+    Landmarks68 wink = schematic_face(128, 128, 60, 0.0f, 0.6f, 0.1f);
+    for (int k : {37, 38, 40, 41}) wink[k].y = generated[36].y;
+    const auto one = eye_closing(generated, wink);
+    CHECK(one[0] == Approx(0.6).epsilon(1e-3));
+    CHECK(std::abs(one[1]) < 1e-4);
+
+    // The share of the input's eye: none inside the dead zone, all past the ramp, monotone.
+    CHECK(closed_eye_share(-0.2) == 0.f);
+    CHECK(closed_eye_share(kClosedEyeDeadZone) == 0.f);
+    CHECK(closed_eye_share(kClosedEyeDeadZone + kClosedEyeRamp / 2) == Approx(0.5f));
+    CHECK(closed_eye_share(kClosedEyeDeadZone + kClosedEyeRamp) == 1.f);
+    CHECK(closed_eye_share(1.0) == 1.f);
+
+    // Two faces whose eyes rest 0.013 apart: after a few frames that is the usual closing,
+    // and a blink reads as its own size beyond it (less its own share of the mean); each track
+    // keeps its own.
+    using PerEye = UsualEyeClosing::PerEye;
+    UsualEyeClosing usual;
+    CHECK(usual.usual(7, {0.013, 0.013}) == PerEye{0.013, 0.013});
+    for (int frame = 0; frame < 20; ++frame) usual.usual(7, {0.013, 0.013});
+    const PerEye after = usual.usual(7, {0.063, 0.013});
+    CHECK(0.063 - after[0] == Approx(0.05 * 21 / 22));
+    CHECK(0.013 - after[1] == Approx(0).margin(1e-12));
+    CHECK(usual.usual(8, {0.063, 0.063}) == PerEye{0.063, 0.063});  // a new track: its own
+    // A long run at a new usual closing: the mean follows within its window.
+    for (int frame = 0; frame < 10 * UsualEyeClosing::kUsualWindow; ++frame)
+        usual.usual(7, {-0.02, 0.03});
+    CHECK(usual.usual(7, {-0.02, 0.03})[0] == Approx(-0.02).margin(1e-3));
+    CHECK(usual.usual(7, {-0.02, 0.03})[1] == Approx(0.03).margin(1e-3));
+    usual.clear();
+    CHECK(usual.usual(7, {0.5, 0.5}) == PerEye{0.5, 0.5});
+}

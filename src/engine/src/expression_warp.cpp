@@ -144,6 +144,38 @@ Landmarks68 expression_target(const Landmarks68& generated, const Landmarks68& i
     return target;
 }
 
+std::array<double, 2> eye_closing(const Landmarks68& generated, const Landmarks68& input) {
+    std::array<double, 2> closing{};
+    for (int eye = 0; eye < 2; ++eye) {
+        const Feature& f = expression_features()[eye];
+        const FeatureFrame in(input[f.corner_a], input[f.corner_b]);
+        const FeatureFrame out(generated[f.corner_a], generated[f.corner_b]);
+        closing[eye] = opening_in_frame(generated, f, out) - opening_in_frame(input, f, in);
+    }
+    return closing;
+}
+
+UsualEyeClosing::PerEye UsualEyeClosing::usual(int track_id, const PerEye& now) {
+    std::lock_guard lock(mutex_);
+    // Tracks come and go; a long session's dead ones are dropped all at once.
+    if (tracks_.size() > 64 && !tracks_.count(track_id)) tracks_.clear();
+    Usual& usual = tracks_[track_id];
+    usual.frames = std::min(usual.frames + 1, kUsualWindow);
+    for (int eye = 0; eye < 2; ++eye)
+        usual.mean[eye] += (now[eye] - usual.mean[eye]) / usual.frames;
+    return usual.mean;
+}
+
+void UsualEyeClosing::clear() {
+    std::lock_guard lock(mutex_);
+    tracks_.clear();
+}
+
+float closed_eye_share(double closing) {
+    return static_cast<float>(
+        std::clamp((closing - kClosedEyeDeadZone) / kClosedEyeRamp, 0.0, 1.0));
+}
+
 double expression_warp_sigma(const Landmarks68& face) {
     auto centre = [&](int first) {
         Point2f c;

@@ -2,11 +2,15 @@
 // input's opening. The autoencoder paints an average expression of the rarer ones (blinks,
 // wide eyes) however long it trains here; measured on the generated face itself and moved
 // into place, the eyes and mouth follow the input without the input's own pixels, which carry
-// its identity (docs/detail-stage.md).
+// its identity. Only a blink, which the warp cannot paint (a lid the decoder never drew), takes
+// the input's own closed eye, and only while it lasts (docs/detail-stage.md).
 #pragma once
 
 #include <ATen/Tensor.h>
 
+#include <array>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "faceswap/engine.h"
@@ -31,6 +35,43 @@ std::vector<Landmarks68> landmarks_in_crops(const LandmarkNet68& net, const at::
 // than `max_move_px`: a warp that moves a point by more than about half its width can fold.
 Landmarks68 expression_target(const Landmarks68& generated, const Landmarks68& input, float eyes,
                               float mouth, double max_move_px);
+
+// How much more closed each eye of the input (left 36-41, right 42-47) is than the generated
+// face's, in eye-aspect-ratio units (its lids' gap over its width, in its own frame):
+// positive where the input's eye is closing further than the generated one.
+std::array<double, 2> eye_closing(const Landmarks68& generated, const Landmarks68& input);
+
+// Two people's eyes rest at different openings (by the landmark net the demo model's B face
+// is 0.013 more open than franck's input, and franck's 0.013 more open than cap13's), so a
+// blink is a closing beyond the usual one. This keeps each tracked face's usual closing per
+// eye: the running mean over its first frames, then over about the last kUsualWindow. Safe
+// to share between threads.
+class UsualEyeClosing {
+  public:
+    static constexpr int kUsualWindow = 150;
+    using PerEye = std::array<double, 2>;  // left (36-41), right (42-47)
+    // The track's usual closing with this frame's counted in. Faces without a track (-1)
+    // share one entry.
+    PerEye usual(int track_id, const PerEye& now);
+    void clear();
+
+  private:
+    struct Usual {
+        PerEye mean{};
+        int frames = 0;
+    };
+    std::mutex mutex_;
+    std::unordered_map<int, Usual> tracks_;
+};
+
+// How much of the input's own eye goes over a generated eye that stays open while the input's
+// closes (a blink the decoder never learned and the warp cannot paint), from the closing
+// beyond the usual one: nothing below kClosedEyeDeadZone (the frame-to-frame noise of the
+// reading; an open eye of the input carries its iris and identity), rising to all of it
+// kClosedEyeRamp further on. Times the expression strength.
+inline constexpr double kClosedEyeDeadZone = 0.01;
+inline constexpr double kClosedEyeRamp = 0.01;
+float closed_eye_share(double closing);
 
 // Warps a face [1, C, S, S] so that the pixels at `from` move to `to` (crop pixels), by a
 // smooth displacement field (Gaussian radial basis through the points' moves, width

@@ -146,6 +146,9 @@ struct FaceSwapper::Impl {
     EngineConfig config;
     SwapConfig swap_config;
     FaceAnalyzer analyzer;
+    // Each track's usual eye closing, for expression following's blinks; updated by
+    // complete().
+    mutable detail::UsualEyeClosing usual_eye_closing;
 
     Impl(std::shared_ptr<const FaceModels> face_models, std::shared_ptr<const SwapModel> model,
          const EngineConfig& engine_config, const SwapConfig& swap)
@@ -319,17 +322,23 @@ Box box_in_crop(const Face& face) {
 constexpr float kEyeGain = 3.0f;
 
 // Expression following (expression_warp.h): the input's and the generated faces' landmarks,
-// by one landmark pass over both, then each generated face warped to the input's openings.
+// by one landmark pass over both, then each generated face warped to the input's openings;
+// where an input eye closes further than the warp can follow, the input's own closed eye
+// goes over it.
 at::Tensor follow_expression(const FaceModels::Impl& models, const PreparedSwap& job,
-                             const at::Tensor& face, float strength) {
+                             const at::Tensor& face, float strength,
+                             detail::UsualEyeClosing& usual_eye_closing) {
     std::vector<Box> boxes;
     for (const Face& f : job.faces) boxes.push_back(box_in_crop(f));
     const int64_t n = face.size(0);
+    const int size = static_cast<int>(face.size(3));
     std::vector<Box> both = boxes;
     both.insert(both.end(), boxes.begin(), boxes.end());
     const std::vector<Landmarks68> points = detail::landmarks_in_crops(
         models.landmarks, at::cat({job.crops, face.to(job.crops.scalar_type())}, 0), both);
     std::vector<at::Tensor> warped;
+    std::vector<std::vector<Point2f>> eyes;  // per face: left, right
+    std::vector<float> eye_shares;
     for (int64_t i = 0; i < n; ++i) {
         const Landmarks68& input = points[i];
         const Landmarks68& generated = points[n + i];
@@ -337,14 +346,39 @@ at::Tensor follow_expression(const FaceModels::Impl& models, const PreparedSwap&
         const Landmarks68 target =
             detail::expression_target(generated, input, strength * kEyeGain, strength, 0.6 * sigma);
         warped.push_back(detail::warp_face(face.narrow(0, i, 1), generated, target, sigma));
+        const auto closing = detail::eye_closing(generated, input);
+        const auto usual = usual_eye_closing.usual(job.faces[i].track_id, closing);
+        // A closing eye's region: where the input's eye is and where the warped generated
+        // eye still shows (the hull of both).
+        for (int eye = 0; eye < 2; ++eye) {
+            const int first = 36 + 6 * eye;
+            std::vector<Point2f> region(job.crop_landmarks[i].begin() + first,
+                                        job.crop_landmarks[i].begin() + first + 6);
+            region.insert(region.end(), target.begin() + first, target.begin() + first + 6);
+            eyes.push_back(std::move(region));
+            eye_shares.push_back(strength * detail::closed_eye_share(closing[eye] - usual[eye]));
+        }
     }
-    return n == 1 ? warped[0] : at::cat(warped, 0);
+    at::Tensor out = n == 1 ? warped[0] : at::cat(warped, 0);
+    if (eye_shares.empty() || *std::max_element(eye_shares.begin(), eye_shares.end()) <= 0)
+        return out;
+    // Grown by a 64th of the face (4 px at 256: the net's points sit a little inside the
+    // painted eye's edge, whose ghost showed at 2 px) and feathered by half that.
+    const int grow = std::max(1, size / 64), feather = std::max(1, size / 128);
+    const at::Tensor share = at::tensor(eye_shares).view({-1, 1, 1, 1}).to(out.device());
+    const at::Tensor mask =
+        (detail::erode_and_feather(detail::hull_masks(eyes, size, out.device()), -grow, feather) *
+         share)
+            .view({n, 2, 1, size, size})
+            .amax(1);
+    return out + mask.to(out.scalar_type()) * (job.crops.to(out.scalar_type()) - out);
 }
 
 // Stage 2 after decoding: colour-match, follow the input's expression, blend into the canvas,
 // copy the changed rectangles into the output pixels.
 void merge_faces(const FaceModels::Impl& face_models, const SwapModel& swap_model,
-                 PreparedSwap& job, detail::DecodedFace decoded) {
+                 detail::UsualEyeClosing& usual_eye_closing, PreparedSwap& job,
+                 detail::DecodedFace decoded) {
     const auto& model = detail::Access::of(swap_model);
     const int size = swap_model.info().resolution;
     const SwapConfig& swap_config = job.swap_config;
@@ -376,7 +410,8 @@ void merge_faces(const FaceModels::Impl& face_models, const SwapModel& swap_mode
     // Expression first: the mouth interior and the texture below come from the input, whose
     // eyelids and lips are where the warp puts the generated face's.
     if (swap_config.detail.expression_follow > 0)
-        face = follow_expression(face_models, job, face, swap_config.detail.expression_follow);
+        face = follow_expression(face_models, job, face, swap_config.detail.expression_follow,
+                                 usual_eye_closing);
     if (swap_config.detail.mouth_interior > 0) {
         // The inner-lip polygon (landmarks 60-67) of the input, grown by a pixel at the working
         // size and feathered, at full size.
@@ -557,8 +592,8 @@ int detail::complete_batch(std::span<CompletionSlot> slots) {
             if (slots[members[m]].error) continue;
             try {
                 const FaceSwapper::Impl& swapper = detail::Access::of(*slots[members[m]].swapper);
-                merge_faces(detail::Access::of(*swapper.face_models), *key.first, *jobs[m],
-                            std::move(decoded[m]));
+                merge_faces(detail::Access::of(*swapper.face_models), *key.first,
+                            swapper.usual_eye_closing, *jobs[m], std::move(decoded[m]));
             } catch (...) {
                 slots[members[m]].error = as_swap_error(std::current_exception());
             }
@@ -589,6 +624,7 @@ void FaceSwapper::set_swap_config(const SwapConfig& swap_config) {
 }
 void FaceSwapper::reset() {
     impl_->analyzer.reset();
+    impl_->usual_eye_closing.clear();
 }
 
 void detail::share_detection_worker(FaceSwapper& swapper, std::shared_ptr<DetectionWorker> worker) {

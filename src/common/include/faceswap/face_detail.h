@@ -19,9 +19,10 @@ struct FaceDetail {
     // 0.32 -> 0.52 at 97% of the identity margin (docs/detail-stage.md).
     float texture_transfer = 1.0f;
     // How far the generated face's eyelids and lips are moved to the input's opening, 0 to 1:
-    // the face's own pixels, warped (blinks, wide eyes, an open mouth follow the input; the
-    // autoencoder alone paints an average of them). Measured on the generated face by the
-    // landmark net, so it costs one landmark pass per face (docs/detail-stage.md).
+    // the face's own pixels, warped (wide eyes, an open mouth follow the input; the
+    // autoencoder alone paints an average of them), and on a blink, which a warp cannot
+    // paint, the input's own closed eye for as long as it lasts. Measured on the generated
+    // face by the landmark net, so it costs one landmark pass per face (docs/detail-stage.md).
     float expression_follow = 1.0f;
 };
 
