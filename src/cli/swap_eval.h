@@ -59,7 +59,7 @@ struct FrameScore {
     double landmark_distance = NAN;  // fraction of the input's inter-ocular distance
     // The same per region (kLandmarkRegions), and over all 68 points after the best similarity
     // transform of the output's points onto the input's: what is left is shape, not placement.
-    std::array<double, 5> landmark_region{NAN, NAN, NAN, NAN, NAN};
+    std::array<double, kLandmarkRegions.size()> landmark_region{NAN, NAN, NAN, NAN, NAN};
     double landmark_distance_aligned = NAN;
     // Inner-lip opening over mouth width, of the input face and of the output face.
     double mouth_input = NAN, mouth_output = NAN;

@@ -30,6 +30,18 @@ std::string eval_command(const fs::path& output, int start, int frames, const fs
            " --frames " + std::to_string(frames) + " --threads 1 --json " + quoted(json);
 }
 
+// eval_command's run, which must succeed: its JSON, and its printed report in *report.
+nlohmann::json successful_eval(const fs::path& output, int start, int frames, const fs::path& dir,
+                               std::string* report) {
+    const fs::path json_path = dir / "eval.json";
+    const int code = run_command(eval_command(output, start, frames, json_path), report);
+    INFO(*report);
+    REQUIRE(code == 0);
+    nlohmann::json result;
+    std::ifstream(json_path) >> result;
+    return result;
+}
+
 // Frames [0, count) of franck.mp4 passed through `change`, written losslessly-enough (MJPG
 // at top quality) to an .avi.
 fs::path write_copy(const fs::path& dir, int count, const std::function<cv::Mat(cv::Mat)>& change) {
@@ -55,14 +67,10 @@ fs::path write_copy(const fs::path& dir, int count, const std::function<cv::Mat(
 TEST_CASE("eval of a video against itself: no landmark change, same detail and flicker, A") {
     faceswap::test::TempDir dir;
     std::string output;
-    const fs::path json_path = dir.path() / "eval.json";
-    const int code = run_command(
-        eval_command(faceswap::test::media_dir() / "franck.mp4", 300, 10, json_path), &output);
+    nlohmann::json result =
+        successful_eval(faceswap::test::media_dir() / "franck.mp4", 300, 10, dir.path(), &output);
     INFO(output);
-    REQUIRE(code == 0);
     CHECK_THAT(output, Catch::Contains("quality bar") && Catch::Contains("FAIL  output closer"));
-    nlohmann::json result;
-    std::ifstream(json_path) >> result;
     const auto& summary = result["summary"];
     CHECK(summary["frames"] == 10);
     CHECK(summary["frames_with_output_face"] == 10);
@@ -101,12 +109,8 @@ TEST_CASE("eval of a blurred copy reports the lost detail but the same face and 
         return blurred;
     });
     std::string output;
-    const fs::path json_path = dir.path() / "eval.json";
-    const int code = run_command(eval_command(copy, 0, 6, json_path), &output);
+    nlohmann::json result = successful_eval(copy, 0, 6, dir.path(), &output);
     INFO(output);
-    REQUIRE(code == 0);
-    nlohmann::json result;
-    std::ifstream(json_path) >> result;
     const auto& summary = result["summary"];
     CHECK(summary["detail_ratio"]["mean"].get<double>() < 0.5);
     CHECK(summary["pass"]["detail"] == false);
@@ -132,13 +136,9 @@ TEST_CASE("eval of a shifted copy: every region's landmarks move, the face's sha
         return shifted;
     });
     std::string output;
-    const fs::path json_path = dir.path() / "eval.json";
-    const int code = run_command(eval_command(copy, 0, 4, json_path), &output);
+    nlohmann::json result = successful_eval(copy, 0, 4, dir.path(), &output);
     INFO(output);
-    REQUIRE(code == 0);
     CHECK_THAT(output, Catch::Contains("of which jaw") && Catch::Contains("after a similarity"));
-    nlohmann::json result;
-    std::ifstream(json_path) >> result;
     const auto& summary = result["summary"];
     // 9.4 px on an inter-ocular distance of about 50 px.
     const double moved = summary["landmark_distance"]["mean"].get<double>();
@@ -157,13 +157,9 @@ TEST_CASE("eval fails a swap whose mouth does not follow the input's") {
     for (int i = 0; i <= 300; ++i) REQUIRE(in.read(held));
     const fs::path frozen = write_copy(dir.path(), 324, [&](cv::Mat) { return held.clone(); });
     std::string output;
-    const fs::path json_path = dir.path() / "eval.json";
-    const int code = run_command(eval_command(frozen, 300, 24, json_path), &output);
+    nlohmann::json result = successful_eval(frozen, 300, 24, dir.path(), &output);
     INFO(output);
-    REQUIRE(code == 0);
     CHECK_THAT(output, Catch::Contains("FAIL  mouth opening follows the input"));
-    nlohmann::json result;
-    std::ifstream(json_path) >> result;
     const auto& summary = result["summary"];
     CHECK(summary["pass"]["mouth"] == false);
     CHECK(summary["mouth_gap"]["mean"].get<double>() > 0.005);
