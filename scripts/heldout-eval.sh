@@ -7,7 +7,9 @@
 # Writes OUTDIR/{a2b,b2a}.{mp4,txt,json}: the converted video, convert's and eval's report
 # (the bar's PASS/FAIL lines at the end), and eval's per-frame figures. The lossless cuts of
 # the held-out footage are made once, in .cache/heldout/. THREADS (default 2) for both tools;
-# CONVERT_ARGS go to convert (e.g. "--detail-strength 0" to score a model without its detail stage).
+# CONVERT_ARGS go to convert (e.g. "--detail-strength 0" to score a model without its detail stage),
+# EVAL_ARGS to eval (default "--precision fp32": the scoring nets stay the same whatever
+# arithmetic the swap under test ran in).
 set -euo pipefail
 model=$1 out=$2 which=${3:-both}
 B=${FACESWAP:-build/release/src/cli/faceswap}
@@ -39,7 +41,7 @@ run() {  # direction input eval-reference-arguments...
     "$B" convert "$input" "$out/$direction.mp4" --model "$model" --direction "$direction" \
       --threads "$threads" ${CONVERT_ARGS:-} 2>&1 | tr '\r' '\n' | grep -v '^convert \['
     "$B" eval --input "$input" --output "$out/$direction.mp4" "$@" --threads "$threads" \
-      --json "$out/$direction.json" 2>&1 | tr '\r' '\n' | grep -v '^eval \['
+      ${EVAL_ARGS:---precision fp32} --json "$out/$direction.json" 2>&1 | tr '\r' '\n' | grep -v '^eval \['
   } > "$report"
   echo "== $direction ($input)"
   sed -n '/^quality bar:/,$p' "$report"

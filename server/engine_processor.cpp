@@ -75,8 +75,11 @@ class PipelineScheduler final : public FrameScheduler {
     void submit(FrameJob job) override {
         const auto* stream = dynamic_cast<const EngineStream*>(job.processor.get());
         if (!stream) throw std::logic_error("PipelineScheduler: not an engine stream");
-        PipelineFrame frame{std::move(job.bgr), job.width,       job.height,
-                            PixelFormat::BGR24, job.timestamp_s, 0};
+        PipelineFrame frame;
+        frame.pixels = std::move(job.bgr);
+        frame.width = job.width;
+        frame.height = job.height;
+        frame.timestamp_s = job.timestamp_s;
         StreamId id;
         std::shared_ptr<SwapPipeline> pipeline;
         {

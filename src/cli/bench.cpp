@@ -51,6 +51,7 @@ int run_bench(const BenchOptions& options) {
     config.device = options.device == "cpu"    ? DeviceKind::kCpu
                     : options.device == "cuda" ? DeviceKind::kCuda
                                                : DeviceKind::kAuto;
+    config.precision = parse_precision(options.precision);
     auto models = FaceModels::load(config);
 
     std::printf(

@@ -22,6 +22,7 @@ struct ExtractOptions {
     bool largest_face_only = false;
     int threads = 0;
     std::string device = "auto";
+    std::string precision = "auto";  // EngineConfig::precision: auto, fp32 or bf16
 };
 int run_extract(const ExtractOptions& options);
 
@@ -35,6 +36,7 @@ struct BenchOptions {
     int detect_every = 12;
     int threads = 0;
     std::string device = "auto";
+    std::string precision = "auto";  // EngineConfig::precision: auto, fp32 or bf16
     bool skip_dlib = false;
     std::string dump_frames;  // write the scaled frames for faceswap-engine-bench and stop
 };
@@ -55,6 +57,7 @@ struct EvalOptions {
     std::string model_dir;
     int threads = 0;
     std::string device = "auto";
+    std::string precision = "auto";  // EngineConfig::precision: auto, fp32 or bf16
 };
 int run_eval(const EvalOptions& options);
 
@@ -112,6 +115,7 @@ struct ConvertOptions {
     std::int64_t frames = -1;
     int threads = 0;
     std::string device = "auto";
+    std::string precision = "auto";  // EngineConfig::precision: auto, fp32 or bf16
 };
 int run_convert(const ConvertOptions& options);
 
@@ -138,7 +142,8 @@ struct LiveOptions {
     std::string model_dir;          // local: face-analysis nets
     std::string server = "ws://127.0.0.1:8080/", token;
     std::string direction = "a2b";
-    FaceDetail detail;  // the detail stage, mouth interior, texture transfer
+    FaceDetail detail;               // the detail stage, mouth interior, texture transfer
+    std::string precision = "auto";  // local: EngineConfig::precision
     int width = 640, height = 480;
     double fps = 30;                   // capture and stream rate
     double file_fps = 0;               // a video file's pace (0: its own)

@@ -25,6 +25,7 @@ int run_convert(const ConvertOptions& options) {
     config.model_dir = resolve_model_dir(options.model_dir);
     config.cpu_threads = options.threads;
     config.device = parse_device(options.device);
+    config.precision = parse_precision(options.precision);
 
     auto reader = capture::MediaReader::open(options.input);
     const std::string model_path = resolve_swap_model(options.model);

@@ -76,6 +76,7 @@ int run_eval(const EvalOptions& options) {
     config.model_dir = resolve_model_dir(options.model_dir);
     config.cpu_threads = options.threads;
     config.device = parse_device(options.device);
+    config.precision = parse_precision(options.precision);
     // Every frame gets its own detection and raw landmarks: no tracking or smoothing may hide
     // a jump in the output.
     config.tracking = false;

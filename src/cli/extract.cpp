@@ -36,6 +36,7 @@ int run_extract(const ExtractOptions& options) {
     config.coverage = options.coverage;
     config.cpu_threads = options.threads;
     config.device = parse_device(options.device);
+    config.precision = parse_precision(options.precision);
     // Frames are skipped with --every, so tracking across them only holds for small gaps.
     config.tracking = options.every_nth_frame <= 2;
     if (options.every_nth_frame < 1) {

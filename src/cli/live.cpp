@@ -136,6 +136,7 @@ int run_live(const LiveOptions& options) {
         settings.swap.direction =
             options.direction == "b2a" ? SwapDirection::kBToA : SwapDirection::kAToB;
         settings.swap.detail = options.detail;
+        settings.precision = parse_precision(options.precision);
         backend = std::make_unique<ui::LocalBackend>(settings);
     }
 

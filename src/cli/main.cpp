@@ -97,6 +97,15 @@ int run_detect(const std::vector<std::string>& images, const std::string& model_
     return failures ? 1 : 0;
 }
 
+// --precision, on every command that runs the engine's nets for frames.
+void add_precision_option(CLI::App& command, std::string& precision) {
+    command
+        .add_option("--precision", precision,
+                    "The nets' arithmetic: auto (bfloat16 where the CPU has AVX-512 BF16), fp32 "
+                    "or bf16")
+        ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+}
+
 // --threads and --device, the same on every command that runs the engine.
 void add_device_options(CLI::App& command, int& threads, std::string& device) {
     command.add_option("--threads", threads, "CPU threads (0 = all)");
@@ -164,6 +173,7 @@ int main(int argc, char** argv) {
                           "Keep only the largest face of each frame");
     extract_cmd->add_option("--models", extract.model_dir, "Model folder");
     add_device_options(*extract_cmd, extract.threads, extract.device);
+    add_precision_option(*extract_cmd, extract.precision);
 
     cli::BenchOptions bench;
     auto* bench_cmd = app.add_subcommand(
@@ -182,6 +192,7 @@ int main(int argc, char** argv) {
     bench_cmd->add_option("--dump-frames", bench.dump_frames,
                           "Write the scaled frames for faceswap-engine-bench, then stop");
     add_device_options(*bench_cmd, bench.threads, bench.device);
+    add_precision_option(*bench_cmd, bench.precision);
 
     cli::TrainOptions train;
     auto* train_cmd =
@@ -354,6 +365,7 @@ int main(int argc, char** argv) {
     convert_cmd->add_option("--frames", convert.frames, "Number of frames to convert");
     convert_cmd->add_option("--models", convert.model_dir, "Face-analysis model folder");
     add_device_options(*convert_cmd, convert.threads, convert.device);
+    add_precision_option(*convert_cmd, convert.precision);
 
     cli::EvalOptions eval;
     auto* eval_cmd = app.add_subcommand(
@@ -382,6 +394,7 @@ int main(int argc, char** argv) {
                          "dlib 68-point predictor that re-measures eye and mouth opening beside "
                          "the bar ('' = none)");
     add_device_options(*eval_cmd, eval.threads, eval.device);
+    add_precision_option(*eval_cmd, eval.precision);
 
     cli::ModelsOptions models;
     auto* models_cmd = app.add_subcommand(
@@ -436,6 +449,7 @@ int main(int argc, char** argv) {
     live_cmd->add_option("--server", live.server, "remote: ws:// or wss:// URL");
     live_cmd->add_option("--token", live.token, "remote: auth token");
     add_detail_options(*live_cmd, live.detail);
+    add_precision_option(*live_cmd, live.precision);
     live_cmd->add_option("--direction", live.direction, "a2b or b2a")
         ->check(CLI::IsMember({"a2b", "b2a"}));
     live_cmd->add_option("--size", live_size, "capture and stream size, WIDTHxHEIGHT");

@@ -1,5 +1,6 @@
 #include "local_backend.h"
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -27,11 +28,14 @@ QString LocalBackend::describe() const {
                                  settings_.swap.detail.detail_strength > 0;
     return device_name_.empty()
                ? QStringLiteral("local")
-               : QStringLiteral("local, %1%2%3")
+               : QStringLiteral("local, %1%2%3%4")
                      .arg(QString::fromStdString(device_name_),
                           settings_.pipelined ? QStringLiteral(", 2-stage pipeline") : QString(),
                           no_detail_stage ? QStringLiteral(", model without a detail stage")
-                                          : QString());
+                                          : QString(),
+                          precision_note_.empty()
+                              ? QString()
+                              : QStringLiteral(", ") + QString::fromStdString(precision_note_));
 }
 
 void LocalBackend::start(std::shared_ptr<capture::FrameMailbox> input) {
@@ -56,12 +60,14 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
         EngineConfig config;
         config.model_dir = settings.face_model_dir;
         config.device = settings.device;
+        config.precision = settings.precision;
         if (settings.pipelined) config.cpu_threads = 1;  // one LibTorch thread per stage
         config.background_detection = settings.background_detection;  // no slow frame every period
         std::shared_ptr<const FaceModels> face_models;
         std::shared_ptr<const SwapModel> swap_model;
         const std::string key = settings.face_model_dir + '\n' + settings.swap_model + '\n' +
                                 std::to_string(static_cast<int>(settings.device)) + '\n' +
+                                std::to_string(static_cast<int>(settings.precision)) + '\n' +
                                 std::to_string(config.cpu_threads);
         {
             std::lock_guard lock(models_mutex_);
@@ -78,6 +84,10 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
             swap_model_ = swap_model;
             loaded_key_ = key;
             device_name_ = face_models->device_name();
+            precision_note_ = face_models->precision_note();
+            // Said once in the log; the status bar shows it while the models are loaded.
+            if (!precision_note_.empty())
+                std::fprintf(stderr, "note: %s\n", precision_note_.c_str());
         }
         // The engine's pipeline with one stream: the same stages, threads and detector
         // thread as the server's, batch size 1 (one camera).
@@ -117,8 +127,11 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
             if (!frame) continue;
             if (last > 0 && frame->sequence > last + 1) skipped_ += frame->sequence - last - 1;
             last = frame->sequence;
-            PipelineFrame job = capture::pipeline_frame_of(
-                frame->bgr, frame->media_time_s, static_cast<std::uint64_t>(frame->sequence));
+            // Read in place: the captured frame is shared with the preview and never written;
+            // the pipeline's output is the one copy of it on the way to the screen.
+            PipelineFrame job =
+                capture::shared_pipeline_frame(frame->bgr, frame, frame->media_time_s,
+                                               static_cast<std::uint64_t>(frame->sequence));
             {
                 std::lock_guard lock(in_flight_mutex);
                 in_flight[job.frame_id] = frame;
@@ -139,7 +152,7 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
 
 void LocalBackend::deliver_result(const capture::FramePtr& frame, SwapResult&& result) {
     auto out = std::make_shared<SwappedFrame>();
-    out->image = bgr_image(result.pixels.data(), result.width, result.height, result.width * 3);
+    out->image = bgr_image(std::move(result.pixels), result.width, result.height);
     out->sequence = frame->sequence;
     out->capture_us = frame->capture_us;
     out->faces = static_cast<int>(result.analysis.faces.size());

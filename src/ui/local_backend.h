@@ -20,6 +20,7 @@ struct LocalSettings {
     std::string face_model_dir;  // detector and landmark nets
     std::string swap_model;      // .fsmodel file
     DeviceKind device = DeviceKind::kAuto;
+    Precision precision = Precision::kAuto;  // EngineConfig::precision
     SwapConfig swap;
     // Two stages on two threads (analysis + encoding, then decoding + merging), one CPU thread
     // each: on a small CPU this beats one stage with two intra-op threads, whose small
@@ -50,6 +51,7 @@ class LocalBackend : public SwapBackend {
     std::shared_ptr<const SwapModel> swap_model_;
     std::string loaded_key_;
     std::string device_name_;
+    std::string precision_note_;  // FaceModels::precision_note of the loaded models
 };
 
 }  // namespace faceswap::ui

@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
         "inline-detection",
         "local: run the periodic face detector on the frame path (the engine's default) instead of "
         "in the background");
+    const QCommandLineOption precision(
+        "precision",
+        "local: the nets' arithmetic, auto (bfloat16 where the CPU has AVX-512 BF16), fp32 or bf16",
+        "precision");
     const QCommandLineOption start("start", "press Start once the window is up");
     const QCommandLineOption quit_after("quit-after", "quit cleanly after this many seconds",
                                         "seconds");
@@ -59,8 +63,8 @@ int main(int argc, char** argv) {
         "record-dir", "where Record writes its videos (default: ~/Videos)", "folder");
     const QCommandLineOption no_settings("no-settings", "neither read nor save the saved settings");
     parser.addOptions({source, mode, server, token, model, direction, size, fps, no_pipeline,
-                       inline_detection, start, quit_after, benchmark, screenshot, record_dir,
-                       no_settings});
+                       inline_detection, precision, start, quit_after, benchmark, screenshot,
+                       record_dir, no_settings});
     parser.process(app);
 
     faceswap::ui::AppOptions options;
@@ -84,6 +88,13 @@ int main(int argc, char** argv) {
     options.camera_fps = options.file_fps;
     options.pipelined = !parser.isSet(no_pipeline);
     options.background_detection = !parser.isSet(inline_detection);
+    try {
+        if (parser.isSet(precision))
+            options.precision = faceswap::parse_precision(parser.value(precision).toStdString());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: --precision: %s\n", e.what());
+        return 2;
+    }
     if (!options.mode.isEmpty() && options.mode != "local" && options.mode != "remote") {
         std::fprintf(stderr, "error: --mode is local or remote\n");
         return 2;

@@ -270,6 +270,7 @@ void MainWindow::start_backend() {
         settings.swap.detail = face_detail();
         settings.pipelined = options_.pipelined;
         settings.background_detection = options_.background_detection;
+        settings.precision = options_.precision;
         local_->set_settings(settings);
         backend_ = local_;
     }

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "faceswap/capture/frame_mailbox.h"
+#include "faceswap/engine.h"
 #include "faceswap/face_detail.h"
 #include "live_stats.h"
 #include "swap_backend.h"
@@ -50,9 +51,10 @@ struct AppOptions {
     double camera_fps = 0;  // camera / test pattern rate; 0 = saved (30 at first)
     double file_fps = 0;    // pace video files at this rate; 0 = the file's own
     bool pipelined = true;  // local mode: two engine stages on two threads
-    bool background_detection = true;  // local mode: the periodic detector off the frame path
-    bool use_settings = true;          // read and write QSettings
-    QString record_dir;                // where recordings go; "" = the user's Videos folder
+    bool background_detection = true;        // local mode: the periodic detector off the frame path
+    Precision precision = Precision::kAuto;  // local mode: the nets' arithmetic
+    bool use_settings = true;                // read and write QSettings
+    QString record_dir;                      // where recordings go; "" = the user's Videos folder
 };
 
 class MainWindow : public QMainWindow {

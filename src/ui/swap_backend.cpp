@@ -65,6 +65,16 @@ QImage bgr_image(const std::uint8_t* pixels, int width, int height, int stride) 
     return image;
 }
 
+QImage bgr_image(std::vector<std::uint8_t>&& pixels, int width, int height) {
+    const int row = width * 3;
+    if (row % 4 != 0 || pixels.size() != static_cast<std::size_t>(row) * height)
+        return bgr_image(pixels.data(), width, height, row);
+    auto* owned = new std::vector<std::uint8_t>(std::move(pixels));
+    return QImage(
+        owned->data(), width, height, row, QImage::Format_BGR888,
+        [](void* info) { delete static_cast<std::vector<std::uint8_t>*>(info); }, owned);
+}
+
 cv::Mat bgr_view(const QImage& image) {
     return cv::Mat(image.height(), image.width(), CV_8UC3, const_cast<uchar*>(image.constBits()),
                    static_cast<std::size_t>(image.bytesPerLine()));

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "faceswap/capture/frame_mailbox.h"
 
@@ -73,6 +74,9 @@ class SwapBackend : public QObject {
 
 // Wraps engine output (tightly packed BGR) in a QImage that owns a copy.
 QImage bgr_image(const std::uint8_t* pixels, int width, int height, int stride);
+// The same over `pixels` themselves (width * height * 3, packed), which the image then owns:
+// no copy, where Qt's 4-byte row alignment allows it (a copy otherwise).
+QImage bgr_image(std::vector<std::uint8_t>&& pixels, int width, int height);
 // The other way: a view of a BGR888 QImage's pixels as a cv::Mat (no copy; the image must live
 // as long as the view), for the outputs, which copy what they are pushed.
 cv::Mat bgr_view(const QImage& image);

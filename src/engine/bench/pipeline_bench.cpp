@@ -4,7 +4,11 @@
 //   faceswap-pipeline-bench MODEL_DIR SWAP_MODEL FRAMES_FILE [options]
 //     --device auto|cpu|cuda   where the nets run (default auto)
 //     --single                 one stream, frames submitted as fast as the pipeline takes them:
-//                              the most frames per second one stream gets, and their latency
+//                              the most frames per second one stream gets, and their latency,
+//                              with the per-stage split (the profile of one frame)
+//     --paced                  with --single: the stream offered at --fps, the newest frame
+//                              winning, as a camera feeds the app's local mode
+//     --precision auto|fp32|bf16   the nets' arithmetic (EngineConfig::precision)
 //     --streams 1,2,4,8        stream counts to sweep (default 1,2,4,8)
 //     --fps 30                 frames per second each stream offers in the sweep
 //     --seconds 5 --warmup 2   measured time and unmeasured start of each run
@@ -20,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -37,7 +42,8 @@ using faceswap::PipelineFrame;
 struct Options {
     std::string model_dir, swap_model, frames_file;
     faceswap::DeviceKind device = faceswap::DeviceKind::kAuto;
-    bool single = false;
+    bool single = false, paced = false;
+    faceswap::Precision precision = faceswap::Precision::kAuto;
     std::vector<int> streams = {1, 2, 4, 8};
     double fps = 30, seconds = 5, warmup = 2;
     std::string batching = "both";
@@ -50,7 +56,7 @@ struct Options {
                  "error: %s\nusage: faceswap-pipeline-bench MODEL_DIR SWAP_MODEL FRAMES_FILE "
                  "[--device auto|cpu|cuda] [--single] [--streams 1,2,4] [--fps F] [--seconds S] "
                  "[--warmup S] [--batching both|on|off] [--max-batch N] [--budget-ms MS] "
-                 "[--stages 1|2] [--threads N]\n",
+                 "[--stages 1|2] [--threads N] [--paced] [--precision auto|fp32|bf16]\n",
                  problem.c_str());
     std::exit(2);
 }
@@ -70,8 +76,8 @@ Options parse(int argc, char** argv) {
     o.frames_file = argv[3];
     for (int i = 4; i < argc; ++i) {
         const std::string flag = argv[i];
-        if (flag == "--single") {
-            o.single = true;
+        if (flag == "--single" || flag == "--paced") {
+            (flag == "--single" ? o.single : o.paced) = true;
             continue;
         }
         if (i + 1 >= argc) usage(flag + " needs a value");
@@ -111,6 +117,12 @@ Options parse(int argc, char** argv) {
             o.stages = static_cast<int>(number(flag, value));
         } else if (flag == "--threads") {
             o.threads = static_cast<int>(number(flag, value));
+        } else if (flag == "--precision") {
+            try {
+                o.precision = faceswap::parse_precision(value);
+            } catch (const std::exception& e) {
+                usage(e.what());
+            }
         } else {
             usage("unknown option " + flag);
         }
@@ -127,6 +139,11 @@ struct RunResult {
     double mean_batch = 0, dropped_fraction = 0;
     std::int64_t failed = 0, splits = 0;
     std::string first_error;
+    // Mean ms per swapped frame of each part (the engine's own timings), and of each stage's
+    // batch (the pipeline's); how often the detector ran inline.
+    double detect_ms = 0, landmarks_ms = 0, generate_ms = 0, merge_ms = 0;
+    double stage1_ms = 0, stage2_ms = 0, detector_share = 0;
+    double analyse_encode_ms = 0, decode_ms = 0, pipeline_merge_ms = 0, stage1_decode_share = 0;
 };
 
 // Results of every stream, counted only when they arrive inside the measured window.
@@ -138,6 +155,8 @@ struct Tally {
     std::vector<double> latency_ms;
     std::int64_t batch_frames = 0, batches = 0;
     std::string first_error;
+    double detect_ms = 0, landmarks_ms = 0, generate_ms = 0, merge_ms = 0;
+    std::int64_t detector_runs = 0;
 
     void add(int stream, const faceswap::PipelineResult& r) {
         const auto now = Clock::now();
@@ -152,6 +171,12 @@ struct Tally {
         } else {
             ++swapped[stream];
             latency_ms.push_back(r.latency_ms);
+            const faceswap::SwapTimings& t = r.swap.timings;
+            detect_ms += t.analysis.detect_ms;
+            landmarks_ms += t.analysis.landmarks_ms + t.analysis.align_ms;
+            generate_ms += t.generate_ms;
+            merge_ms += t.merge_ms;
+            detector_runs += r.swap.analysis.detector_ran ? 1 : 0;
             if (r.batch_index == 0) {
                 batch_frames += r.batch_size;
                 ++batches;
@@ -259,6 +284,20 @@ RunResult run(const Options& o, const std::shared_ptr<const faceswap::FaceModels
     r.failed = tally.failed;
     r.splits = metrics.batch_splits;
     r.first_error = tally.first_error;
+    const double frames = std::max<double>(1, static_cast<double>(tally.latency_ms.size()));
+    r.detect_ms = tally.detect_ms / frames;
+    r.landmarks_ms = tally.landmarks_ms / frames;
+    r.generate_ms = tally.generate_ms / frames;
+    r.merge_ms = tally.merge_ms / frames;
+    r.detector_share = tally.detector_runs / frames;
+    r.stage1_ms = metrics.stage1_ms_mean;
+    r.stage2_ms = metrics.stage2_ms_mean;
+    r.analyse_encode_ms = metrics.analyse_encode_ms;
+    r.decode_ms = metrics.decode_ms;
+    r.pipeline_merge_ms = metrics.merge_ms;
+    const std::int64_t batches =
+        std::accumulate(metrics.batch_sizes.begin(), metrics.batch_sizes.end(), std::int64_t{0});
+    r.stage1_decode_share = batches ? double(metrics.stage1_decoded_batches) / batches : 0;
     return r;
 }
 
@@ -272,6 +311,7 @@ int main(int argc, char** argv) {
         config.device = o.device;
         config.cpu_threads = o.threads;
         config.background_detection = true;  // as live streams run (the server, the app)
+        config.precision = o.precision;
         const auto models = faceswap::FaceModels::load(config);
         const auto swap_model = faceswap::SwapModel::load(o.swap_model, config);
         const auto clip = faceswap::bench::read_raw_frames(o.frames_file);
@@ -288,11 +328,23 @@ int main(int argc, char** argv) {
                         r.first_error.c_str());
         };
         if (o.single) {
-            const RunResult r = run(o, models, swap_model, config, clip, 1, true, true);
+            const RunResult r = run(o, models, swap_model, config, clip, 1, true, !o.paced);
             std::printf(
-                "single stream %dx%d, as fast as it goes: %.1f FPS, latency p50 %.1f ms, "
-                "p95 %.1f ms, max %.1f ms\n",
-                clip.width, clip.height, r.total_fps, r.p50_ms, r.p95_ms, r.max_ms);
+                "single stream %dx%d, %s: %.1f FPS, latency p50 %.1f ms, p95 %.1f ms, max %.1f "
+                "ms\n",
+                clip.width, clip.height,
+                o.paced ? "offered as a camera would" : "as fast as it goes", r.total_fps, r.p50_ms,
+                r.p95_ms, r.max_ms);
+            std::printf(
+                "  per frame (ms): detect %.1f (inline on %.1f%% of frames; periodic detection "
+                "runs beside), landmarks+align %.1f, generate %.1f, merge %.1f; per batch: "
+                "stage 1 %.1f, stage 2 %.1f\n",
+                r.detect_ms, 100 * r.detector_share, r.landmarks_ms, r.generate_ms, r.merge_ms,
+                r.stage1_ms, r.stage2_ms);
+            std::printf(
+                "  pipeline parts per frame (ms): analyse+encode %.1f, decode %.1f, merge %.1f; "
+                "decoded on stage 1 in %.0f%% of batches\n",
+                r.analyse_encode_ms, r.decode_ms, r.pipeline_merge_ms, 100 * r.stage1_decode_share);
             report_errors(r);
             return failures ? 1 : 0;
         }

@@ -137,9 +137,10 @@ struct SwapSlot {
 };
 
 // FaceSwapper::prepare for several streams: batched analysis, then one encoder pass per swap
-// model for all their faces. With own_frame_copies false, each job pastes into its analyzer's
-// upload: complete it before that analyzer takes its next frame.
-int prepare_batch(std::span<SwapSlot> slots, bool own_frame_copies = true);
+// model for all their faces. A job keeps the frame's bytes (which become its output) and its
+// faces' aligned crops, not the analyzer's upload: it may be completed on another thread
+// while the analyzer takes its next frame.
+int prepare_batch(std::span<SwapSlot> slots);
 
 struct CompletionSlot {
     const FaceSwapper* swapper = nullptr;
@@ -148,7 +149,14 @@ struct CompletionSlot {
     std::exception_ptr error;  // out
 };
 
-// FaceSwapper::complete for several prepared frames: one decoder pass per (model, direction).
+// The decoders (and detail stage) for several prepared frames: one pass per (model,
+// direction); each job keeps its faces for the merge. Frames decoded already, or without a
+// face, are left as they are. The pipeline runs it on whichever stage is lighter without it.
+int decode_batch(std::span<CompletionSlot> slots);
+bool needs_decoding(const PreparedSwap& job);  // faces to swap, not decoded yet
+
+// FaceSwapper::complete for several prepared frames: decode_batch for those not decoded yet,
+// then each frame's merge.
 int complete_batch(std::span<CompletionSlot> slots);
 
 }  // namespace faceswap::detail

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 
 #include <string>
 
@@ -14,7 +15,11 @@ namespace faceswap::detail {
 // required but absent.
 c10::Device select_device(DeviceKind kind);
 
-// "cuda", or "cpu (N threads)": how tools report where the engine runs.
-std::string device_description(const c10::Device& device, int cpu_threads);
+// "cuda (float32)", or "cpu (N threads, bfloat16)": how tools report where the engine runs.
+std::string device_description(const c10::Device& device, int cpu_threads, at::ScalarType dtype);
+
+// The arithmetic EngineConfig::precision resolves to on `device` (engine.h says the rule);
+// `note` gets a line when what was asked for cannot be had, and is cleared otherwise.
+at::ScalarType resolve_precision(Precision asked, const c10::Device& device, std::string& note);
 
 }  // namespace faceswap::detail

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <string>
 
 #include "face_nets.h"
 #include "faceswap/engine.h"
@@ -11,6 +14,8 @@ namespace faceswap {
 struct FaceModels::Impl {
     c10::Device device{c10::kCPU};
     int cpu_threads = 1;  // EngineConfig::cpu_threads resolved (what device_name() reports)
+    at::ScalarType detector_dtype = at::kFloat;  // EngineConfig::precision resolved
+    std::string precision_note;
     detail::SsdMobileNetV1 detector;
     detail::LandmarkNet68 landmarks;
 };

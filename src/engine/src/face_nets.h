@@ -29,9 +29,10 @@ class SsdMobileNetV1 : public torch::nn::Module {
     // input: [B, 3, 512, 512] float, already normalised to [-1, 1].
     SsdOutput forward(const at::Tensor& input) const;
 
-    // Fold batch-norm statistics into the depthwise convolutions; call after loading weights
-    // and after moving the module to its device.
-    void prepare_for_inference();
+    // Fold batch-norm statistics into the depthwise convolutions and keep the weights in
+    // `dtype` (float32, or bfloat16 where the device computes it natively); call after loading
+    // weights and after moving the module to its device. Box decoding stays float32.
+    void prepare_for_inference(at::ScalarType dtype = at::kFloat);
 
     // Names and shapes the importer fills; used to validate imported tensors.
     static constexpr int kDepthwiseLayers = 13;
@@ -51,6 +52,7 @@ class SsdMobileNetV1 : public torch::nn::Module {
     std::vector<Conv> box_encoding_;    // box predictors 0..5
     std::vector<Conv> class_predictor_;
     at::Tensor priors_;  // [5118, 4] (ymin, xmin, ymax, xmax)
+    at::ScalarType dtype_ = at::kFloat;
 };
 
 class LandmarkNet68 : public torch::nn::Module {
@@ -58,8 +60,13 @@ class LandmarkNet68 : public torch::nn::Module {
     static constexpr const char* kKind = "face_landmark_68";
     LandmarkNet68();
 
-    // input: [B, 3, 112, 112] float RGB in 0..255. Returns [B, 68, 2] in 0..1 of the input.
+    // input: [B, 3, 112, 112] float RGB in 0..255. Returns [B, 68, 2] in 0..1 of the input,
+    // float32 whatever the arithmetic.
     at::Tensor forward(const at::Tensor& input) const;
+
+    // Convolutions in `dtype` from now on (float32, or bfloat16 where the device computes it
+    // natively); call after loading weights and after moving the module to its device.
+    void prepare_for_inference(at::ScalarType dtype = at::kFloat);
 
   private:
     struct Separable {
@@ -73,6 +80,7 @@ class LandmarkNet68 : public torch::nn::Module {
     std::vector<DenseBlock> blocks_;
     at::Tensor fc_weight_, fc_bias_;  // [136, 256], [136]
     at::Tensor mean_rgb_;             // [1, 3, 1, 1]
+    at::ScalarType dtype_ = at::kFloat;
 };
 
 }  // namespace faceswap::detail

@@ -143,7 +143,8 @@ at::Tensor convolution(const at::Tensor& x, const at::Tensor& weight, const at::
                        int64_t groups) {
     const bool needs_grad =
         at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad());
-    if (x.is_cpu() && at::hasMKLDNN() && x.scalar_type() == at::kFloat && !needs_grad)
+    if (x.is_cpu() && at::hasMKLDNN() &&
+        (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16) && !needs_grad)
         return at::mkldnn_convolution(x.contiguous(x.suggest_memory_format()),
                                       weight.contiguous(weight.suggest_memory_format()), bias,
                                       padding, stride, {1, 1}, groups);

@@ -159,6 +159,24 @@ struct SwapPipeline::Impl {
         return std::clamp(fit, 1, cap);
     }
 
+    // Where the decoders run with two stages: on the stage whose other work is lighter (stage
+    // 1's analysis and encoding, or stage 2's merge), so the slower stage, which sets the frame
+    // rate and most of the latency, is as fast as it can be: with a work, d decoding and m
+    // merging per frame, max(a + d, m) < max(a, m + d) exactly when a < m. Each part's time
+    // per frame, averaged over recent batches (0 until measured: decoding starts on stage 2).
+    double part_frame_ms[3] = {0, 0, 0};  // stage 1 without decoding, decoding, merging
+    enum Part { kAnalyseEncode, kDecode, kMerge };
+    void learn_part_cost(Part part, double ms, std::size_t frames) {
+        const double cost = ms / static_cast<double>(std::max<std::size_t>(1, frames));
+        double& average = part_frame_ms[part];
+        average = average == 0 ? cost : 0.8 * average + 0.2 * cost;
+    }
+    bool decode_on_stage1() const {
+        return config.two_stages && part_frame_ms[kAnalyseEncode] > 0 &&
+               part_frame_ms[kMerge] > 0 && part_frame_ms[kAnalyseEncode] < part_frame_ms[kMerge];
+    }
+    std::int64_t stage1_decodes = 0;  // batches decoded on stage 1
+
     std::thread stage1_thread, stage2_thread;
 
     std::shared_ptr<Stream> find(StreamId id) const {
@@ -173,6 +191,10 @@ struct SwapPipeline::Impl {
     void run_stage2();
     Batch take_batch(std::unique_lock<std::mutex>& lock);
     void prepare(Batch& batch);
+    // decode_batch or complete_batch over the batch's prepared frames; the frames' errors
+    // are recorded in the batch. Returns the batched passes' splits.
+    int run_on_prepared(Batch& batch, int (*stage)(std::span<detail::CompletionSlot>),
+                        std::vector<SwapResult>* results);
     void complete(Batch& batch);
     void deliver(const std::shared_ptr<Stream>& stream, PipelineResult&& result);
     // Marks a stream closing and drops its waiting frame; true when nothing of it is in flight.
@@ -243,12 +265,19 @@ StreamId SwapPipeline::open_stream(std::shared_ptr<const SwapModel> swap_model,
 }
 
 void SwapPipeline::submit(StreamId id, PipelineFrame frame) {
+    const bool shared = frame.pixels.empty() && frame.shared;
     if (frame.width <= 0 || frame.height <= 0 ||
-        frame.pixels.size() != static_cast<std::size_t>(frame.width) * frame.height * 3)
+        (!shared &&
+         frame.pixels.size() != static_cast<std::size_t>(frame.width) * frame.height * 3))
         throw Error(ErrorCode::kInvalidArgument,
                     "pipeline frame: " + std::to_string(frame.pixels.size()) +
                         " bytes do not make a " + std::to_string(frame.width) + "x" +
                         std::to_string(frame.height) + " 3-channel picture");
+    if (shared && frame.shared_stride < frame.width * 3)
+        throw Error(ErrorCode::kInvalidArgument,
+                    "pipeline frame: rows " + std::to_string(frame.shared_stride) +
+                        " bytes apart cannot hold " + std::to_string(frame.width) +
+                        " 3-byte pixels");
     Impl& s = *impl_;
     std::optional<PipelineFrame> displaced;
     std::shared_ptr<Impl::Stream> stream;
@@ -328,6 +357,10 @@ PipelineMetrics SwapPipeline::metrics() const {
     m.stage1_ms_mean = s.stage1_batches ? s.stage1_ms_total / s.stage1_batches : 0;
     m.stage2_ms_mean = s.stage2_batches ? s.stage2_ms_total / s.stage2_batches : 0;
     m.frame_cost_ms = s.frame_cost_ms();
+    m.decode_ms = s.part_frame_ms[Impl::kDecode];
+    m.merge_ms = s.part_frame_ms[Impl::kMerge];
+    m.analyse_encode_ms = s.part_frame_ms[Impl::kAnalyseEncode];
+    m.stage1_decoded_batches = s.stage1_decodes;
     m.batch_limit = s.batch_limit();
     m.batch_splits = s.batch_splits;
     m.detector_backlog = s.detection_worker ? s.detection_worker->backlog() : 0;
@@ -430,31 +463,51 @@ void SwapPipeline::Impl::run_stage2() {
 void SwapPipeline::Impl::prepare(Batch& batch) {
     const auto start = Clock::now();
     std::vector<detail::SwapSlot> slots;
-    for (Taken& t : batch)
-        slots.push_back({&t.stream->swapper,
-                         FrameView{t.frame.pixels.data(), t.frame.width, t.frame.height,
-                                   t.frame.width * 3, t.frame.format},
-                         t.frame.timestamp_s,
-                         &t.frame.pixels,  // becomes the output: one copy fewer per frame
-                         nullptr, nullptr});
-    // With one stage each batch is completed before its analyzers take another frame, so the
-    // jobs may paste into the analyzers' uploads; two stages need their own copies.
-    const int splits = detail::prepare_batch(slots, config.two_stages);
+    for (Taken& t : batch) {
+        const bool shared = t.frame.pixels.empty();
+        slots.push_back(
+            {&t.stream->swapper,
+             FrameView{shared ? t.frame.shared : t.frame.pixels.data(), t.frame.width,
+                       t.frame.height, shared ? t.frame.shared_stride : t.frame.width * 3,
+                       t.frame.format},
+             t.frame.timestamp_s,
+             // A moved-in frame becomes the output: no copy; a shared one is copied
+             // into the output once.
+             shared ? nullptr : &t.frame.pixels, nullptr, nullptr});
+    }
+    const int splits = detail::prepare_batch(slots);
     for (size_t i = 0; i < batch.size(); ++i) {
         batch[i].prepared = std::move(slots[i].prepared);
         batch[i].error = slots[i].error;
         batch[i].frame.pixels = {};  // moved into the prepared job, or no longer needed
+        batch[i].frame.keep_alive.reset();
+        batch[i].frame.shared = nullptr;
     }
-    const double ms = ms_between(start, Clock::now());
+    const auto prepared = Clock::now();
+    bool decode_here;
+    {
+        std::lock_guard lock(mutex);
+        learn_part_cost(kAnalyseEncode, ms_between(start, prepared), batch.size());
+        decode_here = decode_on_stage1();
+    }
+    int decode_splits = 0;
+    if (decode_here) decode_splits = run_on_prepared(batch, &detail::decode_batch, nullptr);
+    const auto now = Clock::now();
+    const double ms = ms_between(start, now);
     std::lock_guard lock(mutex);
+    if (decode_here) {
+        learn_part_cost(kDecode, ms_between(prepared, now), batch.size());
+        ++stage1_decodes;
+    }
     stage1_ms_total += ms;
     ++stage1_batches;
     learn_frame_cost(0, ms, batch.size());
-    learn_splits(splits, batch.size());
+    learn_splits(splits + decode_splits, batch.size());
 }
 
-void SwapPipeline::Impl::complete(Batch& batch) {
-    const auto start = Clock::now();
+int SwapPipeline::Impl::run_on_prepared(Batch& batch,
+                                        int (*stage)(std::span<detail::CompletionSlot>),
+                                        std::vector<SwapResult>* results) {
     std::vector<detail::CompletionSlot> slots;
     std::vector<size_t> index;  // batch position of each slot
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -462,25 +515,42 @@ void SwapPipeline::Impl::complete(Batch& batch) {
         slots.push_back({&batch[i].stream->swapper, std::move(batch[i].prepared), {}, nullptr});
         index.push_back(i);
     }
-    const int splits = detail::complete_batch(slots);
-    {
-        const double ms = ms_between(start, Clock::now());
-        std::lock_guard lock(mutex);
-        stage2_ms_total += ms;
-        ++stage2_batches;
-        learn_frame_cost(1, ms, batch.size());
-        if (splits > 0) learn_splits(splits, batch.size());
-    }
-    std::vector<PipelineResult> results(batch.size());
+    const int splits = stage(slots);
     for (size_t k = 0; k < slots.size(); ++k) {
+        Taken& taken = batch[index[k]];
+        taken.prepared = std::move(slots[k].prepared);
         if (slots[k].error)
-            batch[index[k]].error = slots[k].error;
-        else
-            results[index[k]].swap = std::move(slots[k].result);
+            taken.error = slots[k].error;
+        else if (results)
+            (*results)[index[k]] = std::move(slots[k].result);
+    }
+    return splits;
+}
+
+void SwapPipeline::Impl::complete(Batch& batch) {
+    const auto start = Clock::now();
+    // Frames stage 1 did not decode are decoded here first, timed apart from the merge.
+    const bool decoded = std::any_of(batch.begin(), batch.end(), [](const Taken& t) {
+        return !t.error && detail::needs_decoding(*t.prepared);
+    });
+    int splits = decoded ? run_on_prepared(batch, &detail::decode_batch, nullptr) : 0;
+    const auto merging = Clock::now();
+    std::vector<SwapResult> swaps(batch.size());
+    splits += run_on_prepared(batch, &detail::complete_batch, &swaps);
+    {
+        const auto now = Clock::now();
+        std::lock_guard lock(mutex);
+        if (decoded) learn_part_cost(kDecode, ms_between(start, merging), batch.size());
+        learn_part_cost(kMerge, ms_between(merging, now), batch.size());
+        stage2_ms_total += ms_between(start, now);
+        ++stage2_batches;
+        learn_frame_cost(1, ms_between(start, now), batch.size());
+        if (splits > 0) learn_splits(splits, batch.size());
     }
     const auto now = Clock::now();
     for (size_t i = 0; i < batch.size(); ++i) {
-        PipelineResult& result = results[i];
+        PipelineResult result;
+        if (!batch[i].error) result.swap = std::move(swaps[i]);
         result.frame_id = batch[i].frame.frame_id;
         result.queue_ms = batch[i].queue_ms;
         result.latency_ms = ms_between(batch[i].submitted, now);

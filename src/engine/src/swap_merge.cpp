@@ -235,9 +235,26 @@ at::Tensor poisson_blend(const at::Tensor& face, const at::Tensor& frame, const 
 }
 
 PixelRect crop_footprint(const Affine2x3& m, int crop_size, int frame_width, int frame_height) {
+    return crop_footprint(m, CropBox{0, 0, double(crop_size), double(crop_size)}, frame_width,
+                          frame_height);
+}
+
+CropBox support_box(const at::Tensor& mask, float threshold, int margin) {
+    const at::Tensor above = mask > threshold;
+    const at::Tensor rows = at::nonzero(above.any(1)), cols = at::nonzero(above.any(0));
+    if (rows.numel() == 0) return {};
+    const double size_y = static_cast<double>(mask.size(0)), size_x = double(mask.size(1));
+    return {std::max(0.0, cols.min().item<double>() - margin),
+            std::max(0.0, rows.min().item<double>() - margin),
+            std::min(size_x, cols.max().item<double>() + 1 + margin),
+            std::min(size_y, rows.max().item<double>() + 1 + margin)};
+}
+
+PixelRect crop_footprint(const Affine2x3& m, const CropBox& box, int frame_width,
+                         int frame_height) {
     double x0 = 1e9, y0 = 1e9, x1 = -1e9, y1 = -1e9;
-    for (double u : {0.0, double(crop_size)})
-        for (double v : {0.0, double(crop_size)}) {
+    for (double u : {box.x0, box.x1})
+        for (double v : {box.y0, box.y1}) {
             const double x = m[0] * u + m[1] * v + m[2], y = m[3] * u + m[4] * v + m[5];
             x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x), y1 = std::max(y1, y);
         }

@@ -57,9 +57,25 @@ struct PixelRect {
     int x = 0, y = 0, width = 0, height = 0;
 };
 
-// The frame pixels an aligned crop covers (its four corners projected and clipped).
+// A box in an aligned crop's pixels: [x0, x1) x [y0, y1).
+struct CropBox {
+    double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+    bool empty() const { return x1 <= x0 || y1 <= y0; }
+};
+
+// The frame pixels a box of an aligned crop covers (its four corners projected and clipped).
+PixelRect crop_footprint(const Affine2x3& aligned_to_image, const CropBox& box, int frame_width,
+                         int frame_height);
+// ... of the whole crop.
 PixelRect crop_footprint(const Affine2x3& aligned_to_image, int crop_size, int frame_width,
                          int frame_height);
+
+// Where a blend mask [S, S] changes the frame: the box of its values above `threshold`, grown
+// by `margin` crop pixels (the resampling's reach) and clipped to the crop; empty when no
+// value is above. Pasting only there writes the same bytes as pasting the whole crop when
+// the threshold moves no pixel by half a grey level (kNoChangeAlpha).
+CropBox support_box(const at::Tensor& mask, float threshold, int margin);
+inline constexpr float kNoChangeAlpha = 1.0f / 1024;  // < 0.5 / 255
 
 // Samples a crop-space tensor [1, C, S, S] into the frame rectangle `rect` through
 // image_to_aligned: returns [1, C, rect.height, rect.width]; outside the crop is 0. Bicubic:

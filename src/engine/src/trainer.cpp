@@ -992,7 +992,8 @@ std::string Trainer::refiner_note() const {
 }
 std::string Trainer::device_name() const {
     return detail::device_description(impl_->device,
-                                      detail::resolve_cpu_threads(impl_->config.cpu_threads));
+                                      detail::resolve_cpu_threads(impl_->config.cpu_threads),
+                                      impl_->net->compute_mode().dtype);
 }
 
 void Trainer::save(const std::string& path, bool half_precision) const {

@@ -116,10 +116,20 @@ struct FrameAnalysis {
 enum class DeviceKind { kAuto, kCpu, kCuda };
 enum class CropOutput { kNone, kAlignedRgb };
 
+// The arithmetic of the detector and the swap model (the landmark net stays float32: bfloat16
+// would save about 2.5 ms of its 5.5 ms pass but moves its points by up to 1 px of its 112-px
+// input, and the tracker and the expression warp live on those points). kAuto: bfloat16 on a CPU
+// that computes it natively (AVX-512 BF16, LibTorch with oneDNN), float32 elsewhere, CUDA included
+// until the GPU suite has measured it (docs/live-speed.md). kBFloat16 on a CPU without native
+// bfloat16 falls back to float32 and says so (FaceModels::precision_note).
+enum class Precision { kAuto, kFloat32, kBFloat16 };
+Precision parse_precision(const std::string& text);  // "auto", "fp32" or "bf16"; throws otherwise
+
 struct EngineConfig {
     std::string model_dir;  // holds ssd_mobilenetv1.fsmodel and landmarks68.fsmodel
     DeviceKind device = DeviceKind::kAuto;
     int cpu_threads = 0;  // 0 = all cores (LibTorch would otherwise default to one)
+    Precision precision = Precision::kAuto;
 
     // Detector
     float detector_min_score = 0.5f;
@@ -164,7 +174,10 @@ class FaceModels {
     FaceModels(const FaceModels&) = delete;
     FaceModels& operator=(const FaceModels&) = delete;
 
-    std::string device_name() const;
+    std::string device_name() const;  // "cpu (2 threads, bfloat16)", "cuda (float32)"
+    // One line when the arithmetic asked for could not be had ("bfloat16 asked for, but this
+    // CPU has no native bfloat16: float32"); empty otherwise.
+    std::string precision_note() const;
 
     struct Impl;
 

@@ -69,6 +69,13 @@ struct PipelineFrame {
     PixelFormat format = PixelFormat::BGR24;
     double timestamp_s = -1.0;   // as in FaceAnalyzer::analyze
     std::uint64_t frame_id = 0;  // the caller's; comes back with the result
+    // Or, with `pixels` empty, a frame the caller shares with others (a camera frame its
+    // preview also shows): read through `shared` (rows `shared_stride` bytes apart) and never
+    // written; `keep_alive` holds it until the pipeline is done with it. The output is then
+    // the one copy of the frame the pipeline makes (a moved-in frame becomes the output).
+    const std::uint8_t* shared = nullptr;
+    int shared_stride = 0;
+    std::shared_ptr<const void> keep_alive;
 };
 
 struct PipelineResult {
@@ -91,7 +98,13 @@ struct PipelineMetrics {
     double stage1_ms_mean = 0;                  // per batch: analysis + encoding
     double stage2_ms_mean = 0;                  // per batch: decoding + merging
     double frame_cost_ms = 0;  // the learned per-frame stage cost behind the latency budget
-    int batch_limit = 0;       // the batch size the budget (and any failure cap) allows now
+    // Per frame, averaged over recent batches: analysis and encoding, decoding (with the
+    // detail stage), merging. With two stages the decoders run on the stage whose other work
+    // is lighter (stage 1 when analyse_encode_ms < merge_ms); this counts the batches they
+    // ran on stage 1.
+    double analyse_encode_ms = 0, decode_ms = 0, merge_ms = 0;
+    std::int64_t stage1_decoded_batches = 0;
+    int batch_limit = 0;  // the batch size the budget (and any failure cap) allows now
     // Batched passes that failed (a device out of memory, say) and were run again in halves;
     // after one, batches stay at most half that size for a while. A frame that fails on its
     // own is counted in frames_failed for its stream alone.

@@ -38,6 +38,8 @@ struct SwapModelInfo {
     // Channels of the detail stage (docs/detail-stage.md); 0: the model has none (files
     // before format 3), and detail_strength does nothing.
     int detail_stage_dims = 0;
+    // The arithmetic it runs in here ("float32", "bfloat16": EngineConfig::precision).
+    std::string precision = "float32";
 };
 
 enum class ColorTransfer { kNone, kRct };
@@ -116,9 +118,9 @@ class FaceSwapper {
     // The same in two stages, for live pipelines on several cores: prepare() analyses the frame
     // and encodes its faces (tracking state: one thread at a time, frames in order); complete()
     // decodes and merges, and may run on another thread while prepare() takes the next frame
-    // when own_frame_copy was true. process() is complete(prepare(frame, ts, false)).
-    std::shared_ptr<PreparedSwap> prepare(const FrameView& frame, double timestamp_s = -1.0,
-                                          bool own_frame_copy = true);
+    // (a prepared job keeps its own bytes of the frame, not the analyzer's).
+    // process() is complete(prepare(frame, ts)).
+    std::shared_ptr<PreparedSwap> prepare(const FrameView& frame, double timestamp_s = -1.0);
     SwapResult complete(std::shared_ptr<PreparedSwap> job) const;
 
     void set_swap_config(const SwapConfig& swap_config);  // takes effect on the next frame

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
+#include <utility>
 
 #include "faceswap/engine.h"
 #include "faceswap/pipeline.h"
@@ -38,6 +40,23 @@ inline PipelineFrame pipeline_frame_of(const cv::Mat& bgr, double timestamp_s,
         for (int y = 0; y < bgr.rows; ++y)
             std::memcpy(frame.pixels.data() + y * row_bytes, bgr.ptr(y), row_bytes);
     }
+    return frame;
+}
+
+// The same frame read in place by the pipeline (no copy here; the pipeline's output is its
+// one copy), kept alive by `owner` (the captured frame that holds `bgr`) until read.
+inline PipelineFrame shared_pipeline_frame(const cv::Mat& bgr, std::shared_ptr<const void> owner,
+                                           double timestamp_s, std::uint64_t frame_id) {
+    if (bgr.type() != CV_8UC3)
+        throw std::invalid_argument("shared_pipeline_frame: not an 8-bit BGR picture");
+    PipelineFrame frame;
+    frame.width = bgr.cols;
+    frame.height = bgr.rows;
+    frame.timestamp_s = timestamp_s;
+    frame.frame_id = frame_id;
+    frame.shared = bgr.data;
+    frame.shared_stride = static_cast<int>(bgr.step[0]);
+    frame.keep_alive = std::move(owner);
     return frame;
 }
 
