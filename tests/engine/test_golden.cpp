@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -12,7 +14,15 @@
 
 namespace fs = std::filesystem;
 
+// bfloat16 keeps 8 bits of mantissa: the detector's scores move by up to about 0.03 against
+// the float32 reference (boxes and landmarks stay within the float32 bar).
+constexpr float kReducedScoreGap = 0.04f;
+
 TEST_CASE("boxes and landmarks match the reference implementation on eight real photos") {
+    // The reference computes in float32; so does the port here. The bfloat16 detector (the
+    // default where the CPU has it) is held to a bar of its own below.
+    const auto precision = GENERATE(faceswap::Precision::kFloat32, faceswap::Precision::kBFloat16);
+    const bool reduced = precision == faceswap::Precision::kBFloat16;
     nlohmann::json reference;
     std::ifstream(faceswap::test::source_dir() / "tests/golden/face_api_reference.json") >>
         reference;
@@ -20,7 +30,10 @@ TEST_CASE("boxes and landmarks match the reference implementation on eight real 
 
     faceswap::EngineConfig config = faceswap::test::test_config();
     config.tracking = false;
+    config.precision = precision;
+    const auto models = faceswap::FaceModels::load(config);
     double worst_iou = 1, worst_landmarks = 0, sum_landmarks = 0;
+    float worst_score_gap = 0;
     int faces_compared = 0;
     for (const auto& [name, expected] : reference["images"].items()) {
         const fs::path image_path = faceswap::test::cache_dir() / "golden-inputs" /
@@ -28,7 +41,7 @@ TEST_CASE("boxes and landmarks match the reference implementation on eight real 
         const cv::Mat image = cv::imread(image_path.string(), cv::IMREAD_COLOR);
         REQUIRE_FALSE(image.empty());
         REQUIRE(image.cols == expected["width"].get<int>());
-        faceswap::FaceAnalyzer analyzer(faceswap::test::shared_models(), config);
+        faceswap::FaceAnalyzer analyzer(models, config);
         const auto result = analyzer.analyze(faceswap::test::view_of(image));
         INFO(name);
         CHECK(result.faces.size() == expected["faces"].size());
@@ -44,7 +57,9 @@ TEST_CASE("boxes and landmarks match the reference implementation on eight real 
             REQUIRE(best != nullptr);
             const float box_iou = faceswap::intersection_over_union(best->box, ref_box);
             CHECK(box_iou >= 0.95f);
-            CHECK(best->detection_score == Approx(ref["score"].get<float>()).margin(0.02));
+            const float score_gap = std::abs(best->detection_score - ref["score"].get<float>());
+            CHECK(score_gap <= (reduced ? kReducedScoreGap : 0.02f));
+            worst_score_gap = std::max(worst_score_gap, score_gap);
 
             // face-api moves landmarks into the image by the unrounded box corner although the
             // net saw the floored crop; we use the crop's corner. Undo that known offset.
@@ -70,8 +85,9 @@ TEST_CASE("boxes and landmarks match the reference implementation on eight real 
         }
     }
     std::printf(
-        "golden: %d faces; worst box IoU %.4f (need >= 0.95); landmark error at 112 px: "
-        "mean %.3f, worst %.3f px (need <= 1.5)\n",
-        faces_compared, worst_iou, sum_landmarks / faces_compared, worst_landmarks);
+        "golden (%s detector): %d faces; worst box IoU %.4f (need >= 0.95); worst score gap "
+        "%.4f; landmark error at 112 px: mean %.3f, worst %.3f px (need <= 1.5)\n",
+        reduced ? "bfloat16" : "float32", faces_compared, worst_iou, worst_score_gap,
+        sum_landmarks / faces_compared, worst_landmarks);
     CHECK(faces_compared == 24);
 }

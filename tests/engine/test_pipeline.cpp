@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "batching.h"  // the engine's test seam for device failures
+#include "faceswap/capture/engine_frames.h"
 #include "faceswap/pipeline.h"
 #include "faceswap/swap.h"
 #include "test_support.h"
@@ -154,6 +155,57 @@ TEST_CASE("pipeline: frames of three streams in shared batches match the one-str
     CHECK(m.batch_sizes.at(3) >= kFrames - 1);  // the batches did hold all three streams
     REQUIRE(m.streams.size() == 3);
     for (const auto& stream : m.streams) CHECK(stream.swapped == kFrames);
+}
+
+TEST_CASE(
+    "pipeline: the decoders on either stage, fed camera frames read in place, give the "
+    "one-stream swapper's frames and leave the camera's untouched",
+    "[pipeline]") {
+    using Stage = PipelineConfig::DecoderStage;
+    const Stage stage = GENERATE(Stage::kFirst, Stage::kSecond);
+    const int kFrames = 5;
+    const std::vector<std::vector<cv::Mat>> videos = {clip("franck.mp4", 400, kFrames)};
+    const auto expected = alone_through_swapper(videos);
+
+    PipelineConfig config;
+    config.decoder_stage = stage;
+    SwapPipeline pipeline(test::shared_models(), inline_detection_config(), config);
+    Collector collector;
+    const StreamId id =
+        pipeline.open_stream(demo_model(), {}, collector.callback(), FramePolicy::kEvery);
+    std::vector<std::shared_ptr<cv::Mat>> camera;  // what a preview would still be showing
+    for (int i = 0; i < kFrames; ++i) {
+        camera.push_back(std::make_shared<cv::Mat>(videos[0][i].clone()));
+        pipeline.submit(id, capture::shared_pipeline_frame(*camera.back(), camera.back(), i / 25.0,
+                                                           static_cast<std::uint64_t>(i)));
+    }
+    REQUIRE(collector.wait_for(kFrames));
+    for (int i = 0; i < kFrames; ++i) {
+        const PipelineResult& r = collector.results.at(i);
+        REQUIRE(r.error.empty());
+        REQUIRE(r.swap.analysis.faces.size() == 1);
+        CHECK(mean_abs_difference(r.swap.pixels, expected[0][i].pixels) < 0.05);
+        CHECK(cv::norm(*camera[i], videos[0][i], cv::NORM_INF) == 0);  // read, never written
+    }
+    const PipelineMetrics m = pipeline.metrics();
+    CHECK(m.stage1_decoded_batches == (stage == Stage::kFirst ? kFrames : 0));
+    CHECK(m.decode_ms > 0);
+    CHECK(m.merge_ms > 0);
+    CHECK(m.analyse_encode_ms > 0);
+}
+
+TEST_CASE("pipeline: a shared frame with rows too short for its width is refused", "[pipeline]") {
+    SwapPipeline pipeline(test::shared_models(), test::test_config(), {});
+    Collector collector;
+    const StreamId id = pipeline.open_stream(demo_model(), {}, collector.callback());
+    const std::vector<std::uint8_t> bytes(64 * 48 * 3);
+    PipelineFrame frame;
+    frame.width = 64;
+    frame.height = 48;
+    frame.shared = bytes.data();
+    frame.shared_stride = 64 * 3 - 1;
+    REQUIRE_THROWS_WITH(pipeline.submit(id, std::move(frame)),
+                        Catch::Contains("bytes apart cannot hold 64 3-byte pixels"));
 }
 
 TEST_CASE("pipeline: a live stream keeps the newest frame and answers every frame once",

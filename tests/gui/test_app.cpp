@@ -24,6 +24,7 @@
 #include "faceswap/paths.h"
 #include "main_window.h"
 #include "net_test_support.h"
+#include "swap_backend.h"
 #include "test_support.h"
 #include "video_view.h"
 
@@ -416,4 +417,20 @@ TEST_CASE("the virtual camera button publishes a PipeWire camera that pipewiresr
         qunsetenv("XDG_RUNTIME_DIR");
     else
         qputenv("XDG_RUNTIME_DIR", saved);
+}
+
+TEST_CASE("a swapped frame becomes the painted image without a copy where Qt's rows allow it",
+          "[gui]") {
+    std::vector<std::uint8_t> pixels(640 * 480 * 3);
+    for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i * 7);
+    const std::vector<std::uint8_t> original = pixels;
+    const std::uint8_t* buffer = pixels.data();
+    const QImage image = faceswap::ui::bgr_image(std::move(pixels), 640, 480);
+    CHECK(image.constBits() == buffer);  // the frame's own bytes, now the image's
+    CHECK(std::equal(original.begin(), original.end(), image.constBits()));
+    // 642 x 3 bytes is no multiple of 4: Qt needs its own padded rows, so this one is copied.
+    std::vector<std::uint8_t> odd(642 * 2 * 3, 9);
+    const QImage copied = faceswap::ui::bgr_image(std::move(odd), 642, 2);
+    CHECK(copied.width() == 642);
+    CHECK(copied.pixelColor(641, 1) == QColor(9, 9, 9));
 }

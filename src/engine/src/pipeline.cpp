@@ -172,8 +172,11 @@ struct SwapPipeline::Impl {
         average = average == 0 ? cost : 0.8 * average + 0.2 * cost;
     }
     bool decode_on_stage1() const {
-        return config.two_stages && part_frame_ms[kAnalyseEncode] > 0 &&
-               part_frame_ms[kMerge] > 0 && part_frame_ms[kAnalyseEncode] < part_frame_ms[kMerge];
+        using Stage = PipelineConfig::DecoderStage;
+        if (!config.two_stages || config.decoder_stage == Stage::kSecond) return false;
+        if (config.decoder_stage == Stage::kFirst) return true;
+        return part_frame_ms[kAnalyseEncode] > 0 && part_frame_ms[kMerge] > 0 &&
+               part_frame_ms[kAnalyseEncode] < part_frame_ms[kMerge];
     }
     std::int64_t stage1_decodes = 0;  // batches decoded on stage 1
 

@@ -50,6 +50,11 @@ struct PipelineConfig {
     // Decode and merge on a second thread while stage 1 takes the next batch. On one core,
     // or for the lowest latency of a single stream on a GPU, one stage may be better.
     bool two_stages = true;
+    // With two stages, which one runs the decoders (and the detail stage). kAuto: the stage
+    // whose other work (analysis and encoding, or merging) measures lighter, so the slower
+    // stage is as fast as it can be (docs/pipeline.md); the others fix it.
+    enum class DecoderStage { kAuto, kFirst, kSecond };
+    DecoderStage decoder_stage = DecoderStage::kAuto;
     // LibTorch CPU threads each stage thread uses; 0 = the cores shared out between stages.
     int threads_per_stage = 0;
 
