@@ -1,5 +1,6 @@
 #include "local_backend.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -61,7 +62,11 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
         config.model_dir = settings.face_model_dir;
         config.device = settings.device;
         config.precision = settings.precision;
-        if (settings.pipelined) config.cpu_threads = 1;  // one LibTorch thread per stage
+        // Two stages share the cores, half each (one LibTorch thread each on two cores: faster
+        // than one stage with both, whose small convolutions barely scale; docs/live-speed.md).
+        const int threads_per_stage =
+            settings.pipelined ? std::max(1, available_cpu_threads() / 2) : 0;
+        if (settings.pipelined) config.cpu_threads = threads_per_stage;
         config.background_detection = settings.background_detection;  // no slow frame every period
         std::shared_ptr<const FaceModels> face_models;
         std::shared_ptr<const SwapModel> swap_model;
@@ -94,6 +99,7 @@ void LocalBackend::run(std::shared_ptr<capture::FrameMailbox> input, LocalSettin
         PipelineConfig pipeline_config;
         pipeline_config.max_batch = 1;
         pipeline_config.two_stages = settings.pipelined;
+        pipeline_config.threads_per_stage = threads_per_stage;
         SwapPipeline pipeline(face_models, config, pipeline_config);
         std::mutex in_flight_mutex;
         std::map<std::uint64_t, capture::FramePtr> in_flight;  // by sequence, until answered

@@ -6,8 +6,10 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -326,4 +328,23 @@ TEST_CASE("pipeline: a batch that fails on the device is run again in halves, an
     CHECK(m.batch_splits >= 1);  // the first full batch was split...
     CHECK(m.batch_limit == 1);   // ...and later batches stay small instead of failing again
     CHECK(m.batch_sizes.at(1) >= 3 * kFrames - 3);
+}
+
+TEST_CASE("an OMP_NUM_THREADS the environment sets is the engine's CPU budget, and said",
+          "[pipeline]") {
+    const char* before = std::getenv("OMP_NUM_THREADS");
+    const std::string saved = before ? before : "";
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    ::setenv("OMP_NUM_THREADS", "3", 1);
+    CHECK(available_cpu_threads() == 3);
+    EngineConfig config = test::test_config();
+    config.cpu_threads = 0;
+    CHECK_THAT(FaceModels::load(config)->device_name(),
+               Catch::Contains("3 threads") && Catch::Contains("OMP_NUM_THREADS=3 limits"));
+    ::setenv("OMP_NUM_THREADS", "lots", 1);  // not a count: the cores, as if unset
+    CHECK(available_cpu_threads() == cores);
+    ::unsetenv("OMP_NUM_THREADS");
+    CHECK(available_cpu_threads() == cores);
+    CHECK_THAT(FaceModels::load(config)->device_name(), !Catch::Contains("OMP_NUM_THREADS"));
+    if (before) ::setenv("OMP_NUM_THREADS", saved.c_str(), 1);
 }

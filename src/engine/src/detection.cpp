@@ -5,6 +5,12 @@
 #include <string>
 #include <utility>
 
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace faceswap::detail {
 
 // SSD detection on one frame: boxes above the score threshold, non-maximum suppressed.
@@ -61,6 +67,10 @@ std::vector<Detection> detect_faces(const FaceModels::Impl& models, const Engine
     return detections;
 }
 
+#if defined(__linux__)
+constexpr int kDetectorNiceness = 10;
+#endif
+
 DetectionWorker::DetectionWorker() {
     thread_ = std::thread([this] { run(); });
 }
@@ -89,6 +99,13 @@ std::size_t DetectionWorker::backlog() const {
 
 void DetectionWorker::run() {
     use_cpu_threads(1);  // it shares the cores with the live pipeline
+#if defined(__linux__)
+    // Below the stage threads (Linux niceness is per thread): the detector only looks for
+    // faces walking in, a few frames late is fine, and at equal priority its pass (about two
+    // frames' time on a CPU) took a core from the stages once per period, the slowest frames'
+    // latency. Raising one's own niceness needs no privilege; a failure changes nothing.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kDetectorNiceness);
+#endif
     at::NoGradGuard no_grad;
     at::InferenceMode inference;
     for (;;) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <mutex>
@@ -60,6 +61,17 @@ void EngineConfig::validate() const {
 FaceModels::FaceModels(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 FaceModels::~FaceModels() = default;
 
+namespace {
+// OMP_NUM_THREADS as a positive count, or 0 when it is unset or not one.
+int threads_from_environment() {
+    const char* text = std::getenv("OMP_NUM_THREADS");
+    if (!text || !*text) return 0;
+    char* end = nullptr;
+    const long value = std::strtol(text, &end, 10);
+    return *end == '\0' && value > 0 && value <= 4096 ? static_cast<int>(value) : 0;
+}
+}  // namespace
+
 std::string FaceModels::device_name() const {
     return detail::device_description(impl_->device, impl_->cpu_threads, impl_->detector_dtype);
 }
@@ -74,8 +86,12 @@ std::string detail::device_description(const c10::Device& device, int cpu_thread
                                    : dtype == at::kHalf   ? "float16"
                                                           : "float32";
     if (device.is_cuda()) return "cuda (" + arithmetic + ")";
+    const int forced = threads_from_environment();
     return "cpu (" + std::to_string(cpu_threads) + (cpu_threads == 1 ? " thread, " : " threads, ") +
-           arithmetic + ")";
+           arithmetic +
+           (forced > 0 ? "; OMP_NUM_THREADS=" + std::to_string(forced) + " limits the engine"
+                       : std::string()) +
+           ")";
 }
 
 Precision parse_precision(const std::string& text) {
@@ -102,9 +118,14 @@ at::ScalarType detail::resolve_precision(Precision asked, const c10::Device& dev
     return at::kFloat;
 }
 
+int available_cpu_threads() {
+    const int forced = threads_from_environment();
+    return forced > 0 ? forced
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 int detail::resolve_cpu_threads(int configured) {
-    return configured > 0 ? configured
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return configured > 0 ? configured : available_cpu_threads();
 }
 
 void detail::use_cpu_threads(int configured) {

@@ -125,6 +125,10 @@ enum class CropOutput { kNone, kAlignedRgb };
 enum class Precision { kAuto, kFloat32, kBFloat16 };
 Precision parse_precision(const std::string& text);  // "auto", "fp32" or "bf16"; throws otherwise
 
+// The CPU threads "0 = all cores" stands for: OMP_NUM_THREADS where the environment sets it (a
+// deployment that limits the process; FaceModels::device_name then says so), else the cores.
+int available_cpu_threads();
+
 struct EngineConfig {
     std::string model_dir;  // holds ssd_mobilenetv1.fsmodel and landmarks68.fsmodel
     DeviceKind device = DeviceKind::kAuto;
