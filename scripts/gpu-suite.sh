@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one command to run on a GPU machine (PyTorch's LibTorch and CUDA, Python's cv2; no
 # OpenCV C++, Qt or Boost). It builds the engine-only preset and prints, all in one run:
-#   1. single-stream swap FPS and latency at 640x480 and at 1280x720;
+#   1. single-stream swap FPS, latency and the per-stage split at 640x480 and 1280x720, in
+#      float32 and bfloat16 (the choice of EngineConfig::precision on CUDA; auto keeps float32
+#      until these figures say otherwise), and at 640x480 as a camera offers frames (30 FPS);
 #   2. total swapped FPS, fairness and p95 latency against the number of streams
 #      (1, 2, 4, 8, 16, 32, 64), batching on and off, each stream offering 30 FPS;
 #   3. training steps per second of the demo model's recipe.
@@ -73,9 +75,15 @@ RUN=(--device "$DEVICE" --seconds "$SECONDS_PER_RUN" --warmup "$WARMUP" --max-ba
   echo "# scripts/gpu-suite.sh, DEVICE=$DEVICE, $(date -u +%F)"
   sed 's/^/# /' "$OUT/machine.txt"
   echo
-  echo "## 1. One stream, frames as fast as it takes them"
-  for size in 640x480 1280x720; do
-    "$BENCH" "${COMMON[@]}" "$OUT/frames_$size.raw" "${RUN[@]}" --single | grep -v '^faceswap-pipeline-bench'
+  echo "## 1. One stream: frames as fast as it takes them, then offered at 30 FPS as a camera would"
+  for precision in ${PRECISIONS:-fp32 bf16}; do
+    echo "### precision $precision"
+    for size in 640x480 1280x720; do
+      "$BENCH" "${COMMON[@]}" "$OUT/frames_$size.raw" "${RUN[@]}" --precision "$precision" --single |
+        grep -v '^faceswap-pipeline-bench'
+    done
+    "$BENCH" "${COMMON[@]}" "$OUT/frames_640x480.raw" "${RUN[@]}" --precision "$precision" --single \
+      --paced --fps 30 | grep -v '^faceswap-pipeline-bench'
   done
   echo
   echo "## 2. Streams of 30 FPS each at 640x480, batching on (up to $MAX_BATCH within $BUDGET_MS ms) and off"

@@ -446,6 +446,11 @@ TEST_CASE("the GPU suite runs end to end on the CPU at small sizes", "[slow]") {
     CHECK_THAT(summary, Catch::Contains("single stream 640x480") &&
                             Catch::Contains("single stream 1280x720") &&
                             Catch::Contains("steps/s"));
+    // Section 1 in both arithmetics, with the per-stage split and a camera-paced run.
+    CHECK_THAT(summary, Catch::Contains("### precision fp32") &&
+                            Catch::Contains("### precision bf16") &&
+                            Catch::Contains("offered as a camera would") &&
+                            Catch::Contains("per frame (ms): detect"));
     CHECK_THAT(summary, !Catch::Contains("frames failed"));
     // The engine-only trainer ran the whole recipe, its GAN phase included.
     std::ifstream train_log(out / "train.log");

@@ -9,6 +9,7 @@
 //     --paced                  with --single: the stream offered at --fps, the newest frame
 //                              winning, as a camera feeds the app's local mode
 //     --precision auto|fp32|bf16   the nets' arithmetic (EngineConfig::precision)
+//     --decoder-stage auto|1|2     which stage decodes (PipelineConfig::decoder_stage)
 //     --streams 1,2,4,8        stream counts to sweep (default 1,2,4,8)
 //     --fps 30                 frames per second each stream offers in the sweep
 //     --seconds 5 --warmup 2   measured time and unmeasured start of each run
@@ -44,6 +45,8 @@ struct Options {
     faceswap::DeviceKind device = faceswap::DeviceKind::kAuto;
     bool single = false, paced = false;
     faceswap::Precision precision = faceswap::Precision::kAuto;
+    faceswap::PipelineConfig::DecoderStage decoder_stage =
+        faceswap::PipelineConfig::DecoderStage::kAuto;
     std::vector<int> streams = {1, 2, 4, 8};
     double fps = 30, seconds = 5, warmup = 2;
     std::string batching = "both";
@@ -56,7 +59,8 @@ struct Options {
                  "error: %s\nusage: faceswap-pipeline-bench MODEL_DIR SWAP_MODEL FRAMES_FILE "
                  "[--device auto|cpu|cuda] [--single] [--streams 1,2,4] [--fps F] [--seconds S] "
                  "[--warmup S] [--batching both|on|off] [--max-batch N] [--budget-ms MS] "
-                 "[--stages 1|2] [--threads N] [--paced] [--precision auto|fp32|bf16]\n",
+                 "[--stages 1|2] [--threads N] [--paced] [--precision auto|fp32|bf16] "
+                 "[--decoder-stage auto|1|2]\n",
                  problem.c_str());
     std::exit(2);
 }
@@ -117,6 +121,13 @@ Options parse(int argc, char** argv) {
             o.stages = static_cast<int>(number(flag, value));
         } else if (flag == "--threads") {
             o.threads = static_cast<int>(number(flag, value));
+        } else if (flag == "--decoder-stage") {
+            using Stage = faceswap::PipelineConfig::DecoderStage;
+            if (value != "auto" && value != "1" && value != "2")
+                usage("--decoder-stage is auto, 1 or 2");
+            o.decoder_stage = value == "1"   ? Stage::kFirst
+                              : value == "2" ? Stage::kSecond
+                                             : Stage::kAuto;
         } else if (flag == "--precision") {
             try {
                 o.precision = faceswap::parse_precision(value);
@@ -190,6 +201,7 @@ faceswap::PipelineConfig pipeline_config(const Options& o, bool batching) {
     config.max_batch = batching ? o.max_batch : 1;
     config.batch_latency_budget_ms = batching ? o.budget_ms : 0;
     config.two_stages = o.stages == 2;
+    config.decoder_stage = o.decoder_stage;
     return config;
 }
 
