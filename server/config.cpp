@@ -75,6 +75,7 @@ std::map<std::string, Setter> setters(ServerConfig& c) {
         {"engine.model_url_ca", string_of(c.model_url_ca)},
         {"engine.model_url_token_file", string_of(c.model_url_token_file)},
         {"engine.device", string_of(c.device)},
+        {"engine.precision", string_of(c.precision)},
         {"engine.cpu_threads", int_of(c.cpu_threads, 0, 1024)},
         {"scheduler.batch_size", int_of(c.batch_size, 1, 64)},
         {"scheduler.batch_wait_ms", int_of(c.batch_wait_ms, 0, 1000)},
@@ -99,6 +100,8 @@ void ServerConfig::validate() const {
         throw ConfigError("engine.kind must be 'faceswap' or 'none', not '" + engine + "'");
     if (device != "auto" && device != "cpu" && device != "cuda")
         throw ConfigError("engine.device must be auto, cpu or cuda");
+    if (precision != "auto" && precision != "fp32" && precision != "bf16")
+        throw ConfigError("engine.precision must be auto, fp32 or bf16, not '" + precision + "'");
     if (tls_cert.empty() != tls_key.empty()) throw ConfigError("tls.cert and tls.key go together");
     if (max_frame_bytes < 1024) throw ConfigError("limits.max_frame_bytes is below 1024");
     if (max_in_flight < 1 || max_in_flight > 64)

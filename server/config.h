@@ -52,6 +52,7 @@ struct ServerConfig {
     std::string model_url_ca;          // PEM CA bundle for https model URLs (default: system's)
     std::string model_url_token_file;  // its first token is sent to model URLs (Bearer)
     std::string device = "auto";       // auto, cpu or cuda
+    std::string precision = "auto";    // auto, fp32 or bf16 (EngineConfig::precision)
     int cpu_threads = 0;               // 0 = all cores
 
     // [scheduler]

@@ -242,6 +242,7 @@ class EngineFactory final : public ProcessorFactory {
                          : settings.device == "cuda" ? DeviceKind::kCuda
                                                      : DeviceKind::kAuto;
         config_.cpu_threads = settings.cpu_threads;
+        config_.precision = parse_precision(settings.precision);
         // The sessions' periodic detectors (new faces walking in) run on the pipeline's one
         // detector thread, so no frame of a stream waits for them: as in the app's local mode.
         config_.background_detection = true;

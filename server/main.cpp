@@ -125,6 +125,9 @@ int main(int argc, char** argv) {
     app.add_option("--device", config.device, "auto, cpu or cuda")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
     app.add_option("--cpu-threads", config.cpu_threads, "engine CPU threads (0: all cores)");
+    app.add_option("--precision", config.precision,
+                   "the nets' arithmetic: auto (bfloat16 on CPUs with AVX-512 BF16), fp32, bf16")
+        ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
     app.add_option("--max-frame-bytes", config.max_frame_bytes, "largest JPEG payload");
     app.add_option("--max-width", config.max_width, "widest frame");
     app.add_option("--max-height", config.max_height, "tallest frame");
@@ -181,6 +184,7 @@ int main(int argc, char** argv) {
             settings.allow_no_swap_models = true;
             settings.device = config.device;
             settings.cpu_threads = config.cpu_threads;
+            settings.precision = config.precision;
             spdlog::info("loading models from {}", settings.model_dir);
             factory = make_engine_factory(settings);
         }

@@ -118,6 +118,7 @@ struct EngineSettings {
     std::vector<std::string> swap_models;  // files; id = file stem
     bool allow_no_swap_models = false;     // the model API will publish them later
     std::string device = "auto";
+    std::string precision = "auto";  // EngineConfig::precision: auto, fp32 or bf16
     int cpu_threads = 0;
 };
 std::shared_ptr<ProcessorFactory> make_engine_factory(const EngineSettings& settings);

@@ -20,6 +20,7 @@ TEST_CASE("the example config loads and every key lands in its field", "[network
     CHECK(config.batch_size == 8);
     CHECK(config.batch_latency_ms == 60);
     CHECK(config.stages == 2);
+    CHECK(config.precision == "auto");
     CHECK_NOTHROW(config.validate());
 
     test::TempDir dir;
@@ -52,6 +53,9 @@ TEST_CASE("typos, wrong types, out-of-range values and bad combinations are refu
     CHECK_THAT(refused("[limits]\nmax_in_flight = 0\n"), Catch::Contains("max_in_flight"));
     CHECK_THAT(refused("[scheduler]\nstages = 3\n"), Catch::Contains("scheduler.stages"));
     CHECK_THAT(refused("[engine]\nkind = \"magic\"\n"), Catch::Contains("engine.kind"));
+    CHECK_THAT(refused("[engine]\nprecision = \"int8\"\n"),
+               Catch::Contains("engine.precision must be auto, fp32 or bf16"));
+    CHECK(refused("[engine]\nprecision = \"fp32\"\n").empty());
     CHECK_THAT(refused("[tls]\ncert = \"c.pem\"\n"), Catch::Contains("go together"));
     CHECK_THAT(refused("port = 1\n"), Catch::Contains("[section]"));
     CHECK_THAT(refused("[server\n"), Catch::Contains("line"));
