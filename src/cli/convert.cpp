@@ -39,6 +39,8 @@ int run_convert(const ConvertOptions& options) {
                  static_cast<long long>(info.training_steps), face_models->device_name().c_str());
     const std::string detail_note = detail_stage_note(info, options.swap);
     if (!detail_note.empty()) std::fprintf(stderr, "%s\n", detail_note.c_str());
+    if (!face_models->precision_note().empty())
+        std::fprintf(stderr, "note: %s\n", face_models->precision_note().c_str());
 
     const double fps = reader->frames_per_second() > 0 ? reader->frames_per_second() : 25.0;
     std::int64_t total = reader->frame_count() - options.start_frame;
