@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -563,4 +564,30 @@ TEST_CASE(
     // (docs/live-speed.md).
     CHECK(mean[0] + mean[1] + mean[2] < 3 * 1.5);
     if (swap16->info().precision == "bfloat16") CHECK(mean[0] + mean[1] + mean[2] > 0);
+}
+
+TEST_CASE("without native bfloat16 the nets run in float32 and one line says why") {
+    // ATEN_CPU_CAPABILITY=avx2 (PyTorch's switch that keeps AVX-512 out) stands in for a CPU
+    // without AVX-512 BF16: what a user on such a CPU gets.
+    const char* before = std::getenv("ATEN_CPU_CAPABILITY");
+    const std::string saved = before ? before : "";
+    ::setenv("ATEN_CPU_CAPABILITY", "avx2", 1);
+    for (const Precision asked : {Precision::kAuto, Precision::kBFloat16}) {
+        EngineConfig config = test::test_config();
+        config.precision = asked;
+        const auto models = FaceModels::load(config);
+        CHECK_THAT(models->device_name(), Catch::Contains("float32"));
+        CHECK_THAT(models->precision_note(),
+                   Catch::Contains("ATEN_CPU_CAPABILITY keeps AVX-512 out") &&
+                       Catch::Contains("the nets run in float32"));
+        CHECK((asked == Precision::kBFloat16) ==
+              (models->precision_note().find("bfloat16 was asked for") != std::string::npos));
+        const auto model = SwapModel::load(
+            (test::source_dir() / "resources/models/demo.fsmodel").string(), config);
+        CHECK(model->info().precision == "float32");
+    }
+    if (before)
+        ::setenv("ATEN_CPU_CAPABILITY", saved.c_str(), 1);
+    else
+        ::unsetenv("ATEN_CPU_CAPABILITY");
 }

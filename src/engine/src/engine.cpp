@@ -112,8 +112,9 @@ at::ScalarType detail::resolve_precision(Precision asked, const c10::Device& dev
     const bool native = cpu_has_native_bf16() && at::hasMKLDNN();
     if (native) return at::kBFloat16;
     note = std::string(asked == Precision::kBFloat16 ? "bfloat16 was asked for, but " : "") +
-           (at::hasMKLDNN() ? "this CPU has no native bfloat16 (AVX-512 BF16)"
-                            : "this LibTorch has no oneDNN") +
+           (!at::hasMKLDNN()                   ? "this LibTorch has no oneDNN"
+            : detail::cpu_capability_limited() ? "ATEN_CPU_CAPABILITY keeps AVX-512 out"
+                                               : "this CPU has no native bfloat16 (AVX-512 BF16)") +
            ": the nets run in float32";
     return at::kFloat;
 }

@@ -7,7 +7,9 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pixelshuffle.h>
 
+#include <cstdlib>
 #include <sstream>
+#include <string>
 
 #include "faceswap/engine.h"
 #include "image_ops.h"
@@ -345,10 +347,17 @@ std::string ComputeMode::describe() const {
     return channels_last ? text + " channels-last" : text;
 }
 
+bool cpu_capability_limited() {
+    // PyTorch's own switch for the instruction sets its CPU kernels may use: "default",
+    // "avx2" (or anything but "avx512") keeps AVX-512, and so its bfloat16, out.
+    const char* capability = std::getenv("ATEN_CPU_CAPABILITY");
+    return capability && *capability && std::string(capability) != "avx512";
+}
+
 bool cpu_has_native_bf16() {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16");
+    return __builtin_cpu_supports("avx512bf16") && !cpu_capability_limited();
 #else
     return false;
 #endif

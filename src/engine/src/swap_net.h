@@ -61,7 +61,9 @@ struct ComputeMode {
 // bfloat16. Channels-last on CPU. `why` (may be null) gets a line saying what was chosen and
 // why, for the log.
 ComputeMode preferred_training_mode(const c10::Device& device, std::string* why = nullptr);
+// AVX-512 BF16, unless ATEN_CPU_CAPABILITY limits the CPU kernels below AVX-512.
 bool cpu_has_native_bf16();
+bool cpu_capability_limited();  // ATEN_CPU_CAPABILITY is set to something other than avx512
 
 struct DecodedFace {
     at::Tensor rgb;   // [N, 3, R, R] in 0..1
