@@ -102,6 +102,7 @@ SsdMobileNetV1::SsdMobileNetV1() {
 }
 
 void SsdMobileNetV1::prepare_for_inference(at::ScalarType dtype) {
+    at::NoGradGuard no_grad;
     for (auto& layer : depthwise_) {
         const at::Tensor scale = layer.gamma / at::sqrt(layer.variance + kBatchNormEpsilon);
         layer.folded_weight = (layer.weight * scale.view({-1, 1, 1, 1})).contiguous().to(dtype);

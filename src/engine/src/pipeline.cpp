@@ -142,10 +142,13 @@ struct SwapPipeline::Impl {
     // The latency budget: each stage's time per frame, averaged over recent batches; the
     // slower stage is what a bigger batch would wait for.
     double stage_frame_ms[2] = {0, 0};
-    void learn_frame_cost(int stage, double stage_ms, std::size_t frames) {
-        const double cost = stage_ms / static_cast<double>(std::max<std::size_t>(1, frames));
-        double& average = stage_frame_ms[stage];
+    // One batch's ms per frame into a running average (the first batch sets it).
+    static void learn_average(double& average, double ms, std::size_t frames) {
+        const double cost = ms / static_cast<double>(std::max<std::size_t>(1, frames));
         average = average == 0 ? cost : 0.8 * average + 0.2 * cost;
+    }
+    void learn_frame_cost(int stage, double stage_ms, std::size_t frames) {
+        learn_average(stage_frame_ms[stage], stage_ms, frames);
     }
     double frame_cost_ms() const {  // one stage thread runs both when there is one
         return config.two_stages ? std::max(stage_frame_ms[0], stage_frame_ms[1])
@@ -167,9 +170,7 @@ struct SwapPipeline::Impl {
     double part_frame_ms[3] = {0, 0, 0};  // stage 1 without decoding, decoding, merging
     enum Part { kAnalyseEncode, kDecode, kMerge };
     void learn_part_cost(Part part, double ms, std::size_t frames) {
-        const double cost = ms / static_cast<double>(std::max<std::size_t>(1, frames));
-        double& average = part_frame_ms[part];
-        average = average == 0 ? cost : 0.8 * average + 0.2 * cost;
+        learn_average(part_frame_ms[part], ms, frames);
     }
     bool decode_on_stage1() const {
         using Stage = PipelineConfig::DecoderStage;

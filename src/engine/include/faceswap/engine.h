@@ -179,8 +179,8 @@ class FaceModels {
     FaceModels& operator=(const FaceModels&) = delete;
 
     std::string device_name() const;  // "cpu (2 threads, bfloat16)", "cuda (float32)"
-    // One line when the arithmetic asked for could not be had ("bfloat16 asked for, but this
-    // CPU has no native bfloat16: float32"); empty otherwise.
+    // One line when bfloat16 was asked for (or auto) but cannot be had ("this CPU has no
+    // native bfloat16 (AVX-512 BF16): the nets run in float32"); empty otherwise.
     std::string precision_note() const;
 
     struct Impl;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "faceswap/engine.h"
@@ -21,17 +22,25 @@ inline FrameView view_of(const cv::Mat& bgr) {
     return {bgr.data, bgr.cols, bgr.rows, static_cast<int>(bgr.step[0]), PixelFormat::BGR24};
 }
 
-// A tightly packed copy of an 8-bit BGR picture for SwapPipeline::submit (rows are copied one
-// by one, so a region of interest or a padded picture works too).
-inline PipelineFrame pipeline_frame_of(const cv::Mat& bgr, double timestamp_s,
-                                       std::uint64_t frame_id) {
+// A pipeline frame's size, time and id from an 8-bit BGR picture (`caller` names the refusal);
+// the two functions below fill in its pixels.
+inline PipelineFrame pipeline_frame_header(const cv::Mat& bgr, double timestamp_s,
+                                           std::uint64_t frame_id, const char* caller) {
     if (bgr.type() != CV_8UC3)
-        throw std::invalid_argument("pipeline_frame_of: not an 8-bit BGR picture");
+        throw std::invalid_argument(std::string(caller) + ": not an 8-bit BGR picture");
     PipelineFrame frame;
     frame.width = bgr.cols;
     frame.height = bgr.rows;
     frame.timestamp_s = timestamp_s;
     frame.frame_id = frame_id;
+    return frame;
+}
+
+// A tightly packed copy of an 8-bit BGR picture for SwapPipeline::submit (rows are copied one
+// by one, so a region of interest or a padded picture works too).
+inline PipelineFrame pipeline_frame_of(const cv::Mat& bgr, double timestamp_s,
+                                       std::uint64_t frame_id) {
+    PipelineFrame frame = pipeline_frame_header(bgr, timestamp_s, frame_id, "pipeline_frame_of");
     const std::size_t row_bytes = static_cast<std::size_t>(bgr.cols) * 3;
     if (bgr.isContinuous()) {
         frame.pixels.assign(bgr.data, bgr.data + row_bytes * bgr.rows);
@@ -47,13 +56,8 @@ inline PipelineFrame pipeline_frame_of(const cv::Mat& bgr, double timestamp_s,
 // one copy), kept alive by `owner` (the captured frame that holds `bgr`) until read.
 inline PipelineFrame shared_pipeline_frame(const cv::Mat& bgr, std::shared_ptr<const void> owner,
                                            double timestamp_s, std::uint64_t frame_id) {
-    if (bgr.type() != CV_8UC3)
-        throw std::invalid_argument("shared_pipeline_frame: not an 8-bit BGR picture");
-    PipelineFrame frame;
-    frame.width = bgr.cols;
-    frame.height = bgr.rows;
-    frame.timestamp_s = timestamp_s;
-    frame.frame_id = frame_id;
+    PipelineFrame frame =
+        pipeline_frame_header(bgr, timestamp_s, frame_id, "shared_pipeline_frame");
     frame.shared = bgr.data;
     frame.shared_stride = static_cast<int>(bgr.step[0]);
     frame.keep_alive = std::move(owner);
