@@ -6,6 +6,7 @@
 #include "faceswap/net/sha256.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -93,6 +94,12 @@ std::map<std::string, Setter> setters(ServerConfig& c) {
     };
 }
 
+// The secure-defaults refusal, shared by a missing tokens setting and a missing tokens file.
+const std::string kOpenToAnyone = " would serve anyone who can reach this machine: ";
+const std::string kSecureWays =
+    ", listen on 127.0.0.1 (--address), or pass --allow-anonymous (auth.allow_anonymous) to serve "
+    "everyone without a token";
+
 }  // namespace
 
 void ServerConfig::validate() const {
@@ -113,12 +120,23 @@ void ServerConfig::validate() const {
             "engine.model_urls (--model-url) needs engine.swap_model_dir "
             "(--swap-model-dir), the folder the models are pulled into");
     if (max_model_bytes < 1024) throw ConfigError("limits.max_model_bytes is below 1024");
-    if (!is_loopback_address(address) && tokens_file.empty() && !allow_anonymous)
-        throw ConfigError("listening on " + address +
-                          " without a tokens file would serve anyone who can reach this "
-                          "machine: give --tokens-file FILE (auth.tokens_file, one token per "
-                          "line), listen on 127.0.0.1 (--address), or pass --allow-anonymous "
-                          "(auth.allow_anonymous) to serve everyone without a token");
+    // The secure default: beyond loopback, tokens or an explicit allow_anonymous.
+    if (is_loopback_address(address) || allow_anonymous) return;
+    if (tokens_file.empty())
+        throw ConfigError("listening on " + address + " without a tokens file" + kOpenToAnyone +
+                          "give --tokens-file FILE (auth.tokens_file, one token per line)" +
+                          kSecureWays);
+}
+
+void ServerConfig::validate_files() const {
+    if (is_loopback_address(address) || allow_anonymous || tokens_file.empty()) return;
+    std::error_code error;
+    if (!std::filesystem::exists(tokens_file, error))
+        throw ConfigError("the tokens file " + tokens_file + " does not exist, and listening on " +
+                          address + " without tokens" + kOpenToAnyone +
+                          "create it with one token per line (in a container, mount the tokens "
+                          "secret there)" +
+                          kSecureWays);
 }
 
 bool is_loopback_address(const std::string& address) {

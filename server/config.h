@@ -74,6 +74,9 @@ struct ServerConfig {
     std::string tls_key;
 
     void validate() const;  // throws ConfigError naming the key
+    // What validate() cannot see in the settings alone: beyond loopback, a tokens file that is
+    // named but missing (a container started without its secret) is refused like no tokens.
+    void validate_files() const;
 };
 
 class ConfigError : public std::runtime_error {

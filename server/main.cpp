@@ -165,6 +165,7 @@ int main(int argc, char** argv) {
             if (fs::exists(fallback)) config.swap_models.push_back(fallback);
         }
         config.validate();
+        config.validate_files();
         std::shared_ptr<ProcessorFactory> factory;
         if (config.engine == "none") {
             spdlog::warn("--engine none: frames come back unchanged (transport benchmark mode)");

@@ -42,6 +42,7 @@ TEST_CASE("typos, wrong types, out-of-range values and bad combinations are refu
         try {
             server::load_config_file(path, config);
             config.validate();
+            config.validate_files();
         } catch (const ConfigError& e) {
             return std::string(e.what());
         }
@@ -63,7 +64,17 @@ TEST_CASE("typos, wrong types, out-of-range values and bad combinations are refu
     CHECK_THAT(refused("[server]\naddress = \"0.0.0.0\"\n"),
                Catch::Contains("--tokens-file") && Catch::Contains("--allow-anonymous"));
     CHECK(refused("[server]\naddress = \"0.0.0.0\"\n[auth]\nallow_anonymous = true\n").empty());
-    CHECK(refused("[server]\naddress = \"0.0.0.0\"\n[auth]\ntokens_file = \"t\"\n").empty());
+    const std::string tokens = (dir.path() / "tokens").string();
+    const std::string with_tokens =
+        "[server]\naddress = \"0.0.0.0\"\n[auth]\ntokens_file = \"" + tokens + "\"\n";
+    // A tokens file that is named but missing (a container started without its secret) is
+    // refused as no tokens at all, saying where it should be.
+    CHECK_THAT(refused(with_tokens),
+               Catch::Contains("the tokens file " + tokens + " does not exist") &&
+                   Catch::Contains("mount the tokens secret there") &&
+                   Catch::Contains("--allow-anonymous"));
+    std::ofstream(tokens) << "secret\n";
+    CHECK(refused(with_tokens).empty());
     CHECK(refused("[server]\naddress = \"127.0.0.2\"\n").empty());
     CHECK_THAT(refused("[auth]\nallow_anonymous = \"yes\"\n"), Catch::Contains("true or false"));
 }
