@@ -5,7 +5,7 @@
 # (make container BASE_IMAGE=docker.io/library/debian:12).
 #
 # Usage: scripts/container-base.sh [--force]     (quick when the image exists; --force remakes)
-# Needs root (debootstrap), podman and debootstrap (scripts/setup.sh container installs them).
+# Needs root (debootstrap), podman and debootstrap (scripts/setup.sh installs them).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,8 +19,8 @@ die() { printf '\033[1;31m[container-base] error:\033[0m %s\n' "$*" >&2; exit 1;
 force=0
 [ "${1:-}" = "--force" ] && force=1
 
-command -v podman > /dev/null || die "podman is not installed: run scripts/setup.sh container"
-command -v debootstrap > /dev/null || die "debootstrap is not installed: run scripts/setup.sh container"
+command -v podman > /dev/null || die "podman is not installed: run scripts/setup.sh"
+command -v debootstrap > /dev/null || die "debootstrap is not installed: run scripts/setup.sh"
 [ "$(id -u)" -eq 0 ] || die "debootstrap needs root: run this as root (or with sudo)"
 
 if [ $force -eq 0 ] && podman image exists "$FACESWAP_BASE_IMAGE"; then

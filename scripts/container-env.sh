@@ -16,7 +16,7 @@ CONTAINER_WHY=""
 # CONTAINER_WHY to the reason (one line).
 container_can_run() {
     if ! command -v podman > /dev/null; then
-        CONTAINER_WHY="podman is not installed (scripts/setup.sh container installs it)"
+        CONTAINER_WHY="podman is not installed (scripts/setup.sh installs it)"
         return 1
     fi
     if ! podman image exists "$FACESWAP_BASE_IMAGE" 2> /dev/null; then

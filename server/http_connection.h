@@ -384,9 +384,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
         upload_parser_->get().body().open(upload_path_.c_str(), beast::file_mode::write, ec);
         if (ec) {
             upload_path_.clear();
-            return respond_json(upload_parser_->get(), http::status::internal_server_error,
-                                model_api::json_error("cannot store the upload: " + ec.message()),
-                                false);
+            return respond_json(
+                upload_parser_->get(), http::status::internal_server_error,
+                model_api::json_error("cannot store the upload in " +
+                                      shared_.config.swap_model_dir + ": " + ec.message()),
+                false);
         }
         if (beast::iequals(upload_parser_->get()[http::field::expect], "100-continue")) {
             auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_,

@@ -10,9 +10,12 @@
 #include <CLI/CLI.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -72,6 +75,24 @@ void raise_descriptor_limit(int max_connections) {
             "does not fit; raise 'ulimit -n' (LimitNOFILE= in systemd) or lower it",
             static_cast<unsigned long long>(limit.rlim_cur), max_connections,
             static_cast<unsigned long long>(kSpare));
+}
+
+// A models folder the server cannot write (a read-only volume, one owned by another user):
+// its models are still served, but uploads and pulls would fail one by one later; say so once
+// now, naming the folder, and refuse outright when pulls are configured.
+void check_model_dir_writable(const ServerConfig& config) {
+    if (config.swap_model_dir.empty() || config.engine != "faceswap") return;
+    if (::access(config.swap_model_dir.c_str(), W_OK) == 0) return;
+    const std::string why = std::strerror(errno);
+    const std::string problem = "engine.swap_model_dir " + config.swap_model_dir +
+                                " is not writable by this process (uid " +
+                                std::to_string(::getuid()) + "): " + why;
+    if (!config.model_urls.empty())
+        throw ConfigError(problem + "; --model-url pulls models into it: make it writable");
+    spdlog::warn(
+        "{}; its models are served, uploads there are refused (a writable volume "
+        "accepts them: fsGroup in Kubernetes, --user or chown for a container)",
+        problem);
 }
 
 }  // namespace
@@ -198,6 +219,7 @@ int main(int argc, char** argv) {
         if (!sources.empty() && config.engine != "faceswap")
             throw ConfigError("--model-url needs the real engine (--engine faceswap)");
         raise_descriptor_limit(config.max_connections);
+        check_model_dir_writable(config);
         Server server(config, factory);
         if (config.engine == "faceswap" && server.models().list().empty() && sources.empty())
             spdlog::warn(

@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <random>
@@ -82,7 +84,8 @@ bool ModelCatalog::enabled() const {
 }
 
 bool ModelCatalog::writable() const {
-    return enabled() && !store_dir_.empty();
+    // A read-only volume or another user's folder: listed models are served, uploads refused.
+    return enabled() && !store_dir_.empty() && ::access(store_dir_.c_str(), W_OK) == 0;
 }
 
 CatalogEntry ModelCatalog::describe(const std::string& id, const std::string& path,
@@ -191,6 +194,10 @@ std::string ModelCatalog::staging_path(const std::string& id) const {
         throw CatalogError(409,
                            "this server has no model directory: start it with --swap-model-dir "
                            "DIR to accept models");
+    if (::access(store_dir_.c_str(), W_OK) != 0)
+        throw CatalogError(409, "the model directory " + store_dir_ +
+                                    " is not writable by the server (" + std::strerror(errno) +
+                                    "): its models are served, uploads are refused");
     if (!net::is_valid_model_id(id))
         throw CatalogError(400, "'" + id +
                                     "' is not a model id: 1-128 letters, digits, '.', '_' or '-', "
