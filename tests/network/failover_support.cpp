@@ -168,7 +168,8 @@ FailoverFigures run_failover(const std::vector<std::unique_ptr<Replica>>& replic
     const std::string url = "ws://127.0.0.1:" + std::to_string(nginx.port()) + "/";
 
     std::vector<std::unique_ptr<StreamingClient>> clients;
-    for (int i = 0; i < kClients; ++i) clients.push_back(std::make_unique<StreamingClient>(url, token));
+    for (int i = 0; i < kClients; ++i)
+        clients.push_back(std::make_unique<StreamingClient>(url, token));
     std::atomic<bool> feeding{true};
     std::thread camera([&] {
         for (std::size_t n = 0; feeding; ++n) {
@@ -263,7 +264,6 @@ std::string range_ms(std::vector<double> values) {
     out << std::fixed << std::setprecision(0) << values.front() << "-" << values.back() << " ms";
     return out.str();
 }
-
 
 }  // namespace
 

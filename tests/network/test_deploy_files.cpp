@@ -1,6 +1,7 @@
-// The deployment files that cannot be run here (Dockerfile, Kubernetes manifests) against the
-// server they deploy: every probe and health-check path answers 200, the autoscaler's metric is
-// a gauge on /metrics, ports and drain times agree, and the packaged config loads.
+// The deployment files against the server they deploy, including what cannot be run here (the
+// CUDA image, the probes, the autoscaler; tests/container runs the CPU image and the Deployment
+// with podman): every probe and health-check path answers 200, the autoscaler's metric is a
+// gauge on /metrics, ports, users and drain times agree, and the packaged configs load.
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -14,6 +15,7 @@
 
 using namespace faceswap;
 using namespace faceswap::test;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -44,14 +46,15 @@ int first_int(const std::string& text, const std::string& pattern) {
 }  // namespace
 
 TEST_CASE("deploy files: probes, health check and autoscaler metric are served", "[network]") {
-    const std::string deployment = packaging_file("k8s/deployment.yaml");
-    const std::string hpa = packaging_file("k8s/hpa.yaml");
-    const std::string dockerfile = packaging_file("docker/Dockerfile");
+    const std::string deployment = packaging_file("kubernetes/deployment.yaml");
+    const std::string hpa = packaging_file("kubernetes/hpa.yaml");
 
     std::set<std::string> paths;
     for (const auto& path : all_matches(deployment, R"(\n\s+path: (\S+))")) paths.insert(path);
-    for (const auto& path : all_matches(dockerfile, R"(http://127\.0\.0\.1:\d+(/\S+))"))
-        paths.insert(path);
+    for (const char* image : {"container/Containerfile", "container/Containerfile.cuda"})
+        for (const auto& path :
+             all_matches(packaging_file(image), R"(http://127\.0\.0\.1:\d+(/\S+))"))
+            paths.insert(path);
     CHECK(paths == std::set<std::string>{"/healthz", "/readyz"});
 
     TestServer server;
@@ -64,6 +67,10 @@ TEST_CASE("deploy files: probes, health check and autoscaler metric are served",
     REQUIRE(hpa_metrics.size() == 1);
     INFO(hpa_metrics.front());
     CHECK(metrics.find("# TYPE " + hpa_metrics.front() + " gauge\n") != std::string::npos);
+    // The adapter rule turns that gauge into the metric the HPA asks for.
+    const std::string rules = packaging_file("kubernetes/prometheus-adapter-rules.yaml");
+    CHECK(rules.find("seriesQuery: '" + hpa_metrics.front() + "{") != std::string::npos);
+    CHECK(rules.find("as: \"" + hpa_metrics.front() + "\"") != std::string::npos);
 }
 
 TEST_CASE("deploy files: the packaged config loads, ports and drain times agree", "[network]") {
@@ -71,19 +78,49 @@ TEST_CASE("deploy files: the packaged config loads, ports and drain times agree"
     server::load_config_file((source_dir() / "packaging/server/server.toml").string(), config);
     CHECK_NOTHROW(config.validate());
 
-    const std::string deployment = packaging_file("k8s/deployment.yaml");
+    const std::string deployment = packaging_file("kubernetes/deployment.yaml");
     CHECK(first_int(deployment, R"(containerPort: (\d+))") == config.port);
-    CHECK(first_int(packaging_file("docker/Dockerfile"), R"(\nEXPOSE (\d+))") == config.port);
-    CHECK(first_int(packaging_file("k8s/service.yaml"), R"(\n\s+port: (\d+))") == config.port);
+    CHECK(first_int(packaging_file("kubernetes/service.yaml"), R"(\n\s+port: (\d+))") ==
+          config.port);
     // The pod's grace period covers the preStop wait and the server's drain.
     const int pre_stop_s = first_int(deployment, R"re(command: \["sleep", "(\d+)"\])re");
     CHECK(pre_stop_s + config.drain_timeout_s <
           first_int(deployment, R"(terminationGracePeriodSeconds: (\d+))"));
-    // The pod runs as the image's user, by number (runAsNonRoot cannot check a name).
-    const int image_uid = first_int(packaging_file("docker/Dockerfile"), R"(\nUSER (\d+):)");
-    CHECK(first_int(deployment, R"(runAsUser: (\d+))") == image_uid);
-    CHECK(first_int(packaging_file("docker/Dockerfile"), R"(useradd[^\n]*--uid (\d+))") ==
-          image_uid);
+    // Both images: the packaged port, the service user by number, which the pod runs as
+    // (runAsNonRoot cannot check a name), and the same entry point.
+    for (const char* image : {"container/Containerfile", "container/Containerfile.cuda"}) {
+        INFO(image);
+        const std::string file = packaging_file(image);
+        CHECK(first_int(file, R"(\nEXPOSE (\d+))") == config.port);
+        const int image_uid = first_int(file, R"(\nUSER (\d+):)");
+        CHECK(first_int(file, R"(useradd[^\n]*--uid (\d+))") == image_uid);
+        CHECK(first_int(deployment, R"(runAsUser: (\d+))") == image_uid);
+        CHECK(file.find("ENTRYPOINT [\"/usr/bin/tini\", \"--\", \"/usr/bin/faceswap-server\", "
+                        "\"--config\", \"/etc/faceswap/server.toml\"]") != std::string::npos);
+    }
+
+    // The ConfigMap's config loads, listens on the container's port, takes its tokens from
+    // where the Deployment mounts the Secret, and drains within the grace period too.
+    const std::string config_map = packaging_file("kubernetes/configmap.yaml");
+    const auto toml_at = config_map.find("server.toml: |\n");
+    REQUIRE(toml_at != std::string::npos);
+    std::string toml;
+    std::istringstream lines(config_map.substr(toml_at + 15));
+    for (std::string line; std::getline(lines, line);)
+        toml += (line.rfind("    ", 0) == 0 ? line.substr(4) : line) + "\n";
+    TempDir dir;
+    std::ofstream(dir.path() / "server.toml") << toml;
+    server::ServerConfig pod_config;
+    server::load_config_file((dir.path() / "server.toml").string(), pod_config);
+    CHECK_NOTHROW(pod_config.validate());
+    CHECK(pod_config.port == first_int(deployment, R"(containerPort: (\d+))"));
+    CHECK(pre_stop_s + pod_config.drain_timeout_s <
+          first_int(deployment, R"(terminationGracePeriodSeconds: (\d+))"));
+    CHECK(deployment.find("mountPath: " + fs::path(pod_config.tokens_file).parent_path().string() +
+                          "\n") != std::string::npos);
+    CHECK(deployment.find("\"--config\", \"/etc/faceswap/config/server.toml\"") !=
+          std::string::npos);
+    CHECK(deployment.find("mountPath: /etc/faceswap/config\n") != std::string::npos);
     // systemd waits for the drain too.
     CHECK(config.drain_timeout_s <
           first_int(packaging_file("server/faceswap-server.service"), R"(TimeoutStopSec=(\d+))"));
