@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make run   installs what is missing, builds, converts the weights and opens the app
 #   make test  the same, then runs the whole test suite
-# Other targets: setup, build, models, package, bench, fuzz, asan-test, tsan-test, clean.
+# Other targets: setup, build, models, package, container, bench, fuzz, asan-test, tsan-test, clean.
 PRESET ?= release
 BUILD  := build/$(PRESET)
 CACHE  := $(CURDIR)/.cache
@@ -13,7 +13,7 @@ export FACESWAP_CACHE_DIR := $(CACHE)
 # that made 2-thread runs up to 40x slower than 1-thread ones. Passive waiting removes it.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: all setup build models run test package bench fuzz asan-test tsan-test clean
+.PHONY: all setup build models run test package container bench fuzz asan-test tsan-test clean
 
 all: build
 
@@ -65,6 +65,11 @@ package: models
 	@echo "[package] building the .deb packages and the tarball"
 	@cd $(BUILD) && cpack
 	@ls -l $(BUILD)/packages/*.deb $(BUILD)/packages/*.tar.gz
+
+# The server image, localhost/faceswap-server:latest and :VERSION (packaging/container; podman,
+# on a Debian 12 base made with debootstrap unless BASE_IMAGE names another; docs/deploy.md).
+container: models
+	@scripts/container-build.sh $(BUILD)
 
 bench: models
 	@$(FACESWAP) bench
