@@ -3,6 +3,14 @@
 // with ranges, upload, delete), and the upgrade that hands the socket to a Session.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "faceswap/net/sha256.h"
+#include "model_api_http.h"
 #include "session.h"
 #include "web_assets.h"
 

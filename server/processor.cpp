@@ -1,26 +1,8 @@
 #include "processor.h"
 
-#include "scheduler.h"
-
 #include <algorithm>
-#include <chrono>
 
 namespace faceswap::server {
-
-void ProcessorFactory::process_batch(std::span<BatchItem> items) {
-    for (BatchItem& item : items) {
-        const auto start = std::chrono::steady_clock::now();
-        try {
-            item.output =
-                item.processor->process(*item.bgr, item.width, item.height, item.timestamp_s);
-        } catch (const std::exception& e) {
-            item.error = e.what();
-        }
-        item.engine_ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                .count();
-    }
-}
 
 std::shared_ptr<const LoadedModel> ProcessorFactory::load_model(const std::string&) {
     throw std::runtime_error("engine '" + name() + "' cannot load models at run time");
@@ -35,19 +17,10 @@ bool ProcessorFactory::unpublish_model(const std::string&) {
     return false;
 }
 
-std::unique_ptr<FrameScheduler> ProcessorFactory::make_scheduler(const SchedulerConfig&,
-                                                                 ServerMetrics&) {
-    return nullptr;
-}
-
 namespace {
 
-class PassthroughProcessor final : public StreamProcessor {
-  public:
-    ProcessedFrame process(std::vector<std::uint8_t>& bgr, int, int, double) override {
-        return {std::move(bgr), 0};  // no copy: the decoded buffer goes straight back
-    }
-};
+// No swap model: the pipeline hands each frame back as it came (the decoded buffer itself).
+class PassthroughProcessor final : public StreamProcessor {};
 
 class PassthroughFactory final : public ProcessorFactory {
   public:

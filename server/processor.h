@@ -1,34 +1,32 @@
-// What the server runs on each frame, behind an interface so that the transport does not depend
-// on the engine: a ProcessorFactory holds the loaded (shared, read-only) models and opens one
-// StreamProcessor per session, which keeps that stream's state (face tracking, smoothing).
+// What the server runs its sessions' frames with, behind an interface so that the transport
+// does not depend on how models load: a ProcessorFactory holds the loaded (shared, read-only)
+// models and opens one StreamProcessor per session, which names the swap model and settings its
+// frames run with. Every frame of every engine goes through one path, the server's
+// PipelineScheduler and the engine's SwapPipeline (scheduler.h); the pass-through engine
+// (--engine none) is a factory whose streams name no swap model, so its frames come back
+// unchanged through that same path.
 //
-// Threading: StreamProcessor::process() and ProcessorFactory::process_batch() are called on the
-// inference scheduler's thread only (it owns the device); open() on network threads.
+// Threading: open() on network threads; the rest on any thread.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "faceswap/engine.h"
 #include "faceswap/net/protocol.h"
+#include "faceswap/swap.h"
 
 namespace faceswap::server {
-
-struct ProcessedFrame {
-    std::vector<std::uint8_t> bgr;  // same size as the input, tightly packed BGR
-    int faces = 0;
-};
 
 class StreamProcessor {
   public:
     virtual ~StreamProcessor() = default;
-    // bgr is the decoded frame (width * height * 3); an implementation may take it over.
-    // Throws on failure (the session is then closed with "internal").
-    virtual ProcessedFrame process(std::vector<std::uint8_t>& bgr, int width, int height,
-                                   double timestamp_s) = 0;
+    // The swap model its frames run through; nullptr: they come back unchanged (pass-through).
+    virtual std::shared_ptr<const SwapModel> swap_model() const { return nullptr; }
+    virtual SwapConfig swap_config() const { return {}; }
     // The version (sha256) of the model this stream runs on, for the welcome; may be empty.
     virtual std::string model_version() const { return {}; }
 };
@@ -47,22 +45,6 @@ class LoadedModel {
     virtual ModelFacts facts() const = 0;
 };
 
-// One frame of a batch: in from the scheduler, out filled by process_batch().
-struct BatchItem {
-    StreamProcessor* processor = nullptr;
-    std::vector<std::uint8_t>* bgr = nullptr;
-    int width = 0;
-    int height = 0;
-    double timestamp_s = 0;
-    ProcessedFrame output;
-    double engine_ms = 0;
-    std::string error;  // non-empty: processing failed
-};
-
-class FrameScheduler;
-struct SchedulerConfig;
-struct ServerMetrics;
-
 class UnknownModel : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
@@ -79,14 +61,10 @@ class ProcessorFactory {
     virtual std::unique_ptr<StreamProcessor> open(const std::string& model,
                                                   net::Direction direction,
                                                   const FaceDetail& detail) = 0;
-    // How many frames one engine pass can take. The scheduler never forms a larger batch: an
-    // engine that runs frames one after another gains nothing from a batch, and a frame picked
-    // for the end of one would go stale while the others run (with 1, each frame is picked
-    // when the device frees, so it is that session's newest).
-    virtual int max_batch() const { return 1; }
-    // Several sessions' frames in one go (at most max_batch()). The default runs them one after
-    // another; an engine with a batched forward pass overrides both.
-    virtual void process_batch(std::span<BatchItem> items);
+    // The face models the pipeline analyses frames with, and the engine settings it runs
+    // under; nullptr for an engine whose streams are all pass-through.
+    virtual std::shared_ptr<const FaceModels> face_models() const { return nullptr; }
+    virtual EngineConfig engine_config() const { return {}; }
 
     // Models at run time (the model API, docs/model-api.md). An engine that can load models
     // says so and overrides the three below; the others serve a fixed set.
@@ -99,16 +77,11 @@ class ProcessorFactory {
     virtual void publish_model(const std::string& id, std::shared_ptr<const LoadedModel> model,
                                const std::string& version);
     virtual bool unpublish_model(const std::string& id);  // false: no such id
-
-    // An engine that schedules frames itself (batching across sessions on its own threads)
-    // returns its scheduler; nullptr (the default) means the server's InferenceScheduler runs
-    // process_batch(). Called once, before any session opens.
-    virtual std::unique_ptr<FrameScheduler> make_scheduler(const SchedulerConfig& config,
-                                                           ServerMetrics& metrics);
 };
 
-// --engine none: every frame comes back unchanged (faces = 0). For benchmarking the transport
-// alone (loopback FPS, latency, backpressure); it does not swap anything. Serves the given ids.
+// --engine none: every frame comes back unchanged (faces = 0), through the same scheduling as
+// the real engine's. For benchmarking the transport alone (loopback FPS, latency,
+// backpressure) and for the network tests; it swaps nothing. Serves the given ids.
 std::shared_ptr<ProcessorFactory> make_passthrough_factory(std::vector<std::string> model_ids);
 
 // The real pipeline: FaceModels + one or more SwapModels, loaded once; a FaceSwapper per

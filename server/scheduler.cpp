@@ -1,145 +1,172 @@
 #include "scheduler.h"
 
 #include <algorithm>
-#include <optional>
+#include <sstream>
 
 namespace faceswap::server {
 
-using Clock = std::chrono::steady_clock;
-
-InferenceScheduler::InferenceScheduler(std::shared_ptr<ProcessorFactory> factory,
-                                       SchedulerConfig config, ServerMetrics& metrics)
-    : factory_(std::move(factory)), config_(config), metrics_(metrics) {
-    config_.batch_size = std::max(1, std::min(config_.batch_size, factory_->max_batch()));
+PipelineScheduler::PipelineScheduler(std::shared_ptr<const FaceModels> face_models,
+                                     const EngineConfig& engine_config,
+                                     const SchedulerConfig& config, ServerMetrics& metrics)
+    : face_models_(std::move(face_models)), engine_config_(engine_config), metrics_(metrics) {
+    pipeline_config_.max_batch = config.batch_size;
+    pipeline_config_.max_batch_wait_ms = config.batch_wait_ms;
+    pipeline_config_.batch_latency_ms = config.batch_latency_ms;
+    pipeline_config_.two_stages = config.stages == 2;
+    pipeline_config_.validate();
 }
 
-InferenceScheduler::~InferenceScheduler() {
+PipelineScheduler::~PipelineScheduler() {
     stop();
 }
 
-void InferenceScheduler::start() {
-    std::lock_guard lock(mu_);
-    if (thread_.joinable()) return;
-    stopping_ = false;
-    thread_ = std::thread([this] { run(); });
+void PipelineScheduler::start() {
+    std::lock_guard lock(mutex_);
+    if (!pipeline_)
+        pipeline_ = std::make_shared<SwapPipeline>(face_models_, engine_config_, pipeline_config_);
 }
 
-void InferenceScheduler::stop() {
+void PipelineScheduler::stop() {
+    std::shared_ptr<SwapPipeline> pipeline;
     {
-        std::lock_guard lock(mu_);
-        stopping_ = true;
+        std::lock_guard lock(mutex_);
+        pipeline = std::move(pipeline_);
+        sessions_.clear();
+        metrics_.queue_depth = 0;
     }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-    std::lock_guard lock(mu_);
-    queues_.clear();
-    ready_.clear();
-    queued_ = 0;
-    metrics_.queue_depth = 0;
+    pipeline.reset();  // closes every stream, joins its threads (callbacks take mutex_)
 }
 
-void InferenceScheduler::submit(FrameJob job) {
-    job.enqueued = Clock::now();
-    std::optional<FrameJob> displaced;
+void PipelineScheduler::submit(FrameJob job) {
+    PipelineFrame frame;
+    frame.pixels = std::move(job.bgr);
+    frame.width = job.width;
+    frame.height = job.height;
+    frame.timestamp_s = job.timestamp_s;
+    StreamId id;
+    std::shared_ptr<SwapPipeline> pipeline;
     {
-        std::lock_guard lock(mu_);
-        if (stopping_) return;
-        auto& queue = queues_[job.session_id];
-        if (queue.empty()) ready_.push_back(job.session_id);
-        queue.push_back(std::move(job));
+        std::lock_guard lock(mutex_);
+        if (!pipeline_) return;  // stopped: the session is going too
+        pipeline = pipeline_;
+        Session& session = sessions_[job.session_id];
+        if (session.stream == 0) {
+            const std::uint64_t session_id = job.session_id;
+            auto on_result = [this, session_id](PipelineResult&& r) {
+                this->on_result(session_id, std::move(r));
+            };
+            const auto model = job.processor->swap_model();
+            session.stream = model ? pipeline_->open_stream(model, job.processor->swap_config(),
+                                                            std::move(on_result))
+                                   : pipeline_->open_passthrough_stream(std::move(on_result));
+        }
+        frame.frame_id = ++next_frame_id_;
+        session.pending[frame.frame_id] = std::move(job.deliver);
+        id = session.stream;
         ++queued_;
-        if (static_cast<int>(queue.size()) > config_.per_session_depth) {
-            displaced = std::move(queue.front());
-            queue.pop_front();
-            --queued_;
-        }
-        metrics_.queue_depth = static_cast<std::int64_t>(queued_);
+        metrics_.queue_depth = queued_;
     }
-    cv_.notify_one();
-    if (displaced) {
+    // Outside the lock: a displaced frame is delivered (as dropped) from inside submit().
+    const std::uint64_t frame_id = frame.frame_id;
+    try {
+        pipeline->submit(id, std::move(frame));
+    } catch (const std::exception& e) {
+        PipelineResult failed;
+        failed.frame_id = frame_id;
+        failed.error = e.what();
+        on_result(job.session_id, std::move(failed));
+    }
+}
+
+void PipelineScheduler::forget(std::uint64_t session_id) {
+    StreamId stream = 0;
+    std::map<std::uint64_t, std::function<void(FrameOutcome &&)>> pending;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = sessions_.find(session_id);
+        if (it == sessions_.end()) return;
+        stream = it->second.stream;
+        pending = std::move(it->second.pending);  // they hold the session: freed outside
+        queued_ -= static_cast<std::int64_t>(pending.size());
+        metrics_.queue_depth = queued_;
+        sessions_.erase(it);
+        if (pipeline_) pipeline_->release_stream(stream);  // a network thread: no waiting
+    }
+}
+
+// The pipeline's own figures: per-stage time, the learned per-frame cost and the batch size
+// the latency budget allows, the detector's backlog, and each session's frame rate.
+void PipelineScheduler::render_metrics(std::string& out) const {
+    std::shared_ptr<SwapPipeline> pipeline;
+    std::map<StreamId, std::uint64_t> session_of;
+    {
+        std::lock_guard lock(mutex_);
+        pipeline = pipeline_;
+        for (const auto& [session, state] : sessions_) session_of[state.stream] = session;
+    }
+    if (!pipeline) return;
+    const PipelineMetrics m = pipeline->metrics();
+    const auto gauge = [&](const std::string& name, const std::string& help) {
+        out += "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n";
+    };
+    const auto number = [](double v) {
+        std::ostringstream text;
+        text << v;
+        return text.str();
+    };
+    gauge("faceswap_pipeline_stage_ms", "mean engine time per batch, by pipeline stage");
+    out += "faceswap_pipeline_stage_ms{stage=\"1\"} " + number(m.stage1_ms_mean) + "\n";
+    out += "faceswap_pipeline_stage_ms{stage=\"2\"} " + number(m.stage2_ms_mean) + "\n";
+    gauge("faceswap_pipeline_frame_cost_ms",
+          "learned per-frame cost of the slower stage (behind the batch latency budget)");
+    out += "faceswap_pipeline_frame_cost_ms " + number(m.frame_cost_ms) + "\n";
+    gauge("faceswap_pipeline_batch_limit", "batch size the latency budget allows now");
+    out += "faceswap_pipeline_batch_limit " + std::to_string(m.batch_limit) + "\n";
+    out +=
+        "# HELP faceswap_pipeline_batch_splits_total batched passes that failed (device out "
+        "of memory) and were run again in halves\n# TYPE faceswap_pipeline_batch_splits_total "
+        "counter\nfaceswap_pipeline_batch_splits_total " +
+        std::to_string(m.batch_splits) + "\n";
+    gauge("faceswap_pipeline_detector_backlog",
+          "sessions whose periodic face detection waits for the detector thread");
+    out += "faceswap_pipeline_detector_backlog " + std::to_string(m.detector_backlog) + "\n";
+    gauge("faceswap_session_fps", "swapped frames per second since the session's first frame");
+    for (const auto& stream : m.streams) {
+        const auto it = session_of.find(stream.id);
+        if (it == session_of.end()) continue;
+        out += "faceswap_session_fps{session=\"" + std::to_string(it->second) + "\"} " +
+               number(stream.fps) + "\n";
+    }
+}
+
+void PipelineScheduler::on_result(std::uint64_t session_id, PipelineResult&& r) {
+    // Batches, not frames: each batch is counted by its first frame (a closed session's too).
+    if (!r.dropped && r.batch_size > 0 && r.batch_index == 0)
+        metrics_.batch_size.observe(static_cast<double>(r.batch_size));
+    std::function<void(FrameOutcome &&)> deliver;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = sessions_.find(session_id);
+        if (it == sessions_.end()) return;  // forgotten meanwhile
+        const auto frame = it->second.pending.find(r.frame_id);
+        if (frame == it->second.pending.end()) return;
+        deliver = std::move(frame->second);
+        it->second.pending.erase(frame);
+        metrics_.queue_depth = --queued_;
+    }
+    FrameOutcome outcome;
+    outcome.dropped = r.dropped;
+    outcome.error = std::move(r.error);
+    outcome.queue_ms = r.queue_ms;
+    outcome.engine_ms = std::max(0.0, r.latency_ms - r.queue_ms);
+    outcome.output = {std::move(r.swap.pixels), static_cast<int>(r.swap.analysis.faces.size())};
+    if (r.dropped) {
         metrics_.count_drop(DropReason::kReplaced);
-        FrameOutcome outcome;
-        outcome.dropped = true;
-        displaced->deliver(std::move(outcome));
+    } else {
+        metrics_.queue_ms.observe(outcome.queue_ms);
+        metrics_.engine_ms.observe(outcome.engine_ms);
     }
-}
-
-void InferenceScheduler::forget(std::uint64_t session_id) {
-    std::deque<FrameJob> dropped;  // destroyed outside the lock (they may hold the session)
-    std::lock_guard lock(mu_);
-    const auto it = queues_.find(session_id);
-    if (it == queues_.end()) return;
-    queued_ -= it->second.size();
-    dropped = std::move(it->second);
-    queues_.erase(it);
-    ready_.erase(std::remove(ready_.begin(), ready_.end(), session_id), ready_.end());
-    metrics_.queue_depth = static_cast<std::int64_t>(queued_);
-}
-
-// One frame from each of up to batch_size sessions, in turn. Waits up to batch_wait for a
-// fuller batch only while fewer sessions than batch_size have frames.
-std::vector<FrameJob> InferenceScheduler::take_batch(std::unique_lock<std::mutex>& lock) {
-    cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
-    if (stopping_) return {};
-    if (config_.batch_wait.count() > 0 && static_cast<int>(ready_.size()) < config_.batch_size) {
-        const auto deadline = Clock::now() + config_.batch_wait;
-        cv_.wait_until(lock, deadline, [this] {
-            return stopping_ || static_cast<int>(ready_.size()) >= config_.batch_size;
-        });
-        if (stopping_) return {};
-    }
-    std::vector<FrameJob> batch;
-    const std::size_t turns = std::min<std::size_t>(ready_.size(), config_.batch_size);
-    for (std::size_t i = 0; i < turns; ++i) {
-        const std::uint64_t session = ready_.front();
-        ready_.pop_front();
-        auto& queue = queues_[session];
-        batch.push_back(std::move(queue.front()));
-        queue.pop_front();
-        --queued_;
-        if (queue.empty())
-            queues_.erase(session);
-        else
-            ready_.push_back(session);  // its next frame waits for the next turn
-    }
-    metrics_.queue_depth = static_cast<std::int64_t>(queued_);
-    return batch;
-}
-
-void InferenceScheduler::run() {
-    std::vector<BatchItem> items;
-    while (true) {
-        std::vector<FrameJob> batch;
-        {
-            std::unique_lock lock(mu_);
-            batch = take_batch(lock);
-        }
-        if (batch.empty()) return;  // stopping
-        const auto started = Clock::now();
-        items.clear();
-        for (FrameJob& job : batch)
-            items.push_back({job.processor.get(),
-                             &job.bgr,
-                             job.width,
-                             job.height,
-                             job.timestamp_s,
-                             {},
-                             0.0,
-                             {}});
-        factory_->process_batch(items);
-        metrics_.batch_size.observe(static_cast<double>(batch.size()));
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            FrameOutcome outcome;
-            outcome.output = std::move(items[i].output);
-            outcome.error = std::move(items[i].error);
-            outcome.queue_ms =
-                std::chrono::duration<double, std::milli>(started - batch[i].enqueued).count();
-            outcome.engine_ms = items[i].engine_ms;
-            metrics_.queue_ms.observe(outcome.queue_ms);
-            metrics_.engine_ms.observe(outcome.engine_ms);
-            batch[i].deliver(std::move(outcome));
-        }
-    }
+    deliver(std::move(outcome));
 }
 
 }  // namespace faceswap::server

@@ -1,30 +1,35 @@
-// The inference scheduler for processors without a pipeline of their own (--engine none): the
-// one thread that runs them. Sessions (on network threads)
-// submit decoded frames; the scheduler takes up to batch_size frames from different sessions,
-// round-robin, runs them through the ProcessorFactory and hands each outcome to its job's
-// deliver callback (which posts it to the session's strand). Network threads never run
-// inference, and a slow session cannot starve the others.
+// The server's one scheduling path: sessions (on network threads) submit decoded frames; the
+// engine's SwapPipeline takes the newest frame of each ready session into one batch (up to
+// scheduler.batch_size, waiting at most batch_wait_ms for a fuller one, within the
+// batch_latency_ms budget per stage), in turn, on its own threads, and each outcome goes back
+// through its job's deliver callback (which posts it to the session's strand). Network threads
+// never run inference, and a slow session cannot starve the others. The pass-through engine's
+// streams run through the same pipeline (SwapPipeline::open_passthrough_stream).
 //
-// Backpressure: each session has at most per_session_depth frames waiting (1 by default: the
-// newest frame wins). A frame displaced by a newer one is delivered as dropped, and its session
-// tells the client ("skipped"), so the frame the engine takes next is always the freshest.
+// Backpressure: each session has one frame waiting at most (the newest wins). A frame displaced
+// by a newer one is delivered as dropped, and its session tells the client ("skipped"), so the
+// frame the engine takes next is always the freshest.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <thread>
+#include <string>
 #include <vector>
 
+#include "faceswap/pipeline.h"
 #include "metrics.h"
 #include "processor.h"
 
 namespace faceswap::server {
+
+struct ProcessedFrame {
+    std::vector<std::uint8_t> bgr;  // same size as the input, tightly packed BGR
+    int faces = 0;
+};
 
 struct FrameOutcome {
     ProcessedFrame output;
@@ -41,62 +46,52 @@ struct FrameJob {
     int width = 0;
     int height = 0;
     double timestamp_s = 0;
-    // Runs on the scheduler thread; must only hand the outcome over (post to a strand).
+    // Runs on a pipeline thread; must only hand the outcome over (post to a strand).
     std::function<void(FrameOutcome&&)> deliver;
-    std::chrono::steady_clock::time_point enqueued;
 };
 
+// The config file's [scheduler] section, under the same names.
 struct SchedulerConfig {
     int batch_size = 8;
-    std::chrono::milliseconds batch_wait{0};
-    std::chrono::milliseconds batch_latency{60};  // the engine pipeline's latency budget
+    int batch_wait_ms = 0;
+    int batch_latency_ms = 60;  // engine time a batch may take per stage (0: no limit)
     int stages = 2;
-    int per_session_depth = 1;
 };
 
-// What sessions hand their frames to. The engine brings its own (the engine's SwapPipeline,
-// see ProcessorFactory::make_scheduler); InferenceScheduler serves every other processor.
-class FrameScheduler {
+class PipelineScheduler {
   public:
-    virtual ~FrameScheduler() = default;
-    virtual void start() = 0;
-    virtual void stop() = 0;  // finishes the batch running, discards what is queued, joins
-    // Never blocks for long: called on network threads.
-    virtual void submit(FrameJob job) = 0;
-    virtual void forget(std::uint64_t session_id) = 0;  // a closed session: its frames go
-    // Appends the scheduler's own Prometheus metrics to /metrics (none by default).
-    virtual void render_metrics(std::string& out) const { (void)out; }
-};
+    // face_models: nullptr for a pass-through engine (its streams name no swap model).
+    PipelineScheduler(std::shared_ptr<const FaceModels> face_models,
+                      const EngineConfig& engine_config, const SchedulerConfig& config,
+                      ServerMetrics& metrics);
+    ~PipelineScheduler();
+    PipelineScheduler(const PipelineScheduler&) = delete;
+    PipelineScheduler& operator=(const PipelineScheduler&) = delete;
 
-class InferenceScheduler final : public FrameScheduler {
-  public:
-    InferenceScheduler(std::shared_ptr<ProcessorFactory> factory, SchedulerConfig config,
-                       ServerMetrics& metrics);
-    ~InferenceScheduler() override;
-    InferenceScheduler(const InferenceScheduler&) = delete;
-    InferenceScheduler& operator=(const InferenceScheduler&) = delete;
-
-    void start() override;
-    void stop() override;
-
-    void submit(FrameJob job) override;
-    void forget(std::uint64_t session_id) override;
+    void start();
+    void stop();  // closes every stream (waiting for the batch running), discards the queued
+    // Never blocks for long: called on network threads. A stream opens with its first frame.
+    void submit(FrameJob job);
+    void forget(std::uint64_t session_id);  // a closed session: its frames go
+    // Appends the pipeline's own Prometheus metrics to /metrics.
+    void render_metrics(std::string& out) const;
 
   private:
-    void run();
-    std::vector<FrameJob> take_batch(std::unique_lock<std::mutex>& lock);
+    struct Session {
+        StreamId stream = 0;
+        std::map<std::uint64_t, std::function<void(FrameOutcome&&)>> pending;  // by frame_id
+    };
+    void on_result(std::uint64_t session_id, PipelineResult&& result);
 
-    std::shared_ptr<ProcessorFactory> factory_;
-    SchedulerConfig config_;
+    std::shared_ptr<const FaceModels> face_models_;
+    EngineConfig engine_config_;
+    PipelineConfig pipeline_config_;
     ServerMetrics& metrics_;
-
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::map<std::uint64_t, std::deque<FrameJob>> queues_;
-    std::deque<std::uint64_t> ready_;  // sessions with queued frames, in turn order
-    std::size_t queued_ = 0;
-    bool stopping_ = false;
-    std::thread thread_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<SwapPipeline> pipeline_;
+    std::map<std::uint64_t, Session> sessions_;
+    std::uint64_t next_frame_id_ = 0;
+    std::int64_t queued_ = 0;
 };
 
 }  // namespace faceswap::server

@@ -180,16 +180,15 @@ Server::Server(ServerConfig config, std::shared_ptr<ProcessorFactory> factory)
     } catch (const CatalogError& e) {
         throw ConfigError(e.what());
     }
+    // One scheduling path for every engine (scheduler.h); a pass-through engine has no face
+    // models and its streams no swap model.
     SchedulerConfig scheduler;
     scheduler.batch_size = shared.config.batch_size;
-    scheduler.batch_wait = std::chrono::milliseconds(shared.config.batch_wait_ms);
-    scheduler.batch_latency = std::chrono::milliseconds(shared.config.batch_latency_ms);
+    scheduler.batch_wait_ms = shared.config.batch_wait_ms;
+    scheduler.batch_latency_ms = shared.config.batch_latency_ms;
     scheduler.stages = shared.config.stages;
-    scheduler.per_session_depth = 1;  // the newest frame of each session waits, no older one
-    shared.scheduler = shared.factory->make_scheduler(scheduler, shared.metrics);
-    if (!shared.scheduler)
-        shared.scheduler =
-            std::make_unique<InferenceScheduler>(shared.factory, scheduler, shared.metrics);
+    shared.scheduler = std::make_unique<PipelineScheduler>(
+        shared.factory->face_models(), shared.factory->engine_config(), scheduler, shared.metrics);
 }
 
 Server::~Server() {

@@ -4,32 +4,19 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
-#include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
-#include <cmath>
-#include <condition_variable>
-#include <deque>
-#include <filesystem>
-#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
-#include <thread>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "connection_limits.h"
 #include "faceswap/net/jpeg.h"
 #include "faceswap/net/protocol.h"
-#include "faceswap/net/sha256.h"
 #include "faceswap/net/ws_transport.h"
-#include "model_api_http.h"
 #include "model_catalog.h"
 #include "scheduler.h"
 
@@ -69,7 +56,7 @@ struct Shared {
     Tokens tokens;  // empty: no authentication
     net::Limits limits;
     ServerMetrics metrics;
-    std::unique_ptr<FrameScheduler> scheduler;
+    std::unique_ptr<PipelineScheduler> scheduler;
     std::unique_ptr<ModelCatalog> catalog;
     std::optional<asio::ssl::context> tls;
     std::atomic<bool> draining{false};

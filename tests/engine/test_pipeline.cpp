@@ -210,6 +210,52 @@ TEST_CASE("pipeline: a shared frame with rows too short for its width is refused
                         Catch::Contains("bytes apart cannot hold 64 3-byte pixels"));
 }
 
+TEST_CASE(
+    "pipeline: pass-through streams hand frames back unchanged, camera frames copied "
+    "tightly packed, beside swapped streams",
+    "[pipeline]") {
+    // A pipeline without face models (the server's --engine none) carries only these.
+    {
+        SwapPipeline transport_only(nullptr, test::test_config(), {});
+        Collector collector;
+        REQUIRE_THROWS_WITH(transport_only.open_stream(demo_model(), {}, collector.callback()),
+                            Catch::Contains("pass-through streams only"));
+        const StreamId id = transport_only.open_passthrough_stream(collector.callback());
+        std::vector<std::uint8_t> camera(8 * (5 * 3 + 7));  // rows of 5 pixels, 22 bytes apart
+        for (std::size_t i = 0; i < camera.size(); ++i) camera[i] = static_cast<std::uint8_t>(i);
+        PipelineFrame frame;
+        frame.width = 5;
+        frame.height = 8;
+        frame.shared = camera.data();
+        frame.shared_stride = 5 * 3 + 7;
+        frame.frame_id = 1;
+        transport_only.submit(id, std::move(frame));
+        REQUIRE(collector.wait_for(1));
+        const PipelineResult& r = collector.results.at(1);
+        CHECK(r.error.empty());
+        REQUIRE(r.swap.pixels.size() == 5 * 8 * 3u);
+        for (int y = 0; y < 8; ++y)
+            CHECK(std::equal(r.swap.pixels.begin() + y * 15, r.swap.pixels.begin() + y * 15 + 15,
+                             camera.begin() + y * 22));
+        CHECK(r.swap.analysis.faces.empty());
+    }
+    // Beside a swapped stream in one pipeline: each gets its own kind of result.
+    const std::vector<cv::Mat> frames = clip("franck.mp4", 200, 1);
+    SwapPipeline pipeline(test::shared_models(), test::test_config(), {});
+    Collector swapped, passed;
+    const StreamId swap_id = pipeline.open_stream(demo_model(), {}, swapped.callback());
+    const StreamId pass_id = pipeline.open_passthrough_stream(passed.callback());
+    pipeline.submit(swap_id, frame_of(frames[0], 1));
+    PipelineFrame same = frame_of(frames[0], 1);
+    const std::vector<std::uint8_t> input = same.pixels;
+    pipeline.submit(pass_id, std::move(same));
+    REQUIRE(swapped.wait_for(1));
+    REQUIRE(passed.wait_for(1));
+    CHECK(passed.results.at(1).swap.pixels == input);
+    CHECK(swapped.results.at(1).swap.analysis.faces.size() == 1);
+    CHECK(swapped.results.at(1).swap.pixels != input);
+}
+
 TEST_CASE("pipeline: a live stream keeps the newest frame and answers every frame once",
           "[pipeline]") {
     const std::vector<cv::Mat> frames = clip("franck.mp4", 200, 4);

@@ -199,7 +199,7 @@ struct Tally {
 faceswap::PipelineConfig pipeline_config(const Options& o, bool batching) {
     faceswap::PipelineConfig config;
     config.max_batch = batching ? o.max_batch : 1;
-    config.batch_latency_budget_ms = batching ? o.budget_ms : 0;
+    config.batch_latency_ms = batching ? o.budget_ms : 0;
     config.two_stages = o.stages == 2;
     config.decoder_stage = o.decoder_stage;
     return config;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -57,6 +58,21 @@ void inject_batch_fault(const char* pass, std::size_t batch_size) {
 }
 }  // namespace detail
 
+namespace {
+
+// A camera frame read in place, copied tightly packed (width * 3 a row): a pass-through
+// stream's output must own its bytes once the camera reuses its buffer.
+std::vector<std::uint8_t> copy_shared_frame(const PipelineFrame& frame) {
+    const std::size_t row = static_cast<std::size_t>(frame.width) * 3;
+    std::vector<std::uint8_t> pixels(row * frame.height);
+    for (int y = 0; y < frame.height; ++y)
+        std::memcpy(pixels.data() + row * y,
+                    frame.shared + static_cast<std::size_t>(y) * frame.shared_stride, row);
+    return pixels;
+}
+
+}  // namespace
+
 void PipelineConfig::validate() const {
     auto check = [](bool ok, const std::string& message) {
         if (!ok) throw Error(ErrorCode::kInvalidArgument, "invalid pipeline setting: " + message);
@@ -64,15 +80,17 @@ void PipelineConfig::validate() const {
     check(max_batch >= 1 && max_batch <= 64, "max_batch must be 1 to 64");
     check(max_batch_wait_ms >= 0 && max_batch_wait_ms <= 1000,
           "max_batch_wait_ms must be 0 to 1000");
-    check(batch_latency_budget_ms >= 0 && batch_latency_budget_ms <= 10000,
-          "batch_latency_budget_ms must be 0 to 10000");
+    check(batch_latency_ms >= 0 && batch_latency_ms <= 10000,
+          "batch_latency_ms must be 0 to 10000");
     check(threads_per_stage >= 0, "threads_per_stage must be >= 0 (0 = share the cores)");
 }
 
 struct SwapPipeline::Impl {
     struct Stream {
         StreamId id = 0;
-        FaceSwapper swapper;  // stage 1 prepares with it (one batch at a time), stage 2 completes
+        // Stage 1 prepares with it (one batch at a time), stage 2 completes; none for a
+        // pass-through stream, whose frames come back as they went in.
+        std::optional<FaceSwapper> swapper;
         ResultCallback callback;
         FramePolicy policy = FramePolicy::kNewest;
         std::optional<PipelineFrame> waiting;
@@ -85,7 +103,7 @@ struct SwapPipeline::Impl {
         std::int64_t swapped = 0, dropped = 0, failed = 0;
         Clock::time_point opened = Clock::now();
 
-        Stream(FaceSwapper s, ResultCallback cb, FramePolicy p)
+        Stream(std::optional<FaceSwapper> s, ResultCallback cb, FramePolicy p)
             : swapper(std::move(s)), callback(std::move(cb)), policy(p) {}
     };
 
@@ -97,6 +115,7 @@ struct SwapPipeline::Impl {
         double queue_ms = 0;
         std::shared_ptr<PreparedSwap> prepared;
         std::exception_ptr error;
+        bool swaps() const { return stream->swapper.has_value(); }
     };
     using Batch = std::vector<Taken>;
 
@@ -157,8 +176,8 @@ struct SwapPipeline::Impl {
     int batch_limit() const {
         const int cap = failure_cap > 0 ? failure_cap : config.max_batch;
         const double cost = frame_cost_ms();
-        if (config.batch_latency_budget_ms <= 0 || cost <= 0) return cap;
-        const int fit = static_cast<int>(config.batch_latency_budget_ms / cost);
+        if (config.batch_latency_ms <= 0 || cost <= 0) return cap;
+        const int fit = static_cast<int>(config.batch_latency_ms / cost);
         return std::clamp(fit, 1, cap);
     }
 
@@ -191,6 +210,8 @@ struct SwapPipeline::Impl {
         return it->second;
     }
 
+    StreamId add_stream(std::optional<FaceSwapper> swapper, ResultCallback on_result,
+                        FramePolicy policy);
     void run_stage1();
     void run_stage2();
     Batch take_batch(std::unique_lock<std::mutex>& lock);
@@ -215,7 +236,6 @@ struct SwapPipeline::Impl {
 SwapPipeline::SwapPipeline(std::shared_ptr<const FaceModels> face_models,
                            const EngineConfig& config, const PipelineConfig& pipeline_config)
     : impl_(std::make_unique<Impl>()) {
-    if (!face_models) throw Error(ErrorCode::kInvalidArgument, "SwapPipeline needs loaded models");
     config.validate();
     pipeline_config.validate();
     Impl& s = *impl_;
@@ -226,7 +246,7 @@ SwapPipeline::SwapPipeline(std::shared_ptr<const FaceModels> face_models,
     const int cores = detail::resolve_cpu_threads(config.cpu_threads);
     s.threads_per_stage = pipeline_config.threads_per_stage > 0 ? pipeline_config.threads_per_stage
                                                                 : std::max(1, cores / stages);
-    if (config.tracking && config.background_detection)
+    if (s.face_models && config.tracking && config.background_detection)
         s.detection_worker = std::make_shared<detail::DetectionWorker>();
     s.batch_sizes.assign(pipeline_config.max_batch + 1, 0);
     s.stage1_thread = std::thread([&s] { s.run_stage1(); });
@@ -257,14 +277,26 @@ StreamId SwapPipeline::open_stream(std::shared_ptr<const SwapModel> swap_model,
                                    const SwapConfig& swap_config, ResultCallback on_result,
                                    FramePolicy policy) {
     if (!swap_model) throw Error(ErrorCode::kInvalidArgument, "open_stream needs a swap model");
-    if (!on_result) throw Error(ErrorCode::kInvalidArgument, "open_stream needs a callback");
     Impl& s = *impl_;
+    if (!s.face_models)
+        throw Error(ErrorCode::kInvalidArgument,
+                    "this pipeline has no face models: it carries pass-through streams only");
     FaceSwapper swapper(s.face_models, std::move(swap_model), s.engine_config, swap_config);
     if (s.detection_worker) detail::share_detection_worker(swapper, s.detection_worker);
-    auto stream = std::make_shared<Impl::Stream>(std::move(swapper), std::move(on_result), policy);
-    std::lock_guard lock(s.mutex);
-    stream->id = s.next_id++;
-    s.streams[stream->id] = stream;
+    return s.add_stream(std::move(swapper), std::move(on_result), policy);
+}
+
+StreamId SwapPipeline::open_passthrough_stream(ResultCallback on_result, FramePolicy policy) {
+    return impl_->add_stream(std::nullopt, std::move(on_result), policy);
+}
+
+StreamId SwapPipeline::Impl::add_stream(std::optional<FaceSwapper> swapper,
+                                        ResultCallback on_result, FramePolicy policy) {
+    if (!on_result) throw Error(ErrorCode::kInvalidArgument, "a pipeline stream needs a callback");
+    auto stream = std::make_shared<Stream>(std::move(swapper), std::move(on_result), policy);
+    std::lock_guard lock(mutex);
+    stream->id = next_id++;
+    streams[stream->id] = stream;
     return stream->id;
 }
 
@@ -398,9 +430,10 @@ SwapPipeline::Impl::Batch SwapPipeline::Impl::take_batch(std::unique_lock<std::m
         taken.queue_ms = ms_between(taken.submitted, now);
         ++stream->in_flight;
         // Settings change between frames, on the thread that uses the swapper.
-        if (stream->new_config)
-            stream->swapper.set_swap_config(*std::exchange(stream->new_config, {}));
-        if (std::exchange(stream->reset_requested, false)) stream->swapper.reset();
+        if (stream->new_config && stream->swapper)
+            stream->swapper->set_swap_config(*std::exchange(stream->new_config, {}));
+        if (std::exchange(stream->reset_requested, false) && stream->swapper)
+            stream->swapper->reset();
         if (queue_samples.size() < kQueueSamples)
             queue_samples.push_back(taken.queue_ms);
         else
@@ -467,10 +500,17 @@ void SwapPipeline::Impl::run_stage2() {
 void SwapPipeline::Impl::prepare(Batch& batch) {
     const auto start = Clock::now();
     std::vector<detail::SwapSlot> slots;
-    for (Taken& t : batch) {
+    std::vector<size_t> index;  // batch position of each slot: pass-through frames have none
+    for (size_t i = 0; i < batch.size(); ++i) {
+        Taken& t = batch[i];
         const bool shared = t.frame.pixels.empty();
+        if (!t.swaps()) {
+            if (shared) t.frame.pixels = copy_shared_frame(t.frame);  // the output owns its bytes
+            continue;
+        }
+        index.push_back(i);
         slots.push_back(
-            {&t.stream->swapper,
+            {&*t.stream->swapper,
              FrameView{shared ? t.frame.shared : t.frame.pixels.data(), t.frame.width,
                        t.frame.height, shared ? t.frame.shared_stride : t.frame.width * 3,
                        t.frame.format},
@@ -479,13 +519,16 @@ void SwapPipeline::Impl::prepare(Batch& batch) {
              // into the output once.
              shared ? nullptr : &t.frame.pixels, nullptr, nullptr});
     }
-    const int splits = detail::prepare_batch(slots);
-    for (size_t i = 0; i < batch.size(); ++i) {
-        batch[i].prepared = std::move(slots[i].prepared);
-        batch[i].error = slots[i].error;
-        batch[i].frame.pixels = {};  // moved into the prepared job, or no longer needed
-        batch[i].frame.keep_alive.reset();
-        batch[i].frame.shared = nullptr;
+    const int splits = slots.empty() ? 0 : detail::prepare_batch(slots);
+    for (size_t k = 0; k < slots.size(); ++k) {
+        Taken& t = batch[index[k]];
+        t.prepared = std::move(slots[k].prepared);
+        t.error = slots[k].error;
+        t.frame.pixels = {};  // moved into the prepared job, or no longer needed
+    }
+    for (Taken& t : batch) {
+        t.frame.keep_alive.reset();
+        t.frame.shared = nullptr;
     }
     const auto prepared = Clock::now();
     bool decode_here;
@@ -515,11 +558,11 @@ int SwapPipeline::Impl::run_on_prepared(Batch& batch,
     std::vector<detail::CompletionSlot> slots;
     std::vector<size_t> index;  // batch position of each slot
     for (size_t i = 0; i < batch.size(); ++i) {
-        if (batch[i].error) continue;
-        slots.push_back({&batch[i].stream->swapper, std::move(batch[i].prepared), {}, nullptr});
+        if (batch[i].error || !batch[i].swaps()) continue;
+        slots.push_back({&*batch[i].stream->swapper, std::move(batch[i].prepared), {}, nullptr});
         index.push_back(i);
     }
-    const int splits = stage(slots);
+    const int splits = slots.empty() ? 0 : stage(slots);
     for (size_t k = 0; k < slots.size(); ++k) {
         Taken& taken = batch[index[k]];
         taken.prepared = std::move(slots[k].prepared);
@@ -535,7 +578,7 @@ void SwapPipeline::Impl::complete(Batch& batch) {
     const auto start = Clock::now();
     // Frames stage 1 did not decode are decoded here first, timed apart from the merge.
     const bool decoded = std::any_of(batch.begin(), batch.end(), [](const Taken& t) {
-        return !t.error && detail::needs_decoding(*t.prepared);
+        return !t.error && t.swaps() && detail::needs_decoding(*t.prepared);
     });
     int splits = decoded ? run_on_prepared(batch, &detail::decode_batch, nullptr) : 0;
     const auto merging = Clock::now();
@@ -554,7 +597,15 @@ void SwapPipeline::Impl::complete(Batch& batch) {
     const auto now = Clock::now();
     for (size_t i = 0; i < batch.size(); ++i) {
         PipelineResult result;
-        if (!batch[i].error) result.swap = std::move(swaps[i]);
+        if (!batch[i].swaps()) {
+            Taken& t = batch[i];  // pass-through: the frame itself, no face analysed
+            result.swap.width = t.frame.width;
+            result.swap.height = t.frame.height;
+            result.swap.format = t.frame.format;
+            result.swap.pixels = std::move(t.frame.pixels);
+        } else if (!batch[i].error) {
+            result.swap = std::move(swaps[i]);
+        }
         result.frame_id = batch[i].frame.frame_id;
         result.queue_ms = batch[i].queue_ms;
         result.latency_ms = ms_between(batch[i].submitted, now);

@@ -46,7 +46,7 @@ struct PipelineConfig {
     // one after another, so a budget below two frames' cost keeps batches at 1 (the latency of
     // each frame stays that of one); on a GPU the per-frame cost is small and batches fill up
     // to max_batch. 0 = no budget (always up to max_batch).
-    double batch_latency_budget_ms = 0;
+    double batch_latency_ms = 0;
     // Decode and merge on a second thread while stage 1 takes the next batch. On one core,
     // or for the lowest latency of a single stream on a GPU, one stage may be better.
     bool two_stages = true;
@@ -126,6 +126,7 @@ struct PipelineMetrics {
 class SwapPipeline {
   public:
     // `config` as for FaceSwapper (the aligned size and coverage come from each swap model).
+    // Without face models (nullptr) the pipeline carries pass-through streams only.
     SwapPipeline(std::shared_ptr<const FaceModels> face_models, const EngineConfig& config,
                  const PipelineConfig& pipeline_config = {});
     ~SwapPipeline();
@@ -135,6 +136,12 @@ class SwapPipeline {
     using ResultCallback = std::function<void(PipelineResult&&)>;
     StreamId open_stream(std::shared_ptr<const SwapModel> swap_model, const SwapConfig& swap_config,
                          ResultCallback on_result, FramePolicy policy = FramePolicy::kNewest);
+    // A stream whose frames come back unchanged (no face analysed, SwapResult::analysis empty)
+    // through the same mailbox, batches, stages and callbacks as a swapped stream's: the
+    // server's transport benchmark (--engine none) and its network tests run the scheduling
+    // production runs.
+    StreamId open_passthrough_stream(ResultCallback on_result,
+                                     FramePolicy policy = FramePolicy::kNewest);
     // Refuses (Error kInvalidArgument) a frame of the wrong size or an unknown stream id.
     void submit(StreamId stream, PipelineFrame frame);
     void set_swap_config(StreamId stream, const SwapConfig& swap_config);  // from its next frame
