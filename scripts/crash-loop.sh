@@ -34,7 +34,7 @@ for name in franck cap12_edit; do
     --coverage 0.75 --largest-only > /dev/null
 done
 TINY=(--resolution 64 --output-upscale 1 --encoder-dims 8 --bottleneck-dims 32 --inter-dims 16
-      --decoder-dims 8 --mask-dims 4 --batch 2 --threads 1 --device cpu --preview-every 0)
+      --decoder-dims 8 --mask-dims 4 --batch 2 --cpu-threads 1 --device cpu --preview-every 0)
 M="$WORK/tiny.fsmodel"
 "$F" train --a "$WORK/sets/franck" --b "$WORK/sets/cap12_edit" --out "$M" "${TINY[@]}" \
   --steps 4 --save-every 2 > /dev/null 2>&1

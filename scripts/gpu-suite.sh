@@ -70,7 +70,7 @@ done
 
 COMMON=("$MODELS" "$SWAP_MODEL")
 RUN=(--device "$DEVICE" --seconds "$SECONDS_PER_RUN" --warmup "$WARMUP" --max-batch "$MAX_BATCH"
-     --budget-ms "$BUDGET_MS" --threads "$THREADS")
+     --budget-ms "$BUDGET_MS" --cpu-threads "$THREADS")
 {
   echo "# scripts/gpu-suite.sh, DEVICE=$DEVICE, $(date -u +%F)"
   sed 's/^/# /' "$OUT/machine.txt"

@@ -39,8 +39,8 @@ run() {  # direction input eval-reference-arguments...
   local report="$out/$direction.txt"
   {
     "$B" convert "$input" "$out/$direction.mp4" --model "$model" --direction "$direction" \
-      --threads "$threads" ${CONVERT_ARGS:-} 2>&1 | tr '\r' '\n' | grep -v '^convert \['
-    "$B" eval --input "$input" --output "$out/$direction.mp4" "$@" --threads "$threads" \
+      --cpu-threads "$threads" ${CONVERT_ARGS:-} 2>&1 | tr '\r' '\n' | grep -v '^convert \['
+    "$B" eval --input "$input" --output "$out/$direction.mp4" "$@" --cpu-threads "$threads" \
       ${EVAL_ARGS:---precision fp32} --json "$out/$direction.json" 2>&1 | tr '\r' '\n' | grep -v '^eval \['
   } > "$report"
   echo "== $direction ($input)"

@@ -106,9 +106,11 @@ void add_precision_option(CLI::App& command, std::string& precision) {
         ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
 }
 
-// --threads and --device, the same on every command that runs the engine.
+// --cpu-threads and --device, the same on every command that runs the engine, and named as in
+// faceswap-server. --threads, the earlier name, is still taken (hidden) for older scripts.
 void add_device_options(CLI::App& command, int& threads, std::string& device) {
-    command.add_option("--threads", threads, "CPU threads (0 = all)");
+    command.add_option("--cpu-threads", threads, "engine CPU threads (0 = all cores)");
+    command.add_option("--threads", threads)->group("");
     command.add_option("--device", device, "auto, cpu or cuda")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
 }

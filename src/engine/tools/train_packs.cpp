@@ -33,7 +33,7 @@ const char* kUsage =
     "  [--encoder-dims N] [--bottleneck-dims N] [--inter-dims N] [--decoder-dims N]\n"
     "  [--mask-dims N] [--batch N] [--lr X] [--loss multiscale|classic] [--warp-until F]\n"
     "  [--lr-dropout P] [--gan-from F] [--gan-weight W] [--save-every N] [--half]\n"
-    "  [--device auto|cpu|cuda] [--threads N] [--precision auto|fp32|bf16]\n"
+    "  [--device auto|cpu|cuda] [--cpu-threads N] [--precision auto|fp32|bf16]\n"
     "  [--refine-from F] [--refiner-dims N] [--eyes-mouth-weight W] [--expression-balance B]\n";
 
 }  // namespace
@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
                                                {"--save-every", true},
                                                {"--half", false},
                                                {"--device", true},
-                                               {"--threads", true},
+                                               {"--cpu-threads", true},
+                                               {"--threads", true},  // the earlier name
                                                {"--precision", true},
                                                {"--refine-from", true},
                                                {"--refiner-dims", true},
@@ -113,7 +114,7 @@ int main(int argc, char** argv) {
         config.mask_dims = static_cast<int>(number("--mask-dims", config.mask_dims));
         config.batch_size = static_cast<int>(number("--batch", config.batch_size));
         config.learning_rate = number("--lr", 1.5e-4);
-        config.cpu_threads = static_cast<int>(number("--threads", 0));
+        config.cpu_threads = static_cast<int>(number("--cpu-threads", number("--threads", 0)));
         config.eyes_mouth_weight =
             static_cast<float>(number("--eyes-mouth-weight", config.eyes_mouth_weight));
         config.expression_balance =
