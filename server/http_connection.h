@@ -1,6 +1,8 @@
 // Internal to faceswap-server (included by server.cpp only): a TCP or TLS connection before
-// it becomes a WebSocket: health, readiness and metrics, the model API's transfers (download
-// with ranges, upload, delete), and the upgrade that hands the socket to a Session.
+// it becomes a WebSocket: it reads requests and writes answers, hands plain routes (health,
+// readiness, metrics, the browser page) to http_routes.h, runs the model API's transfers
+// (download with ranges, upload, delete; the Beast-free parts in model_api_http.h), and hands
+// upgrades over to a Session.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -10,9 +12,9 @@
 #include <string>
 
 #include "faceswap/net/sha256.h"
+#include "http_routes.h"
 #include "model_api_http.h"
 #include "session.h"
-#include "web_assets.h"
 
 namespace faceswap::server::detail {
 
@@ -141,42 +143,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
         ++shared_.metrics.http_requests;
         if (const auto id = model_api::model_id_of(request.target()))
             return on_model_request(request, *id);
-        const std::string target(request.target());
-        http::status status = http::status::ok;
-        std::string body;
-        std::string type = "text/plain; charset=utf-8";
-        if (request.method() != http::verb::get && request.method() != http::verb::head) {
-            status = http::status::method_not_allowed;
-            body = "GET only\n";
-        } else if (target == "/healthz") {
-            body = "ok\n";
-        } else if (target == "/readyz") {
-            if (shared_.draining) {
-                status = http::status::service_unavailable;
-                body = "draining\n";
-            } else if (!shared_.ready) {
-                status = http::status::service_unavailable;
-                std::lock_guard lock(shared_.not_ready_mu);
-                body = shared_.not_ready_reason + "\n";
-            } else {
-                body = "ready\n";
-            }
-        } else if (target == "/metrics") {
-            body = shared_.metrics.render();
-            if (shared_.scheduler) shared_.scheduler->render_metrics(body);
-            type = "text/plain; version=0.0.4; charset=utf-8";
-        } else if (const WebAsset* asset = find_web_asset(target)) {
-            // The browser client (docs/browser-client.md): public, like the page of any web
-            // app; streaming from it needs a token where the server has tokens.
-            return respond(request, status, std::string(asset->body), asset->content_type, true,
-                           /*page=*/true);
-        } else {
-            status = http::status::not_found;
-            body =
-                "not found: try / (the browser client), /healthz, /readyz, /metrics, "
-                "/v1/models or a WebSocket upgrade\n";
-        }
-        respond(request, status, std::move(body), type);
+        PlainAnswer answer = answer_plain_request(shared_, request.method(), request.target());
+        respond(request, answer.status, std::move(answer.body), answer.type, true, answer.page);
     }
 
     // ---- the model API (docs/model-api.md) -----------------------------------------------

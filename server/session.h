@@ -1,5 +1,6 @@
-// Internal to faceswap-server (included by server.cpp only): what every connection shares,
-// and one WebSocket session: hello, frames in, the engine's outcomes back, results out, drain.
+// Internal to faceswap-server (included by server.cpp and http_routes.cpp only): what every
+// connection shares, and one WebSocket session: hello, frames in, the engine's outcomes back,
+// results out, drain.
 #pragma once
 
 #include <spdlog/spdlog.h>
