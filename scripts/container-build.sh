@@ -35,6 +35,10 @@ if ! command -v podman > /dev/null; then
     die "podman is not installed: run scripts/setup.sh"
 fi
 [ -x "$BUILD/server/faceswap-server" ] || die "no server in $BUILD: run 'make build' first"
+if ! out=$(timeout 60 podman info 2>&1 > /dev/null); then
+    [ $test_mode -eq 1 ] && skip "podman does not work here: $(printf '%s' "$out" | tail -1)"
+    die "podman does not work here: $(printf '%s' "$out" | tail -1)"
+fi
 if [ "$BASE_IMAGE" = "localhost/debian:12" ] && ! podman image exists "$BASE_IMAGE"; then
     if [ $test_mode -eq 1 ] && { [ "$(id -u)" -ne 0 ] || ! command -v debootstrap > /dev/null; }; then
         skip "no base image $BASE_IMAGE, and making one needs root and debootstrap"
@@ -61,6 +65,9 @@ say "packaging faceswap-data and faceswap-server $version (cpack)"
 cp "$context"/cpack/faceswap-data_*.deb "$context"/cpack/faceswap-server_*.deb "$context/packages/"
 rm -rf "$context/cpack"
 
+# The image this build replaces, removed afterwards once no tag names it (rebuilds would
+# otherwise pile up a gigabyte each).
+previous=$(podman image inspect --format '{{.Id}}' "$FACESWAP_IMAGE:latest" 2> /dev/null || true)
 say "building $FACESWAP_IMAGE:$version on $BASE_IMAGE"
 # --format docker keeps the HEALTHCHECK (OCI images have no such field).
 podman build --format docker --pull=never -f "$ROOT/packaging/container/Containerfile" \
@@ -70,5 +77,10 @@ podman build --format docker --pull=never -f "$ROOT/packaging/container/Containe
     > "$CACHE/container/build.log" 2>&1 \
     || die "podman build failed: see $CACHE/container/build.log ($(tail -1 "$CACHE/container/build.log"))"
 rm -rf "$context"
+current=$(podman image inspect --format '{{.Id}}' "$FACESWAP_IMAGE:latest")
+if [ -n "$previous" ] && [ "$previous" != "$current" ] \
+    && [ -z "$(podman image inspect --format '{{join .RepoTags ","}}' "$previous" 2> /dev/null)" ]; then
+    podman rmi "$previous" > /dev/null 2>&1 || true
+fi
 size=$(podman image inspect --format '{{.Size}}' "$FACESWAP_IMAGE:latest")
 say "built $FACESWAP_IMAGE:latest and :$version in $((SECONDS - start)) s ($(numfmt --to=iec "$size"))"

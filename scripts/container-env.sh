@@ -19,11 +19,15 @@ container_can_run() {
         CONTAINER_WHY="podman is not installed (scripts/setup.sh installs it)"
         return 1
     fi
+    local out
+    if ! out=$(timeout 60 podman info 2>&1 > /dev/null); then
+        CONTAINER_WHY="podman does not work here: $(printf '%s' "$out" | tail -1)"
+        return 1
+    fi
     if ! podman image exists "$FACESWAP_BASE_IMAGE" 2> /dev/null; then
         CONTAINER_WHY="no base image $FACESWAP_BASE_IMAGE (scripts/container-base.sh makes it)"
         return 1
     fi
-    local out
     if ! out=$(timeout 60 podman run --rm --network none "$FACESWAP_BASE_IMAGE" true 2>&1); then
         CONTAINER_WHY="podman cannot start a container here: $(printf '%s' "$out" | tail -1)"
         return 1
