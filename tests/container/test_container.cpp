@@ -296,6 +296,20 @@ TEST_CASE(
     CHECK(metrics.find("faceswap_frames_out_total 0\n") == std::string::npos);
 }
 
+TEST_CASE("container: a CPU limit (--cpus 1) is the engine's thread budget, and the log says so",
+          "[container]") {
+    SKIP_WITHOUT_CONTAINERS();
+    // Without it LibTorch would start a thread per host core and the quota would throttle them.
+    ContainerSpec spec;
+    spec.run_options = {"--cpus 1"};
+    Container server(spec);
+    const std::string logs = server.logs();
+    INFO(logs);
+    CHECK(logs.find("on cpu (1 thread, ") != std::string::npos);
+    if (std::thread::hardware_concurrency() > 1)
+        CHECK(logs.find("a CPU quota of 1 of ") != std::string::npos);
+}
+
 TEST_CASE("container: SIGTERM drains within the grace period and the server exits 0",
           "[container]") {
     SKIP_WITHOUT_CONTAINERS();

@@ -10,11 +10,16 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
 
-#include "batching.h"  // the engine's test seam for device failures
+#include <sched.h>
+
+#include "batching.h"     // the engine's test seam for device failures
+#include "cpu_threads.h"  // the CPU quota reader
 #include "faceswap/capture/engine_frames.h"
 #include "faceswap/pipeline.h"
 #include "faceswap/swap.h"
@@ -380,7 +385,15 @@ TEST_CASE("an OMP_NUM_THREADS the environment sets is the engine's CPU budget, a
           "[pipeline]") {
     const char* before = std::getenv("OMP_NUM_THREADS");
     const std::string saved = before ? before : "";
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // Unset, the cores this process may use: the machine's, or fewer under an affinity mask or
+    // a container's CPU quota (below).
+    cpu_set_t affinity;
+    CPU_ZERO(&affinity);
+    REQUIRE(::sched_getaffinity(0, sizeof(affinity), &affinity) == 0);
+    int cores = std::min(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+                         CPU_COUNT(&affinity));
+    if (const int quota = detail::cpu_quota_threads("/sys/fs/cgroup"); quota > 0)
+        cores = std::min(cores, quota);
     ::setenv("OMP_NUM_THREADS", "3", 1);
     CHECK(available_cpu_threads() == 3);
     EngineConfig config = test::test_config();
@@ -393,4 +406,25 @@ TEST_CASE("an OMP_NUM_THREADS the environment sets is the engine's CPU budget, a
     CHECK(available_cpu_threads() == cores);
     CHECK_THAT(FaceModels::load(config)->device_name(), !Catch::Contains("OMP_NUM_THREADS"));
     if (before) ::setenv("OMP_NUM_THREADS", saved.c_str(), 1);
+}
+
+TEST_CASE("a container's CPU quota, cgroup v2 or v1, is the threads it allows, rounded up",
+          "[pipeline]") {
+    test::TempDir root;
+    const auto write = [&](const std::string& file, const std::string& text) {
+        std::filesystem::create_directories((root.path() / file).parent_path());
+        std::ofstream(root.path() / file) << text;
+    };
+    CHECK(detail::cpu_quota_threads(root.path()) == 0);  // no cgroup files: no quota
+    write("cpu/cpu.cfs_quota_us", "-1\n");
+    write("cpu/cpu.cfs_period_us", "100000\n");
+    CHECK(detail::cpu_quota_threads(root.path()) == 0);  // v1, unlimited
+    write("cpu/cpu.cfs_quota_us", "150000\n");
+    CHECK(detail::cpu_quota_threads(root.path()) == 2);  // --cpus 1.5: 2 threads
+    write("cpu.max", "max 100000\n");                    // v2 wins where it exists
+    CHECK(detail::cpu_quota_threads(root.path()) == 0);
+    write("cpu.max", "50000 100000\n");
+    CHECK(detail::cpu_quota_threads(root.path()) == 1);
+    write("cpu.max", "400000 100000\n");
+    CHECK(detail::cpu_quota_threads(root.path()) == 4);
 }

@@ -2,7 +2,14 @@
 // types, so the pipeline's thread code can use it).
 #pragma once
 
+#include <filesystem>
+
 namespace faceswap::detail {
+
+// The CPUs a cgroup's CPU quota allows, rounded up (a container's --cpus, a Kubernetes CPU
+// limit), read under `cgroup_root` (/sys/fs/cgroup: v2's cpu.max, else v1's cpu/cpu.cfs_*);
+// 0 when there is no quota or no cgroup file.
+int cpu_quota_threads(const std::filesystem::path& cgroup_root);
 
 // The CPU threads a configuration asks for: `configured`, or all cores when 0.
 int resolve_cpu_threads(int configured);

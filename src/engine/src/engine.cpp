@@ -1,3 +1,5 @@
+#include <sched.h>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
@@ -8,6 +10,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <numeric>
@@ -70,7 +73,36 @@ int threads_from_environment() {
     const long value = std::strtol(text, &end, 10);
     return *end == '\0' && value > 0 && value <= 4096 ? static_cast<int>(value) : 0;
 }
+
+// The CPUs this process may run on (its affinity mask: taskset, a cpuset), 0 if unknown.
+int cpus_in_affinity() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    return ::sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0;
+}
 }  // namespace
+
+int detail::cpu_quota_threads(const std::filesystem::path& cgroup_root) {
+    // A quota of Q microseconds per period P allows Q/P CPUs of time: round up, at least 1.
+    const auto threads = [](double quota, double period) {
+        return quota > 0 && period > 0 ? std::max(1, static_cast<int>(std::ceil(quota / period)))
+                                       : 0;
+    };
+    // cgroup v2: cpu.max holds "QUOTA PERIOD" or "max PERIOD".
+    if (std::ifstream v2(cgroup_root / "cpu.max"); v2) {
+        std::string quota;
+        double period = 0;
+        if (v2 >> quota >> period && quota != "max")
+            return threads(std::atof(quota.c_str()), period);
+        return 0;
+    }
+    // cgroup v1: the cpu controller's CFS quota (-1: none) and period.
+    std::ifstream quota_file(cgroup_root / "cpu" / "cpu.cfs_quota_us");
+    std::ifstream period_file(cgroup_root / "cpu" / "cpu.cfs_period_us");
+    double quota = -1, period = 0;
+    if (quota_file >> quota && period_file >> period) return threads(quota, period);
+    return 0;
+}
 
 std::string FaceModels::device_name() const {
     return detail::device_description(impl_->device, impl_->cpu_threads, impl_->detector_dtype);
@@ -87,11 +119,16 @@ std::string detail::device_description(const c10::Device& device, int cpu_thread
                                                           : "float32";
     if (device.is_cuda()) return "cuda (" + arithmetic + ")";
     const int forced = threads_from_environment();
+    const int quota = detail::cpu_quota_threads("/sys/fs/cgroup");
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::string limit;
+    if (forced > 0)
+        limit = "; OMP_NUM_THREADS=" + std::to_string(forced) + " limits the engine";
+    else if (quota > 0 && quota < cores)
+        limit = "; a CPU quota of " + std::to_string(quota) + " of " + std::to_string(cores) +
+                " cores limits the engine";
     return "cpu (" + std::to_string(cpu_threads) + (cpu_threads == 1 ? " thread, " : " threads, ") +
-           arithmetic +
-           (forced > 0 ? "; OMP_NUM_THREADS=" + std::to_string(forced) + " limits the engine"
-                       : std::string()) +
-           ")";
+           arithmetic + limit + ")";
 }
 
 Precision parse_precision(const std::string& text) {
@@ -121,8 +158,16 @@ at::ScalarType detail::resolve_precision(Precision asked, const c10::Device& dev
 
 int available_cpu_threads() {
     const int forced = threads_from_environment();
-    return forced > 0 ? forced
-                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (forced > 0) return forced;
+    // The machine's cores, fewer where the process may use fewer: its affinity mask, or a
+    // container's CPU quota (docker --cpus, a Kubernetes CPU limit). More threads than that
+    // only get throttled.
+    int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (const int affinity = cpus_in_affinity(); affinity > 0)
+        threads = std::min(threads, affinity);
+    if (const int quota = detail::cpu_quota_threads("/sys/fs/cgroup"); quota > 0)
+        threads = std::min(threads, quota);
+    return threads;
 }
 
 int detail::resolve_cpu_threads(int configured) {

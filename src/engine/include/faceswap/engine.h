@@ -126,7 +126,9 @@ enum class Precision { kAuto, kFloat32, kBFloat16 };
 Precision parse_precision(const std::string& text);  // "auto", "fp32" or "bf16"; throws otherwise
 
 // The CPU threads "0 = all cores" stands for: OMP_NUM_THREADS where the environment sets it (a
-// deployment that limits the process; FaceModels::device_name then says so), else the cores.
+// deployment that limits the process; FaceModels::device_name then says so), else the cores the
+// process may use: fewer than the machine's under an affinity mask or a container's CPU quota
+// (docker --cpus, a Kubernetes CPU limit; device_name says that too).
 int available_cpu_threads();
 
 struct EngineConfig {
