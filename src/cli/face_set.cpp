@@ -15,9 +15,50 @@ namespace faceswap::cli {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// A JPEG's width and height from its frame header (SOFn), without decoding it; false for data
+// that is not a well-formed JPEG up to that header. A pack's faces are checked this way before
+// OpenCV decodes them: a damaged or hostile header may claim gigapixels, and imdecode would
+// allocate them before finding out (a fuzzer found 3.2 GB).
+bool jpeg_dimensions(const std::uint8_t* bytes, std::size_t length, int& width, int& height) {
+    if (length < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8) return false;
+    std::size_t at = 2;
+    while (at + 4 <= length) {
+        if (bytes[at] != 0xFF) return false;
+        const std::uint8_t marker = bytes[at + 1];
+        if (marker == 0xFF) {  // fill byte
+            ++at;
+            continue;
+        }
+        if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {  // no length field
+            at += 2;
+            continue;
+        }
+        if (marker == 0xD9 || marker == 0xDA) return false;  // end or scan before any frame
+        const std::size_t segment = (static_cast<std::size_t>(bytes[at + 2]) << 8) | bytes[at + 3];
+        if (segment < 2 || at + 2 + segment > length) return false;
+        const bool frame =
+            marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+        if (frame) {
+            if (segment < 7) return false;
+            height = (bytes[at + 5] << 8) | bytes[at + 6];
+            width = (bytes[at + 7] << 8) | bytes[at + 8];
+            return true;
+        }
+        at += 2 + segment;
+    }
+    return false;
+}
+
+}  // namespace
+
 FaceDecoder opencv_face_decoder() {
     return [](const std::uint8_t* bytes, std::size_t length, int size,
               std::vector<std::uint8_t>& rgb) {
+        int width = 0, height = 0;
+        if (!jpeg_dimensions(bytes, length, width, height) || width != size || height != size)
+            return false;
         const cv::Mat encoded(1, static_cast<int>(length), CV_8UC1,
                               const_cast<std::uint8_t*>(bytes));
         cv::Mat bgr;
