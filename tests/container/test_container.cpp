@@ -134,11 +134,8 @@ class Container : public Replica {
         if (!spec.wait_ready) return;
         const bool ready = wait_until(
             [&] {
-                try {
-                    return http_get(port_, "/readyz").first == 200;
-                } catch (const std::exception&) {
-                    return !running();  // exited: stop waiting, say why below
-                }
+                const auto status = http_status(port_, "/readyz");
+                return status ? *status == 200 : !running();  // exited: stop, say why below
             },
             90s);
         INFO("container " << name_ << " logs:\n" << logs());
@@ -509,15 +506,7 @@ TEST_CASE(
     } take_down{prefix, manifests};
     podman("kube play " + manifests.string());
     const std::string container = prefix + "-pod-0-faceswap-server";
-    const bool ready = wait_until(
-        [&] {
-            try {
-                return http_get(port, "/readyz").first == 200;
-            } catch (const std::exception&) {
-                return false;
-            }
-        },
-        90s);
+    const bool ready = wait_until([&] { return http_status(port, "/readyz") == 200; }, 90s);
     int status = 0;
     INFO("pod logs:\n" << podman("logs " + container, &status));
     REQUIRE(ready);

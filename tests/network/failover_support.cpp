@@ -92,15 +92,7 @@ Nginx::Nginx(const fs::path& dir, const std::vector<std::uint16_t>& replicas)
         ::_exit(127);
     }
     // Ready once a request reaches a replica through it.
-    const bool up = wait_until(
-        [&] {
-            try {
-                return http_get(port_, "/healthz").first == 200;
-            } catch (const std::exception&) {
-                return false;
-            }
-        },
-        10s);
+    const bool up = wait_until([&] { return http_status(port_, "/healthz") == 200; }, 10s);
     INFO("nginx did not come up; its log:\n" << log());
     REQUIRE(up);
 }
@@ -178,14 +170,7 @@ FailoverFigures run_failover(const std::vector<std::unique_ptr<Replica>>& replic
             std::this_thread::sleep_for(kFramePeriod);
         }
     });
-    struct StopCamera {
-        std::atomic<bool>& feeding;
-        std::thread& camera;
-        ~StopCamera() {
-            feeding = false;
-            camera.join();
-        }
-    } stop_camera{feeding, camera};
+    const StopAndJoin stop_camera{feeding, camera};
 
     REQUIRE(wait_until(
         [&] {

@@ -82,6 +82,14 @@ std::pair<int, std::string> http_get(std::uint16_t port, const std::string& targ
     return http_exchange(port, "GET", target, {}, "");
 }
 
+std::optional<int> http_status(std::uint16_t port, const std::string& target) {
+    try {
+        return http_get(port, target).first;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 std::pair<int, std::string> http_exchange(
     std::uint16_t port, const std::string& method, const std::string& target,
     const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {

@@ -2,9 +2,11 @@
 // on 127.0.0.1 with an ephemeral port, and bounded waiting.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -45,6 +47,9 @@ class TestServer {
 
 // A plain HTTP GET to 127.0.0.1:port (health, readiness, metrics): status and body.
 std::pair<int, std::string> http_get(std::uint16_t port, const std::string& target);
+// The status a GET answers with; nullopt while nothing answers (refused, reset): for polling
+// a server, nginx or a container that is still starting.
+std::optional<int> http_status(std::uint16_t port, const std::string& target);
 // Any request with headers and a body, answered with its status and body.
 std::pair<int, std::string> http_exchange(
     std::uint16_t port, const std::string& method, const std::string& target,
@@ -55,6 +60,17 @@ struct TestCertificate {
     std::string cert, key;  // PEM file paths
 };
 TestCertificate make_test_certificate(const std::string& dir);
+
+// Sets `flag` to false and joins `thread` when the scope ends (a feeding or sampling thread that
+// runs while `flag` is true), whichever way the test leaves it.
+struct StopAndJoin {
+    std::atomic<bool>& flag;
+    std::thread& thread;
+    ~StopAndJoin() {
+        flag = false;
+        thread.join();
+    }
+};
 
 // Polls until the predicate holds or the timeout passes; returns the predicate's last value.
 bool wait_until(const std::function<bool()>& predicate,

@@ -214,14 +214,7 @@ TEST_CASE("abuse while four clients stream: every kind refused alone, the others
             std::this_thread::sleep_for(100ms);
         }
     });
-    struct StopSampling {
-        std::atomic<bool>& flag;
-        std::thread& thread;
-        ~StopSampling() {
-            flag = false;
-            thread.join();
-        }
-    } stop_sampling{sampling, sampler};
+    const StopAndJoin stop_sampling{sampling, sampler};
 
     REQUIRE(wait_until([&] { return total_results() >= 8; }, 60s));  // warmed up
     const auto baseline_start = Clock::now();
