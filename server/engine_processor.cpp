@@ -81,7 +81,8 @@ class EngineFactory final : public ProcessorFactory {
     }
 
     std::unique_ptr<StreamProcessor> open(const std::string& model, net::Direction direction,
-                                          const FaceDetail& detail) override {
+                                          const FaceDetail& detail,
+                                          const FaceChoice& faces) override {
         Served served;
         {
             std::lock_guard lock(mu_);
@@ -93,6 +94,8 @@ class EngineFactory final : public ProcessorFactory {
         SwapConfig swap_config;
         swap_config.direction = direction;
         swap_config.detail = detail;
+        swap_config.faces = faces;
+        swap_config.validate();
         return std::make_unique<EngineStream>(served.model, swap_config, served.version);
     }
 

@@ -29,7 +29,7 @@ class PassthroughFactory final : public ProcessorFactory {
     std::vector<std::string> models() const override { return ids_; }
     std::string device_name() const override { return "none"; }
     std::unique_ptr<StreamProcessor> open(const std::string& model, net::Direction,
-                                          const FaceDetail&) override {
+                                          const FaceDetail&, const FaceChoice&) override {
         if (std::find(ids_.begin(), ids_.end(), model) == ids_.end())
             throw UnknownModel("model '" + model + "' is not served here");
         return std::make_unique<PassthroughProcessor>();

@@ -57,10 +57,12 @@ class ProcessorFactory {
     virtual std::vector<std::string> models() const = 0;  // the ids clients may ask for
     virtual std::string device_name() const = 0;
     // A fresh per-session processor; throws UnknownModel for an id not served.
-    // detail: the hello's detail settings (the detail stage, mouth interior, texture).
+    // detail: the hello's detail settings (the detail stage, mouth interior, texture); faces:
+    // whose faces it swaps. A face choice the engine refuses throws Error(kInvalidArgument).
     virtual std::unique_ptr<StreamProcessor> open(const std::string& model,
                                                   net::Direction direction,
-                                                  const FaceDetail& detail) = 0;
+                                                  const FaceDetail& detail,
+                                                  const FaceChoice& faces) = 0;
     // The face models the pipeline analyses frames with, and the engine settings it runs
     // under; nullptr for an engine whose streams are all pass-through.
     virtual std::shared_ptr<const FaceModels> face_models() const { return nullptr; }

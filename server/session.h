@@ -114,7 +114,7 @@ class Session : public std::enable_shared_from_this<Session> {
         transport_->set_timeouts(beast::role_type::server,
                                  std::chrono::seconds(shared_.config.handshake_timeout_s),
                                  std::chrono::seconds(shared_.config.idle_timeout_s));
-        // Until the hello: room for a hello (4096 bytes) with a margin, so an overlong one
+        // Until the hello: room for a hello (32768 bytes) with a margin, so an overlong one
         // gets a proper too_large error rather than a bare close.
         transport_->set_read_limit(64 << 10);
         request_ = std::move(request);
@@ -201,7 +201,8 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!shared_.tokens.empty() && !token_accepted(shared_.tokens.all, hello.token))
             throw ProtocolError(ProtocolErrorCode::kUnauthorized, "wrong or missing token");
         try {
-            processor_ = shared_.factory->open(hello.model, hello.direction, hello.detail);
+            processor_ =
+                shared_.factory->open(hello.model, hello.direction, hello.detail, hello.faces);
         } catch (const UnknownModel& e) {
             throw ProtocolError(ProtocolErrorCode::kUnknownModel, e.what());
         } catch (const std::exception& e) {
@@ -218,9 +219,13 @@ class Session : public std::enable_shared_from_this<Session> {
         welcome.max_in_flight = shared_.config.max_in_flight;
         welcome.model_sha256 = processor_->model_version();
         const std::string reply = net::encode_welcome(welcome);
-        spdlog::info("session {} from {}: model '{}', {}, quality {}", welcome.session_id, peer_,
-                     hello.model, hello.direction == net::Direction::kAToB ? "a2b" : "b2a",
-                     hello.quality);
+        spdlog::info("session {} from {}: model '{}', {}, quality {}, faces: {}{}",
+                     welcome.session_id, peer_, hello.model,
+                     hello.direction == net::Direction::kAToB ? "a2b" : "b2a", hello.quality,
+                     face_choice_mode_name(hello.faces.mode),
+                     hello.faces.mode == FaceChoiceMode::kPeople
+                         ? " (" + std::to_string(hello.faces.people.size()) + " chosen)"
+                         : std::string());
         enqueue({std::vector<std::uint8_t>(reply.begin(), reply.end()), true});
         if (draining_) close_with(1001, "server shutting down");
     }

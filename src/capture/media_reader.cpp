@@ -72,6 +72,7 @@ class ImageListReader final : public MediaReader {
     std::int64_t frame_count() const override { return static_cast<std::int64_t>(files_.size()); }
     double frames_per_second() const override { return 30.0; }
     std::int64_t skipped() const override { return skipped_; }
+    bool stills() const override { return true; }
 
   private:
     std::vector<fs::path> files_;

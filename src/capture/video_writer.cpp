@@ -3,11 +3,13 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 
 #include "faceswap/capture/media_reader.h"
 
@@ -19,6 +21,40 @@ std::string shell_quote(const std::string& s) {
     std::string out = "'";
     for (char c : s) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
     return out + "'";
+}
+
+// The last line ffmpeg wrote to its log ("" when none), without ffmpeg's "[tag @ 0x...] " prefix.
+std::string last_log_line(const std::string& log_path) {
+    std::ifstream in(log_path);
+    std::string line, last;
+    while (std::getline(in, line))
+        if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+    if (!last.empty() && last[0] == '[') {
+        const size_t close = last.find("] ");
+        if (close != std::string::npos) last = last.substr(close + 2);
+    }
+    while (!last.empty() && (last.back() == '\r' || last.back() == ' ')) last.pop_back();
+    return last;
+}
+
+// The first line of ffmpeg's log that says the file was not written whole ("" when none).
+// ffmpeg 5.1 exits with 0 when writing the trailer or closing the file fails (a full disk):
+// its log is the only sign.
+std::string write_failure_in_log(const std::string& log_path) {
+    std::ifstream in(log_path);
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("Error writing", 0) == 0 || line.rfind("Error closing", 0) == 0 ||
+            line.find("No space left on device") != std::string::npos ||
+            line.find("File too large") != std::string::npos)
+            return line;
+    return {};
+}
+
+// Whether the folder's file system has (almost) no room left.
+bool disk_full(const std::filesystem::path& dir) {
+    struct statvfs fs {};
+    if (::statvfs(dir.c_str(), &fs) != 0) return false;
+    return static_cast<double>(fs.f_bavail) * fs.f_frsize < 1024.0 * 1024.0;
 }
 
 }  // namespace
@@ -63,10 +99,17 @@ VideoFileWriter::VideoFileWriter(const VideoWriterOptions& options) : options_(o
         if (!options.audio_source.empty())
             command += " -ss " + std::to_string(options.audio_offset_s) + " -i " +
                        shell_quote(options.audio_source) + " -map 0:v:0 -map 1:a:0? -c:a aac";
+        // H.264 in 4:2:0 needs even sizes: an odd width or height gets one black column or
+        // row (a photo of 1465 px would otherwise stop libx264 at its first frame).
+        if (options.width % 2 != 0 || options.height % 2 != 0)
+            command += " -vf " + shell_quote("pad=ceil(iw/2)*2:ceil(ih/2)*2");
         command += " -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -shortest";
         command += " -metadata comment=" + shell_quote(options.provenance);
         command += " -metadata title=" + shell_quote("AI-generated");
         command += " " + shell_quote(temporary_);
+        // ffmpeg's messages go to a log, so that a failure can name its cause in one line.
+        log_ = temporary_ + ".log";
+        command += " 2> " + shell_quote(log_);
         std::signal(SIGPIPE, SIG_IGN);  // a dying ffmpeg must give an error, not kill us
         ffmpeg_ = ::popen(command.c_str(), "w");
         if (!ffmpeg_) throw MediaError("cannot start ffmpeg to write " + options.path);
@@ -95,9 +138,26 @@ void VideoFileWriter::write(const cv::Mat& bgr) {
         return;
     }
     const cv::Mat packed = bgr.isContinuous() ? bgr : bgr.clone();
-    if (std::fwrite(packed.data, 1, packed.total() * 3, ffmpeg_) != packed.total() * 3)
-        throw MediaError("writing " + options_.path +
-                         " failed (ffmpeg stopped: disk full or bad path?)");
+    if (std::fwrite(packed.data, 1, packed.total() * 3, ffmpeg_) != packed.total() * 3) {
+        ::pclose(ffmpeg_);  // ffmpeg has stopped; its log says why
+        ffmpeg_ = nullptr;
+        throw MediaError(failure("writing"));
+    }
+}
+
+std::string VideoFileWriter::failure(const std::string& doing) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::path(temporary_).parent_path();
+    std::string cause = disk_full(dir) ? "the disk is full" : write_failure_in_log(log_);
+    if (cause.empty()) cause = last_log_line(log_);
+    if (cause.empty()) cause = "ffmpeg stopped without saying why";
+    // ffmpeg names the temporary file; the user knows the one they asked for.
+    for (size_t at; (at = cause.find(temporary_)) != std::string::npos;)
+        cause.replace(at, temporary_.size(), options_.path);
+    std::error_code ec;
+    fs::remove(temporary_, ec);
+    fs::remove(log_, ec);
+    return doing + " " + options_.path + " failed: " + cause;
 }
 
 std::string VideoFileWriter::close() {
@@ -106,7 +166,8 @@ std::string VideoFileWriter::close() {
     if (ffmpeg_) {
         const int status = ::pclose(ffmpeg_);
         ffmpeg_ = nullptr;
-        ok = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        ok = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+             write_failure_in_log(log_).empty();
     } else if (fallback_) {
         fallback_->release();
         fallback_.reset();
@@ -117,12 +178,18 @@ std::string VideoFileWriter::close() {
         return note;
     }
     std::error_code ec;
-    if (!ok || !std::filesystem::exists(temporary_, ec)) {
-        std::filesystem::remove(temporary_, ec);
-        throw MediaError("encoding " + options_.path + " failed (see ffmpeg's message above)");
-    }
+    if (!ok || !std::filesystem::exists(temporary_, ec)) throw MediaError(failure("encoding"));
+    if (!log_.empty()) std::filesystem::remove(log_, ec);
     std::filesystem::rename(temporary_, options_.path, ec);
-    if (ec) throw MediaError("cannot move the finished video to " + options_.path);
+    if (ec)
+        throw MediaError("cannot move the finished video to " + options_.path + ": " +
+                         ec.message());
+    if (!log_.empty() && (options_.width % 2 != 0 || options_.height % 2 != 0)) {
+        const std::string padded = std::to_string(options_.width + options_.width % 2) + "x" +
+                                   std::to_string(options_.height + options_.height % 2);
+        note += std::string(note.empty() ? "" : "; ") + "the video is " + padded +
+                " (H.264 needs even sizes: one black column or row was added)";
+    }
     return note;
 }
 

@@ -1,5 +1,7 @@
 #include "cli_common.h"
 
+#include "faceswap/capture/media_reader.h"
+#include "faceswap/identity.h"
 #include "faceswap/paths.h"
 
 #include <unistd.h>
@@ -26,6 +28,70 @@ DeviceKind parse_device(const std::string& name) {
     if (name == "cpu") return DeviceKind::kCpu;
     if (name == "cuda") return DeviceKind::kCuda;
     return DeviceKind::kAuto;
+}
+
+FaceChoice face_choice_from(const std::vector<std::string>& values, float max_distance,
+                            const EngineConfig& config) {
+    FaceChoice choice;
+    if (max_distance >= 0) choice.max_distance = max_distance;
+    if (values.empty() || (values.size() == 1 && values[0] == "all")) return choice;
+    if (values.size() == 1 && values[0] == "largest") {
+        choice.mode = FaceChoiceMode::kLargest;
+        return choice;
+    }
+    EngineConfig one_by_one = config;
+    one_by_one.tracking = false;  // every photo stands alone
+    auto models = FaceModels::load(one_by_one);
+    FaceAnalyzer analyzer(models, one_by_one);
+    auto embedder = IdentityEmbedder::load(one_by_one);
+    std::vector<FaceDescriptor> descriptors;
+    for (const std::string& value : values) {
+        if (value == "all" || value == "largest")
+            throw Error(ErrorCode::kInvalidArgument,
+                        "--faces " + value + " cannot be combined with reference photos");
+        std::unique_ptr<capture::MediaReader> reader;
+        try {
+            reader = capture::MediaReader::open(value);
+        } catch (const capture::MediaError& e) {
+            throw Error(ErrorCode::kInvalidArgument, std::string("--faces: ") + e.what() +
+                                                         " (give all, largest, or photos "
+                                                         "of the person to swap)");
+        }
+        if (!reader->stills())
+            throw Error(ErrorCode::kInvalidArgument,
+                        "--faces " + value +
+                            " is a video: give photos of the person to swap "
+                            "(a frame saved as .jpg or .png will do)");
+        capture::DecodedFrame photo;
+        while (reader->next(photo)) {
+            const std::string name =
+                std::filesystem::is_directory(value) ? value + "/" + photo.name : value;
+            const FrameAnalysis analysis = analyzer.analyze(view_of(photo.bgr));
+            if (analysis.faces.empty())
+                throw Error(ErrorCode::kInvalidArgument,
+                            "reference photo " + name +
+                                " shows no face the detector finds: "
+                                "give a photo where the face is clearly visible, front-on and at "
+                                "least 80 pixels wide");
+            const auto largest = std::max_element(
+                analysis.faces.begin(), analysis.faces.end(), [](const Face& a, const Face& b) {
+                    return a.box.width * a.box.height < b.box.width * b.box.height;
+                });
+            if (analysis.faces.size() > 1)
+                std::fprintf(stderr,
+                             "note: reference photo %s shows %zu faces; using the largest (at "
+                             "x %.0f, y %.0f, %.0f px wide): crop the photo to choose another\n",
+                             name.c_str(), analysis.faces.size(), largest->box.x, largest->box.y,
+                             largest->box.width);
+            descriptors.push_back(embedder->embed(view_of(photo.bgr), {*largest}).at(0));
+        }
+    }
+    choice.mode = FaceChoiceMode::kPeople;
+    choice.people = {mean_descriptor(descriptors)};
+    std::fprintf(stderr,
+                 "swapping only the person of %zu reference photo%s (match distance %.2f)\n",
+                 descriptors.size(), descriptors.size() == 1 ? "" : "s", choice.max_distance);
+    return choice;
 }
 
 ProgressBar::ProgressBar(std::string label, std::int64_t total)

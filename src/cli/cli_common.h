@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "faceswap/capture/engine_frames.h"
 #include "faceswap/engine.h"
+#include "faceswap/face_choice.h"
 
 namespace faceswap::cli {
 
@@ -46,6 +48,13 @@ class ProgressBar {
     double last_fraction_ = -1;  // < 0: the fraction is done / total
     std::chrono::steady_clock::time_point start_, last_draw_;
 };
+
+// --faces: "all" (or nothing), "largest", or reference photos (files or folders of photos) of
+// the one person to swap, whose descriptor is the mean over the photos. A photo with several
+// faces gives its largest, and says so on stderr; one without a face throws
+// Error(kInvalidArgument) naming it. max_distance < 0 keeps FaceChoice's default.
+FaceChoice face_choice_from(const std::vector<std::string>& values, float max_distance,
+                            const EngineConfig& config);
 
 // A duration as a person reads it: "45 s", "12 min 05 s", "47 h 05 min".
 std::string format_duration(double seconds);

@@ -110,6 +110,8 @@ struct ConvertOptions {
     std::string model;  // default: the demo model
     std::string model_dir;
     SwapConfig swap;
+    std::vector<std::string> faces;  // --faces: all, largest or reference photos
+    float face_distance = -1;        // --face-distance (< 0: the default)
     bool ai_mark = true;
     std::int64_t start_frame = 0;
     std::int64_t frames = -1;
@@ -143,6 +145,8 @@ struct LiveOptions {
     std::string server = "ws://127.0.0.1:8080/", token;
     std::string direction = "a2b";
     FaceDetail detail;               // the detail stage, mouth interior, texture transfer
+    std::vector<std::string> faces;  // --faces: all, largest or reference photos
+    float face_distance = -1;        // --face-distance (< 0: the default)
     std::string precision = "auto";  // local: EngineConfig::precision
     int width = 640, height = 480;
     double fps = 30;                   // capture and stream rate

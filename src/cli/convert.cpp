@@ -1,24 +1,91 @@
-// faceswap convert: a video (or image folder) in, the same with faces swapped out, through
-// the engine's SwapPipeline as the app and the server use it (one stream that keeps every
-// frame: decoding the next frame, analysing one and merging another overlap).
+// faceswap convert: a video, a photo or a folder of photos in, the same with faces swapped out,
+// through the engine's SwapPipeline as the app and the server use it (one stream that keeps
+// every frame: decoding the next frame, analysing one and merging another overlap). Photos come
+// out as photos (same names and formats, provenance in their metadata) or, into a video file,
+// as a video.
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <filesystem>
+#include <functional>
 #include <mutex>
 
 #include "cli_common.h"
 #include "commands.h"
 #include "faceswap/capture/engine_frames.h"
+#include "faceswap/capture/image_writer.h"
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/capture/video_writer.h"
 #include "faceswap/pipeline.h"
 #include "faceswap/swap.h"
 
 namespace faceswap::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_video_file_name(const std::string& path) {
+    std::string ext = fs::path(path).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    return ext == ".mp4" || ext == ".mkv" || ext == ".mov";
+}
+
+enum class OutputKind { kVideo, kImage, kImageFolder };
+
+// What the output path asks for, given the input; throws Error(kInvalidArgument) with what to
+// give instead. Never lets an output overwrite its own input.
+OutputKind output_kind_for(const std::string& input, bool stills, const std::string& output) {
+    std::error_code ec;
+    const bool input_is_folder = fs::is_directory(input, ec);
+    if (fs::exists(output, ec) && fs::equivalent(input, output, ec))
+        throw Error(ErrorCode::kInvalidArgument,
+                    "the output " + output +
+                        " is the input itself: give another file or folder "
+                        "(the originals are never overwritten)");
+    if (is_video_file_name(output)) return OutputKind::kVideo;
+    if (!stills)
+        throw Error(ErrorCode::kInvalidArgument, "cannot write a video to " + output +
+                                                     ": give a file name ending in .mp4, "
+                                                     ".mkv or .mov");
+    if (capture::is_image_file_name(output)) {
+        if (input_is_folder)
+            throw Error(ErrorCode::kInvalidArgument,
+                        "the input " + input +
+                            " is a folder of photos: give an output folder "
+                            "(one swapped photo per photo) or a video file (.mp4, .mkv, .mov), not "
+                            "the image file " +
+                            output);
+        return OutputKind::kImage;
+    }
+    if (fs::exists(output, ec) && !fs::is_directory(output, ec))
+        throw Error(ErrorCode::kInvalidArgument,
+                    output +
+                        " exists and is not a folder: give an output folder, an image file "
+                        "(.jpg, .png, ...) or a video file (.mp4, .mkv, .mov)");
+    return OutputKind::kImageFolder;
+}
+
+// `bgr` scaled to fit `size` and centred on black (photos of several sizes into one video).
+cv::Mat letterboxed(const cv::Mat& bgr, cv::Size size) {
+    if (bgr.size() == size) return bgr;
+    const double scale = std::min(static_cast<double>(size.width) / bgr.cols,
+                                  static_cast<double>(size.height) / bgr.rows);
+    const cv::Size fitted(std::max(1, static_cast<int>(bgr.cols * scale)),
+                          std::max(1, static_cast<int>(bgr.rows * scale)));
+    cv::Mat out(size, CV_8UC3, cv::Scalar::all(0));
+    cv::Mat resized;
+    cv::resize(bgr, resized, fitted, 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    resized.copyTo(out(cv::Rect((size.width - fitted.width) / 2, (size.height - fitted.height) / 2,
+                                fitted.width, fitted.height)));
+    return out;
+}
+
+}  // namespace
 
 int run_convert(const ConvertOptions& options) {
     EngineConfig config = EngineConfig::defaults();
@@ -28,9 +95,14 @@ int run_convert(const ConvertOptions& options) {
     config.precision = parse_precision(options.precision);
 
     auto reader = capture::MediaReader::open(options.input);
+    const bool stills = reader->stills();
+    const OutputKind output_kind = output_kind_for(options.input, stills, options.output);
+    if (stills) config.tracking = false;  // each photo stands alone
     const std::string model_path = resolve_swap_model(options.model);
     auto face_models = FaceModels::load(config);
     auto swap_model = SwapModel::load(model_path, config);
+    SwapConfig swap_config = options.swap;
+    swap_config.faces = face_choice_from(options.faces, options.face_distance, config);
     const SwapModelInfo& info = swap_model->info();
     const bool a2b = options.swap.direction == SwapDirection::kAToB;
     std::fprintf(stderr, "model %s (%s, %s -> %s, %lld steps) on %s\n", model_path.c_str(),
@@ -46,9 +118,48 @@ int run_convert(const ConvertOptions& options) {
     std::int64_t total = reader->frame_count() - options.start_frame;
     if (options.frames >= 0) total = std::min(total, options.frames);
     ProgressBar progress("convert", total);
+    const std::string provenance =
+        std::string("AI-generated face swap; faceswap ") + FACESWAP_VERSION + "; model " +
+        info.path + " (" + info.architecture + ", " + info.identity_a + "/" + info.identity_b +
+        ", " + std::to_string(info.training_steps) + " steps); direction " + (a2b ? "a2b" : "b2a");
+    if (output_kind == OutputKind::kImageFolder && !fs::is_directory(options.output)) {
+        std::error_code ec;
+        fs::create_directory(options.output, ec);
+        if (ec)
+            throw Error(ErrorCode::kInvalidArgument,
+                        "cannot create the output folder " + options.output + ": " + ec.message());
+    }
+
     std::unique_ptr<capture::VideoFileWriter> writer;
+    cv::Size video_size;
+    std::deque<std::string> names;  // of the frames submitted and not yet written, in order
+    std::int64_t photos_letterboxed = 0;
+    bool told_format_without_metadata = false;
+    // One finished frame to the output: the video, the photo, or a photo in the folder.
+    const auto write_output = [&](const cv::Mat& output, const std::string& name) {
+        if (output_kind == OutputKind::kVideo) {
+            if (output.size() == video_size) {
+                writer->write(output);
+            } else {
+                writer->write(letterboxed(output, video_size));
+                ++photos_letterboxed;
+            }
+        } else {
+            const std::string path = output_kind == OutputKind::kImage
+                                         ? options.output
+                                         : (fs::path(options.output) / name).string();
+            if (!capture::image_format_keeps_provenance(path) && !told_format_without_metadata) {
+                std::fprintf(stderr,
+                             "\nnote: %s: this image format has no place for the provenance "
+                             "text; the visible mark is its only label (.jpg and .png keep both)\n",
+                             path.c_str());
+                told_format_without_metadata = true;
+            }
+            capture::write_image_file(path, output, provenance + "; source " + name);
+        }
+    };
     capture::DecodedFrame frame;
-    std::int64_t submitted = 0, written = 0, frames_with_faces = 0;
+    std::int64_t submitted = 0, written = 0, frames_swapped = 0;
     SwapTimings stage_sums;  // per-stage totals, printed as means
 
     // Results arrive in order on the pipeline's thread; this thread writes them.
@@ -57,7 +168,7 @@ int run_convert(const ConvertOptions& options) {
     std::deque<PipelineResult> results;
     SwapPipeline pipeline(face_models, config);
     const StreamId stream = pipeline.open_stream(
-        swap_model, options.swap,
+        swap_model, swap_config,
         [&](PipelineResult&& r) {
             std::lock_guard lock(results_mutex);
             results.push_back(std::move(r));
@@ -84,33 +195,32 @@ int run_convert(const ConvertOptions& options) {
             stage_sums.generate_ms += result.timings.generate_ms;
             stage_sums.merge_ms += result.timings.merge_ms;
             stage_sums.total_ms += result.timings.total_ms;
-            if (!result.analysis.faces.empty()) ++frames_with_faces;
+            if (result.faces_swapped > 0) ++frames_swapped;
             cv::Mat output(result.height, result.width, CV_8UC3, result.pixels.data());
             if (options.ai_mark) capture::draw_ai_generated_mark(output);
-            writer->write(output);
+            write_output(output, names.front());
+            names.pop_front();
             ++written;
-            progress.update(written, std::to_string(frames_with_faces) + " with faces");
+            progress.update(written, std::to_string(frames_swapped) + " swapped");
         }
     };
     const auto started = std::chrono::steady_clock::now();
     try {
         while ((options.frames < 0 || submitted < options.frames) && reader->next(frame)) {
             if (frame.index < options.start_frame) continue;
-            if (!writer) {
+            if (!writer && output_kind == OutputKind::kVideo) {
                 capture::VideoWriterOptions out;
                 out.path = options.output;
                 out.width = frame.bgr.cols;
                 out.height = frame.bgr.rows;
                 out.fps = fps;
-                out.audio_source = options.input;
+                if (!stills) out.audio_source = options.input;  // photos have no sound
                 out.audio_offset_s = frame.timestamp_s;
-                out.provenance = std::string("AI-generated face swap; faceswap ") +
-                                 FACESWAP_VERSION + "; model " + info.path + " (" +
-                                 info.architecture + ", " + info.identity_a + "/" +
-                                 info.identity_b + ", " + std::to_string(info.training_steps) +
-                                 " steps); direction " + (a2b ? "a2b" : "b2a");
+                out.provenance = provenance;
                 writer = std::make_unique<capture::VideoFileWriter>(out);
+                video_size = frame.bgr.size();
             }
+            names.push_back(frame.name);
             PipelineFrame job = capture::pipeline_frame_of(frame.bgr, frame.timestamp_s,
                                                            static_cast<std::uint64_t>(submitted++));
             pipeline.submit(stream, std::move(job));  // waits while one frame is waiting
@@ -124,18 +234,25 @@ int run_convert(const ConvertOptions& options) {
     const double wall_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     progress.finish();
-    if (!writer) {
+    if (submitted == 0) {
         std::fprintf(stderr, "error: no frames to convert in %s (from frame %lld)\n",
                      options.input.c_str(), static_cast<long long>(options.start_frame));
         return 1;
     }
-    const std::string note = writer->close();
+    std::string note = writer ? writer->close() : std::string();
+    if (photos_letterboxed > 0)
+        note += std::string(note.empty() ? "" : "; ") + std::to_string(photos_letterboxed) +
+                " photos of another size than the first were fitted into the video's " +
+                std::to_string(video_size.width) + "x" + std::to_string(video_size.height);
+    if (reader->skipped() > 0)
+        note += std::string(note.empty() ? "" : "; ") + std::to_string(reader->skipped()) +
+                " unreadable images skipped";
     const double n = static_cast<double>(written);
     std::printf(
-        "wrote %s: %lld frames, %lld with a face swapped, %.1f frames/s (reading, "
+        "wrote %s: %lld %s, %lld with a face swapped, %.1f frames/s (reading, "
         "swapping and writing; %.1f ms per frame through the swap pipeline)%s\n",
-        options.output.c_str(), static_cast<long long>(written),
-        static_cast<long long>(frames_with_faces), n / wall_s, stage_sums.total_ms / n,
+        options.output.c_str(), static_cast<long long>(written), stills ? "photos" : "frames",
+        static_cast<long long>(frames_swapped), n / wall_s, stage_sums.total_ms / n,
         options.ai_mark ? "" : ", WITHOUT the AI-generated mark");
     std::printf(
         "mean ms per frame: convert %.1f, detect %.1f, landmarks %.1f, align %.1f, "

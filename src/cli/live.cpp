@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "faceswap/capture/frame_source.h"
 #include "faceswap/capture/media_reader.h"
@@ -118,6 +119,14 @@ int run_live(const LiveOptions& options) {
 
     SwapConfig requested;  // a setting out of range is refused here, with its range
     requested.detail = options.detail;
+    {
+        // Reference photos are recognised here, in both modes: a remote server gets the
+        // person's descriptor in the hello, never the photos.
+        EngineConfig engine = EngineConfig::defaults();
+        engine.model_dir = paths::face_model_dir(options.model_dir);
+        engine.precision = parse_precision(options.precision);
+        requested.faces = face_choice_from(options.faces, options.face_distance, engine);
+    }
     requested.validate();
     std::unique_ptr<ui::SwapBackend> backend;
     if (options.mode == "remote") {
@@ -128,6 +137,7 @@ int run_live(const LiveOptions& options) {
         settings.direction =
             options.direction == "b2a" ? net::Direction::kBToA : net::Direction::kAToB;
         settings.detail = options.detail;
+        settings.faces = requested.faces;
         backend = std::make_unique<ui::RemoteBackend>(settings);
     } else {
         ui::LocalSettings settings;
@@ -136,6 +146,7 @@ int run_live(const LiveOptions& options) {
         settings.swap.direction =
             options.direction == "b2a" ? SwapDirection::kBToA : SwapDirection::kAToB;
         settings.swap.detail = options.detail;
+        settings.swap.faces = requested.faces;
         settings.precision = parse_precision(options.precision);
         backend = std::make_unique<ui::LocalBackend>(settings);
     }

@@ -115,6 +115,19 @@ void add_device_options(CLI::App& command, int& threads, std::string& device) {
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
 }
 
+// --faces and --face-distance (docs/face-choice.md), the same on convert and live.
+void add_face_choice_options(CLI::App& command, std::vector<std::string>& faces,
+                             float& face_distance) {
+    command.add_option("--faces", faces,
+                       "Whose face to swap: all (default), largest, or one or more photos (or "
+                       "folders of photos) of the person to swap; other faces stay untouched");
+    command
+        .add_option("--face-distance", face_distance,
+                    "With photos: how close a face must be to them to be swapped (identity "
+                    "distance, default 0.5; lower is stricter)")
+        ->check(CLI::Range(0.05, 2.0));
+}
+
 // --detail-strength, --mouth-interior, --texture-transfer and --expression-follow
 // (docs/detail-stage.md), the same on convert and live.
 void add_detail_options(CLI::App& command, FaceDetail& detail) {
@@ -340,9 +353,13 @@ int main(int argc, char** argv) {
     cli::ConvertOptions convert;
     std::string convert_direction = "a2b", convert_color = "rct";
     auto* convert_cmd =
-        app.add_subcommand("convert", "Swap the faces of a video with a trained model");
-    convert_cmd->add_option("input", convert.input, "Video file or image folder")->required();
-    convert_cmd->add_option("output", convert.output, "Output video (.mp4, .mkv or .mov)")
+        app.add_subcommand("convert", "Swap the faces of a video or photos with a trained model");
+    convert_cmd->add_option("input", convert.input, "Video file, photo, or folder of photos")
+        ->required();
+    convert_cmd
+        ->add_option("output", convert.output,
+                     "Video file (.mp4, .mkv or .mov); for photos also a photo or a folder (the "
+                     "swapped photos under their own names and formats)")
         ->required();
     convert_cmd->add_option("--model", convert.model, "Swap model (default: the demo model)");
     convert_cmd->add_option("--direction", convert_direction, "a2b or b2a")
@@ -358,8 +375,10 @@ int main(int argc, char** argv) {
     convert_cmd->add_flag(
         "--hull-mask-only", [&](std::int64_t) { convert.swap.use_learned_mask = false; },
         "Blend with the landmark hull alone, not the learned mask");
-    convert_cmd->add_flag("--largest-only", convert.swap.largest_face_only,
-                          "Swap only the largest face of each frame");
+    add_face_choice_options(*convert_cmd, convert.faces, convert.face_distance);
+    convert_cmd->add_flag(
+        "--largest-only", [&](std::int64_t) { convert.faces = {"largest"}; },
+        "The same as --faces largest");
     convert_cmd->add_flag(
         "--no-ai-mark", [&](std::int64_t) { convert.ai_mark = false; },
         "Leave out the visible AI-generated mark (metadata is still written)");
@@ -451,6 +470,7 @@ int main(int argc, char** argv) {
     live_cmd->add_option("--server", live.server, "remote: ws:// or wss:// URL");
     live_cmd->add_option("--token", live.token, "remote: auth token");
     add_detail_options(*live_cmd, live.detail);
+    add_face_choice_options(*live_cmd, live.faces, live.face_distance);
     add_precision_option(*live_cmd, live.precision);
     live_cmd->add_option("--direction", live.direction, "a2b or b2a")
         ->check(CLI::IsMember({"a2b", "b2a"}));

@@ -293,7 +293,7 @@ class QualityCheck {
         const auto swap_model = SwapModel::load(model_path, config_);
         SwapConfig swap;
         swap.direction = SwapDirection::kAToB;
-        swap.largest_face_only = true;
+        swap.faces.mode = FaceChoiceMode::kLargest;
         FaceSwapper swapper(models_, swap_model, config_, swap);
         FrameScorer scorer(models_, embedder_, config_, ref_a_, ref_b_);
         std::vector<FrameScore> scores;

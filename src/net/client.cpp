@@ -247,6 +247,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
                 hello.direction = self->config.direction;
                 hello.quality = self->config.quality;
                 hello.detail = self->config.detail;
+                hello.faces = self->config.faces;
                 const std::string text = encode_hello(hello);
                 self->enqueue(conn, std::vector<std::uint8_t>(text.begin(), text.end()), true);
                 self->read(conn);

@@ -5,6 +5,7 @@
 #include "faceswap/json_integer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -38,11 +39,13 @@ constexpr std::size_t kOffMagic = 0, kOffVersion = 4, kOffType = 6, kOffFrameId 
 // In the result block, after its four u32 timings and u16 face count.
 constexpr std::size_t kOffResultReserved = 18;
 
-constexpr std::size_t kMaxHandshakeBytes = 4096;
+// Room for a hello with eight face references (docs/protocol.md).
+constexpr std::size_t kMaxHandshakeBytes = 32768;
 
 nlohmann::json parse_object(const std::string& text, const char* what) {
     if (text.size() > kMaxHandshakeBytes)
-        refuse(ProtocolErrorCode::kTooLarge, std::string(what) + " is longer than 4096 bytes");
+        refuse(ProtocolErrorCode::kTooLarge, std::string(what) + " is longer than " +
+                                                 std::to_string(kMaxHandshakeBytes) + " bytes");
     nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!json.is_object())
         refuse(ProtocolErrorCode::kMalformed, std::string(what) + " is not a JSON object");
@@ -242,8 +245,63 @@ std::string encode_hello(const Hello& hello) {
                         {"quality", hello.quality}};
     for (const FaceDetailSetting& setting : kFaceDetailSettings)
         json[setting.name] = hello.detail.*setting.value;
+    if (hello.faces.mode != FaceChoiceMode::kAll) {
+        json["faces"] = face_choice_mode_name(hello.faces.mode);
+        if (hello.faces.mode == FaceChoiceMode::kPeople) {
+            json["face_references"] = hello.faces.people;
+            json["face_distance"] = hello.faces.max_distance;
+        }
+    }
     return json.dump();
 }
+
+namespace {
+
+// The hello's optional face choice ("faces", "face_references", "face_distance").
+FaceChoice decode_face_choice(const nlohmann::json& json) {
+    FaceChoice choice;
+    const auto mode = json.find("faces");
+    if (mode == json.end()) return choice;
+    if (*mode == "largest") {
+        choice.mode = FaceChoiceMode::kLargest;
+    } else if (*mode == "people") {
+        choice.mode = FaceChoiceMode::kPeople;
+    } else if (*mode != "all") {
+        refuse(ProtocolErrorCode::kMalformed, "hello: faces must be 'all', 'largest' or 'people'");
+    }
+    if (choice.mode != FaceChoiceMode::kPeople) return choice;
+    const auto references = json.find("face_references");
+    if (references == json.end() || !references->is_array() || references->empty() ||
+        references->size() > FaceChoice::kMaxPeople)
+        refuse(ProtocolErrorCode::kMalformed,
+               "hello: faces 'people' needs face_references, a list of 1 to " +
+                   std::to_string(FaceChoice::kMaxPeople) + " face descriptors");
+    for (const nlohmann::json& reference : *references) {
+        if (!reference.is_array() || reference.size() != kDescriptorSize)
+            refuse(ProtocolErrorCode::kMalformed, "hello: each face reference must be a list of " +
+                                                      std::to_string(kDescriptorSize) + " numbers");
+        FaceDescriptor descriptor{};
+        for (int i = 0; i < kDescriptorSize; ++i) {
+            const nlohmann::json& v = reference[static_cast<size_t>(i)];
+            if (!v.is_number() || !std::isfinite(v.get<double>()) || std::abs(v.get<double>()) > 10)
+                refuse(ProtocolErrorCode::kMalformed,
+                       "hello: face references hold numbers from -10 to 10");
+            descriptor[static_cast<size_t>(i)] = v.get<float>();
+        }
+        choice.people.push_back(descriptor);
+    }
+    const auto distance = json.find("face_distance");
+    if (distance != json.end()) {
+        if (!distance->is_number() ||
+            !(distance->get<double>() > 0.0 && distance->get<double>() <= 2.0))
+            refuse(ProtocolErrorCode::kMalformed,
+                   "hello: face_distance must be a number above 0, at most 2");
+        choice.max_distance = distance->get<float>();
+    }
+    return choice;
+}
+
+}  // namespace
 
 Hello decode_hello(const std::string& text) {
     const nlohmann::json json = parse_object(text, "hello");
@@ -278,6 +336,7 @@ Hello decode_hello(const std::string& text) {
                    std::string("hello: ") + setting.name + " must be a number from 0 to 1");
         hello.detail.*setting.value = static_cast<float>(it->get<double>());
     }
+    hello.faces = decode_face_choice(json);
     return hello;
 }
 

@@ -82,6 +82,7 @@ void RemoteBackend::start(std::shared_ptr<capture::FrameMailbox> input) {
     config.direction = settings_.direction;
     config.quality = settings_.quality;
     config.detail = settings_.detail;
+    config.faces = settings_.faces;
     config.tls_verify = settings_.tls_verify;
     set_state(BackendState::kStarting,
               QStringLiteral("connecting to %1").arg(QString::fromStdString(config.url)));

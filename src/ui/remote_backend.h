@@ -26,6 +26,7 @@ struct RemoteSettings {
     net::Direction direction = net::Direction::kAToB;
     int quality = 85;
     FaceDetail detail;  // the hello's detail settings
+    FaceChoice faces;   // the hello's face choice
     bool tls_verify = true;
 };
 

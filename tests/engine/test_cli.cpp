@@ -9,18 +9,9 @@
 #include "test_support.h"
 
 namespace fs = std::filesystem;
+using faceswap::test::cli;
+using faceswap::test::quoted;
 using faceswap::test::run_command;
-
-namespace {
-
-std::string cli() {
-    return std::string(FACESWAP_CLI) + " ";
-}
-std::string quoted(const fs::path& p) {
-    return "'" + p.string() + "'";
-}
-
-}  // namespace
 
 TEST_CASE("extract turns a real video into an aligned face set with metadata") {
     faceswap::test::TempDir dir;

@@ -16,16 +16,11 @@
 #include "test_support.h"
 
 namespace fs = std::filesystem;
+using faceswap::test::cli;
+using faceswap::test::quoted;
 using faceswap::test::run_command;
 
 namespace {
-
-std::string cli() {
-    return std::string(FACESWAP_CLI) + " ";
-}
-std::string quoted(const fs::path& p) {
-    return "'" + p.string() + "'";
-}
 
 const char* kTinyModel =
     " --resolution 64 --encoder-dims 8 --bottleneck-dims 32 --inter-dims 16 --decoder-dims 8"

@@ -9,6 +9,10 @@
 
 #include <unistd.h>
 
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "faceswap/identity.h"
 #include "faceswap/net/client.h"
 #include "faceswap/net/jpeg.h"
 #include "faceswap/swap.h"
@@ -147,6 +151,63 @@ TEST_CASE("the real engine swaps faces for remote clients", "[network][engine]")
             CHECK(left < 2.5);
         }
     }
+}
+
+TEST_CASE("a client chooses whose face the server swaps; the other faces come back as sent",
+          "[network][engine]") {
+    server::ServerConfig config = test_server_config();
+    config.engine = "faceswap";
+    TestServer server(config, engine_factory());
+
+    const cv::Mat photo = cv::imread((cache_dir() / "face-api/package/demo/sample2.jpg").string());
+    REQUIRE_FALSE(photo.empty());
+    EngineConfig still = test_config();
+    still.tracking = false;
+    FaceAnalyzer analyzer(shared_models(), still);
+    const std::vector<Face> faces = analyzer.analyze(view_of(photo)).faces;
+    REQUIRE(faces.size() >= 3);
+    const auto descriptors = IdentityEmbedder::load(still)->embed(view_of(photo), faces);
+    net::JpegCodec codec;
+    std::vector<std::uint8_t> jpeg;
+    codec.encode(photo.data, photo.cols, photo.rows, static_cast<int>(photo.step),
+                 net::PixelOrder::kBgr, 95, jpeg);
+
+    // The photo through the server for one face choice: the decoded reply.
+    const auto reply_for = [&](const FaceChoice& choice) {
+        Collected collected;
+        net::ClientConfig client_config;
+        client_config.url = server.url();
+        client_config.quality = 95;
+        client_config.frame_timeout = 60s;
+        client_config.faces = choice;
+        auto client = connected_client(client_config, &collected);
+        client->submit_jpeg(jpeg, photo.cols, photo.rows);
+        REQUIRE(wait_until([&] { return collected.count == 1; }, 90s));
+        std::lock_guard lock(collected.mu);
+        std::vector<std::uint8_t> pixels;
+        codec.decode(collected.results[0].jpeg, {photo.cols, photo.rows}, 1 << 24,
+                     net::PixelOrder::kBgr, pixels);
+        return cv::Mat(photo.rows, photo.cols, CV_8UC3, pixels.data()).clone();
+    };
+    FaceChoice chosen;
+    chosen.mode = FaceChoiceMode::kPeople;
+    chosen.people = {descriptors[1]};
+    FaceChoice nobody = chosen;  // a reference no face here matches: the photo re-encoded
+    nobody.people[0].fill(0.5f);
+    const cv::Mat with_chosen = reply_for(chosen), untouched = reply_for(nobody);
+    cv::Mat changed;
+    cv::absdiff(with_chosen, untouched, changed);
+    cv::cvtColor(changed, changed, cv::COLOR_BGR2GRAY);
+    const Box& b = faces[1].box;
+    // JPEG codes 16x16 blocks independently: past the blocks the face touches, equal.
+    const cv::Rect region =
+        cv::Rect(static_cast<int>(b.x - b.width) / 16 * 16 - 16,
+                 static_cast<int>(b.y - b.height) / 16 * 16 - 16,
+                 static_cast<int>(3 * b.width) + 48, static_cast<int>(3 * b.height) + 48) &
+        cv::Rect(0, 0, photo.cols, photo.rows);
+    CHECK(cv::countNonZero(changed(region)) > 0);
+    changed(region).setTo(0);
+    CHECK(cv::countNonZero(changed) == 0);
 }
 
 TEST_CASE("a busy engine works on each client's newest frame and skips the superseded ones",

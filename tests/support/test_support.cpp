@@ -123,4 +123,12 @@ int run_command(const std::string& command, std::string* output) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+std::string cli() {
+    return std::string(FACESWAP_CLI) + " ";
+}
+
+std::string quoted(const std::filesystem::path& path) {
+    return "'" + path.string() + "'";
+}
+
 }  // namespace faceswap::test

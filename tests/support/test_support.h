@@ -51,4 +51,9 @@ std::filesystem::path tiny_swap_model_file(const std::filesystem::path& path);
 // Runs a shell command; returns its exit code and captured stdout+stderr.
 int run_command(const std::string& command, std::string* output);
 
+// The faceswap CLI as the start of a shell command ("/path/to/faceswap "), and a path in
+// single quotes for one.
+std::string cli();
+std::string quoted(const std::filesystem::path& path);
+
 }  // namespace faceswap::test

@@ -74,7 +74,7 @@ TEST_CASE(
     for (int s = 0; s < kSessions; ++s)
         senders.emplace_back([&, s] {
             std::shared_ptr<server::StreamProcessor> processor =
-                factory->open("m", net::Direction::kAToB, FaceDetail{});
+                factory->open("m", net::Direction::kAToB, FaceDetail{}, FaceChoice{});
             for (int i = 0; i < kFrames; ++i) {
                 server::FrameJob job;
                 job.session_id = static_cast<std::uint64_t>(s + 1);

@@ -116,6 +116,62 @@ TEST_CASE("malformed, unknown and oversized messages are refused with the right 
     CHECK(close_code_for(ProtocolErrorCode::kInternal) == 1011);
 }
 
+TEST_CASE("the hello carries whose faces to swap; bad face references are refused") {
+    using faceswap::FaceChoiceMode;
+    using faceswap::FaceDescriptor;
+    Hello hello;
+    hello.model = "m";
+    CHECK(decode_hello(encode_hello(hello)).faces.mode == FaceChoiceMode::kAll);
+    hello.faces.mode = FaceChoiceMode::kLargest;
+    CHECK(decode_hello(encode_hello(hello)).faces.mode == FaceChoiceMode::kLargest);
+    // Eight people at full float precision fit in one hello.
+    hello.faces.mode = FaceChoiceMode::kPeople;
+    for (int p = 0; p < faceswap::FaceChoice::kMaxPeople; ++p) {
+        FaceDescriptor d;
+        for (int i = 0; i < faceswap::kDescriptorSize; ++i) d[i] = -0.123456789f + 1e-3f * (i + p);
+        hello.faces.people.push_back(d);
+    }
+    hello.faces.max_distance = 0.45f;
+    const Hello back = decode_hello(encode_hello(hello));
+    CHECK(back.faces.mode == FaceChoiceMode::kPeople);
+    CHECK(back.faces.people == hello.faces.people);
+    CHECK(back.faces.max_distance == 0.45f);
+
+    auto code_of = [](const std::string& faces) {
+        try {
+            decode_hello(
+                R"({"type":"hello","protocol":1,"token":"","model":"m","direction":"a2b","quality":80,)" +
+                faces + "}");
+        } catch (const ProtocolError& e) {
+            return e.code();
+        }
+        FAIL("accepted: " << faces);
+        return ProtocolErrorCode::kMalformed;
+    };
+    const std::string ok_reference = "[" + [] {
+        std::string numbers;
+        for (int i = 0; i < faceswap::kDescriptorSize; ++i) numbers += (i ? ",0.1" : "0.1");
+        return numbers;
+    }() + "]";
+    CHECK(code_of(R"("faces":"someone")") == ProtocolErrorCode::kMalformed);
+    CHECK(code_of(R"("faces":"people")") == ProtocolErrorCode::kMalformed);
+    CHECK(code_of(R"("faces":"people","face_references":[])") == ProtocolErrorCode::kMalformed);
+    CHECK(code_of(R"("faces":"people","face_references":[[0.1,0.2]])") ==
+          ProtocolErrorCode::kMalformed);
+    std::string nine = "[";
+    for (int i = 0; i < 9; ++i) nine += (i ? "," : "") + ok_reference;
+    CHECK(code_of(R"("faces":"people","face_references":)" + nine + "]") ==
+          ProtocolErrorCode::kMalformed);
+    std::string huge = ok_reference;
+    huge.replace(1, 3, "1e9");
+    CHECK(code_of(R"("faces":"people","face_references":[)" + huge + "]") ==
+          ProtocolErrorCode::kMalformed);
+    CHECK(code_of(R"("faces":"people","face_references":[)" + ok_reference +
+                  R"(],"face_distance":0)") == ProtocolErrorCode::kMalformed);
+    CHECK(code_of(R"("faces":"people","face_references":[)" + ok_reference +
+                  R"(],"face_distance":"0.5")") == ProtocolErrorCode::kMalformed);
+}
+
 TEST_CASE("the handshake round-trips and refuses bad fields") {
     Hello hello;
     hello.token = "secret";
@@ -181,7 +237,7 @@ TEST_CASE("the handshake round-trips and refuses bad fields") {
                     std::string(
                         R"({"type":"hello","protocol":1,"token":"","model":"m","direction":"a2b","quality":80,")") +
                     setting.name + "\":" + strength + "}") == ProtocolErrorCode::kMalformed);
-    CHECK(code_of(std::string(5000, ' ')) == ProtocolErrorCode::kTooLarge);
+    CHECK(code_of(std::string(40000, ' ')) == ProtocolErrorCode::kTooLarge);
     // Numbers are integers within their field's range: no float, no wrap-around.
     CHECK(
         code_of(

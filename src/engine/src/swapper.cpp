@@ -9,14 +9,18 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <span>
+#include <unordered_map>
 
 #include "batching.h"
 #include "device.h"
 #include "expression_warp.h"
 #include "face_models_impl.h"
 #include "faceswap/clock.h"
+#include "faceswap/identity.h"
 #include "faceswap/swap.h"
 #include "image_ops.h"
 #include "model_file.h"
@@ -90,6 +94,18 @@ void SwapConfig::validate() const {
     }
     check(mask_erosion >= -0.5f && mask_erosion <= 0.5f, "mask erosion must be -0.5 to 0.5");
     check(mask_feather >= 0.f && mask_feather <= 0.5f, "mask feather must be 0 to 0.5");
+    if (faces.mode == FaceChoiceMode::kPeople) {
+        check(!faces.people.empty(), "choosing people to swap needs at least one reference face");
+        check(faces.people.size() <= FaceChoice::kMaxPeople,
+              "at most " + std::to_string(FaceChoice::kMaxPeople) + " people can be chosen (got " +
+                  std::to_string(faces.people.size()) + ")");
+        check(faces.max_distance > 0.f && faces.max_distance <= 2.f,
+              "face match distance must be above 0 and at most 2" + got(faces.max_distance));
+        for (const FaceDescriptor& person : faces.people)
+            check(
+                std::all_of(person.begin(), person.end(), [](float v) { return std::isfinite(v); }),
+                "a reference face descriptor holds a value that is not a number");
+    }
 }
 
 std::string detail_stage_note(const SwapModelInfo& info, const SwapConfig& config) {
@@ -153,6 +169,25 @@ float face_area(const Face& f) {
     return f.box.width * f.box.height;
 }
 
+// The identity net, loaded once per model folder and device however many streams choose
+// people (each stream asks on its first frame with a choice).
+std::shared_ptr<const IdentityEmbedder> shared_identity_embedder(const EngineConfig& config) {
+    static std::mutex mutex;
+    static std::map<std::string, std::weak_ptr<const IdentityEmbedder>> loaded;
+    const std::string key = config.model_dir + "\n" +
+                            std::to_string(static_cast<int>(config.device)) + "\n" +
+                            std::to_string(config.cpu_threads);
+    std::lock_guard lock(mutex);
+    if (auto embedder = loaded[key].lock()) return embedder;
+    auto embedder = IdentityEmbedder::load(config);
+    loaded[key] = embedder;
+    return embedder;
+}
+
+// How often a tracked face's identity is checked again (a track can jump to a neighbour when
+// two faces cross): about once a second at 30 frames/s.
+constexpr int kRecheckTrackEveryNFrames = 30;
+
 }  // namespace
 
 struct FaceSwapper::Impl {
@@ -164,6 +199,77 @@ struct FaceSwapper::Impl {
     // Each track's usual eye closing, for expression following's blinks; updated by
     // complete().
     mutable detail::UsualEyeClosing usual_eye_closing;
+    // Choosing people: the identity net, and per track whether it is a chosen person and how
+    // many frames until it is checked again. Stage 1 only (like the analyzer).
+    std::shared_ptr<const IdentityEmbedder> embedder;
+    struct TrackChoice {
+        int person = -1;       // the chosen person the face is, -1: none of them
+        float distance = 0.f;  // from that person's reference
+        int frames_until_check = 0;
+    };
+    std::unordered_map<int, TrackChoice> track_choices;
+
+    // The faces of `faces` that are chosen people. A new track, an untracked face, and every
+    // tracked face once in kRecheckTrackEveryNFrames is recognised; the rest keep their
+    // track's answer. So a chosen person who leaves and comes back is found again by face,
+    // whatever track id the tracker gives them. A person is in a frame once: when two faces
+    // match one reference (look-alikes in a group photo), only the closer is swapped.
+    std::vector<Face> chosen_people(const FrameView& frame, const std::vector<Face>& faces) {
+        const FaceChoice& choice = swap_config.faces;
+        const auto cached = [&](const Face& f) {
+            const auto it = f.track_id >= 0 ? track_choices.find(f.track_id) : track_choices.end();
+            return it != track_choices.end() && it->second.frames_until_check > 0 ? &it->second
+                                                                                  : nullptr;
+        };
+        std::vector<Face> to_check;
+        for (const Face& f : faces)
+            if (!cached(f)) to_check.push_back(f);
+        std::vector<FaceDescriptor> descriptors;
+        if (!to_check.empty()) {
+            // The embedder sets this thread's intra-op count from its own configuration; a
+            // pipeline stage runs with its share of the cores and keeps it.
+            const int stage_threads = at::get_num_threads();
+            descriptors = embedder->embed(frame, to_check);
+            if (at::get_num_threads() != stage_threads) at::set_num_threads(stage_threads);
+        }
+
+        std::vector<TrackChoice> decisions;
+        std::unordered_map<int, TrackChoice> seen;
+        size_t checked = 0;
+        for (const Face& f : faces) {
+            TrackChoice decision;
+            if (const TrackChoice* known = cached(f)) {
+                decision = *known;
+                --decision.frames_until_check;
+            } else {
+                const FaceDescriptor& d = descriptors[checked++];
+                const bool blank =
+                    std::all_of(d.begin(), d.end(), [](float v) { return v == 0.f; });
+                for (size_t p = 0; p < choice.people.size() && !blank; ++p) {
+                    const float distance = descriptor_distance(d, choice.people[p]);
+                    if (distance <= choice.max_distance &&
+                        (decision.person < 0 || distance < decision.distance))
+                        decision.person = static_cast<int>(p), decision.distance = distance;
+                }
+                decision.frames_until_check = kRecheckTrackEveryNFrames;
+            }
+            if (f.track_id >= 0) seen[f.track_id] = decision;
+            decisions.push_back(decision);
+        }
+        track_choices = std::move(seen);  // tracks that ended are forgotten
+        std::vector<Face> chosen;
+        for (size_t i = 0; i < faces.size(); ++i) {
+            const TrackChoice& mine = decisions[i];
+            if (mine.person < 0) continue;
+            bool closest = true;
+            for (size_t j = 0; j < faces.size() && closest; ++j)
+                closest = j == i || decisions[j].person != mine.person ||
+                          decisions[j].distance > mine.distance ||
+                          (decisions[j].distance == mine.distance && j > i);
+            if (closest) chosen.push_back(faces[i]);
+        }
+        return chosen;
+    }
 
     Impl(std::shared_ptr<const FaceModels> face_models, std::shared_ptr<const SwapModel> model,
          const EngineConfig& engine_config, const SwapConfig& swap)
@@ -171,7 +277,16 @@ struct FaceSwapper::Impl {
           swap_model(std::move(model)),
           config(aligned_for(engine_config, *swap_model)),
           swap_config(swap),
-          analyzer(std::move(face_models), config) {}
+          analyzer(std::move(face_models), config) {
+        load_embedder_if_needed();
+    }
+
+    // Choosing people needs the identity net: loaded when the choice is made, so that a
+    // missing model file is an error when the stream opens, not on its first face.
+    void load_embedder_if_needed() {
+        if (swap_config.faces.mode == FaceChoiceMode::kPeople && !embedder)
+            embedder = shared_identity_embedder(config);
+    }
 
     // The analyzer must align faces exactly as the model's training faces were aligned.
     static EngineConfig aligned_for(EngineConfig config, const SwapModel& model) {
@@ -223,14 +338,18 @@ void crop_faces(FaceSwapper::Impl& s, const FrameView& frame, PreparedSwap& job,
     }
 
     job.faces = result.analysis.faces;
-    if (job.swap_config.largest_face_only && job.faces.size() > 1) {
+    const auto start = Clock::now();
+    if (job.swap_config.faces.mode == FaceChoiceMode::kLargest && job.faces.size() > 1) {
         auto largest = std::max_element(job.faces.begin(), job.faces.end(), [](auto& a, auto& b) {
             return face_area(a) < face_area(b);
         });
         job.faces = {*largest};
+    } else if (job.swap_config.faces.mode == FaceChoiceMode::kPeople && !job.faces.empty()) {
+        job.faces = s.chosen_people(frame, job.faces);
+        result.timings.analysis.total_ms += ms_since(start);  // recognition is analysis
     }
+    result.faces_swapped = static_cast<int>(job.faces.size());
     if (job.faces.empty()) return;
-    const auto start = Clock::now();
     // The analyzer's upload of the frame: read here, on stage 1, and never kept (stage 2
     // pastes into the output bytes), so the next frame may reuse it at once.
     const at::Tensor& frame_tensor = detail::uploaded_frame(s.analyzer);
@@ -660,11 +779,15 @@ FaceSwapper& FaceSwapper::operator=(FaceSwapper&&) noexcept = default;
 
 void FaceSwapper::set_swap_config(const SwapConfig& swap_config) {
     swap_config.validate();
+    if (swap_config.faces.mode == FaceChoiceMode::kPeople && !impl_->embedder)
+        impl_->embedder = shared_identity_embedder(impl_->config);  // before the choice applies
     impl_->swap_config = swap_config;
+    impl_->track_choices.clear();  // the chosen people may have changed
 }
 void FaceSwapper::reset() {
     impl_->analyzer.reset();
     impl_->usual_eye_closing.clear();
+    impl_->track_choices.clear();
 }
 
 void detail::share_detection_worker(FaceSwapper& swapper, std::shared_ptr<DetectionWorker> worker) {

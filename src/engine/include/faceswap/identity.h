@@ -17,11 +17,9 @@
 #include <vector>
 
 #include "faceswap/engine.h"
+#include "faceswap/face_choice.h"  // FaceDescriptor
 
 namespace faceswap {
-
-inline constexpr int kDescriptorSize = 128;
-using FaceDescriptor = std::array<float, kDescriptorSize>;
 
 // dlib's decision threshold for "same person" (its LFW accuracy is quoted at this distance).
 inline constexpr float kSamePersonDistance = 0.6f;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "faceswap/engine.h"
+#include "faceswap/face_choice.h"
 #include "faceswap/face_detail.h"
 #include "faceswap/swap_direction.h"
 
@@ -47,7 +48,10 @@ enum class ColorTransfer { kNone, kRct };
 // How a generated face is blended back into the frame.
 struct SwapConfig {
     SwapDirection direction = SwapDirection::kAToB;
-    bool largest_face_only = false;
+    // Whose face is swapped: all, the largest, or only chosen people (recognised by the
+    // identity net, whose model file must then be in EngineConfig::model_dir). Faces not
+    // chosen are left exactly as they were.
+    FaceChoice faces;
     ColorTransfer color_transfer = ColorTransfer::kRct;
     float mask_erosion = 0.03f;    // blend mask shrink, fraction of the crop size (negative grows)
     float mask_feather = 0.06f;    // blur of the blend mask edge, fraction of the crop size
@@ -95,7 +99,8 @@ struct SwapResult {
     int width = 0;
     int height = 0;
     PixelFormat format = PixelFormat::BGR24;
-    FrameAnalysis analysis;  // the faces found (and swapped)
+    FrameAnalysis analysis;  // the faces found
+    int faces_swapped = 0;   // how many of them were swapped (SwapConfig::faces chooses)
     SwapTimings timings;
 };
 

@@ -36,6 +36,9 @@ class MediaReader {
     virtual std::int64_t frame_count() const = 0;  // best estimate, 0 if unknown
     virtual double frames_per_second() const = 0;
     virtual std::int64_t skipped() const { return 0; }
+    // Whether the frames are separate photos (an image or a folder of images), not a video:
+    // each stands alone (no tracking across them), may differ in size, and has no audio.
+    virtual bool stills() const { return false; }
 };
 
 }  // namespace faceswap::capture

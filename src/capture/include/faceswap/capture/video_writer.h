@@ -41,6 +41,10 @@ class VideoFileWriter {
     std::FILE* ffmpeg_ = nullptr;
     std::unique_ptr<cv::VideoWriter> fallback_;
     std::string temporary_;  // written here, renamed to path on success
+    std::string log_;        // ffmpeg's messages
+    // The one-line error for a failed write or close, naming the cause (disk full, or
+    // ffmpeg's last message); removes the partial file.
+    std::string failure(const std::string& doing);
 };
 
 // Whether the ffmpeg program can be run.

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "faceswap/face_choice.h"
 #include "faceswap/face_detail.h"
 #include "faceswap/swap_direction.h"
 
@@ -118,6 +119,11 @@ struct Hello {
     // The detail settings the server applies (each optional in the hello, 0..1; servers
     // before them ignore them, and a model without a detail stage ignores detail_strength).
     FaceDetail detail;
+    // Whose face is swapped (optional in the hello, default all): "faces" is "all", "largest"
+    // or "people"; with "people", "face_references" holds 1 to 8 descriptors of 128 numbers
+    // (face-api's recogniser, faceswap/face_choice.h) and "face_distance" may set the match
+    // distance. Servers before this ignore it and swap every face (docs/protocol.md).
+    FaceChoice faces;
 };
 
 struct Welcome {
