@@ -50,7 +50,8 @@ std::uint32_t png_crc32(const unsigned char* bytes, size_t length) {
 }
 
 void put_u32_be(Bytes& out, std::uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<unsigned char>(v >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out.push_back(static_cast<unsigned char>(v >> shift));
 }
 
 std::uint32_t get_u32_be(const unsigned char* p) {
@@ -74,8 +75,8 @@ void add_jpeg_comment(Bytes& jpeg, const std::string& text) {
 // A PNG iTXt chunk "Comment" (UTF-8, uncompressed) right after IHDR.
 void add_png_comment(Bytes& png, const std::string& text) {
     constexpr size_t kAfterIhdr = 8 + 4 + 4 + 13 + 4;
-    if (png.size() < kAfterIhdr || !std::equal(std::begin(kPngSignature), std::end(kPngSignature),
-                                               png.begin()))
+    if (png.size() < kAfterIhdr ||
+        !std::equal(std::begin(kPngSignature), std::end(kPngSignature), png.begin()))
         return;
     Bytes body = {'i', 'T', 'X', 't'};
     body.insert(body.end(), std::begin(kCommentKeyword), std::end(kCommentKeyword));  // with \0
@@ -188,8 +189,10 @@ void write_image_file(const std::string& path, const cv::Mat& bgr, const std::st
     if (!cv::imencode(lower_extension(path), bgr, encoded, params) || encoded.empty())
         throw MediaError("cannot encode " + path + " (OpenCV has no encoder for this format)");
     if (!provenance.empty()) {
-        if (is_jpeg_name(path)) add_jpeg_comment(encoded, provenance);
-        else if (lower_extension(path) == ".png") add_png_comment(encoded, provenance);
+        if (is_jpeg_name(path))
+            add_jpeg_comment(encoded, provenance);
+        else if (lower_extension(path) == ".png")
+            add_png_comment(encoded, provenance);
     }
     write_atomically(path, encoded);
 }

@@ -121,7 +121,7 @@ struct ConvertOptions {
 };
 int run_convert(const ConvertOptions& options);
 
-enum class ModelsAction { kList, kPull, kPush, kDelete, kCheck };
+enum class ModelsAction { kList, kPull, kPush, kDelete, kCheck, kInfo };
 struct ModelsOptions {
     ModelsAction action = ModelsAction::kList;
     std::string server;      // list, push, delete: http(s)://host:port (ws:// works too)
@@ -129,7 +129,7 @@ struct ModelsOptions {
     std::string out;         // pull: the file to write (default: ID.fsmodel here)
     std::string sha256;      // pull: expected content
     std::string model_file;  // push
-    std::vector<std::string> check_files;  // check: local model files
+    std::vector<std::string> check_files;  // check, info: local model files
     std::string id;         // push: the id to serve it under (default: file stem); delete
     std::string token;      // default: $FACESWAP_TOKEN
     bool insecure = false;  // skip TLS certificate checks

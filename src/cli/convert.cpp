@@ -21,6 +21,7 @@
 #include "faceswap/capture/image_writer.h"
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/capture/video_writer.h"
+#include "faceswap/net/sha256.h"
 #include "faceswap/pipeline.h"
 #include "faceswap/swap.h"
 
@@ -120,8 +121,11 @@ int run_convert(const ConvertOptions& options) {
     ProgressBar progress("convert", total);
     const std::string provenance =
         std::string("AI-generated face swap; faceswap ") + FACESWAP_VERSION + "; model " +
-        info.path + " (" + info.architecture + ", " + info.identity_a + "/" + info.identity_b +
-        ", " + std::to_string(info.training_steps) + " steps); direction " + (a2b ? "a2b" : "b2a");
+        info.path + " (sha256 " + net::sha256_of_file(model_path) + ", " + info.architecture +
+        ", " + info.identity_a + "/" + info.identity_b + ", " +
+        std::to_string(info.training_steps) + " steps" +
+        (info.created.empty() ? std::string() : ", made " + info.created) + "); direction " +
+        (a2b ? "a2b" : "b2a");
     if (output_kind == OutputKind::kImageFolder && !fs::is_directory(options.output)) {
         std::error_code ec;
         fs::create_directory(options.output, ec);

@@ -9,7 +9,9 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "faceswap/capture/image_writer.h"
 #include "faceswap/capture/media_reader.h"
+#include "faceswap/net/sha256.h"
 
 namespace faceswap::cli {
 namespace {
@@ -25,6 +27,34 @@ nlohmann::json points_json(const Landmarks68& landmarks) {
 
 nlohmann::json affine_json(const Affine2x3& m) {
     return nlohmann::json::array({m[0], m[1], m[2], m[3], m[4], m[5]});
+}
+
+// Each source file's name, size and sha256 (a folder: each of its images), for the model's
+// provenance (FaceSet::sources).
+nlohmann::json source_files_json(const std::string& input) {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    if (fs::is_directory(input, ec)) {
+        for (const auto& entry : fs::directory_iterator(input, ec))
+            if (entry.is_regular_file() && capture::is_image_file_name(entry.path().string()))
+                files.push_back(entry.path());
+        std::sort(files.begin(), files.end());
+    } else {
+        files.push_back(input);
+    }
+    nlohmann::json sources = nlohmann::json::array();
+    for (const fs::path& file : files) {
+        std::string sha256;
+        try {
+            sha256 = net::sha256_of_file(file.string());
+        } catch (const std::exception&) {
+            continue;  // unreadable: not a source of any face
+        }
+        sources.push_back({{"file", file.filename().string()},
+                           {"bytes", static_cast<std::int64_t>(fs::file_size(file, ec))},
+                           {"sha256", sha256}});
+    }
+    return sources;
 }
 
 }  // namespace
@@ -127,6 +157,7 @@ int run_extract(const ExtractOptions& options) {
                                {"frames_analysed", frames_analysed},
                                {"frames_without_face", frames_without_face},
                                {"unreadable_images", reader->skipped()},
+                               {"sources", source_files_json(options.input)},
                                {"faces", faces}};
     // Written whole or not at all: a crash never leaves a half-written faces.json.
     const fs::path json_path = out_dir / "faces.json";

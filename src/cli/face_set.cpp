@@ -112,6 +112,9 @@ FaceSet load_face_set(const std::string& dir, const std::string& name, int* skip
     }
     FaceSet set;
     set.name = name;
+    // Where the faces came from (extract's "sources"), kept in the model; "" in older sets.
+    if (const auto sources = doc.find("sources"); sources != doc.end() && sources->is_array())
+        set.sources = sources->dump();
     *skipped = 0;
     try {
         set.size = json_integer<int>(doc.at("size")).value_or(0);  // a float: implausible

@@ -453,6 +453,9 @@ int main(int argc, char** argv) {
     auto* models_check = models_cmd->add_subcommand(
         "check", "Load local model files as the server would: OK, or what is wrong with each");
     models_check->add_option("files", models.check_files, "The .fsmodel files")->required();
+    auto* models_info = models_cmd->add_subcommand(
+        "info", "What a local model file says about itself: identities, training, provenance");
+    models_info->add_option("files", models.check_files, "The .fsmodel files")->required();
 
     cli::LiveOptions live;
     std::string live_size = "640x480";
@@ -510,6 +513,7 @@ int main(int argc, char** argv) {
                     : *models_push   ? cli::ModelsAction::kPush
                     : *models_delete ? cli::ModelsAction::kDelete
                     : *models_check  ? cli::ModelsAction::kCheck
+                    : *models_info   ? cli::ModelsAction::kInfo
                                      : cli::ModelsAction::kList;
     train.config.device = cli::parse_device(train_device);
     train.config.loss = train_loss == "classic" ? TrainLoss::kClassic : TrainLoss::kMultiScale;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "cli_common.h"
@@ -186,6 +187,57 @@ int run_check(const ModelsOptions& options) {
     return bad == 0 ? 0 : 1;
 }
 
+// One identity's sources as lines: "franck.mp4 (1.2 MB, sha256 ab12...)" or the camera.
+void print_sources(const char* label, const std::string& identity, const std::string& sources) {
+    std::printf("  %s %s:", label, identity.c_str());
+    const nlohmann::json list = nlohmann::json::parse(sources, nullptr, false);
+    if (sources.empty() || !list.is_array() || list.empty()) {
+        std::printf(" sources not recorded (a model made before provenance, or from face packs)\n");
+        return;
+    }
+    std::printf(" %zu source%s\n", list.size(), list.size() == 1 ? "" : "s");
+    constexpr size_t kShown = 20;
+    for (size_t i = 0; i < list.size() && i < kShown; ++i) {
+        const nlohmann::json& s = list[i];
+        if (s.contains("camera"))
+            std::printf("    camera %s, recorded %s\n", s.value("camera", "").c_str(),
+                        s.value("recorded", "").c_str());
+        else
+            std::printf("    %s (%s, sha256 %s)\n", s.value("file", "?").c_str(),
+                        megabytes(s.value("bytes", std::int64_t{0})).c_str(),
+                        s.value("sha256", "?").c_str());
+    }
+    if (list.size() > kShown) std::printf("    ... and %zu more\n", list.size() - kShown);
+}
+
+// Loads each file and prints what it says about itself, its provenance included.
+int run_info(const ModelsOptions& options) {
+    EngineConfig config = EngineConfig::defaults();
+    config.device = DeviceKind::kCpu;
+    int bad = 0;
+    for (const std::string& file : options.check_files) {
+        try {
+            const SwapModelInfo info = SwapModel::load(file, config)->info();
+            std::printf("%s\n  %s -> %s, %s, %d px faces at coverage %.2f, format %lld\n",
+                        file.c_str(), info.identity_a.c_str(), info.identity_b.c_str(),
+                        info.architecture.c_str(), info.resolution, info.coverage,
+                        static_cast<long long>(info.format_version));
+            std::printf("  %lld training steps, last loss %.4f, detail stage %s\n",
+                        static_cast<long long>(info.training_steps), info.last_loss,
+                        info.detail_stage_dims > 0 ? "yes" : "no");
+            std::printf("  made %s, sha256 %s\n",
+                        info.created.empty() ? "(date not recorded)" : info.created.c_str(),
+                        net::sha256_of_file(file).c_str());
+            print_sources("A", info.identity_a, info.sources_a);
+            print_sources("B", info.identity_b, info.sources_b);
+        } catch (const std::exception& e) {
+            ++bad;
+            std::printf("bad: %s: %s\n", file.c_str(), e.what());
+        }
+    }
+    return bad == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int run_models(const ModelsOptions& options) {
@@ -199,6 +251,8 @@ int run_models(const ModelsOptions& options) {
                 return run_push(options);
             case ModelsAction::kCheck:
                 return run_check(options);
+            case ModelsAction::kInfo:
+                return run_info(options);
             case ModelsAction::kDelete:
                 net::ModelStoreClient(options.server, http_options(options)).remove(options.id);
                 std::printf("deleted '%s'\n", options.id.c_str());

@@ -16,7 +16,7 @@ namespace {
 
 // `count` faces of `set` spread evenly over it (the whole range of poses, not its first shots).
 FaceSet evenly_spaced(const FaceSet& set, int count) {
-    FaceSet subset{set.name, set.size, set.coverage, {}, {}};
+    FaceSet subset{set.name, set.size, set.coverage, {}, {}, set.sources};
     const std::size_t face_bytes = static_cast<std::size_t>(set.size) * set.size * 3;
     for (int k = 0; k < count; ++k) {
         const std::size_t i = static_cast<std::size_t>(k) * set.count() / count;

@@ -56,9 +56,10 @@ void make_photo_folder(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("a folder of photos comes out as swapped photos with their names, formats and "
-          "provenance",
-          "[slow]") {
+TEST_CASE(
+    "a folder of photos comes out as swapped photos with their names, formats and "
+    "provenance",
+    "[slow]") {
     faceswap::test::TempDir dir;
     const fs::path in = dir.path() / "photos", out = dir.path() / "swapped";
     make_photo_folder(in);
@@ -79,7 +80,8 @@ TEST_CASE("a folder of photos comes out as swapped photos with their names, form
         REQUIRE_FALSE(after.empty());
         CHECK(after.size() == before.size());
         CHECK(cv::norm(after, before, cv::NORM_L1) > 0);  // swapped and marked
-        const std::string provenance = faceswap::capture::read_image_provenance((out / name).string());
+        const std::string provenance =
+            faceswap::capture::read_image_provenance((out / name).string());
         if (std::string(name) != "d_cage.bmp") {
             CHECK_THAT(provenance, Catch::Contains("AI-generated face swap") &&
                                        Catch::Contains("tiny.fsmodel") &&
@@ -164,12 +166,14 @@ TEST_CASE("convert refuses outputs that would overwrite the input or cannot hold
     CHECK(run_command("bash " + quoted(script), &full) == 1);
     CHECK_THAT(full, Catch::Contains("full.mp4 failed") && Catch::Contains("File too large"));
     std::ofstream(script) << "trap '' XFSZ\nulimit -f 16\n"
-                          << convert(faceswap::test::cache_dir() / "face-api/package/demo/sample1.jpg",
-                                     dir.path() / "full.png")
+                          << convert(
+                                 faceswap::test::cache_dir() / "face-api/package/demo/sample1.jpg",
+                                 dir.path() / "full.png")
                           << "\n";
     full.clear();
     CHECK(run_command("bash " + quoted(script), &full) == 1);
-    CHECK_THAT(full, Catch::Contains("cannot write") && Catch::Contains("full.png: File too large"));
+    CHECK_THAT(full,
+               Catch::Contains("cannot write") && Catch::Contains("full.png: File too large"));
     for (const auto& entry : fs::directory_iterator(dir.path()))
         CHECK(entry.path().filename().string().rfind("full.", 0) != 0);
     for (const auto& entry : fs::directory_iterator(dir.path()))
@@ -199,9 +203,10 @@ TEST_CASE("--faces PHOTO swaps only that person on a group photo", "[slow]") {
     const auto faces = analyzer.analyze(faceswap::test::view_of(group)).faces;
     REQUIRE(faces.size() >= 3);
     const faceswap::Box& b = faces[1].box;
-    const cv::Rect around = cv::Rect(static_cast<int>(b.x - b.width), static_cast<int>(b.y - b.height),
-                                     static_cast<int>(3 * b.width), static_cast<int>(3 * b.height)) &
-                            cv::Rect(0, 0, group.cols, group.rows);
+    const cv::Rect around =
+        cv::Rect(static_cast<int>(b.x - b.width), static_cast<int>(b.y - b.height),
+                 static_cast<int>(3 * b.width), static_cast<int>(3 * b.height)) &
+        cv::Rect(0, 0, group.cols, group.rows);
     REQUIRE(cv::imwrite((dir.path() / "reference.png").string(), group(around)));
     std::string output;
 

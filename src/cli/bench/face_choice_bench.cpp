@@ -63,8 +63,10 @@ int main(int argc, char** argv) {
     std::string cache = paths::cache_dir(), model_dir;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string flag = argv[i];
-        if (flag == "--cache") cache = argv[i + 1];
-        else if (flag == "--models") model_dir = argv[i + 1];
+        if (flag == "--cache")
+            cache = argv[i + 1];
+        else if (flag == "--models")
+            model_dir = argv[i + 1];
     }
     if (model_dir.empty()) model_dir = paths::face_model_dir();
     EngineConfig config = EngineConfig::defaults();
@@ -88,8 +90,8 @@ int main(int argc, char** argv) {
         if (photo.empty()) continue;
         int k = 0;
         for (const FaceDescriptor& d : m.faces(photo, false))
-            samples.push_back({"sample" + std::to_string(n) + " face " + std::to_string(k++), "",
-                               n, d});
+            samples.push_back(
+                {"sample" + std::to_string(n) + " face " + std::to_string(k++), "", n, d});
     }
     const std::map<std::string, std::string> stills = {
         {"cage.jpg", "cage"},
@@ -113,7 +115,8 @@ int main(int argc, char** argv) {
     for (const auto& [file, person] : stills) {
         const cv::Mat photo = cv::imread((media / file).string());
         if (photo.empty()) continue;
-        for (const FaceDescriptor& d : m.faces(photo, true)) samples.push_back({file, person, -1, d});
+        for (const FaceDescriptor& d : m.faces(photo, true))
+            samples.push_back({file, person, -1, d});
     }
     for (const auto& entry : fs::directory_iterator(media)) {
         const std::string name = entry.path().filename().string();
@@ -156,18 +159,18 @@ int main(int argc, char** argv) {
         }
     std::sort(same.begin(), same.end());
     std::sort(different.begin(), different.end());
-    std::printf("faces: %zu; same-person pairs: %zu (distance median %.3f, max %.3f); "
-                "different-person pairs: %zu (min %.3f: %s)\n",
-                samples.size(), same.size(), same.empty() ? 0.0 : same[same.size() / 2],
-                same.empty() ? 0.0 : same.back(), different.size(), closest_strangers,
-                closest_pair.c_str());
+    std::printf(
+        "faces: %zu; same-person pairs: %zu (distance median %.3f, max %.3f); "
+        "different-person pairs: %zu (min %.3f: %s)\n",
+        samples.size(), same.size(), same.empty() ? 0.0 : same[same.size() / 2],
+        same.empty() ? 0.0 : same.back(), different.size(), closest_strangers,
+        closest_pair.c_str());
     std::printf("%-10s %-26s %-26s\n", "distance", "false accepts (strangers)",
                 "false rejects (same person)");
     for (const double t : {0.35, 0.40, 0.45, 0.50, 0.55, 0.60}) {
-        const auto accepted = std::upper_bound(different.begin(), different.end(), t) -
-                              different.begin();
-        const auto rejected =
-            same.end() - std::upper_bound(same.begin(), same.end(), t);
+        const auto accepted =
+            std::upper_bound(different.begin(), different.end(), t) - different.begin();
+        const auto rejected = same.end() - std::upper_bound(same.begin(), same.end(), t);
         std::printf("%-10.2f %6ld / %-6zu (%5.2f%%)     %6ld / %-6zu (%5.2f%%)\n", t,
                     static_cast<long>(accepted), different.size(),
                     100.0 * accepted / std::max<size_t>(1, different.size()),

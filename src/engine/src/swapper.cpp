@@ -71,6 +71,9 @@ SwapModelInfo swap_model_info(const ModelMetadata& metadata, const SwapNetShape&
     }
     info.identity_a = get("identity_a");
     info.identity_b = get("identity_b");
+    info.sources_a = get("sources_a");
+    info.sources_b = get("sources_b");
+    info.created = get("created");
     info.detail_stage_dims = shape.refiner_dims;
     return info;
 }

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <sstream>
 
@@ -30,11 +31,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr const char* kCheckpointSuffix = ".train";
+
+// "2026-12-04T03:55:43Z": when a model is first made.
+std::string utc_now_iso8601() {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
 constexpr const char* kCheckpointMagic = "faceswap-train-checkpoint";
 
 // One identity's faces and masks, resident on the training device.
 struct DeviceFaceSet {
     std::string name;
+    std::string sources;      // FaceSet::sources
     at::Tensor images;        // [N, 3, S, S] uint8
     at::Tensor masks;         // [N, 3, S, S] uint8 0..255: face hull, eyes and mouth, loss region
     at::Tensor landmarks;     // [N, 68, 2] float, crop pixels (CPU): where detail patches centre
@@ -110,8 +122,9 @@ DeviceFaceSet upload_set(const FaceSet& set, const c10::Device& device, float ex
             points[i][k][0] = set.landmarks[i][k].x;
             points[i][k][1] = set.landmarks[i][k].y;
         }
-    return {set.name, images.to(device), at::cat(chunks, 0).to(device), landmarks,
-            expression_draw_weights(set, expression_balance)};
+    return {set.name,          set.sources,
+            images.to(device), at::cat(chunks, 0).to(device),
+            landmarks,         expression_draw_weights(set, expression_balance)};
 }
 
 void check_sets(const FaceSet& a, const FaceSet& b, int resolution, float coverage) {
@@ -430,6 +443,7 @@ struct Trainer::Impl {
     float coverage = 0;
     int64_t step = 0;
     double last_loss = 0;
+    std::string created;  // when the model was first made (UTC, ISO 8601), kept on resume
     TrainPhase phase;
     std::string initialisation_note;
 
@@ -739,6 +753,9 @@ detail::ModelMetadata Trainer::Impl::metadata() const {
     m.attributes["coverage"] = std::to_string(coverage);
     m.attributes["identity_a"] = a.name;
     m.attributes["identity_b"] = b.name;
+    m.attributes["sources_a"] = a.sources;
+    m.attributes["sources_b"] = b.sources;
+    m.attributes["created"] = created;
     m.attributes["training_steps"] = std::to_string(step);
     m.attributes["last_loss"] = loss.str();
     m.attributes["batch_size"] = std::to_string(config.batch_size);
@@ -787,6 +804,7 @@ std::unique_ptr<Trainer> Trainer::create(const TrainConfig& config, FaceSet a, F
     impl->coverage = a.coverage;
     impl->a = upload_set(a, impl->device, config.expression_balance);
     impl->b = upload_set(b, impl->device, config.expression_balance);
+    impl->created = utc_now_iso8601();
     return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 
@@ -860,8 +878,12 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& model_path, const Tr
         for (auto& group : impl->refiner_optimizer->param_groups())
             static_cast<torch::optim::AdamOptions&>(group.options()).lr(config.learning_rate);
     impl->choose_compute_mode();
+    // Sets given without their sources (face packs, older folders) keep the model's.
+    if (a.sources.empty()) a.sources = info.sources_a;
+    if (b.sources.empty()) b.sources = info.sources_b;
     impl->a = upload_set(a, impl->device, config.expression_balance);
     impl->b = upload_set(b, impl->device, config.expression_balance);
+    impl->created = info.created;
     return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 

@@ -32,9 +32,12 @@ struct FaceChoice {
 
 inline const char* face_choice_mode_name(FaceChoiceMode mode) {
     switch (mode) {
-        case FaceChoiceMode::kLargest: return "largest";
-        case FaceChoiceMode::kPeople: return "people";
-        case FaceChoiceMode::kAll: break;
+        case FaceChoiceMode::kLargest:
+            return "largest";
+        case FaceChoiceMode::kPeople:
+            return "people";
+        case FaceChoiceMode::kAll:
+            break;
     }
     return "all";
 }

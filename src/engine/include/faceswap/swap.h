@@ -33,6 +33,10 @@ struct SwapModelInfo {
     std::string identity_a;
     std::string identity_b;
     std::int64_t training_steps = 0;
+    // Provenance: where each identity's faces came from (FaceSet::sources, "" in models made
+    // before it) and when the model was first made (UTC, ISO 8601; "" when unknown).
+    std::string sources_a, sources_b;
+    std::string created;
     double last_loss = 0.0;
     std::string architecture;  // e.g. "df-ae 128 e48 ae256 d48"
     std::int64_t format_version = 0;

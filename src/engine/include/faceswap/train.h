@@ -39,6 +39,9 @@ struct FaceSet {
     float coverage = 0.f;
     std::vector<std::uint8_t> rgb;       // count * size * size * 3, RGB24, row-major
     std::vector<Landmarks68> landmarks;  // per face, in crop pixels
+    // Where the faces came from, as the front end writes it (faceswap extract: JSON with each
+    // source's file name and sha256, or the camera and the date); the model keeps it.
+    std::string sources;
     int count() const { return static_cast<int>(landmarks.size()); }
 };
 
