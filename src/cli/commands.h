@@ -97,6 +97,21 @@ struct TrainOptions {
 };
 int run_train(const TrainOptions& options);
 
+struct MakeModelOptions {
+    std::string source_a, source_b;  // a video, a photo or a folder of photos each
+    std::string name_a, name_b;      // identity names (default: from the sources' names)
+    std::string out;                 // NAME.fsmodel; its work folder is NAME.fsmodel.work/
+    std::string time_budget = "2h";  // training time (quality checks not counted)
+    // "standard" (128 px, the default recipe) or "quick" (a small 64 px model: a first look
+    // in minutes, and what the tests train).
+    std::string recipe = "standard";
+    int max_faces = 1500;      // per identity, spread over the source
+    float min_face_px = 48.f;  // faces narrower than this in the frame are dropped
+    std::string model_dir;
+    int threads = 0;
+};
+int run_make_model(const MakeModelOptions& options);
+
 struct PackOptions {
     std::string set_dir, out, name;
     int jpeg_quality = 92;

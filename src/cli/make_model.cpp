@@ -1,0 +1,295 @@
+// faceswap make-model: two sources (videos or folders of photos) to a trained model in one
+// step. Extracts both identities, keeps the usable faces (large enough, sharp enough, one
+// person, no near-duplicates) and reports what it dropped, holds out the end of A's video for
+// the quality checks, and trains with the default recipe for a time budget. Each stage leaves
+// its result in NAME.fsmodel.work/ and a run with the same arguments resumes where the last
+// one stopped.
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "face_set.h"
+#include "faceswap/capture/media_reader.h"
+#include "faceswap/identity.h"
+
+namespace faceswap::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A video source's frames used for training: the rest (its last 15%, at most 600 frames) is
+// held out for the quality checks, never trained on.
+struct Split {
+    std::int64_t train_end = -1;  // extract frames before this (-1: all)
+    std::string held_out;         // "START:END" for --eval-frames ("" for photos)
+};
+
+Split split_of(const std::string& source) {
+    const auto reader = capture::MediaReader::open(source);
+    if (reader->stills()) return {};
+    const std::int64_t count = reader->frame_count();
+    const std::int64_t held = std::min<std::int64_t>(600, count * 15 / 100);
+    if (count < 100 || held < 24) return {};  // too short to spare frames: no quality checks
+    return {count - held, std::to_string(count - held) + ":" + std::to_string(count)};
+}
+
+struct Kept {
+    int kept = 0, too_small = 0, blurred = 0, other_person = 0, duplicates = 0;
+};
+
+Landmarks68 crop_landmarks(const nlohmann::json& face) {
+    const auto& m = face.at("image_to_aligned");
+    Landmarks68 out;
+    const auto& points = face.at("landmarks");
+    for (size_t i = 0; i < out.size(); ++i) {
+        const float x = points[i][0].get<float>(), y = points[i][1].get<float>();
+        out[i] = {m[0].get<float>() * x + m[1].get<float>() * y + m[2].get<float>(),
+                  m[3].get<float>() * x + m[4].get<float>() * y + m[5].get<float>()};
+    }
+    return out;
+}
+
+double sharpness(const cv::Mat& bgr) {
+    cv::Mat gray, laplacian;
+    cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+    cv::Laplacian(gray, laplacian, CV_64F);
+    cv::Scalar mean, stddev;
+    cv::meanStdDev(laplacian, mean, stddev);
+    return stddev[0] * stddev[0];
+}
+
+// Keeps the usable faces of an extracted set: the dominant person by the recogniser (faces
+// farther than FaceChoice's match distance from the set's median descriptor are someone
+// else), at least min_face_px wide in the frame, not much blurrier than the set's typical face,
+// and not a near-copy of the face kept before it. Rewrites faces.json (the full list stays in
+// faces.all.json) and returns the counts.
+Kept curate(const fs::path& set_dir, const IdentityEmbedder& embedder, float min_face_px) {
+    const fs::path all = set_dir / "faces.all.json", json = set_dir / "faces.json";
+    if (!fs::exists(all)) fs::copy_file(json, all);
+    nlohmann::json doc = nlohmann::json::parse(std::ifstream(all));
+    const nlohmann::json& faces = doc.at("faces");
+    const int n = static_cast<int>(faces.size());
+    std::vector<cv::Mat> crops(n);
+    std::vector<FaceDescriptor> descriptors(n);
+    std::vector<double> sharp(n);
+    for (int i = 0; i < n; ++i) {
+        crops[i] = cv::imread((set_dir / faces[i].at("file").get<std::string>()).string());
+        if (crops[i].empty()) continue;
+        Face face;
+        face.box = {0, 0, static_cast<float>(crops[i].cols), static_cast<float>(crops[i].rows)};
+        face.raw_landmarks = face.landmarks = crop_landmarks(faces[i]);
+        descriptors[i] = embedder.embed(view_of(crops[i]), {face}).at(0);
+        sharp[i] = sharpness(crops[i]);
+    }
+    // The dominant person: the element-wise median of every face's descriptor.
+    FaceDescriptor median{};
+    for (int k = 0; k < kDescriptorSize; ++k) {
+        std::vector<float> values;
+        for (int i = 0; i < n; ++i)
+            if (!crops[i].empty()) values.push_back(descriptors[i][k]);
+        if (values.empty()) break;
+        std::nth_element(values.begin(), values.begin() + values.size() / 2, values.end());
+        median[k] = values[values.size() / 2];
+    }
+    std::vector<double> sorted_sharpness;
+    for (int i = 0; i < n; ++i)
+        if (!crops[i].empty()) sorted_sharpness.push_back(sharp[i]);
+    std::sort(sorted_sharpness.begin(), sorted_sharpness.end());
+    const double typical =
+        sorted_sharpness.empty() ? 0 : sorted_sharpness[sorted_sharpness.size() / 2];
+
+    Kept kept;
+    nlohmann::json keep = nlohmann::json::array();
+    cv::Mat previous;
+    const float distance = FaceChoice{}.max_distance;
+    for (int i = 0; i < n; ++i) {
+        if (crops[i].empty()) continue;
+        const auto& box = faces[i].at("box");
+        if (box[2].get<float>() < min_face_px) {
+            ++kept.too_small;
+            continue;
+        }
+        if (descriptor_distance(descriptors[i], median) > distance) {
+            ++kept.other_person;
+            continue;
+        }
+        if (sharp[i] < 0.35 * typical) {
+            ++kept.blurred;
+            continue;
+        }
+        cv::Mat small;
+        cv::resize(crops[i], small, {32, 32}, 0, 0, cv::INTER_AREA);
+        if (!previous.empty() && cv::norm(small, previous, cv::NORM_L1) / small.total() < 3.0) {
+            ++kept.duplicates;
+            continue;
+        }
+        previous = small;
+        keep.push_back(faces[i]);
+        ++kept.kept;
+    }
+    doc["faces"] = keep;
+    doc["curated"] = {{"kept", kept.kept},
+                      {"too_small", kept.too_small},
+                      {"blurred", kept.blurred},
+                      {"other_person", kept.other_person},
+                      {"near_duplicates", kept.duplicates}};
+    const fs::path partial = set_dir / "faces.json.partial";
+    {
+        std::ofstream out(partial);
+        out << doc.dump(1) << '\n';
+        if (!out) throw std::runtime_error("cannot write " + partial.string() + " (disk full?)");
+    }
+    fs::rename(partial, json);
+    return kept;
+}
+
+// Stage 1 for one identity: extract (unless done), then curate (unless done).
+void prepare_identity(const char* label, const std::string& source, const fs::path& set_dir,
+                      std::int64_t end_frame, const MakeModelOptions& options, int size,
+                      float coverage, const IdentityEmbedder& embedder) {
+    const fs::path done = set_dir / "curated.done";
+    const std::string stamp = fs::absolute(source).string();
+    if (fs::exists(done)) {
+        std::string made_from;
+        std::getline(std::ifstream(done), made_from);
+        if (made_from != stamp)
+            throw Error(ErrorCode::kInvalidArgument,
+                        set_dir.string() + " holds the faces of " + made_from + ", not of " +
+                            stamp + ": give another --out, or remove that folder to start over");
+        std::fprintf(stderr, "[make-model] %s: faces of %s already prepared in %s\n", label,
+                     source.c_str(), set_dir.string().c_str());
+        return;
+    }
+    std::fprintf(stderr, "[make-model] %s: extracting faces from %s\n", label, source.c_str());
+    const auto reader = capture::MediaReader::open(source);
+    const std::int64_t frames = end_frame >= 0 ? end_frame : reader->frame_count();
+    ExtractOptions extract;
+    extract.input = source;
+    extract.output_dir = set_dir.string();
+    extract.model_dir = options.model_dir;
+    extract.size = size;
+    extract.coverage = coverage;
+    // About max_faces frames, spread over the whole source.
+    extract.every_nth_frame =
+        static_cast<int>(std::max<std::int64_t>(1, frames / std::max(1, options.max_faces)));
+    extract.end_frame = end_frame;
+    extract.largest_face_only = true;
+    extract.threads = options.threads;
+    if (run_extract(extract) != 0)
+        throw Error(ErrorCode::kInvalidArgument, "no face found in " + source +
+                                                     ": give a video or photos where " + label +
+                                                     "'s face is clearly visible");
+    const Kept kept = curate(set_dir, embedder, options.min_face_px);
+    std::fprintf(stderr,
+                 "[make-model] %s: kept %d faces; dropped %d of another person, %d too small "
+                 "(under %.0f px), %d blurred, %d near-duplicates\n",
+                 label, kept.kept, kept.other_person, kept.too_small, options.min_face_px,
+                 kept.blurred, kept.duplicates);
+    constexpr int kMinimum = 32;  // what the trainer needs (Trainer::create)
+    if (kept.kept < kMinimum) {
+        const int more = kMinimum - kept.kept;
+        throw Error(ErrorCode::kInvalidArgument,
+                    std::string(label) + " has " + std::to_string(kept.kept) +
+                        " usable faces; at least " + std::to_string(kMinimum) +
+                        " are needed: add about " + std::to_string(more) + " more photos, or " +
+                        std::to_string((more + 1) / 2) +
+                        " more seconds of video, with the face large, sharp and front-on");
+    }
+    std::ofstream(done) << stamp << "\n";
+}
+
+}  // namespace
+
+int run_make_model(const MakeModelOptions& options) {
+    const fs::path out(options.out);
+    const fs::path work = options.out + ".work";
+    std::error_code ec;
+    fs::create_directories(work, ec);
+    if (ec)
+        throw Error(ErrorCode::kInvalidArgument,
+                    "cannot create the work folder " + work.string() + ": " + ec.message());
+    const bool quick = options.recipe == "quick";
+    const int size = quick ? 64 : 128;
+    const float coverage = 0.8f;
+
+    EngineConfig engine = EngineConfig::defaults();
+    engine.model_dir = resolve_model_dir(options.model_dir);
+    engine.cpu_threads = options.threads;
+    const auto embedder = IdentityEmbedder::load(engine);
+
+    const auto started = std::chrono::steady_clock::now();
+    const auto seconds_since = [](std::chrono::steady_clock::time_point t) {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+    };
+    const Split split_a = split_of(options.source_a);
+    std::fprintf(stderr, "[make-model] stage 1/2: faces (A: %s, B: %s) into %s\n",
+                 options.source_a.c_str(), options.source_b.c_str(), work.string().c_str());
+    prepare_identity("A", options.source_a, work / "a", split_a.train_end, options, size, coverage,
+                     *embedder);
+    const auto a_done = std::chrono::steady_clock::now();
+    prepare_identity("B", options.source_b, work / "b", -1, options, size, coverage, *embedder);
+    const double faces_s = seconds_since(started);
+    std::fprintf(stderr, "[make-model] faces took %s (A %s, B %s)\n",
+                 format_duration(faces_s).c_str(),
+                 format_duration(std::chrono::duration<double>(a_done - started).count()).c_str(),
+                 format_duration(seconds_since(a_done)).c_str());
+    const auto training_started = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "[make-model] stage 2/2: training %s for %s%s\n", options.out.c_str(),
+                 options.time_budget.c_str(),
+                 split_a.held_out.empty()
+                     ? " (A is photos or a short video: no held-out frames, no quality checks)"
+                     : (", quality checked on A's held-out frames " + split_a.held_out).c_str());
+    TrainOptions train;
+    train.set_a = (work / "a").string();
+    train.set_b = (work / "b").string();
+    train.name_a = options.name_a.empty() ? identity_name_of(options.source_a) : options.name_a;
+    train.name_b = options.name_b.empty() ? identity_name_of(options.source_b) : options.name_b;
+    train.out = options.out;
+    train.resume = fs::exists(out);
+    train.time_budget = options.time_budget;
+    train.refine_from = 0.8;  // the detail stage for the last fifth
+    train.config.cpu_threads = options.threads;
+    if (quick) {
+        train.config.resolution = 64;
+        train.config.encoder_dims = 16;
+        train.config.bottleneck_dims = 64;
+        train.config.inter_dims = 32;
+        train.config.decoder_dims = 16;
+        train.config.mask_dims = 4;
+        train.config.batch_size = 4;
+        train.config.refine.dims = 8;
+        train.config.refine.patch = 32;
+        train.preview_every = 50;
+        train.save_every = 100;
+    }
+    if (!split_a.held_out.empty()) {
+        train.eval_video = options.source_a;
+        train.eval_frames = split_a.held_out;
+        train.eval_ref_a = options.source_a;
+        train.eval_ref_b = options.source_b;
+        train.eval_model_dir = options.model_dir;
+        train.eval_every_s = quick ? 60 : 600;
+        if (quick) train.eval_clips = 1, train.eval_clip_frames = 4, train.eval_ref_samples = 4;
+    }
+    const int code = run_train(train);
+    if (code == 0)
+        std::fprintf(stderr,
+                     "[make-model] done in %s (faces %s, training and quality checks %s): %s "
+                     "(try it: faceswap convert VIDEO out.mp4 --model %s; run again with the "
+                     "same arguments to train on)\n",
+                     format_duration(seconds_since(started)).c_str(),
+                     format_duration(faces_s).c_str(),
+                     format_duration(seconds_since(training_started)).c_str(), options.out.c_str(),
+                     options.out.c_str());
+    return code;
+}
+
+}  // namespace faceswap::cli
