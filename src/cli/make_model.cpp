@@ -178,8 +178,9 @@ void prepare_identity(const char* label, const std::string& source, const fs::pa
     extract.size = size;
     extract.coverage = coverage;
     // About max_faces frames, spread over the whole source.
+    const std::int64_t wanted = std::max(1, options.max_faces);
     extract.every_nth_frame =
-        static_cast<int>(std::max<std::int64_t>(1, frames / std::max(1, options.max_faces)));
+        static_cast<int>(std::max<std::int64_t>(1, (frames + wanted - 1) / wanted));
     extract.end_frame = end_frame;
     extract.largest_face_only = true;
     extract.threads = options.threads;
