@@ -218,8 +218,17 @@ int run_make_model(const MakeModelOptions& options) {
         throw Error(ErrorCode::kInvalidArgument,
                     "cannot create the work folder " + work.string() + ": " + ec.message());
     const bool quick = options.recipe == "quick";
-    const int size = quick ? 64 : 128;
-    const float coverage = 0.8f;
+    // standard: the demo model's shape and alignment, warm-started from it (its encoder and
+    // decoders already draw faces: a few CPU minutes from scratch teach a model nothing of
+    // identity, docs/make-model.md); quick: a small model from scratch.
+    const std::string demo = quick ? std::string() : resolve_swap_model("");
+    const bool warm = !demo.empty() && fs::exists(demo);
+    if (!quick && !warm)
+        std::fprintf(stderr,
+                     "note: the demo model was not found: training from scratch, which "
+                     "needs hours rather than minutes\n");
+    const int size = quick ? 64 : 256;
+    const float coverage = quick ? 0.8f : 0.75f;
 
     EngineConfig engine = EngineConfig::defaults();
     engine.model_dir = resolve_model_dir(options.model_dir);
@@ -258,7 +267,12 @@ int run_make_model(const MakeModelOptions& options) {
     train.time_budget = options.time_budget;
     train.refine_from = 0.8;  // the detail stage for the last fifth
     train.config.cpu_threads = options.threads;
-    if (quick) {
+    if (!quick) {
+        train.config.resolution = 256;  // the demo model's: 256 px faces from a 128 px network
+        train.config.output_upscale = 2;
+        train.config.decoder_dims = 32;
+        if (warm && !train.resume) train.config.init_from = demo;  // a resume has its own
+    } else {
         train.config.resolution = 64;
         train.config.encoder_dims = 16;
         train.config.bottleneck_dims = 64;
