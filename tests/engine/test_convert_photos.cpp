@@ -115,7 +115,7 @@ TEST_CASE(
     CHECK(cv::imread((dir.path() / "one.jpg").string()).size() == cv::Size(465, 361));
 }
 
-TEST_CASE("a video of odd width converts; H.264 gets one padded column", "[slow]") {
+TEST_CASE("a video of odd width converts and H.264 gets one padded column", "[slow]") {
     faceswap::test::TempDir dir;
     const fs::path odd = dir.path() / "odd.mp4";
     std::string output;
@@ -188,7 +188,7 @@ TEST_CASE("convert refuses outputs that would overwrite the input or cannot hold
                            Catch::Contains("shows no face"));
 }
 
-TEST_CASE("--faces PHOTO swaps only that person on a group photo", "[slow]") {
+TEST_CASE("convert with a reference photo swaps only that person on a group photo", "[slow]") {
     faceswap::test::TempDir dir;
     const fs::path demo = faceswap::test::cache_dir() / "face-api/package/demo";
     const cv::Mat group = cv::imread((demo / "sample2.jpg").string());

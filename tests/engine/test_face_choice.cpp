@@ -56,7 +56,7 @@ cv::Rect grown(const Box& box, float factor, cv::Size within) {
 
 }  // namespace
 
-TEST_CASE("on a group photo only the chosen person changes; every other pixel stays") {
+TEST_CASE("on a group photo only the chosen person changes and every other pixel stays") {
     const cv::Mat photo = group_photo(2);
     FaceAnalyzer analyzer(test::shared_models(), photo_config());
     const FrameAnalysis analysis = analyzer.analyze(test::view_of(photo));
@@ -95,7 +95,7 @@ TEST_CASE("on a group photo only the chosen person changes; every other pixel st
         CHECK(cv::countNonZero(changed(grown(face.box, 0.5f, photo.size()))) > 0);
 }
 
-TEST_CASE("a chosen person is found again after leaving; another person is never swapped") {
+TEST_CASE("a chosen person is found again after leaving and another person is never swapped") {
     // Franck's own still as the reference photo, cap12's man as the other person.
     const cv::Mat still = cv::imread((test::media_dir() / "franck_02159.jpg").string());
     REQUIRE_FALSE(still.empty());

@@ -307,7 +307,7 @@ TEST_CASE("the detail stage trains with the autoencoder frozen and resumes exact
 }
 
 TEST_CASE(
-    "a model without a detail stage swaps without it and says so; bad strengths are refused") {
+    "a model without a detail stage swaps without it and says so and bad strengths are refused") {
     const auto model = SwapModel::load(tiny_model().string(), test::test_config());
     CHECK(model->info().detail_stage_dims == 0);
     CHECK_THAT(detail_stage_note(model->info(), SwapConfig{}), Catch::Contains("no detail stage"));

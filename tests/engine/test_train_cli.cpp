@@ -445,7 +445,7 @@ TEST_CASE("train refuses bad budgets, held-out frames without faces and mismatch
     CHECK(file_bytes(model) == before);
 }
 
-TEST_CASE("face packs carry a set to the engine-only trainer; bad packs are refused", "[slow]") {
+TEST_CASE("face packs carry a set to the engine-only trainer and bad packs are refused", "[slow]") {
     faceswap::test::TempDir dir;
     std::string output;
     for (const char* name : {"franck", "cap12_edit"}) {

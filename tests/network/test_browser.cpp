@@ -94,14 +94,20 @@ class Browser {
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
         REQUIRE(::posix_spawnp(&pid_, "chromium", &actions, nullptr, argv.data(), environ) == 0);
         posix_spawn_file_actions_destroy(&actions);
-        // Chromium writes the port it chose and the browser's DevTools path here.
+        // Chromium writes the port it chose and the browser's DevTools path here, not in one
+        // step: the file can exist empty for a moment (seen once in a full suite run), so wait
+        // for both lines.
         const fs::path active = profile / "DevToolsActivePort";
-        REQUIRE(faceswap::test::wait_until([&] { return fs::exists(active); },
-                                           std::chrono::seconds(30)));
-        std::ifstream in(active);
-        std::getline(in, port_);
-        std::getline(in, browser_path_);
-        REQUIRE(!port_.empty());
+        REQUIRE(faceswap::test::wait_until(
+            [&] {
+                std::ifstream in(active);
+                port_.clear();
+                browser_path_.clear();
+                std::getline(in, port_);
+                std::getline(in, browser_path_);
+                return !port_.empty() && !browser_path_.empty();
+            },
+            std::chrono::seconds(30)));
     }
     ~Browser() {
         ::kill(pid_, SIGKILL);

@@ -153,7 +153,7 @@ TEST_CASE("the real engine swaps faces for remote clients", "[network][engine]")
     }
 }
 
-TEST_CASE("a client chooses whose face the server swaps; the other faces come back as sent",
+TEST_CASE("a client chooses whose face the server swaps and the other faces come back as sent",
           "[network][engine]") {
     server::ServerConfig config = test_server_config();
     config.engine = "faceswap";

@@ -116,7 +116,7 @@ TEST_CASE("malformed, unknown and oversized messages are refused with the right 
     CHECK(close_code_for(ProtocolErrorCode::kInternal) == 1011);
 }
 
-TEST_CASE("the hello carries whose faces to swap; bad face references are refused") {
+TEST_CASE("the hello carries whose faces to swap and bad face references are refused") {
     using faceswap::FaceChoiceMode;
     using faceswap::FaceDescriptor;
     Hello hello;
