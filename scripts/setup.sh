@@ -43,8 +43,9 @@ DEBIAN_PACKAGES=(
   libpipewire-0.3-dev pipewire wireplumber gstreamer1.0-pipewire gstreamer1.0-tools
   # the server container image and its tests (make container; packaging/container): podman
   # with runc (Debian's default crun refuses hybrid cgroups), its networking, and debootstrap
-  # for the base image where no registry is reachable
-  podman runc slirp4netns uidmap fuse-overlayfs containernetworking-plugins debootstrap
+  # for the base image where no registry is reachable; catatonit, from which podman builds
+  # the pause image of `podman kube play` pods locally (no registry to pull one from)
+  podman runc slirp4netns uidmap fuse-overlayfs containernetworking-plugins debootstrap catatonit
 )
 # Node and npm may come from elsewhere (NodeSource bundles npm and conflicts with Debian's
 # npm package), so they are checked as commands and installed from Debian only when absent.
