@@ -518,7 +518,7 @@ TEST_CASE("one training run: phases, checkpoints and the loss log, for every dri
 
 TEST_CASE(
     "the nets' arithmetic: bfloat16 where the CPU computes it natively, else float32 "
-    "and a note; the swap stays within a grey level of float32's") {
+    "and a note, and the swap stays within a grey level of float32's") {
     CHECK(parse_precision("auto") == Precision::kAuto);
     CHECK(parse_precision("fp32") == Precision::kFloat32);
     CHECK(parse_precision("bf16") == Precision::kBFloat16);
