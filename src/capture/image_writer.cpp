@@ -169,12 +169,6 @@ void write_atomically(const std::string& path, const Bytes& bytes) {
 
 }  // namespace
 
-bool is_image_file_name(const std::string& path) {
-    const std::string ext = lower_extension(path);
-    return is_jpeg_name(path) || ext == ".png" || ext == ".bmp" || ext == ".webp" ||
-           ext == ".tif" || ext == ".tiff";
-}
-
 bool image_format_keeps_provenance(const std::string& path) {
     return is_jpeg_name(path) || lower_extension(path) == ".png";
 }

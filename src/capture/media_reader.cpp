@@ -12,11 +12,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_image_name(const fs::path& path) {
-    std::string ext = path.extension().string();
+std::string lower_extension(const std::string& path) {
+    std::string ext = fs::path(path).extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".webp" ||
-           ext == ".tif" || ext == ".tiff";
+    return ext;
 }
 
 class VideoReader final : public MediaReader {
@@ -83,6 +82,17 @@ class ImageListReader final : public MediaReader {
 
 }  // namespace
 
+bool is_image_file_name(const std::string& path) {
+    const std::string ext = lower_extension(path);
+    return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".webp" ||
+           ext == ".tif" || ext == ".tiff";
+}
+
+bool is_video_file_name(const std::string& path) {
+    const std::string ext = lower_extension(path);
+    return ext == ".mp4" || ext == ".mkv" || ext == ".mov";
+}
+
 std::unique_ptr<MediaReader> MediaReader::open(const std::string& path) {
     std::error_code ec;
     const fs::path p(path);
@@ -90,7 +100,7 @@ std::unique_ptr<MediaReader> MediaReader::open(const std::string& path) {
     if (fs::is_directory(p, ec)) {
         std::vector<fs::path> files;
         for (const auto& entry : fs::directory_iterator(p, ec))
-            if (entry.is_regular_file() && is_image_name(entry.path()))
+            if (entry.is_regular_file() && is_image_file_name(entry.path().string()))
                 files.push_back(entry.path());
         if (files.empty())
             throw MediaError(path + ": the folder holds no images (.jpg, .png, ...)");
@@ -98,7 +108,8 @@ std::unique_ptr<MediaReader> MediaReader::open(const std::string& path) {
         return std::make_unique<ImageListReader>(std::move(files), false);
     }
     if (fs::file_size(p, ec) == 0) throw MediaError(path + ": the file is empty");
-    if (is_image_name(p)) return std::make_unique<ImageListReader>(std::vector<fs::path>{p}, true);
+    if (is_image_file_name(path))
+        return std::make_unique<ImageListReader>(std::vector<fs::path>{p}, true);
     return std::make_unique<VideoReader>(path);
 }
 

@@ -90,7 +90,7 @@ VideoFileWriter::VideoFileWriter(const VideoWriterOptions& options) : options_(o
                          " does not exist");
     temporary_ =
         (dir / (".partial-" + std::to_string(::getpid()) + "-" + out.filename().string())).string();
-    if (out.extension() != ".mp4" && out.extension() != ".mkv" && out.extension() != ".mov")
+    if (!is_video_file_name(options.path))
         throw MediaError("cannot write " + options.path + ": use a .mp4, .mkv or .mov file name");
     if (ffmpeg_available()) {
         std::string command = "ffmpeg -hide_banner -loglevel error -y -f rawvideo -pix_fmt bgr24";

@@ -73,17 +73,14 @@ FaceChoice face_choice_from(const std::vector<std::string>& values, float max_di
                                 " shows no face the detector finds: "
                                 "give a photo where the face is clearly visible, front-on and at "
                                 "least 80 pixels wide");
-            const auto largest = std::max_element(
-                analysis.faces.begin(), analysis.faces.end(), [](const Face& a, const Face& b) {
-                    return a.box.width * a.box.height < b.box.width * b.box.height;
-                });
+            const Face& largest = *largest_face(analysis.faces);
             if (analysis.faces.size() > 1)
                 std::fprintf(stderr,
                              "note: reference photo %s shows %zu faces; using the largest (at "
                              "x %.0f, y %.0f, %.0f px wide): crop the photo to choose another\n",
-                             name.c_str(), analysis.faces.size(), largest->box.x, largest->box.y,
-                             largest->box.width);
-            descriptors.push_back(embedder->embed(view_of(photo.bgr), {*largest}).at(0));
+                             name.c_str(), analysis.faces.size(), largest.box.x, largest.box.y,
+                             largest.box.width);
+            descriptors.push_back(embedder->embed(view_of(photo.bgr), {largest}).at(0));
         }
     }
     choice.mode = FaceChoiceMode::kPeople;

@@ -30,12 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_video_file_name(const std::string& path) {
-    std::string ext = fs::path(path).extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    return ext == ".mp4" || ext == ".mkv" || ext == ".mov";
-}
-
 enum class OutputKind { kVideo, kImage, kImageFolder };
 
 // What the output path asks for, given the input; throws Error(kInvalidArgument) with what to
@@ -48,7 +42,7 @@ OutputKind output_kind_for(const std::string& input, bool stills, const std::str
                     "the output " + output +
                         " is the input itself: give another file or folder "
                         "(the originals are never overwritten)");
-    if (is_video_file_name(output)) return OutputKind::kVideo;
+    if (capture::is_video_file_name(output)) return OutputKind::kVideo;
     if (!stills)
         throw Error(ErrorCode::kInvalidArgument, "cannot write a video to " + output +
                                                      ": give a file name ending in .mp4, "

@@ -9,7 +9,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
-#include "faceswap/capture/image_writer.h"
+#include "face_set.h"
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/net/sha256.h"
 
@@ -112,12 +112,9 @@ int run_extract(const ExtractOptions& options) {
         }
         size_t chosen_begin = 0, chosen_end = analysis.faces.size();
         if (options.largest_face_only) {
-            size_t largest = 0;
-            for (size_t i = 1; i < analysis.faces.size(); ++i)
-                if (analysis.faces[i].box.width * analysis.faces[i].box.height >
-                    analysis.faces[largest].box.width * analysis.faces[largest].box.height)
-                    largest = i;
-            chosen_begin = largest, chosen_end = largest + 1;
+            chosen_begin =
+                static_cast<size_t>(largest_face(analysis.faces) - analysis.faces.data());
+            chosen_end = chosen_begin + 1;
         }
         for (size_t i = chosen_begin; i < chosen_end; ++i) {
             const Face& face = analysis.faces[i];
@@ -159,15 +156,7 @@ int run_extract(const ExtractOptions& options) {
                                {"unreadable_images", reader->skipped()},
                                {"sources", source_files_json(options.input)},
                                {"faces", faces}};
-    // Written whole or not at all: a crash never leaves a half-written faces.json.
-    const fs::path json_path = out_dir / "faces.json";
-    const fs::path partial = out_dir / "faces.json.partial";
-    {
-        std::ofstream out(partial);
-        out << metadata.dump(1) << '\n';
-        if (!out) throw std::runtime_error("cannot write " + partial.string() + " (disk full?)");
-    }
-    fs::rename(partial, json_path);
+    write_face_set_json(out_dir, metadata);
 
     std::printf("extracted %lld faces from %lld of %lld frames into %s (%lld frames without a face",
                 static_cast<long long>(crops_written),

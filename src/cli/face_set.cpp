@@ -96,6 +96,30 @@ bool is_path_inside(const std::string& file) {
 
 }  // namespace
 
+Landmarks68 crop_landmarks_of(const nlohmann::json& face) {
+    const auto& m = face.at("image_to_aligned");
+    const auto& points = face.at("landmarks");
+    if (m.size() != 6 || points.size() != kLandmarkCount)
+        throw std::runtime_error("a face entry has malformed landmarks or transform");
+    Affine2x3 image_to_aligned;
+    Landmarks68 image_points;
+    // at(): operator[] on a const JSON array does not check the index.
+    for (int i = 0; i < 6; ++i) image_to_aligned[i] = m.at(i).get<float>();
+    for (int i = 0; i < kLandmarkCount; ++i)
+        image_points[i] = {points.at(i).at(0).get<float>(), points.at(i).at(1).get<float>()};
+    return transform_landmarks(image_points, image_to_aligned);
+}
+
+void write_face_set_json(const fs::path& dir, const nlohmann::json& doc) {
+    const fs::path partial = dir / "faces.json.partial";
+    {
+        std::ofstream out(partial);
+        out << doc.dump(1) << '\n';
+        if (!out) throw std::runtime_error("cannot write " + partial.string() + " (disk full?)");
+    }
+    fs::rename(partial, dir / "faces.json");
+}
+
 FaceSet load_face_set(const std::string& dir, const std::string& name, int* skipped) {
     const fs::path json_path = fs::path(dir) / "faces.json";
     std::ifstream in(json_path);
@@ -143,20 +167,10 @@ FaceSet load_face_set(const std::string& dir, const std::string& name, int* skip
                 throw std::runtime_error(file + " is " + std::to_string(bgr.cols) + "x" +
                                          std::to_string(bgr.rows) + ", the set says " +
                                          std::to_string(set.size));
-            const auto& m = face.at("image_to_aligned");
-            const auto& points = face.at("landmarks");
-            if (m.size() != 6 || points.size() != kLandmarkCount)
-                throw std::runtime_error("a face entry has malformed landmarks or transform");
-            Affine2x3 image_to_aligned;
-            Landmarks68 image_points;
-            // at(): operator[] on a const JSON array does not check the index.
-            for (int i = 0; i < 6; ++i) image_to_aligned[i] = m.at(i).get<float>();
-            for (int i = 0; i < kLandmarkCount; ++i)
-                image_points[i] = {points.at(i).at(0).get<float>(),
-                                   points.at(i).at(1).get<float>()};
+            const Landmarks68 landmarks = crop_landmarks_of(face);
             cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
             set.rgb.insert(set.rgb.end(), rgb.data, rgb.data + rgb.total() * 3);
-            set.landmarks.push_back(transform_landmarks(image_points, image_to_aligned));
+            set.landmarks.push_back(landmarks);
         }
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(json_path.string() + " is not a face set (" + e.what() +

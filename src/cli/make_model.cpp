@@ -45,18 +45,6 @@ struct Kept {
     int kept = 0, too_small = 0, blurred = 0, other_person = 0, duplicates = 0;
 };
 
-Landmarks68 crop_landmarks(const nlohmann::json& face) {
-    const auto& m = face.at("image_to_aligned");
-    Landmarks68 out;
-    const auto& points = face.at("landmarks");
-    for (size_t i = 0; i < out.size(); ++i) {
-        const float x = points[i][0].get<float>(), y = points[i][1].get<float>();
-        out[i] = {m[0].get<float>() * x + m[1].get<float>() * y + m[2].get<float>(),
-                  m[3].get<float>() * x + m[4].get<float>() * y + m[5].get<float>()};
-    }
-    return out;
-}
-
 double sharpness(const cv::Mat& bgr) {
     cv::Mat gray, laplacian;
     cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
@@ -85,7 +73,7 @@ Kept curate(const fs::path& set_dir, const IdentityEmbedder& embedder, float min
         if (crops[i].empty()) continue;
         Face face;
         face.box = {0, 0, static_cast<float>(crops[i].cols), static_cast<float>(crops[i].rows)};
-        face.raw_landmarks = face.landmarks = crop_landmarks(faces[i]);
+        face.raw_landmarks = face.landmarks = crop_landmarks_of(faces[i]);
         descriptors[i] = embedder.embed(view_of(crops[i]), {face}).at(0);
         sharp[i] = sharpness(crops[i]);
     }
@@ -141,13 +129,7 @@ Kept curate(const fs::path& set_dir, const IdentityEmbedder& embedder, float min
                       {"blurred", kept.blurred},
                       {"other_person", kept.other_person},
                       {"near_duplicates", kept.duplicates}};
-    const fs::path partial = set_dir / "faces.json.partial";
-    {
-        std::ofstream out(partial);
-        out << doc.dump(1) << '\n';
-        if (!out) throw std::runtime_error("cannot write " + partial.string() + " (disk full?)");
-    }
-    fs::rename(partial, json);
+    write_face_set_json(set_dir, doc);
     return kept;
 }
 

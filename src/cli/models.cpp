@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -167,24 +168,31 @@ int run_push(const ModelsOptions& options) {
     return 0;
 }
 
-// Loads each file completely (every tensor, as the server does before serving it).
-int run_check(const ModelsOptions& options) {
+// Loads each local model file completely (every tensor, as the server does before serving
+// it) and hands what it says about itself to `show`; a file that does not load is one line,
+// "bad: FILE: why". 0 when every file loaded, else 1.
+int for_each_model_file(const ModelsOptions& options,
+                        const std::function<void(const std::string&, const SwapModelInfo&)>& show) {
     EngineConfig config = EngineConfig::defaults();
     config.device = DeviceKind::kCpu;
     int bad = 0;
     for (const std::string& file : options.check_files) {
         try {
-            const SwapModelInfo info = SwapModel::load(file, config)->info();
-            std::printf("ok: %s: %s -> %s, %d px, %lld training steps, sha256 %s\n", file.c_str(),
-                        info.identity_a.c_str(), info.identity_b.c_str(), info.resolution,
-                        static_cast<long long>(info.training_steps),
-                        net::sha256_of_file(file).c_str());
+            show(file, SwapModel::load(file, config)->info());
         } catch (const std::exception& e) {
             ++bad;
             std::printf("bad: %s: %s\n", file.c_str(), e.what());
         }
     }
     return bad == 0 ? 0 : 1;
+}
+
+int run_check(const ModelsOptions& options) {
+    return for_each_model_file(options, [](const std::string& file, const SwapModelInfo& info) {
+        std::printf("ok: %s: %s -> %s, %d px, %lld training steps, sha256 %s\n", file.c_str(),
+                    info.identity_a.c_str(), info.identity_b.c_str(), info.resolution,
+                    static_cast<long long>(info.training_steps), net::sha256_of_file(file).c_str());
+    });
 }
 
 // One identity's sources as lines: "franck.mp4 (1.2 MB, sha256 ab12...)" or the camera.
@@ -210,32 +218,21 @@ void print_sources(const char* label, const std::string& identity, const std::st
     if (list.size() > kShown) std::printf("    ... and %zu more\n", list.size() - kShown);
 }
 
-// Loads each file and prints what it says about itself, its provenance included.
+// What each file says about itself, its provenance included.
 int run_info(const ModelsOptions& options) {
-    EngineConfig config = EngineConfig::defaults();
-    config.device = DeviceKind::kCpu;
-    int bad = 0;
-    for (const std::string& file : options.check_files) {
-        try {
-            const SwapModelInfo info = SwapModel::load(file, config)->info();
-            std::printf("%s\n  %s -> %s, %s, %d px faces at coverage %.2f, format %lld\n",
-                        file.c_str(), info.identity_a.c_str(), info.identity_b.c_str(),
-                        info.architecture.c_str(), info.resolution, info.coverage,
-                        static_cast<long long>(info.format_version));
-            std::printf("  %lld training steps, last loss %.4f, detail stage %s\n",
-                        static_cast<long long>(info.training_steps), info.last_loss,
-                        info.detail_stage_dims > 0 ? "yes" : "no");
-            std::printf("  made %s, sha256 %s\n",
-                        info.created.empty() ? "(date not recorded)" : info.created.c_str(),
-                        net::sha256_of_file(file).c_str());
-            print_sources("A", info.identity_a, info.sources_a);
-            print_sources("B", info.identity_b, info.sources_b);
-        } catch (const std::exception& e) {
-            ++bad;
-            std::printf("bad: %s: %s\n", file.c_str(), e.what());
-        }
-    }
-    return bad == 0 ? 0 : 1;
+    return for_each_model_file(options, [](const std::string& file, const SwapModelInfo& info) {
+        std::printf("%s\n  %s -> %s, %s, %d px faces at coverage %.2f, format %lld\n", file.c_str(),
+                    info.identity_a.c_str(), info.identity_b.c_str(), info.architecture.c_str(),
+                    info.resolution, info.coverage, static_cast<long long>(info.format_version));
+        std::printf("  %lld training steps, last loss %.4f, detail stage %s\n",
+                    static_cast<long long>(info.training_steps), info.last_loss,
+                    info.detail_stage_dims > 0 ? "yes" : "no");
+        std::printf("  made %s, sha256 %s\n",
+                    info.created.empty() ? "(date not recorded)" : info.created.c_str(),
+                    net::sha256_of_file(file).c_str());
+        print_sources("A", info.identity_a, info.sources_a);
+        print_sources("B", info.identity_b, info.sources_b);
+    });
 }
 
 }  // namespace

@@ -34,13 +34,6 @@ std::pair<std::int64_t, std::int64_t> parse_frame_range(const std::string& text)
 
 namespace {
 
-const Face* largest_face(const std::vector<Face>& faces) {
-    const Face* best = nullptr;
-    for (const Face& f : faces)
-        if (!best || f.box.width * f.box.height > best->box.width * best->box.height) best = &f;
-    return best;
-}
-
 Point2f mean_point(const Landmarks68& p, int first, int last) {
     Point2f sum;
     for (int i = first; i < last; ++i) sum.x += p[i].x, sum.y += p[i].y;

@@ -15,6 +15,7 @@
 
 namespace fs = std::filesystem;
 using faceswap::test::cli;
+using faceswap::test::file_bytes;
 using faceswap::test::quoted;
 using faceswap::test::run_command;
 
@@ -30,13 +31,6 @@ std::string convert(const fs::path& in, const fs::path& out, const std::string& 
     return cli() + "convert " + quoted(in) + " " + quoted(out) + " --model " +
            quoted(tiny_model()) + " --models " + quoted(faceswap::test::model_dir()) +
            " --cpu-threads 2 " + extra;
-}
-
-std::string file_bytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
 }
 
 // A folder of real photos in four formats, one of odd width, and one broken file.

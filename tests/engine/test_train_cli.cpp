@@ -18,6 +18,7 @@
 
 namespace fs = std::filesystem;
 using faceswap::test::cli;
+using faceswap::test::file_bytes;
 using faceswap::test::quoted;
 using faceswap::test::run_command;
 
@@ -50,13 +51,6 @@ const fs::path& face_sets() {
 std::string train_command(const fs::path& out, const std::string& extra) {
     return cli() + "train --a " + quoted(face_sets() / "franck") + " --b " +
            quoted(face_sets() / "cap12_edit") + " --out " + quoted(out) + kTinyModel + " " + extra;
-}
-
-std::string file_bytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
 }
 
 std::int64_t trained_steps(const fs::path& model) {

@@ -130,11 +130,6 @@ class Nginx {
     int pid_ = -1;
 };
 
-std::string file_bytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 bool leftovers_in(const fs::path& dir) {
     for (const auto& entry : fs::directory_iterator(dir))
         if (entry.path().filename().string().rfind(".incoming-", 0) == 0) return true;

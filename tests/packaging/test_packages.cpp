@@ -124,13 +124,6 @@ void require_purged(const std::string& package, const std::vector<std::string>& 
     }
 }
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 // The unit's command line as the unit's user, in "/", with only the packaged files to find:
 // setpriv and env exec it, so the process the test holds is the server itself.
 ServerProcess start_as_service(const std::string& exec_start) {
@@ -198,7 +191,7 @@ TEST_CASE("server package: installs, serves as its own user, removes and purges 
 
     // Run the unit's command line as the unit's user, with nothing but the installed files.
     std::smatch exec_start;
-    const std::string unit_text = read_file(unit);
+    const std::string unit_text = faceswap::test::file_bytes(unit);
     REQUIRE(std::regex_search(unit_text, exec_start, std::regex("\nExecStart=([^\n]+)")));
     CHECK(unit_text.find("\nUser=faceswap\n") != std::string::npos);
     {
@@ -226,7 +219,7 @@ TEST_CASE("server package: installs, serves as its own user, removes and purges 
                (media_dir() / "franck.mp4").string() +
                " --clients 1 --fps 10 --warmup 1 --duration 3 --width 360 --height 288 --json " +
                report.string());
-        const auto result = nlohmann::json::parse(read_file(report));
+        const auto result = nlohmann::json::parse(faceswap::test::file_bytes(report));
         INFO(result.dump(2));
         const std::string metrics = http_get(server.port(), "/metrics").second;
         CHECK(metric(metrics, "faceswap_frames_out_total") > 0);
@@ -246,7 +239,7 @@ TEST_CASE("server package: installs, serves as its own user, removes and purges 
     const std::string purge_output = run_ok(
         as_root() + "apt-get purge -y -q -o DPkg::Lock::Timeout=120 faceswap-server faceswap-data");
     CHECK(purge_output.find("kept /var/lib/faceswap/models") != std::string::npos);
-    CHECK(read_file(operator_model) == "operator data");
+    CHECK(faceswap::test::file_bytes(operator_model) == "operator data");
     fs::remove_all("/var/lib/faceswap");
 
     require_purged("faceswap-server", server_files);

@@ -51,6 +51,9 @@ std::filesystem::path tiny_swap_model_file(const std::filesystem::path& path);
 // Runs a shell command; returns its exit code and captured stdout+stderr.
 int run_command(const std::string& command, std::string* output);
 
+// A file's whole content ("" when it cannot be read).
+std::string file_bytes(const std::filesystem::path& path);
+
 // The faceswap CLI as the start of a shell command ("/path/to/faceswap "), and a path in
 // single quotes for one.
 std::string cli();

@@ -42,17 +42,11 @@ struct Measurer {
     std::unique_ptr<FaceAnalyzer> analyzer;
     std::shared_ptr<const IdentityEmbedder> embedder;
 
-    // Every face of the image (largest first when only_largest).
+    // Every face of the image, or only its largest.
     std::vector<FaceDescriptor> faces(const cv::Mat& bgr, bool only_largest) {
         const FrameAnalysis analysis = analyzer->analyze(capture::view_of(bgr));
         std::vector<Face> faces = analysis.faces;
-        if (only_largest && faces.size() > 1) {
-            const auto largest =
-                std::max_element(faces.begin(), faces.end(), [](const Face& a, const Face& b) {
-                    return a.box.width * a.box.height < b.box.width * b.box.height;
-                });
-            faces = {*largest};
-        }
+        if (only_largest && faces.size() > 1) faces = {*largest_face(faces)};
         return embedder->embed(capture::view_of(bgr), faces);
     }
 };

@@ -168,10 +168,6 @@ namespace {
 using clock::Clock;
 using clock::ms_since;
 
-float face_area(const Face& f) {
-    return f.box.width * f.box.height;
-}
-
 // The identity net, loaded once per model folder and device however many streams choose
 // people (each stream asks on its first frame with a choice).
 std::shared_ptr<const IdentityEmbedder> shared_identity_embedder(const EngineConfig& config) {
@@ -343,10 +339,7 @@ void crop_faces(FaceSwapper::Impl& s, const FrameView& frame, PreparedSwap& job,
     job.faces = result.analysis.faces;
     const auto start = Clock::now();
     if (job.swap_config.faces.mode == FaceChoiceMode::kLargest && job.faces.size() > 1) {
-        auto largest = std::max_element(job.faces.begin(), job.faces.end(), [](auto& a, auto& b) {
-            return face_area(a) < face_area(b);
-        });
-        job.faces = {*largest};
+        job.faces = {*largest_face(job.faces)};
     } else if (job.swap_config.faces.mode == FaceChoiceMode::kPeople && !job.faces.empty()) {
         job.faces = s.chosen_people(frame, job.faces);
         result.timings.analysis.total_ms += ms_since(start);  // recognition is analysis

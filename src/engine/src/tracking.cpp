@@ -115,4 +115,11 @@ float intersection_over_union(const Box& a, const Box& b) {
     return uni > 0.f ? inter / uni : 0.f;
 }
 
+const Face* largest_face(const std::vector<Face>& faces) {
+    const Face* best = nullptr;
+    for (const Face& f : faces)
+        if (!best || f.box.width * f.box.height > best->box.width * best->box.height) best = &f;
+    return best;
+}
+
 }  // namespace faceswap

@@ -222,6 +222,9 @@ std::array<Point2f, 5> alignment_template(int aligned_size, float coverage);
 // Intersection over union of two boxes (0 when either is empty).
 float intersection_over_union(const Box& a, const Box& b);
 
+// The face with the largest detector box (the first of equals); nullptr when there is none.
+const Face* largest_face(const std::vector<Face>& faces);
+
 // Landmarks mapped through an affine, e.g. image -> aligned crop pixels with image_to_aligned.
 Landmarks68 transform_landmarks(const Landmarks68& landmarks, const Affine2x3& m);
 

@@ -9,9 +9,6 @@
 
 namespace faceswap::capture {
 
-// Whether OpenCV can write the file name's format (.jpg .jpeg .png .bmp .webp .tif .tiff).
-bool is_image_file_name(const std::string& path);
-
 // Whether the format of `path` carries the provenance text (JPEG and PNG do).
 bool image_format_keeps_provenance(const std::string& path);
 

@@ -17,6 +17,12 @@ class MediaError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// The file names the tools read and write, by extension (any case): images OpenCV decodes and
+// encodes (.jpg .jpeg .png .bmp .webp .tif .tiff), and the video files VideoFileWriter
+// writes (.mp4 .mkv .mov).
+bool is_image_file_name(const std::string& path);
+bool is_video_file_name(const std::string& path);
+
 struct DecodedFrame {
     cv::Mat bgr;
     std::int64_t index = 0;    // position in the source (frame number or image number)
