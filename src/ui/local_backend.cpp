@@ -162,6 +162,8 @@ void LocalBackend::deliver_result(const capture::FramePtr& frame, SwapResult&& r
     out->sequence = frame->sequence;
     out->capture_us = frame->capture_us;
     out->faces = static_cast<int>(result.analysis.faces.size());
+    for (const Box& box : result.swapped_boxes)
+        out->swapped_boxes.emplace_back(box.x, box.y, box.width, box.height);
     out->work_ms = result.timings.total_ms;
     out->source = frame;
     ++swapped_;

@@ -87,6 +87,7 @@ MainWindow::MainWindow(AppOptions options, QWidget* parent)
 }
 
 MainWindow::~MainWindow() {
+    if (pick_thread_.joinable()) pick_thread_.join();
     recorder_.reset();
     if (source_) source_->stop();
     mailbox_->close();  // wakes a backend worker waiting for frames
@@ -260,6 +261,7 @@ void MainWindow::start_backend() {
         settings.model = model_combo_->currentText().trimmed().toStdString();
         settings.direction = a2b ? net::Direction::kAToB : net::Direction::kBToA;
         settings.detail = face_detail();
+        settings.faces = face_choice();
         remote_->set_settings(settings);
         backend_ = remote_;
     } else {
@@ -268,6 +270,7 @@ void MainWindow::start_backend() {
         settings.swap_model = model_combo_->currentText().trimmed().toStdString();
         settings.swap.direction = a2b ? SwapDirection::kAToB : SwapDirection::kBToA;
         settings.swap.detail = face_detail();
+        settings.swap.faces = face_choice();
         settings.pipelined = options_.pipelined;
         settings.background_detection = options_.background_detection;
         settings.precision = options_.precision;
@@ -290,8 +293,13 @@ void MainWindow::on_backend_state(BackendState state, const QString& detail) {
     for (QSlider* slider : detail_sliders_) slider->setEnabled(!active);
     remote_fields_->setEnabled(!active);
     if (state == BackendState::kFailed) {
+        restart_pending_ = false;
         show_message(QStringLiteral("The swap stopped: %1").arg(detail));
         swapped_->clear(detail);
+    } else if (state == BackendState::kStopped && restart_pending_) {
+        restart_pending_ = false;  // a setting changed while running: start again with it
+        start_backend();
+        return;
     } else if (state == BackendState::kStopped) {
         if (recorder_) toggle_recording();
         swapped_->clear(QStringLiteral("Press Start (Space) to swap faces"));
@@ -311,6 +319,8 @@ void MainWindow::on_swapped_frame() {
     if (!frame || backend != backend_ || !backend_->active()) return;
     faces_ = frame->faces;
     last_swapped_ = frame;
+    if (face_choice().mode == FaceChoiceMode::kPeople && !frame->swapped_boxes.empty())
+        preview_->set_marked_boxes(frame->swapped_boxes);
     swapped_->show_image(frame->image, frame->capture_us);
     if (recorder_) recorder_->add(frame->image, frame->capture_us);
     if (virtual_camera_) virtual_camera_->push(bgr_view(frame->image));

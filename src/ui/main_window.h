@@ -1,5 +1,6 @@
 // The desktop app's window: the camera preview and the swapped view, the source, mode, model and
-// direction pickers, Start/Stop following the backend's real state, recording, and a status bar
+// direction pickers, whose faces are swapped (all, the largest, or the person clicked in the
+// camera view), Start/Stop following the backend's real state, recording, and a status bar
 // with FPS, capture-to-display latency, skipped frames, faces and the connection state.
 #pragma once
 
@@ -10,9 +11,13 @@
 #include <array>
 #include <iterator>
 #include <memory>
+#include <optional>
+#include <thread>
 
+#include "face_picker.h"
 #include "faceswap/capture/frame_mailbox.h"
 #include "faceswap/engine.h"
+#include "faceswap/face_choice.h"
 #include "faceswap/face_detail.h"
 #include "live_stats.h"
 #include "swap_backend.h"
@@ -77,6 +82,9 @@ class MainWindow : public QMainWindow {
     QString current_source() const;
     QString last_recording() const { return last_recording_; }  // its path, once finished
     QPushButton* camera_button() const { return camera_button_; }
+    QComboBox* faces_combo() const { return faces_combo_; }
+    FaceChoice face_choice() const;  // whose faces the next start swaps
+    bool picking_face() const { return picking_; }
     capture::FrameOutput* virtual_camera() const { return virtual_camera_.get(); }
 
   public slots:
@@ -85,6 +93,10 @@ class MainWindow : public QMainWindow {
     // The virtual camera (a PipeWire node or a v4l2loopback device) on or off; remembered.
     void toggle_virtual_camera();
     void use_demo_video();
+    // Swap only the person whose face is at `image_point` of the camera view (a click there):
+    // the recogniser describes that face off the GUI thread, then a running swap restarts
+    // with the new choice. A click beside every face says so in the banner.
+    void choose_face_at(QPointF image_point);
 
   protected:
     void closeEvent(QCloseEvent* event) override;
@@ -111,6 +123,9 @@ class MainWindow : public QMainWindow {
     void hide_message();
     void set_layout_single(bool single);
     QString model_provenance() const;
+    void on_face_picked(std::optional<PickedFace> picked, const QString& error);
+    void on_faces_mode_chosen();
+    void restart_swap();  // stop, then start again once stopped (new settings)
 
     AppOptions options_;
     std::unique_ptr<QSettings> settings_;
@@ -129,6 +144,13 @@ class MainWindow : public QMainWindow {
     std::int64_t preview_frames_ = 0;
     int faces_ = 0;
     QString state_detail_;
+    // The person chosen by a click, for the whole session: never saved, as it is a biometric
+    // descriptor of someone who may not know they were clicked.
+    std::optional<FaceDescriptor> chosen_person_;
+    std::unique_ptr<FacePicker> face_picker_;
+    std::thread pick_thread_;
+    bool picking_ = false;
+    bool restart_pending_ = false;
 
     VideoView* preview_ = nullptr;
     VideoView* swapped_ = nullptr;
@@ -142,6 +164,7 @@ class MainWindow : public QMainWindow {
     QToolButton* model_browse_ = nullptr;
     QToolButton* model_refresh_ = nullptr;
     QComboBox* direction_combo_ = nullptr;
+    QComboBox* faces_combo_ = nullptr;  // all faces, the largest, or the person clicked
     // One 0..100 % slider per kFaceDetailSettings entry: detail stage, mouth, texture, expression.
     std::array<QSlider*, std::size(kFaceDetailSettings)> detail_sliders_{};
     QPushButton* start_button_ = nullptr;

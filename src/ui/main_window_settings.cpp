@@ -71,6 +71,9 @@ void MainWindow::load_settings() {
                                   ? saved("direction", QStringLiteral("a2b"))
                                   : options_.direction;
     direction_combo_->setCurrentIndex(std::max(0, direction_combo_->findData(direction)));
+    // All or largest; a clicked person is never saved (main_window.h).
+    faces_combo_->setCurrentIndex(
+        std::max(0, faces_combo_->findData(saved("faces", QStringLiteral("all")))));
     for (size_t i = 0; i < detail_sliders_.size(); ++i)
         if (settings_)
             detail_sliders_[i]->setValue(
@@ -117,6 +120,8 @@ void MainWindow::save_settings() const {
                             : QStringLiteral("local_model"),
                         model_combo_->currentText());
     settings_->setValue(QStringLiteral("direction"), direction_combo_->currentData());
+    if (faces_combo_->currentData() != QLatin1String("people"))
+        settings_->setValue(QStringLiteral("faces"), faces_combo_->currentData());
     for (size_t i = 0; i < detail_sliders_.size(); ++i)
         settings_->setValue(detail_setting_key(i), detail_sliders_[i]->value());
     settings_->setValue(QStringLiteral("swapped_only"), layout_button_->isChecked());

@@ -20,6 +20,7 @@
 #include <QShortcut>
 #include <QSlider>
 #include <QSplitter>
+#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTimer>
@@ -106,6 +107,16 @@ void MainWindow::build_ui() {
     direction_combo_->setObjectName(QStringLiteral("directionCombo"));
     direction_combo_->addItem(QStringLiteral("A → B"), QStringLiteral("a2b"));
     direction_combo_->addItem(QStringLiteral("B → A"), QStringLiteral("b2a"));
+    faces_combo_ = new QComboBox;
+    faces_combo_->setObjectName(QStringLiteral("facesCombo"));
+    faces_combo_->addItem(QStringLiteral("All faces"), QStringLiteral("all"));
+    faces_combo_->addItem(QStringLiteral("Largest face"), QStringLiteral("largest"));
+    faces_combo_->addItem(QStringLiteral("Clicked person"), QStringLiteral("people"));
+    // Enabled once a face has been clicked (main_window_faces.cpp).
+    qobject_cast<QStandardItemModel*>(faces_combo_->model())->item(2)->setEnabled(false);
+    faces_combo_->setToolTip(QStringLiteral(
+        "Whose faces are swapped. Click a face in the Camera view to swap only that person "
+        "(recognised by face, also after leaving and coming back); the others stay untouched."));
     // In kFaceDetailSettings' order.
     const struct {
         const char* object_name;
@@ -172,6 +183,7 @@ void MainWindow::build_ui() {
     controls->addWidget(model_browse_);
     controls->addWidget(model_refresh_);
     controls->addWidget(direction_combo_);
+    controls->addWidget(faces_combo_);
     for (QWidget* widget : detail_widgets) controls->addWidget(widget);
     controls->addStretch();
     controls->addWidget(layout_button_);
@@ -202,6 +214,8 @@ void MainWindow::build_ui() {
     auto* views = new QSplitter(Qt::Horizontal);
     preview_ = new VideoView(QStringLiteral("Camera"));
     preview_->setObjectName(QStringLiteral("previewView"));
+    preview_->set_clickable(true);
+    preview_->setToolTip(QStringLiteral("Click a face to swap only that person"));
     swapped_ = new VideoView(QStringLiteral("Swapped"));
     swapped_->setObjectName(QStringLiteral("swappedView"));
     swapped_->clear(QStringLiteral("Press Start (Space) to swap faces"));
@@ -260,6 +274,9 @@ void MainWindow::build_ui() {
         update_mode_widgets();
         save_settings();
     });
+    connect(preview_, &VideoView::clickedAt, this, &MainWindow::choose_face_at);
+    connect(faces_combo_, qOverload<int>(&QComboBox::activated), this,
+            &MainWindow::on_faces_mode_chosen);
     connect(model_refresh_, &QToolButton::clicked, this, &MainWindow::refresh_remote_models);
     connect(model_browse_, &QToolButton::clicked, this, [this] {
         const QString file = QFileDialog::getOpenFileName(

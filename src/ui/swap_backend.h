@@ -7,6 +7,7 @@
 
 #include <QImage>
 #include <QObject>
+#include <QRectF>
 #include <QString>
 
 #include <atomic>
@@ -27,6 +28,9 @@ struct SwappedFrame {
     std::int64_t sequence = 0;    // of the captured frame it came from
     std::int64_t capture_us = 0;  // when that frame was captured (steady clock)
     int faces = 0;
+    // Local mode: where the swapped faces are (frame pixels), for framing a chosen person.
+    // Remote mode leaves it empty (the reply carries the count only).
+    std::vector<QRectF> swapped_boxes;
     double work_ms = 0;        // the engine's time (local) or the round trip (remote)
     capture::FramePtr source;  // the captured frame it was made from (for before/after views)
 };

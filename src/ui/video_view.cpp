@@ -1,5 +1,6 @@
 #include "video_view.h"
 
+#include <QMouseEvent>
 #include <QPainter>
 
 namespace faceswap::ui {
@@ -32,12 +33,50 @@ QRect VideoView::image_rect() const {
     return QRect(QPoint((width() - fitted.width()) / 2, (height() - fitted.height()) / 2), fitted);
 }
 
+void VideoView::set_marked_boxes(std::vector<QRectF> boxes) {
+    if (boxes == marked_) return;
+    marked_ = std::move(boxes);
+    update();
+}
+
+void VideoView::set_clickable(bool clickable) {
+    clickable_ = clickable;
+    setCursor(clickable ? Qt::PointingHandCursor : Qt::ArrowCursor);
+}
+
+std::optional<QPointF> VideoView::image_point(QPointF widget_point) const {
+    const QRect shown = image_rect();
+    if (shown.isEmpty() || !QRectF(shown).contains(widget_point)) return std::nullopt;
+    return QPointF((widget_point.x() - shown.x()) * image_.width() / shown.width(),
+                   (widget_point.y() - shown.y()) * image_.height() / shown.height());
+}
+
+QPointF VideoView::widget_point(QPointF image_point) const {
+    const QRect shown = image_rect();
+    if (shown.isEmpty()) return {};
+    return {shown.x() + image_point.x() * shown.width() / image_.width(),
+            shown.y() + image_point.y() * shown.height() / image_.height()};
+}
+
+void VideoView::mousePressEvent(QMouseEvent* event) {
+    if (clickable_ && event->button() == Qt::LeftButton)
+        if (const auto point = image_point(event->position())) emit clickedAt(*point);
+    QWidget::mousePressEvent(event);
+}
+
 void VideoView::paintEvent(QPaintEvent*) {
     QPainter painter(this);
     painter.fillRect(rect(), QColor(24, 24, 28));
     if (!image_.isNull()) {
         painter.setRenderHint(QPainter::SmoothPixmapTransform, image_.width() > width());
         painter.drawImage(image_rect(), image_);
+        if (!marked_.empty()) {
+            painter.setPen(QPen(QColor(80, 220, 120), 3));
+            painter.setBrush(Qt::NoBrush);
+            for (const QRectF& box : marked_)
+                painter.drawRect(
+                    QRectF(widget_point(box.topLeft()), widget_point(box.bottomRight())));
+        }
     } else if (!message_.isEmpty()) {
         painter.setPen(QColor(200, 200, 210));
         painter.drawText(rect().adjusted(16, 16, -16, -16), Qt::AlignCenter | Qt::TextWordWrap,

@@ -13,6 +13,8 @@
 #include <QTest>
 #include <QToolButton>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -433,4 +435,107 @@ TEST_CASE("a swapped frame becomes the painted image without a copy where Qt's r
     const QImage copied = faceswap::ui::bgr_image(std::move(odd), 642, 2);
     CHECK(copied.width() == 642);
     CHECK(copied.pixelColor(641, 1) == QColor(9, 9, 9));
+}
+
+TEST_CASE("a click on one face in a group swaps that person only, framed, the rest untouched",
+          "[gui]") {
+    // face-api's group photo as a short video (even size for H.264), played as the source.
+    faceswap::test::TempDir dir;
+    const auto photo = faceswap::test::cache_dir() / "face-api/package/demo/sample3.jpg";
+    const auto video = dir.path() / "group.mp4";
+    REQUIRE(faceswap::test::run_command(
+                "ffmpeg -v error -y -loop 1 -i " + faceswap::test::quoted(photo.string()) +
+                    " -t 2 -r 10 -vf 'scale=trunc(iw/2)*2:trunc(ih/2)*2' -pix_fmt yuv420p " +
+                    faceswap::test::quoted(video.string()),
+                nullptr) == 0);
+    auto options = app_options(QStringLiteral("local"));
+    options.source = QString::fromStdString(video.string());
+    MainWindow window(options);
+    window.show();
+    REQUIRE(wait_for([&] { return window.preview_frames() >= 3; }, 20'000));
+
+    // The faces in the frame shown, by the engine's own analyzer; click the second largest.
+    const QImage shown = window.preview_view()->image().convertToFormat(QImage::Format_BGR888);
+    faceswap::EngineConfig config;
+    config.model_dir = faceswap::test::model_dir().string();
+    config.tracking = false;
+    faceswap::FaceAnalyzer analyzer(faceswap::FaceModels::load(config), config);
+    auto faces =
+        analyzer
+            .analyze({shown.constBits(), shown.width(), shown.height(),
+                      static_cast<int>(shown.bytesPerLine()), faceswap::PixelFormat::BGR24})
+            .faces;
+    REQUIRE(faces.size() >= 3);
+    std::sort(faces.begin(), faces.end(),
+              [](const auto& a, const auto& b) { return a.box.width > b.box.width; });
+    const faceswap::Box chosen = faces[1].box;
+    const QPointF centre(chosen.x + chosen.width / 2, chosen.y + chosen.height / 2);
+
+    // Before any click the combo cannot offer a clicked person; a click beside every face says so.
+    CHECK(window.faces_combo()->currentData() == QStringLiteral("all"));
+    QTest::mouseClick(window.preview_view(), Qt::LeftButton, {},
+                      window.preview_view()->widget_point({2, 2}).toPoint());
+    REQUIRE(
+        wait_for([&] { return !window.picking_face() && !window.message().isEmpty(); }, 30'000));
+    CHECK(window.message().contains(QStringLiteral("No face where you clicked")));
+    CHECK(window.face_choice().mode == faceswap::FaceChoiceMode::kAll);
+
+    QTest::mouseClick(window.preview_view(), Qt::LeftButton, {},
+                      window.preview_view()->widget_point(centre).toPoint());
+    REQUIRE(wait_for([&] { return window.face_choice().mode == faceswap::FaceChoiceMode::kPeople; },
+                     30'000));
+    CHECK(window.message().isEmpty());
+    CHECK(window.faces_combo()->currentData() == QStringLiteral("people"));
+    REQUIRE(window.preview_view()->marked_boxes().size() == 1);
+    CHECK(window.preview_view()->marked_boxes()[0].contains(centre));
+
+    QTest::mouseClick(window.start_button(), Qt::LeftButton);
+    REQUIRE(wait_for([&] { return window.stats().frames >= 5; }, 90'000));
+    const auto swapped = window.last_swapped();
+    REQUIRE(swapped);
+    REQUIRE(swapped->source);
+    // One face swapped, framed in the camera view, where the click was.
+    REQUIRE(swapped->swapped_boxes.size() == 1);
+    CHECK(swapped->swapped_boxes[0].contains(centre));
+    REQUIRE(wait_for([&] { return !window.preview_view()->marked_boxes().empty(); }, 5'000));
+    CHECK(window.preview_view()->marked_boxes()[0].contains(centre));
+    const QImage grab = window.grab().toImage();
+    CHECK(grab.save(QString::fromStdString((output_dir() / "clicked_person.png").string())));
+
+    // The chosen face changed; outside twice its box, every pixel equals the captured frame.
+    const cv::Mat& source = swapped->source->bgr;
+    const QImage& out = swapped->image;
+    REQUIRE((out.width() == source.cols && out.height() == source.rows));
+    const QRectF around(chosen.x - chosen.width / 2, chosen.y - chosen.height / 2, chosen.width * 2,
+                        chosen.height * 2);
+    const QRectF inner(chosen.x + chosen.width / 4, chosen.y + chosen.height / 4, chosen.width / 2,
+                       chosen.height / 2);
+    long changed_inside = 0, changed_outside = 0;
+    for (int row = 0; row < source.rows; ++row) {
+        const uchar* a = source.ptr<uchar>(row);
+        const uchar* b = out.constScanLine(row);
+        for (int col = 0; col < source.cols; ++col) {
+            const bool differs = std::memcmp(a + 3 * col, b + 3 * col, 3) != 0;
+            if (!differs) continue;
+            if (inner.contains(col, row)) ++changed_inside;
+            if (!around.contains(col, row)) ++changed_outside;
+        }
+    }
+    INFO("changed pixels: inside the chosen face " << changed_inside << ", elsewhere "
+                                                   << changed_outside);
+    CHECK(changed_inside > inner.width() * inner.height() / 2);
+    CHECK(changed_outside == 0);
+
+    // Back to every face, while running: the swap restarts and the frame goes.
+    window.faces_combo()->setCurrentIndex(0);
+    emit window.faces_combo()->activated(0);
+    REQUIRE(wait_for(
+        [&] {
+            const auto latest = window.last_swapped();
+            return latest && latest->swapped_boxes.size() >= 3 && shows_running(window);
+        },
+        90'000));
+    CHECK(window.preview_view()->marked_boxes().empty());
+    QTest::mouseClick(window.start_button(), Qt::LeftButton);
+    REQUIRE(wait_for([&] { return shows_idle(window); }, 20'000));
 }

@@ -345,6 +345,8 @@ void crop_faces(FaceSwapper::Impl& s, const FrameView& frame, PreparedSwap& job,
         result.timings.analysis.total_ms += ms_since(start);  // recognition is analysis
     }
     result.faces_swapped = static_cast<int>(job.faces.size());
+    result.swapped_boxes.clear();
+    for (const Face& face : job.faces) result.swapped_boxes.push_back(face.box);
     if (job.faces.empty()) return;
     // The analyzer's upload of the frame: read here, on stage 1, and never kept (stage 2
     // pastes into the output bytes), so the next frame may reuse it at once.

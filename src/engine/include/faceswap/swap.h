@@ -103,8 +103,9 @@ struct SwapResult {
     int width = 0;
     int height = 0;
     PixelFormat format = PixelFormat::BGR24;
-    FrameAnalysis analysis;  // the faces found
-    int faces_swapped = 0;   // how many of them were swapped (SwapConfig::faces chooses)
+    FrameAnalysis analysis;          // the faces found
+    int faces_swapped = 0;           // how many of them were swapped (SwapConfig::faces chooses)
+    std::vector<Box> swapped_boxes;  // the swapped faces' boxes (the app frames chosen faces)
     SwapTimings timings;
 };
 
