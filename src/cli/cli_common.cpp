@@ -6,9 +6,11 @@
 
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 
 namespace faceswap::cli {
 
@@ -91,6 +93,25 @@ FaceChoice face_choice_from(const std::vector<std::string>& values, float max_di
     return choice;
 }
 
+namespace {
+std::atomic<bool> json_progress{false};
+}
+
+void set_progress_json(bool on) {
+    json_progress = on;
+}
+bool progress_json() {
+    return json_progress;
+}
+void progress_event(const nlohmann::json& event) {
+    if (!json_progress) return;
+    static std::mutex stdout_mutex;  // one whole line at a time
+    const std::string line = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::lock_guard lock(stdout_mutex);
+    std::fprintf(stdout, "%s\n", line.c_str());
+    std::fflush(stdout);
+}
+
 ProgressBar::ProgressBar(std::string label, std::int64_t total)
     : label_(std::move(label)), total_(total), start_(std::chrono::steady_clock::now()) {}
 
@@ -118,16 +139,38 @@ bool ProgressBar::due() {
 
 void ProgressBar::update(std::int64_t done, const std::string& note) {
     last_done_ = done;
+    report_json(done, -1, note, false);
     if (due()) draw(done, -1, note);
 }
 
 void ProgressBar::update_fraction(double fraction, std::int64_t done, const std::string& note) {
     last_done_ = done;
     last_fraction_ = std::clamp(fraction, 0.0, 1.0);
+    report_json(done, last_fraction_, note, false);
     if (due()) draw(done, last_fraction_, note);
 }
 
+// Once a second: {"event":"progress","label":..,"done":..,"total":..,"fraction":..,"eta_s":..}
+// (fraction and eta_s are null where the end is unknown).
+void ProgressBar::report_json(std::int64_t done, double fraction, const std::string& note,
+                              bool final) {
+    if (!progress_json()) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!final && now - last_json_ < std::chrono::seconds(1)) return;
+    last_json_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    if (fraction < 0 && total_ > 0) fraction = std::min(1.0, static_cast<double>(done) / total_);
+    nlohmann::json event = {{"event", "progress"}, {"label", label_},      {"done", done},
+                            {"total", total_},     {"elapsed_s", elapsed}, {"note", note}};
+    event["fraction"] = fraction >= 0 ? nlohmann::json(fraction) : nlohmann::json();
+    event["eta_s"] = fraction > 0
+                         ? nlohmann::json(final ? 0.0 : elapsed * (1 - fraction) / fraction)
+                         : nlohmann::json();
+    progress_event(event);
+}
+
 void ProgressBar::finish(const std::string& note) {
+    report_json(last_done_, last_fraction_, note, true);
     draw(last_done_, last_fraction_, note);
     if (::isatty(2)) std::fputc('\n', stderr);
 }

@@ -1,6 +1,7 @@
 // Helpers shared by the faceswap subcommands.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
 #include <chrono>
@@ -28,6 +29,13 @@ DeviceKind parse_device(const std::string& name);
 // resources/models/demo.fsmodel of the source tree.
 std::string resolve_swap_model(const std::string& from_flag);
 
+// Machine-readable progress (--progress-json; what the app's New model dialog reads): when on,
+// every progress bar and event is also printed to stdout as one JSON object per line
+// (docs/make-model.md lists the events). Human-readable output stays on stderr as it was.
+void set_progress_json(bool on);
+bool progress_json();
+void progress_event(const nlohmann::json& event);  // a no-op when off
+
 // A one-line progress bar on stderr with rate and ETA, redrawn at most 10 times a second.
 // finish() draws the count last reached (a run stopped early shows where it stopped).
 class ProgressBar {
@@ -42,11 +50,12 @@ class ProgressBar {
   private:
     void draw(std::int64_t done, double fraction, const std::string& note);
     bool due();
+    void report_json(std::int64_t done, double fraction, const std::string& note, bool final);
     std::string label_;
     std::int64_t total_;
     std::int64_t last_done_ = 0;
     double last_fraction_ = -1;  // < 0: the fraction is done / total
-    std::chrono::steady_clock::time_point start_, last_draw_;
+    std::chrono::steady_clock::time_point start_, last_draw_, last_json_;
 };
 
 // --faces: "all" (or nothing), "largest", or reference photos (files or folders of photos) of

@@ -96,6 +96,8 @@ struct TrainOptions {
     std::vector<std::pair<std::string, int>> architecture_flags;
 };
 int run_train(const TrainOptions& options);
+// Whether run_train ended early on SIGINT/SIGTERM (it saves and returns 0 then).
+bool training_was_stopped();
 
 struct MakeModelOptions {
     std::string source_a, source_b;  // a video, a photo or a folder of photos each
@@ -109,6 +111,7 @@ struct MakeModelOptions {
     float min_face_px = 48.f;  // faces narrower than this in the frame are dropped
     std::string model_dir;
     int threads = 0;
+    bool progress_json = false;  // JSON lines on stdout (cli_common.h's progress_event)
 };
 int run_make_model(const MakeModelOptions& options);
 

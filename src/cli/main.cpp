@@ -230,6 +230,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(16.0, 4096.0));
     make_cmd->add_option("--models", make.model_dir, "Face-analysis model folder");
     make_cmd->add_option("--cpu-threads", make.threads, "engine CPU threads (0 = all cores)");
+    make_cmd->add_flag("--progress-json", make.progress_json,
+                       "Also print progress and events as JSON lines on stdout (for the app)");
 
     cli::TrainOptions train;
     auto* train_cmd =
@@ -561,13 +563,17 @@ int main(int argc, char** argv) {
         if (*bench_cmd) return cli::run_bench(bench);
         if (*eval_cmd) return cli::run_eval(eval);
         if (*train_cmd) return cli::run_train(train);
-        if (*make_cmd) return cli::run_make_model(make);
+        if (*make_cmd) {
+            cli::set_progress_json(make.progress_json);
+            return cli::run_make_model(make);
+        }
         if (*pack_cmd) return cli::run_pack(pack);
         if (*convert_cmd) return cli::run_convert(convert);
         if (*models_cmd) return cli::run_models(models);
         if (*live_cmd) return cli::run_live(live);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
+        cli::progress_event({{"event", "error"}, {"message", e.what()}});
         return 1;
     }
     return 0;

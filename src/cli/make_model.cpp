@@ -151,6 +151,8 @@ void prepare_identity(const char* label, const std::string& source, const fs::pa
         return;
     }
     std::fprintf(stderr, "[make-model] %s: extracting faces from %s\n", label, source.c_str());
+    progress_event(
+        {{"event", "stage"}, {"stage", "faces"}, {"identity", label}, {"source", source}});
     const auto reader = capture::MediaReader::open(source);
     const std::int64_t frames = end_frame >= 0 ? end_frame : reader->frame_count();
     ExtractOptions extract;
@@ -176,6 +178,13 @@ void prepare_identity(const char* label, const std::string& source, const fs::pa
                  "(under %.0f px), %d blurred, %d near-duplicates\n",
                  label, kept.kept, kept.other_person, kept.too_small, options.min_face_px,
                  kept.blurred, kept.duplicates);
+    progress_event({{"event", "curated"},
+                    {"identity", label},
+                    {"kept", kept.kept},
+                    {"other_person", kept.other_person},
+                    {"too_small", kept.too_small},
+                    {"blurred", kept.blurred},
+                    {"near_duplicates", kept.duplicates}});
     constexpr int kMinimum = 32;  // what the trainer needs (Trainer::create)
     if (kept.kept < kMinimum) {
         const int more = kMinimum - kept.kept;
@@ -239,6 +248,12 @@ int run_make_model(const MakeModelOptions& options) {
                  split_a.held_out.empty()
                      ? " (A is photos or a short video: no held-out frames, no quality checks)"
                      : (", quality checked on A's held-out frames " + split_a.held_out).c_str());
+    progress_event({{"event", "stage"},
+                    {"stage", "training"},
+                    {"budget", options.time_budget},
+                    {"quality_checks", !split_a.held_out.empty()},
+                    {"preview", options.out + ".preview.png"},
+                    {"chart", options.out + ".quality.png"}});
     TrainOptions train;
     train.set_a = (work / "a").string();
     train.set_b = (work / "b").string();
@@ -277,6 +292,20 @@ int run_make_model(const MakeModelOptions& options) {
         if (quick) train.eval_clips = 1, train.eval_clip_frames = 4, train.eval_ref_samples = 4;
     }
     const int code = run_train(train);
+    if (code == 0 && training_was_stopped()) {
+        std::fprintf(stderr,
+                     "[make-model] stopped after %s; %s is saved where training stopped: run "
+                     "again with the same arguments to resume\n",
+                     format_duration(seconds_since(started)).c_str(), options.out.c_str());
+        progress_event({{"event", "stopped"}, {"model", options.out}});
+        return 0;
+    }
+    if (code == 0)
+        progress_event({{"event", "done"},
+                        {"model", options.out},
+                        {"seconds", seconds_since(started)},
+                        {"faces_s", faces_s},
+                        {"training_s", seconds_since(training_started)}});
     if (code == 0)
         std::fprintf(stderr,
                      "[make-model] done in %s (faces %s, training and quality checks %s): %s "

@@ -529,6 +529,13 @@ int run_train(const TrainOptions& options) {
         quality_rows.push_back(row);
         write_quality_chart(quality_rows, chart_path);
         bar_note = s.all_pass() ? "bar: MET" : "bar: " + std::to_string(passes) + "/5";
+        progress_event({{"event", "quality"},
+                        {"step", row.step},
+                        {"training_s", row.wall_s},
+                        {"passes", passes},
+                        {"closer_to_b", s.closer_fraction},
+                        {"chart", chart_path},
+                        {"summary", s.one_line()}});
         const double took = std::chrono::duration<double>(Clock::now() - t0).count();
         std::fprintf(stderr, "\nquality (%s, step %lld, %s of training, check took %s): %s\n", why,
                      static_cast<long long>(row.step), format_duration(row.wall_s).c_str(),
@@ -574,6 +581,7 @@ int run_train(const TrainOptions& options) {
         if (phase.refine)
             extra = "; the autoencoder is frozen, the detail stage trains (" +
                     trainer->refiner_note() + ")";
+        progress_event({{"event", "phase"}, {"phase", phase.name}, {"step", step}});
         std::fprintf(stderr, "\nphase '%s' from step %lld: warp %.2f, lr dropout %.2f%s\n",
                      phase.name.c_str(), static_cast<long long>(step), phase.warp_amount,
                      phase.lr_dropout, extra.c_str());
@@ -607,11 +615,15 @@ int run_train(const TrainOptions& options) {
                       static_cast<long long>(status.step), status.phase->name.c_str(), losses_note,
                       gan_note, bar_note.c_str());
         progress.update_fraction(status.progress, status.run_steps, note);
-        if (options.preview_every > 0 && status.step % options.preview_every == 0)
+        if (options.preview_every > 0 && status.step % options.preview_every == 0) {
             write_preview(*trainer, options.preview_rows, preview_path);
+            progress_event({{"event", "preview"}, {"path", preview_path}, {"step", status.step}});
+        }
     };
     hooks.on_save = [&](const std::string& why, std::int64_t step) {
         write_preview(*trainer, options.preview_rows, preview_path);
+        progress_event({{"event", "saved"}, {"model", options.out}, {"step", step}});
+        progress_event({{"event", "preview"}, {"path", preview_path}, {"step", step}});
         std::fprintf(stderr, "\n%s: saved %s at step %lld\n", why.c_str(), options.out.c_str(),
                      static_cast<long long>(step));
     };
@@ -626,6 +638,10 @@ int run_train(const TrainOptions& options) {
     run_training_s = done.training_s;
     if (quality && trainer->steps() > first_step) check_quality(stop_requested ? "stop" : "end");
     return 0;
+}
+
+bool training_was_stopped() {
+    return stop_requested;
 }
 
 }  // namespace faceswap::cli

@@ -15,7 +15,7 @@ PickedFace FacePicker::pick(const QImage& frame, QPointF point) {
     std::lock_guard lock(mutex_);
     EngineConfig config = EngineConfig::defaults();
     config.model_dir = face_model_dir_;
-    config.tracking = false;  // one frame on its own
+    config.tracking = false;           // one frame on its own
     config.device = DeviceKind::kCpu;  // one face, once: never worth a GPU context here
     if (!face_models_) face_models_ = FaceModels::load(config);
     if (!embedder_) embedder_ = IdentityEmbedder::load(config);

@@ -20,6 +20,7 @@
 #include "faceswap/face_choice.h"
 #include "faceswap/face_detail.h"
 #include "live_stats.h"
+#include "new_model_dialog.h"
 #include "swap_backend.h"
 
 class QComboBox;
@@ -60,6 +61,7 @@ struct AppOptions {
     Precision precision = Precision::kAuto;  // local mode: the nets' arithmetic
     bool use_settings = true;                // read and write QSettings
     QString record_dir;                      // where recordings go; "" = the user's Videos folder
+    NewModelOptions new_model;               // the New model dialog's (tests: a quick recipe)
 };
 
 class MainWindow : public QMainWindow {
@@ -85,6 +87,8 @@ class MainWindow : public QMainWindow {
     QComboBox* faces_combo() const { return faces_combo_; }
     FaceChoice face_choice() const;  // whose faces the next start swaps
     bool picking_face() const { return picking_; }
+    NewModelDialog* new_model_dialog() const { return new_model_dialog_; }
+    QToolButton* new_model_button() const { return new_model_button_; }
     capture::FrameOutput* virtual_camera() const { return virtual_camera_.get(); }
 
   public slots:
@@ -97,6 +101,10 @@ class MainWindow : public QMainWindow {
     // the recogniser describes that face off the GUI thread, then a running swap restarts
     // with the new choice. A click beside every face says so in the banner.
     void choose_face_at(QPointF image_point);
+    // The New model dialog (one per window: closing it leaves its training running).
+    void open_new_model_dialog();
+    // Swap with this model file now (local mode): what the New model dialog's Try and its end do.
+    void use_model_file(const QString& path);
 
   protected:
     void closeEvent(QCloseEvent* event) override;
@@ -168,6 +176,8 @@ class MainWindow : public QMainWindow {
     // One 0..100 % slider per kFaceDetailSettings entry: detail stage, mouth, texture, expression.
     std::array<QSlider*, std::size(kFaceDetailSettings)> detail_sliders_{};
     QPushButton* start_button_ = nullptr;
+    QToolButton* new_model_button_ = nullptr;
+    NewModelDialog* new_model_dialog_ = nullptr;
     QPushButton* record_button_ = nullptr;
     QPushButton* camera_button_ = nullptr;
     QPushButton* layout_button_ = nullptr;

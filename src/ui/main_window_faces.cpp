@@ -45,8 +45,7 @@ void MainWindow::choose_face_at(QPointF image_point) {
             error = QString::fromStdString(e.what());
         }
         QMetaObject::invokeMethod(
-            this, [this, picked, error] { on_face_picked(picked, error); },
-            Qt::QueuedConnection);
+            this, [this, picked, error] { on_face_picked(picked, error); }, Qt::QueuedConnection);
     });
 }
 
@@ -78,6 +77,34 @@ void MainWindow::on_faces_mode_chosen() {
     if (faces_combo_->currentIndex() != kChosenPersonIndex) preview_->set_marked_boxes({});
     save_settings();
     if (backend_ && backend_->active()) restart_swap();
+}
+
+void MainWindow::open_new_model_dialog() {
+    if (!new_model_dialog_) {
+        NewModelOptions options = options_.new_model;
+        if (options.face_model_dir.isEmpty()) options.face_model_dir = options_.face_model_dir;
+        new_model_dialog_ = new NewModelDialog(mailbox_, options, this);
+        connect(new_model_dialog_, &NewModelDialog::modelReady, this,
+                [this](const QString& path, bool) { use_model_file(path); });
+    }
+    new_model_dialog_->show();
+    new_model_dialog_->raise();
+}
+
+void MainWindow::use_model_file(const QString& path) {
+    if (path.isEmpty()) return;
+    const int local = mode_combo_->findData(QStringLiteral("local"));
+    const bool switch_mode = mode_combo_->currentIndex() != local;
+    if (switch_mode && backend_ && backend_->active()) backend_->stop();
+    mode_combo_->setCurrentIndex(local);
+    update_mode_widgets();
+    model_combo_->setEditText(path);
+    save_settings();
+    if (switch_mode && backend_ && backend_->active()) {
+        restart_pending_ = true;  // the remote backend stops first; local starts after
+        return;
+    }
+    restart_swap();
 }
 
 void MainWindow::restart_swap() {

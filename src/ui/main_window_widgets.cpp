@@ -182,6 +182,12 @@ void MainWindow::build_ui() {
     controls->addWidget(model_combo_, 1);
     controls->addWidget(model_browse_);
     controls->addWidget(model_refresh_);
+    new_model_button_ = new QToolButton;
+    new_model_button_->setObjectName(QStringLiteral("newModelButton"));
+    new_model_button_->setText(QStringLiteral("New…"));
+    new_model_button_->setToolTip(
+        QStringLiteral("Make a model of your own face: record yourself, pick their videos, train"));
+    controls->addWidget(new_model_button_);
     controls->addWidget(direction_combo_);
     controls->addWidget(faces_combo_);
     for (QWidget* widget : detail_widgets) controls->addWidget(widget);
@@ -274,6 +280,7 @@ void MainWindow::build_ui() {
         update_mode_widgets();
         save_settings();
     });
+    connect(new_model_button_, &QToolButton::clicked, this, &MainWindow::open_new_model_dialog);
     connect(preview_, &VideoView::clickedAt, this, &MainWindow::choose_face_at);
     connect(faces_combo_, qOverload<int>(&QComboBox::activated), this,
             &MainWindow::on_faces_mode_chosen);

@@ -21,11 +21,13 @@ struct Recorder::Shared {
     std::unique_ptr<capture::VideoFileWriter> writer;
     int width = 0, height = 0;
     double fps = 25;
+    bool ai_mark = true;
 };
 
 Recorder::Recorder(const QString& path, int width, int height, double fps,
-                   const std::string& provenance)
+                   const std::string& provenance, bool ai_mark)
     : shared_(std::make_shared<Shared>()) {
+    shared_->ai_mark = ai_mark;
     capture::VideoWriterOptions options;
     options.path = path.toStdString();
     options.width = width;
@@ -82,7 +84,7 @@ void Recorder::run() {
         cv::Mat(bgr.height(), bgr.width(), CV_8UC3, const_cast<uchar*>(bgr.constBits()),
                 static_cast<std::size_t>(bgr.bytesPerLine()))
             .copyTo(frame);
-        capture::draw_ai_generated_mark(frame);
+        if (s.ai_mark) capture::draw_ai_generated_mark(frame);
         if (first_us < 0) first_us = capture_us;
         // Where this frame belongs on a constant-rate timeline: fill a gap by repeating it, skip
         // it when frames come faster than the file's rate.

