@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "face_set.h"
 #include "faceswap/capture/media_reader.h"
+#include "faceswap/face_measures.h"
 #include "faceswap/identity.h"
 
 namespace faceswap::cli {
@@ -43,7 +44,67 @@ Split split_of(const std::string& source) {
 
 struct Kept {
     int kept = 0, too_small = 0, blurred = 0, other_person = 0, duplicates = 0;
+    int over_represented = 0;  // dropped by the pose balance
 };
+
+// Pose balance: a talking head faces the camera most of the time, so front-on faces would fill
+// most of the training draws and the turned ones the fewest, though those are what the swap
+// gets wrong. Faces are binned by head turn (5 bins of yaw) and tilt (3 of pitch) around the
+// set's median pose; a bin holding more than three times the mean of the non-empty bins (at
+// least 32) keeps an evenly spaced subset of that many, and at least 60% of the set stays. (Expressions are balanced when training: the
+// trainer draws faces evenly over eye and mouth opening.) Returns the faces kept, in order.
+nlohmann::json balance_poses(const nlohmann::json& faces, int* dropped) {
+    const int n = static_cast<int>(faces.size());
+    *dropped = 0;
+    if (n < 100) return faces;  // too few to spare any
+    std::vector<FaceMeasures> measures;
+    std::vector<double> yaws, pitches;
+    for (const auto& face : faces) {
+        measures.push_back(measure_face(crop_landmarks_of(face)));
+        yaws.push_back(measures.back().yaw);
+        pitches.push_back(measures.back().pitch);
+    }
+    const auto median = [](std::vector<double> v) {
+        std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+        return v[v.size() / 2];
+    };
+    const double yaw0 = median(yaws), pitch0 = median(pitches);
+    const auto band = [](double offset, std::initializer_list<double> edges) {
+        int b = 0;
+        for (double edge : edges) b += offset > edge;
+        return b;
+    };
+    constexpr int kBins = 5 * 3;
+    std::vector<std::vector<int>> bins(kBins);
+    for (int i = 0; i < n; ++i)
+        bins[band(measures[i].yaw - yaw0, {-0.12, -0.05, 0.05, 0.12}) * 3 +
+             band(measures[i].pitch - pitch0, {-0.05, 0.05})]
+            .push_back(i);
+    const int used = static_cast<int>(
+        std::count_if(bins.begin(), bins.end(), [](const auto& b) { return !b.empty(); }));
+    // The cap, raised until at least 60% of the faces stay: a mostly front-on source keeps most
+    // of its faces (CPU training is short of steps, not of faces, but a small set is worse).
+    int cap = std::max(32, 3 * n / std::max(1, used));
+    const auto dropped_at = [&](int c) {
+        int d = 0;
+        for (const auto& members : bins) d += std::max(0, static_cast<int>(members.size()) - c);
+        return d;
+    };
+    while (dropped_at(cap) > n * 2 / 5) cap += cap / 4 + 1;
+    std::vector<bool> keep(n, true);
+    for (const auto& members : bins) {
+        const int m = static_cast<int>(members.size());
+        if (m <= cap) continue;
+        std::vector<bool> chosen(m, false);
+        for (int k = 0; k < cap; ++k) chosen[static_cast<std::int64_t>(k) * m / cap] = true;
+        for (int j = 0; j < m; ++j)
+            if (!chosen[j]) keep[members[j]] = false, ++*dropped;
+    }
+    nlohmann::json kept = nlohmann::json::array();
+    for (int i = 0; i < n; ++i)
+        if (keep[i]) kept.push_back(faces[i]);
+    return kept;
+}
 
 double sharpness(const cv::Mat& bgr) {
     cv::Mat gray, laplacian;
@@ -123,8 +184,11 @@ Kept curate(const fs::path& set_dir, const IdentityEmbedder& embedder, float min
         keep.push_back(faces[i]);
         ++kept.kept;
     }
+    keep = balance_poses(keep, &kept.over_represented);
+    kept.kept -= kept.over_represented;
     doc["faces"] = keep;
     doc["curated"] = {{"kept", kept.kept},
+                      {"pose_balance", kept.over_represented},
                       {"too_small", kept.too_small},
                       {"blurred", kept.blurred},
                       {"other_person", kept.other_person},
@@ -175,16 +239,17 @@ void prepare_identity(const char* label, const std::string& source, const fs::pa
     const Kept kept = curate(set_dir, embedder, options.min_face_px);
     std::fprintf(stderr,
                  "[make-model] %s: kept %d faces; dropped %d of another person, %d too small "
-                 "(under %.0f px), %d blurred, %d near-duplicates\n",
+                 "(under %.0f px), %d blurred, %d near-duplicates, %d of over-represented poses\n",
                  label, kept.kept, kept.other_person, kept.too_small, options.min_face_px,
-                 kept.blurred, kept.duplicates);
+                 kept.blurred, kept.duplicates, kept.over_represented);
     progress_event({{"event", "curated"},
                     {"identity", label},
                     {"kept", kept.kept},
                     {"other_person", kept.other_person},
                     {"too_small", kept.too_small},
                     {"blurred", kept.blurred},
-                    {"near_duplicates", kept.duplicates}});
+                    {"near_duplicates", kept.duplicates},
+                    {"pose_balance", kept.over_represented}});
     constexpr int kMinimum = 32;  // what the trainer needs (Trainer::create)
     if (kept.kept < kMinimum) {
         const int more = kMinimum - kept.kept;

@@ -190,7 +190,8 @@ void NewModelDialog::build_name_page() {
     layout->addWidget(record_choice_);
     layout->addWidget(files_choice_);
     layout->addWidget(path_picker(a_files_edit_, this, QStringLiteral("Videos or photos of you")));
-    connect(a_files_edit_, &QLineEdit::textEdited, this, [this] { files_choice_->setChecked(true); });
+    connect(a_files_edit_, &QLineEdit::textEdited, this,
+            [this] { files_choice_->setChecked(true); });
     layout->addStretch();
     pages_->addWidget(page);
 }
@@ -294,14 +295,16 @@ void NewModelDialog::build_progress_page() {
     faces_note_ = wrapped({});
     layout->addWidget(faces_note_);
     auto* images = new QHBoxLayout;
-    preview_image_ = new QLabel(QStringLiteral("The preview grid appears here once training "
-                                               "starts: each row a face, as the model draws "
-                                               "it now."));
+    preview_image_ =
+        new QLabel(QStringLiteral("The preview grid appears here once training "
+                                  "starts: each row a face, as the model draws "
+                                  "it now."));
     preview_image_->setWordWrap(true);
     preview_image_->setAlignment(Qt::AlignCenter);
     preview_image_->setMinimumSize(360, 240);
-    chart_image_ = new QLabel(QStringLiteral("The quality chart appears after the first check "
-                                             "on your held-out frames."));
+    chart_image_ =
+        new QLabel(QStringLiteral("The quality chart appears after the first check "
+                                  "on your held-out frames."));
     chart_image_->setWordWrap(true);
     chart_image_->setAlignment(Qt::AlignCenter);
     chart_image_->setMinimumSize(360, 240);
@@ -371,7 +374,8 @@ void NewModelDialog::show_page(Page page) {
         camera_timer_->start(15);
         if (!analysis_thread_.joinable()) {
             analysis_stop_ = false;
-            const std::string model_dir = paths::face_model_dir(options_.face_model_dir.toStdString());
+            const std::string model_dir =
+                paths::face_model_dir(options_.face_model_dir.toStdString());
             // Looks at the newest frame a few times a second: poses and expressions change
             // slower than that, and the live swap keeps the rest of the CPU.
             analysis_thread_ = std::thread([this, model_dir] {
@@ -427,7 +431,8 @@ void NewModelDialog::update_buttons() {
         next_button_->setEnabled(!recorder_ && !recording_path_.isEmpty() && long_enough);
         QString text = QStringLiteral("Recorded %1").arg(format_seconds(seconds));
         if (!long_enough)
-            text += QStringLiteral(" (at least %1 needed)").arg(format_seconds(options_.min_recording_s));
+            text += QStringLiteral(" (at least %1 needed)")
+                        .arg(format_seconds(options_.min_recording_s));
         text += QStringLiteral("  ·  %1 of %2 poses and expressions seen")
                     .arg(coverage_.covered_count())
                     .arg(kCoverageCount);
@@ -463,14 +468,15 @@ void NewModelDialog::go_next() {
             if (!QRegularExpression(QStringLiteral("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"))
                      .match(name)
                      .hasMatch())
-                return refuse(QStringLiteral("Give the model a name of letters, digits, '-', '_' "
-                                             "or '.' (at most 64)."));
+                return refuse(
+                    QStringLiteral("Give the model a name of letters, digits, '-', '_' "
+                                   "or '.' (at most 64)."));
             if (files_choice_->isChecked()) {
                 if (!QFileInfo::exists(a_source()))
-                    return refuse(QStringLiteral("%1 does not exist: pick a video, a photo or a "
-                                                 "folder of photos of you.")
-                                      .arg(a_source().isEmpty() ? QStringLiteral("The path")
-                                                                : a_source()));
+                    return refuse(
+                        QStringLiteral("%1 does not exist: pick a video, a photo or a "
+                                       "folder of photos of you.")
+                            .arg(a_source().isEmpty() ? QStringLiteral("The path") : a_source()));
                 return show_page(kTheirFacesPage);
             }
             return show_page(kRecordPage);
@@ -551,8 +557,8 @@ void NewModelDialog::toggle_recording() {
             if (!note.empty()) log_->appendPlainText(QString::fromStdString(note));
             recording_path_ = recording_in_progress_;
         } catch (const std::exception& e) {
-            page_error_->setText(QStringLiteral("The recording failed: %1")
-                                     .arg(QString::fromStdString(e.what())));
+            page_error_->setText(
+                QStringLiteral("The recording failed: %1").arg(QString::fromStdString(e.what())));
             page_error_->show();
         }
         recorder_.reset();
@@ -568,12 +574,13 @@ void NewModelDialog::toggle_recording() {
     }
     QDir().mkpath(work_dir());
     // Named with the date: the model's provenance lists its sources by name and hash.
-    const QString path = QDir(work_dir()).filePath(
-        QStringLiteral("camera-%1.mp4")
-            .arg(QDateTime::currentDateTime().toString(QStringLiteral("yyyy-MM-dd-HHmmss"))));
+    const QString path = QDir(work_dir())
+                             .filePath(QStringLiteral("camera-%1.mp4")
+                                           .arg(QDateTime::currentDateTime().toString(
+                                               QStringLiteral("yyyy-MM-dd-HHmmss"))));
     try {
-        recorder_ = std::make_unique<Recorder>(path, frame->bgr.cols, frame->bgr.rows,
-                                               25.0, "faceswap New model: camera recording of A",
+        recorder_ = std::make_unique<Recorder>(path, frame->bgr.cols, frame->bgr.rows, 25.0,
+                                               "faceswap New model: camera recording of A",
                                                /*ai_mark=*/false);
     } catch (const std::exception& e) {
         page_error_->setText(
@@ -593,10 +600,12 @@ void NewModelDialog::toggle_recording() {
 
 QString NewModelDialog::cli_path() const {
     if (!options_.cli.isEmpty()) return options_.cli;
-    const QString beside = QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("faceswap"));
+    const QString beside =
+        QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("faceswap"));
     if (QFileInfo(beside).isExecutable()) return beside;
     // The build tree: src/ui/faceswap-app beside src/cli/faceswap.
-    const QString build = QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("../cli/faceswap"));
+    const QString build =
+        QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("../cli/faceswap"));
     if (QFileInfo(build).isExecutable()) return build;
     const QString on_path = QStandardPaths::findExecutable(QStringLiteral("faceswap"));
     return on_path.isEmpty() ? QStringLiteral("faceswap") : on_path;
@@ -610,8 +619,9 @@ void NewModelDialog::start_training() {
     QDir().mkpath(QFileInfo(model_path()).absolutePath());
     // make-model refuses to mix faces of another source into a prepared set; this dialog owns
     // the work folder, so a new recording (or other files) replaces the earlier faces.
-    for (const auto& [set, source] : {std::pair{QStringLiteral("a"), a_source()},
-                                      std::pair{QStringLiteral("b"), b_files_edit_->text().trimmed()}}) {
+    for (const auto& [set, source] :
+         {std::pair{QStringLiteral("a"), a_source()},
+          std::pair{QStringLiteral("b"), b_files_edit_->text().trimmed()}}) {
         QFile stamp(QDir(work_dir()).filePath(set + QStringLiteral("/curated.done")));
         if (!stamp.open(QIODevice::ReadOnly)) continue;
         const QString made_from = QString::fromUtf8(stamp.readLine()).trimmed();
@@ -651,8 +661,8 @@ void NewModelDialog::start_training() {
     connect(process_, &QProcess::readyReadStandardOutput, this, &NewModelDialog::on_output);
     connect(process_, &QProcess::readyReadStandardError, this, [this] {
         const QString text = QString::fromLocal8Bit(process_->readAllStandardError());
-        for (const QString& line : text.split(QRegularExpression(QStringLiteral("[\r\n]")),
-                                              Qt::SkipEmptyParts)) {
+        for (const QString& line :
+             text.split(QRegularExpression(QStringLiteral("[\r\n]")), Qt::SkipEmptyParts)) {
             // Progress bars arrive as JSON too; keep the log to what happened.
             if (line.startsWith(QLatin1String("extract [")) ||
                 line.startsWith(QLatin1String("train [")))
@@ -664,8 +674,9 @@ void NewModelDialog::start_training() {
     connect(process_, &QProcess::finished, this, &NewModelDialog::on_finished);
     connect(process_, &QProcess::errorOccurred, this, [this](QProcess::ProcessError error) {
         if (error != QProcess::FailedToStart) return;
-        error_ = QStringLiteral("Cannot run %1 (%2): reinstall faceswap, or set the path of the "
-                                "faceswap command.")
+        error_ = QStringLiteral(
+                     "Cannot run %1 (%2): reinstall faceswap, or set the path of the "
+                     "faceswap command.")
                      .arg(process_->program(), process_->errorString());
         page_error_->setText(error_);
         page_error_->show();
@@ -720,22 +731,25 @@ void NewModelDialog::on_event(const QByteArray& line) {
         progress_bar_->setValue(0);
     } else if (kind == QLatin1String("progress")) {
         const QJsonValue fraction = event.value(QStringLiteral("fraction"));
-        if (fraction.isDouble()) progress_bar_->setValue(static_cast<int>(fraction.toDouble() * 1000));
+        if (fraction.isDouble())
+            progress_bar_->setValue(static_cast<int>(fraction.toDouble() * 1000));
         const QJsonValue eta = event.value(QStringLiteral("eta_s"));
-        eta_label_->setText(eta.isDouble() ? QStringLiteral("about %1 left").arg(format_seconds(eta.toDouble()))
-                                           : QString());
+        eta_label_->setText(
+            eta.isDouble() ? QStringLiteral("about %1 left").arg(format_seconds(eta.toDouble()))
+                           : QString());
     } else if (kind == QLatin1String("curated")) {
         const bool a = event.value(QStringLiteral("identity")).toString() == QLatin1String("A");
         faces_note_->setText(
             faces_note_->text() + (faces_note_->text().isEmpty() ? "" : "<br>") +
             QStringLiteral("<b>%1</b>: %2 faces kept; dropped %3 of another person, %4 too small, "
-                           "%5 blurred, %6 near-copies")
+                           "%5 blurred, %6 near-copies, %7 of poses seen too often")
                 .arg(a ? QStringLiteral("You") : QStringLiteral("Them"))
                 .arg(event.value(QStringLiteral("kept")).toInt())
                 .arg(event.value(QStringLiteral("other_person")).toInt())
                 .arg(event.value(QStringLiteral("too_small")).toInt())
                 .arg(event.value(QStringLiteral("blurred")).toInt())
-                .arg(event.value(QStringLiteral("near_duplicates")).toInt()));
+                .arg(event.value(QStringLiteral("near_duplicates")).toInt())
+                .arg(event.value(QStringLiteral("pose_balance")).toInt()));
     } else if (kind == QLatin1String("preview")) {
         load_into(preview_image_, event.value(QStringLiteral("path")).toString());
     } else if (kind == QLatin1String("quality")) {
@@ -749,16 +763,18 @@ void NewModelDialog::on_event(const QByteArray& line) {
     } else if (kind == QLatin1String("done")) {
         finished_ = true;
         saved_model_ = event.value(QStringLiteral("model")).toString();
-        stage_label_->setText(QStringLiteral("Done in %1: swapping with %2")
-                                  .arg(format_seconds(event.value(QStringLiteral("seconds")).toDouble()),
-                                       QFileInfo(saved_model_).fileName()));
+        stage_label_->setText(
+            QStringLiteral("Done in %1: swapping with %2")
+                .arg(format_seconds(event.value(QStringLiteral("seconds")).toDouble()),
+                     QFileInfo(saved_model_).fileName()));
         progress_bar_->setValue(1000);
         eta_label_->clear();
         try_button_->setEnabled(true);
         emit modelReady(saved_model_, true);
     } else if (kind == QLatin1String("stopped")) {
-        stage_label_->setText(QStringLiteral("Stopped: the model is saved where it was. Resume "
-                                             "trains on from there."));
+        stage_label_->setText(
+            QStringLiteral("Stopped: the model is saved where it was. Resume "
+                           "trains on from there."));
     } else if (kind == QLatin1String("error")) {
         error_ = event.value(QStringLiteral("message")).toString();
     }
@@ -771,13 +787,15 @@ void NewModelDialog::on_finished(int exit_code, QProcess::ExitStatus status) {
     if (!finished_ && error_.isEmpty() && !stopping_ &&
         (exit_code != 0 || status != QProcess::NormalExit))
         error_ = last_stderr_line_.isEmpty()
-                     ? QStringLiteral("faceswap make-model stopped unexpectedly (exit %1)").arg(exit_code)
+                     ? QStringLiteral("faceswap make-model stopped unexpectedly (exit %1)")
+                           .arg(exit_code)
                      : last_stderr_line_;
     if (!error_.isEmpty()) {
         stage_label_->setText(QStringLiteral("Stopped on an error"));
         page_error_->setText(error_);
         page_error_->show();
-    } else if (stopping_ && !finished_ && stage_label_->text().startsWith(QLatin1String("Stopping"))) {
+    } else if (stopping_ && !finished_ &&
+               stage_label_->text().startsWith(QLatin1String("Stopping"))) {
         stage_label_->setText(QStringLiteral("Stopped. Resume continues from where it was."));
     }
     stopping_ = false;

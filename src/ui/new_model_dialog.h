@@ -41,9 +41,9 @@ class Recorder;
 class VideoView;
 
 struct NewModelOptions {
-    QString cli;             // the faceswap executable; "" = next to the app, else on PATH
-    QString models_dir;      // where new models go; "" = the app's data folder /models
-    QString face_model_dir;  // --models for make-model ("" = its default)
+    QString cli;               // the faceswap executable; "" = next to the app, else on PATH
+    QString models_dir;        // where new models go; "" = the app's data folder /models
+    QString face_model_dir;    // --models for make-model ("" = its default)
     int min_recording_s = 20;  // Next is offered after this much recording
     QStringList extra_args;    // appended to make-model's (the tests: a quick recipe)
     QString budget_override;   // --time-budget instead of the one picked (the tests: seconds)
@@ -70,7 +70,7 @@ class NewModelDialog : public QDialog {
     QPushButton* record_button() const { return record_button_; }
     QPushButton* cancel_button() const { return cancel_button_; }
     QPushButton* try_button() const { return try_button_; }
-    QString model_path() const;  // the model this dialog makes
+    QString model_path() const;               // the model this dialog makes
     QString error() const { return error_; }  // the last run's one-line error ("" = none)
     bool training() const { return process_ && process_->state() != QProcess::NotRunning; }
     bool finished_model() const { return finished_; }

@@ -2,15 +2,16 @@
 // left and right, looking up and down, talking (mouth open), blinking and smiling. A model
 // only learns the poses and expressions it has seen, so the dialog asks for the ones missing.
 //
-// Measured from the 68 landmarks, relative to the person's own neutral face (the median of
-// the first frames), so that face shape and camera angle do not count as a pose.
+// Measured from the 68 landmarks (faceswap/face_measures.h), relative to the person's own neutral
+// face (the median of the first frames), so that face shape and camera angle do not count as a
+// pose.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <vector>
 
-#include "faceswap/engine.h"  // Landmarks68
+#include "faceswap/face_measures.h"
 
 namespace faceswap::ui {
 
@@ -31,16 +32,6 @@ inline constexpr std::array<CoverageItem, kCoverageCount> kCoverageItems{{
     {"Blink", "Blink a few times"},
     {"Smile", "Smile"},
 }};
-
-// One frame's measures (ratios, so the face's size does not matter).
-struct FaceMeasures {
-    double yaw = 0;    // nose tip across the jaw: 0.5 front-on, lower or higher turned
-    double pitch = 0;  // nose tip between the eye line and the chin
-    double mouth = 0;  // inner-lip gap / mouth width
-    double eyes = 0;   // eye opening (height / width, both eyes)
-    double smile = 0;  // mouth width / eye distance
-};
-FaceMeasures measure_face(const Landmarks68& landmarks);
 
 class RecordingCoverage {
   public:
