@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -112,8 +113,16 @@ struct MakeModelOptions {
     std::string model_dir;
     int threads = 0;
     bool progress_json = false;  // JSON lines on stdout (cli_common.h's progress_event)
+    double record_seconds = 60;  // --a camera: how long to record
 };
 int run_make_model(const MakeModelOptions& options);
+
+// make-model's `--a camera` / `camera:ID` (record_camera.cpp): records the user into
+// work_dir/camera-DATE.mp4 with prompts on stderr, and returns its path; a recording an earlier
+// run of the same model prepared is reused. Throws Error when there is no camera or it fails.
+bool is_camera_source(const std::string& source);
+std::string record_camera(const std::string& source, const std::filesystem::path& work_dir,
+                          double seconds, const std::string& model_dir);
 
 struct PackOptions {
     std::string set_dir, out, name;

@@ -213,7 +213,9 @@ int main(int argc, char** argv) {
     auto* make_cmd = app.add_subcommand(
         "make-model",
         "From two videos or photo folders to a trained model in one step (run again to resume)");
-    make_cmd->add_option("--a", make.source_a, "Identity A (swapped away): video, photo or folder")
+    make_cmd
+        ->add_option("--a", make.source_a,
+                     "Identity A (swapped away, you): video, photo, folder, or camera")
         ->required();
     make_cmd->add_option("--b", make.source_b, "Identity B (swapped in): video, photo or folder")
         ->required();
@@ -230,6 +232,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(16.0, 4096.0));
     make_cmd->add_option("--models", make.model_dir, "Face-analysis model folder");
     make_cmd->add_option("--cpu-threads", make.threads, "engine CPU threads (0 = all cores)");
+    make_cmd->add_option("--record-seconds", make.record_seconds,
+                         "--a camera: how long to record you (prompts say what to do)");
     make_cmd->add_flag("--progress-json", make.progress_json,
                        "Also print progress and events as JSON lines on stdout (for the app)");
 

