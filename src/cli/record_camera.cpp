@@ -62,9 +62,10 @@ std::string record_camera(const std::string& source, const fs::path& work_dir, d
         throw Error(ErrorCode::kInvalidArgument, message);
     };
     if (!key.startsWith(ui::sources::kCameraKey))
-        fail("--a " + source + ": " +
-             (source == "camera" ? std::string("no camera found") : "that camera is not connected") +
-             ": connect one, or give a video or photos of you as --a");
+        fail(
+            "--a " + source + ": " +
+            (source == "camera" ? std::string("no camera found") : "that camera is not connected") +
+            ": connect one, or give a video or photos of you as --a");
     auto mailbox = std::make_shared<capture::FrameMailbox>();
     const auto camera = ui::sources::open(key, mailbox, {QSize(640, 480), 30, 0});
     std::string failure;
@@ -75,10 +76,10 @@ std::string record_camera(const std::string& source, const fs::path& work_dir, d
 
     fs::create_directories(work_dir);
     const fs::path path =
-        work_dir / ("camera-" +
-                    QDateTime::currentDateTime().toString(QStringLiteral("yyyy-MM-dd-HHmmss"))
-                        .toStdString() +
-                    ".mp4");
+        work_dir /
+        ("camera-" +
+         QDateTime::currentDateTime().toString(QStringLiteral("yyyy-MM-dd-HHmmss")).toStdString() +
+         ".mp4");
     EngineConfig config = EngineConfig::defaults();
     config.model_dir = paths::face_model_dir(model_dir);
     config.device = DeviceKind::kCpu;
@@ -120,8 +121,8 @@ std::string record_camera(const std::string& source, const fs::path& work_dir, d
             const FrameAnalysis analysis = analyzer.analyze(capture::view_of(frame->bgr));
             if (const Face* face = largest_face(analysis.faces)) coverage.add(face->landmarks);
             const std::string instruction =
-                analysis.faces.empty() ? "no face in view: face the camera"
-                : !coverage.calibrated() ? "look straight at the camera"
+                analysis.faces.empty()         ? "no face in view: face the camera"
+                : !coverage.calibrated()       ? "look straight at the camera"
                 : *coverage.next_instruction() ? coverage.next_instruction()
                                                : "all seen: keep going";
             if (instruction != last_instruction) {

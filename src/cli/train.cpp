@@ -636,7 +636,10 @@ int run_train(const TrainOptions& options) {
     progress.finish();
     if (done.timed_steps > 0) std::fprintf(stderr, "%s\n", done.timing_line().c_str());
     run_training_s = done.training_s;
-    if (quality && trainer->steps() > first_step) check_quality(stop_requested ? "stop" : "end");
+    // The end's check, unless a periodic one just scored this very step.
+    if (quality && trainer->steps() > first_step &&
+        (quality_rows.empty() || quality_rows.back().step != trainer->steps()))
+        check_quality(stop_requested ? "stop" : "end");
     return 0;
 }
 
