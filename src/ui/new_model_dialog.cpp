@@ -4,6 +4,7 @@
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QDir>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -153,6 +154,37 @@ NewModelDialog::NewModelDialog(std::shared_ptr<capture::FrameMailbox> camera,
     camera_timer_ = new QTimer(this);
     connect(camera_timer_, &QTimer::timeout, this, &NewModelDialog::on_camera_tick);
     show_page(kNamePage);
+    update_earlier_run();
+}
+
+namespace {
+// The source a prepared face set was made from (its make-model stamp), or "".
+QString prepared_source(const QString& work_dir, const QString& set) {
+    QFile stamp(QDir(work_dir).filePath(set + QStringLiteral("/curated.done")));
+    if (!stamp.open(QIODevice::ReadOnly)) return {};
+    return QString::fromUtf8(stamp.readLine()).trimmed();
+}
+}  // namespace
+
+void NewModelDialog::update_earlier_run() {
+    const QString a = prepared_source(work_dir(), QStringLiteral("a"));
+    const QString b = prepared_source(work_dir(), QStringLiteral("b"));
+    const bool usable =
+        !a.isEmpty() && !b.isEmpty() && QFileInfo::exists(a) && QFileInfo::exists(b);
+    earlier_run_->setVisible(usable);
+    if (!usable) return;
+    earlier_run_text_->setText(
+        QStringLiteral("<b>An earlier “%1” is here</b> (you: %2; them: %3)%4. Resume trains it "
+                       "on from where it stopped, with the faces already found.")
+            .arg(name_edit_->text().trimmed(), QFileInfo(a).fileName(), QFileInfo(b).fileName(),
+                 QFileInfo::exists(model_path()) ? QStringLiteral(", trained before") : QString()));
+}
+
+void NewModelDialog::resume_earlier_run() {
+    files_choice_->setChecked(true);
+    a_files_edit_->setText(prepared_source(work_dir(), QStringLiteral("a")));
+    b_files_edit_->setText(prepared_source(work_dir(), QStringLiteral("b")));
+    show_page(kBudgetPage);
 }
 
 NewModelDialog::~NewModelDialog() {
@@ -192,6 +224,18 @@ void NewModelDialog::build_name_page() {
     layout->addWidget(path_picker(a_files_edit_, this, QStringLiteral("Videos or photos of you")));
     connect(a_files_edit_, &QLineEdit::textEdited, this,
             [this] { files_choice_->setChecked(true); });
+    earlier_run_ = new QWidget;
+    auto* earlier = new QHBoxLayout(earlier_run_);
+    earlier->setContentsMargins(0, 8, 0, 0);
+    earlier_run_text_ = wrapped({});
+    resume_earlier_button_ = new QPushButton(QStringLiteral("Resume it"));
+    resume_earlier_button_->setObjectName(QStringLiteral("newModelResumeEarlier"));
+    earlier->addWidget(earlier_run_text_, 1);
+    earlier->addWidget(resume_earlier_button_);
+    layout->addWidget(earlier_run_);
+    connect(resume_earlier_button_, &QPushButton::clicked, this,
+            &NewModelDialog::resume_earlier_run);
+    connect(name_edit_, &QLineEdit::textChanged, this, &NewModelDialog::update_earlier_run);
     layout->addStretch();
     pages_->addWidget(page);
 }
@@ -372,7 +416,7 @@ void NewModelDialog::show_page(Page page) {
     const bool recording_page = page == kRecordPage;
     if (recording_page) {
         camera_timer_->start(15);
-        if (!analysis_thread_.joinable()) {
+        if (camera_ && !analysis_thread_.joinable()) {
             analysis_stop_ = false;
             const std::string model_dir =
                 paths::face_model_dir(options_.face_model_dir.toStdString());
@@ -503,7 +547,7 @@ void NewModelDialog::go_next() {
 }
 
 void NewModelDialog::on_camera_tick() {
-    const capture::FramePtr frame = camera_->latest();
+    const capture::FramePtr frame = camera_ ? camera_->latest() : nullptr;
     const std::int64_t now = clock::now_us();
     if (!frame || now - frame->capture_us > 3'000'000) {
         camera_view_->clear(QStringLiteral(
@@ -566,7 +610,7 @@ void NewModelDialog::toggle_recording() {
         update_buttons();
         return;
     }
-    const capture::FramePtr frame = camera_->latest();
+    const capture::FramePtr frame = camera_ ? camera_->latest() : nullptr;
     if (!frame) {
         page_error_->setText(QStringLiteral("No picture from the camera to record."));
         page_error_->show();
@@ -622,10 +666,8 @@ void NewModelDialog::start_training() {
     for (const auto& [set, source] :
          {std::pair{QStringLiteral("a"), a_source()},
           std::pair{QStringLiteral("b"), b_files_edit_->text().trimmed()}}) {
-        QFile stamp(QDir(work_dir()).filePath(set + QStringLiteral("/curated.done")));
-        if (!stamp.open(QIODevice::ReadOnly)) continue;
-        const QString made_from = QString::fromUtf8(stamp.readLine()).trimmed();
-        stamp.close();
+        const QString made_from = prepared_source(work_dir(), set);
+        if (made_from.isEmpty()) continue;
         if (made_from != QFileInfo(source).absoluteFilePath()) {
             log_->appendPlainText(QStringLiteral("new faces for %1: the faces found earlier in %2 "
                                                  "are replaced")
@@ -644,7 +686,9 @@ void NewModelDialog::start_training() {
                         options_.budget_override.isEmpty() ? budget_combo_->currentData().toString()
                                                            : options_.budget_override,
                         QStringLiteral("--progress-json")};
-    if (record_choice_->isChecked()) args << QStringLiteral("--name-a") << QStringLiteral("me");
+    if (record_choice_->isChecked() ||
+        QFileInfo(a_source()).fileName().startsWith(QLatin1String("camera-")))
+        args << QStringLiteral("--name-a") << QStringLiteral("me");
     if (!options_.face_model_dir.isEmpty())
         args << QStringLiteral("--models") << options_.face_model_dir;
     args << options_.extra_args;

@@ -70,6 +70,7 @@ class NewModelDialog : public QDialog {
     QPushButton* record_button() const { return record_button_; }
     QPushButton* cancel_button() const { return cancel_button_; }
     QPushButton* try_button() const { return try_button_; }
+    QPushButton* resume_earlier_button() const { return resume_earlier_button_; }
     QString model_path() const;               // the model this dialog makes
     QString error() const { return error_; }  // the last run's one-line error ("" = none)
     bool training() const { return process_ && process_->state() != QProcess::NotRunning; }
@@ -89,6 +90,10 @@ class NewModelDialog : public QDialog {
     void build_budget_page();
     void build_progress_page();
     void go_next();
+    // An earlier run of the model named on the first page (its faces prepared in the work
+    // folder): offered on that page; Resume takes its sources and goes to the budget.
+    void update_earlier_run();
+    void resume_earlier_run();
     void go_back();
     void show_page(Page page);
     void update_buttons();
@@ -117,6 +122,9 @@ class NewModelDialog : public QDialog {
     QRadioButton* record_choice_ = nullptr;
     QRadioButton* files_choice_ = nullptr;
     QLineEdit* a_files_edit_ = nullptr;
+    QWidget* earlier_run_ = nullptr;
+    QLabel* earlier_run_text_ = nullptr;
+    QPushButton* resume_earlier_button_ = nullptr;
     // Recording.
     VideoView* camera_view_ = nullptr;
     QLabel* guidance_ = nullptr;

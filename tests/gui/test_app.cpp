@@ -632,6 +632,29 @@ TEST_CASE(
     shot(&window, "new_model_6_swapping.png");
     QTest::mouseClick(window.start_button(), Qt::LeftButton);
     REQUIRE(wait_for([&] { return shows_idle(window); }, 20'000));
+
+    // Another time (a new dialog, as after a restart of the app): the earlier run of "me" is
+    // offered; Resume takes its recording and their video and trains on with the same faces.
+    const std::int64_t steps_before = info.training_steps;
+    faceswap::ui::NewModelDialog again(nullptr, options.new_model);
+    again.show();
+    REQUIRE(again.resume_earlier_button()->isVisible());
+    shot(&again, "new_model_7_resume_earlier.png");
+    QTest::mouseClick(again.resume_earlier_button(), Qt::LeftButton);
+    REQUIRE(again.page() == faceswap::ui::NewModelDialog::kBudgetPage);
+    CHECK(again.a_files_edit()->text().contains(QStringLiteral("camera-")));
+    QTest::mouseClick(again.next_button(), Qt::LeftButton);  // Start training
+    REQUIRE(wait_for([&] { return again.finished_model() || !again.training(); }, 240'000));
+    INFO("error: " << again.error().toStdString());
+    REQUIRE(again.finished_model());
+    const auto resumed = faceswap::SwapModel::load(again.model_path().toStdString(),
+                                                   faceswap::EngineConfig::defaults())
+                             ->info();
+    CHECK(resumed.training_steps > steps_before);
+    CHECK(resumed.identity_a == "me");
+    // Another name has no earlier run.
+    again.name_edit()->setText(QStringLiteral("someone-else"));
+    CHECK_FALSE(again.resume_earlier_button()->isVisible());
 }
 
 TEST_CASE("New model: a source without faces is a one-line error in the dialog, no model made",
