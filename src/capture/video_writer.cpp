@@ -1,9 +1,10 @@
 #include "faceswap/capture/video_writer.h"
 
+#include "faceswap/capture/disk_space.h"
+
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,13 +49,6 @@ std::string write_failure_in_log(const std::string& log_path) {
             line.find("File too large") != std::string::npos)
             return line;
     return {};
-}
-
-// Whether the folder's file system has (almost) no room left.
-bool disk_full(const std::filesystem::path& dir) {
-    struct statvfs fs {};
-    if (::statvfs(dir.c_str(), &fs) != 0) return false;
-    return static_cast<double>(fs.f_bavail) * fs.f_frsize < 1024.0 * 1024.0;
 }
 
 }  // namespace
@@ -148,7 +142,7 @@ void VideoFileWriter::write(const cv::Mat& bgr) {
 std::string VideoFileWriter::failure(const std::string& doing) {
     namespace fs = std::filesystem;
     const fs::path dir = fs::path(temporary_).parent_path();
-    std::string cause = disk_full(dir) ? "the disk is full" : write_failure_in_log(log_);
+    std::string cause = low_on_disk_space(dir) ? "the disk is full" : write_failure_in_log(log_);
     if (cause.empty()) cause = last_log_line(log_);
     if (cause.empty()) cause = "ffmpeg stopped without saying why";
     // ffmpeg names the temporary file; the user knows the one they asked for.

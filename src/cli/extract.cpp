@@ -10,6 +10,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "face_set.h"
+#include "faceswap/capture/disk_space.h"
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/net/sha256.h"
 
@@ -125,9 +126,14 @@ int run_extract(const ExtractOptions& options) {
             cv::Mat crop_rgb(crop.size, crop.size, CV_8UC3,
                              const_cast<std::uint8_t*>(crop.rgb.data()));
             cv::cvtColor(crop_rgb, rgb, cv::COLOR_RGB2BGR);
+            // OpenCV's PNG writer does not always report a short write: look at the room left.
+            if (capture::low_on_disk_space(faces_dir))
+                throw std::runtime_error("the disk is full: cannot write the faces of " +
+                                         options.input + " into " + faces_dir.string() +
+                                         "; free some space and run again");
             if (!cv::imwrite((faces_dir / name).string(), rgb, png_params))
                 throw std::runtime_error("cannot write " + (faces_dir / name).string() +
-                                         " (disk full or no permission?)");
+                                         " (no permission to write there?)");
             ++crops_written;
             faces.push_back({{"file", std::string("faces/") + name},
                              {"source", frame.name},

@@ -1,5 +1,7 @@
 #include "face_set.h"
 
+#include "faceswap/capture/disk_space.h"
+
 #include "faceswap/json_integer.h"
 
 #include <nlohmann/json.hpp>
@@ -115,7 +117,14 @@ void write_face_set_json(const fs::path& dir, const nlohmann::json& doc) {
     {
         std::ofstream out(partial);
         out << doc.dump(1) << '\n';
-        if (!out) throw std::runtime_error("cannot write " + partial.string() + " (disk full?)");
+        if (!out) {
+            out.close();
+            fs::remove(partial);
+            throw std::runtime_error("cannot write " + partial.string() + ": " +
+                                     (capture::low_on_disk_space(dir)
+                                          ? "the disk is full; free some space and run again"
+                                          : "no permission to write there?"));
+        }
     }
     fs::rename(partial, dir / "faces.json");
 }

@@ -43,7 +43,7 @@ Split split_of(const std::string& source) {
 }
 
 struct Kept {
-    int kept = 0, too_small = 0, blurred = 0, other_person = 0, duplicates = 0;
+    int kept = 0, too_small = 0, blurred = 0, other_person = 0, duplicates = 0, looking_away = 0;
     int over_represented = 0;  // dropped by the pose balance
 };
 
@@ -171,6 +171,13 @@ Kept curate(const fs::path& set_dir, const IdentityEmbedder& embedder, float min
             ++kept.other_person;
             continue;
         }
+        // Turned so far that the nose tip is within a fifth of the jaw's width from its edge
+        // (about 50 degrees and more): the landmarks, and so the alignment, are unreliable there.
+        const double yaw = measure_face(crop_landmarks_of(faces[i])).yaw;
+        if (yaw < 0.2 || yaw > 0.8) {
+            ++kept.looking_away;
+            continue;
+        }
         if (sharp[i] < 0.35 * typical) {
             ++kept.blurred;
             continue;
@@ -190,6 +197,7 @@ Kept curate(const fs::path& set_dir, const IdentityEmbedder& embedder, float min
     doc["faces"] = keep;
     doc["curated"] = {{"kept", kept.kept},
                       {"pose_balance", kept.over_represented},
+                      {"looking_away", kept.looking_away},
                       {"too_small", kept.too_small},
                       {"blurred", kept.blurred},
                       {"other_person", kept.other_person},
@@ -233,16 +241,26 @@ void prepare_identity(const char* label, const std::string& source, const fs::pa
     extract.end_frame = end_frame;
     extract.largest_face_only = true;
     extract.threads = options.threads;
-    if (run_extract(extract) != 0)
-        throw Error(ErrorCode::kInvalidArgument, "no face found in " + source +
-                                                     ": give a video or photos where " + label +
-                                                     "'s face is clearly visible");
-    const Kept kept = curate(set_dir, embedder, options.min_face_px);
+    // A set that could not be finished (a full disk, an interruption) is removed: it would
+    // only hold the space a rerun needs, and the rerun extracts again anyway.
+    Kept kept;
+    try {
+        if (run_extract(extract) != 0)
+            throw Error(ErrorCode::kInvalidArgument, "no face found in " + source +
+                                                         ": give a video or photos where " + label +
+                                                         "'s face is clearly visible");
+        kept = curate(set_dir, embedder, options.min_face_px);
+    } catch (...) {
+        std::error_code ignored;
+        fs::remove_all(set_dir, ignored);
+        throw;
+    }
     std::fprintf(stderr,
                  "[make-model] %s: kept %d faces; dropped %d of another person, %d too small "
-                 "(under %.0f px), %d blurred, %d near-duplicates, %d of over-represented poses\n",
+                 "(under %.0f px), %d blurred, %d looking too far away, %d near-duplicates, %d of "
+                 "over-represented poses\n",
                  label, kept.kept, kept.other_person, kept.too_small, options.min_face_px,
-                 kept.blurred, kept.duplicates, kept.over_represented);
+                 kept.blurred, kept.looking_away, kept.duplicates, kept.over_represented);
     progress_event({{"event", "curated"},
                     {"identity", label},
                     {"kept", kept.kept},
@@ -250,7 +268,8 @@ void prepare_identity(const char* label, const std::string& source, const fs::pa
                     {"too_small", kept.too_small},
                     {"blurred", kept.blurred},
                     {"near_duplicates", kept.duplicates},
-                    {"pose_balance", kept.over_represented}});
+                    {"pose_balance", kept.over_represented},
+                    {"looking_away", kept.looking_away}});
     constexpr int kMinimum = 32;  // what the trainer needs (Trainer::create)
     if (kept.kept < kMinimum) {
         const int more = kMinimum - kept.kept;

@@ -786,12 +786,14 @@ void NewModelDialog::on_event(const QByteArray& line) {
         faces_note_->setText(
             faces_note_->text() + (faces_note_->text().isEmpty() ? "" : "<br>") +
             QStringLiteral("<b>%1</b>: %2 faces kept; dropped %3 of another person, %4 too small, "
-                           "%5 blurred, %6 near-copies, %7 of poses seen too often")
+                           "%5 blurred, %6 looking away, %7 near-copies, %8 of poses seen too "
+                           "often")
                 .arg(a ? QStringLiteral("You") : QStringLiteral("Them"))
                 .arg(event.value(QStringLiteral("kept")).toInt())
                 .arg(event.value(QStringLiteral("other_person")).toInt())
                 .arg(event.value(QStringLiteral("too_small")).toInt())
                 .arg(event.value(QStringLiteral("blurred")).toInt())
+                .arg(event.value(QStringLiteral("looking_away")).toInt())
                 .arg(event.value(QStringLiteral("near_duplicates")).toInt())
                 .arg(event.value(QStringLiteral("pose_balance")).toInt()));
     } else if (kind == QLatin1String("preview")) {

@@ -6,6 +6,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
+
 #include "faceswap/face_measures.h"
 #include "test_support.h"
 
@@ -54,4 +56,25 @@ TEST_CASE("face measures: front-on, mirrored, and independent of size and place"
     CHECK(moved.mouth == Approx(original.mouth).margin(1e-4));
     CHECK(moved.eyes == Approx(original.eyes).margin(1e-4));
     CHECK(moved.smile == Approx(original.smile).margin(1e-4));
+}
+
+TEST_CASE("face measures: a face in profile reads as turned far, front-on faces do not") {
+    // face-api's sample2.jpg: the woman on the left is seen in profile, the two others are not.
+    const cv::Mat photo =
+        cv::imread((test::cache_dir() / "face-api/package/demo/sample2.jpg").string());
+    REQUIRE_FALSE(photo.empty());
+    EngineConfig config = test::test_config();
+    config.tracking = false;
+    FaceAnalyzer analyzer(test::shared_models(), config);
+    auto faces = analyzer.analyze(test::view_of(photo)).faces;
+    REQUIRE(faces.size() == 3);
+    std::sort(faces.begin(), faces.end(),
+              [](const Face& a, const Face& b) { return a.box.x < b.box.x; });
+    const double profile = measure_face(faces[0].landmarks).yaw;  // 0.12 measured
+    CHECK((profile < 0.2 || profile > 0.8));
+    for (size_t i = 1; i < faces.size(); ++i) {
+        const double yaw = measure_face(faces[i].landmarks).yaw;
+        CHECK(yaw > 0.2);
+        CHECK(yaw < 0.8);
+    }
 }
