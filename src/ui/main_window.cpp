@@ -44,15 +44,6 @@ namespace {
 
 using namespace sources;  // the source keys
 
-// A QImage that shares the captured frame's pixels (no copy) and keeps the frame alive.
-QImage image_of(const capture::FramePtr& frame) {
-    auto* keep = new capture::FramePtr(frame);
-    return QImage(
-        frame->bgr.data, frame->bgr.cols, frame->bgr.rows,
-        static_cast<qsizetype>(frame->bgr.step[0]), QImage::Format_BGR888,
-        [](void* info) { delete static_cast<capture::FramePtr*>(info); }, keep);
-}
-
 }  // namespace
 
 MainWindow::MainWindow(AppOptions options, QWidget* parent)
@@ -215,7 +206,7 @@ void MainWindow::update_preview() {
     if (!frame || frame->sequence == preview_sequence_) return;
     preview_sequence_ = frame->sequence;
     ++preview_frames_;
-    preview_->show_image(image_of(frame), frame->capture_us);
+    preview_->show_image(frame_image(frame), frame->capture_us);
     // While nothing is swapped the virtual camera shows the camera: it never goes dark.
     if (virtual_camera_ && !(backend_ && backend_->state() == BackendState::kRunning))
         virtual_camera_->push(frame->bgr);

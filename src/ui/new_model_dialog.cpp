@@ -31,20 +31,12 @@
 #include "faceswap/clock.h"
 #include "faceswap/paths.h"
 #include "recorder.h"
+#include "swap_backend.h"
 #include "video_view.h"
 
 namespace faceswap::ui {
 
 namespace {
-
-// A QImage sharing a captured frame's pixels (kept alive with it).
-QImage image_of(const capture::FramePtr& frame) {
-    auto* keep = new capture::FramePtr(frame);
-    return QImage(
-        frame->bgr.data, frame->bgr.cols, frame->bgr.rows,
-        static_cast<qsizetype>(frame->bgr.step[0]), QImage::Format_BGR888,
-        [](void* info) { delete static_cast<capture::FramePtr*>(info); }, keep);
-}
 
 QString format_seconds(double seconds) {
     const int s = static_cast<int>(std::lround(std::max(0.0, seconds)));
@@ -557,7 +549,7 @@ void NewModelDialog::on_camera_tick() {
     }
     if (frame->sequence == camera_sequence_) return;
     camera_sequence_ = frame->sequence;
-    const QImage image = image_of(frame);
+    const QImage image = frame_image(frame);
     camera_view_->show_image(image, frame->capture_us);
     if (!recorder_) return;
     recorder_->add(image, frame->capture_us);

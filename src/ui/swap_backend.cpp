@@ -57,6 +57,14 @@ void SwapBackend::reset_counters() {
     lost_ = 0;
 }
 
+QImage frame_image(const capture::FramePtr& frame) {
+    auto* keep = new capture::FramePtr(frame);
+    return QImage(
+        frame->bgr.data, frame->bgr.cols, frame->bgr.rows,
+        static_cast<qsizetype>(frame->bgr.step[0]), QImage::Format_BGR888,
+        [](void* info) { delete static_cast<capture::FramePtr*>(info); }, keep);
+}
+
 QImage bgr_image(const std::uint8_t* pixels, int width, int height, int stride) {
     QImage image(width, height, QImage::Format_BGR888);
     for (int y = 0; y < height; ++y)

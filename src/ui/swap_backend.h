@@ -81,6 +81,8 @@ QImage bgr_image(const std::uint8_t* pixels, int width, int height, int stride);
 // The same over `pixels` themselves (width * height * 3, packed), which the image then owns:
 // no copy, where Qt's 4-byte row alignment allows it (a copy otherwise).
 QImage bgr_image(std::vector<std::uint8_t>&& pixels, int width, int height);
+// A captured frame as a QImage sharing its pixels (no copy); the image keeps the frame alive.
+QImage frame_image(const capture::FramePtr& frame);
 // The other way: a view of a BGR888 QImage's pixels as a cv::Mat (no copy; the image must live
 // as long as the view), for the outputs, which copy what they are pushed.
 cv::Mat bgr_view(const QImage& image);
