@@ -374,6 +374,24 @@ void NewModelDialog::build_progress_page() {
     pages_->addWidget(page);
 }
 
+void NewModelDialog::hideEvent(QHideEvent* event) {
+    if (recorder_) toggle_recording();
+    camera_timer_->stop();
+    analysis_stop_ = true;
+    if (analysis_thread_.joinable()) analysis_thread_.join();
+    QDialog::hideEvent(event);
+}
+
+void NewModelDialog::showEvent(QShowEvent* event) {
+    QDialog::showEvent(event);
+    show_page(page());  // the record page starts its camera view and analysis again
+    update_earlier_run();
+    if (!error_.isEmpty() && page() == kProgressPage) {
+        page_error_->setText(error_);
+        page_error_->show();
+    }
+}
+
 NewModelDialog::Page NewModelDialog::page() const {
     return static_cast<Page>(pages_->currentIndex());
 }

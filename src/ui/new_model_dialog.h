@@ -83,6 +83,12 @@ class NewModelDialog : public QDialog {
     // A model to try (a snapshot) or the finished one: the window selects it and swaps.
     void modelReady(QString path, bool finished);
 
+  protected:
+    // Hidden (closed): a recording in progress is finished and the camera analysis stops;
+    // training goes on. Shown again: the page it was on resumes.
+    void hideEvent(QHideEvent* event) override;
+    void showEvent(QShowEvent* event) override;
+
   private:
     void build_name_page();
     void build_record_page();
