@@ -1,8 +1,11 @@
 // The window's face choice: which faces a swap changes (every face, the largest, or the person
-// the user clicked in the camera view) and the green frame that shows the chosen person.
+// the user clicked in the camera view) and the green frame that shows the chosen person; and
+// the New model dialog's hand-over (a model to try, or the finished one, swapping at once).
 #include <QComboBox>
 #include <QStandardItemModel>
 #include <QStatusBar>
+
+#include <algorithm>
 
 #include "faceswap/paths.h"
 #include "main_window.h"
@@ -99,6 +102,9 @@ void MainWindow::use_model_file(const QString& path) {
     mode_combo_->setCurrentIndex(local);
     update_mode_widgets();
     model_combo_->setEditText(path);
+    // A made model's A is the user: swap A (you) to B (them).
+    direction_combo_->setCurrentIndex(
+        std::max(0, direction_combo_->findData(QStringLiteral("a2b"))));
     save_settings();
     if (switch_mode && backend_ && backend_->active()) {
         restart_pending_ = true;  // the remote backend stops first; local starts after
