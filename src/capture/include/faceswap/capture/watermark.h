@@ -1,0 +1,57 @@
+// An invisible watermark in the luma of every output frame (issue 27, the third provenance
+// layer beside the visible mark and the metadata): 32 bits of payload, keyed, found again after
+// JPEG 70, a 0.5x downscale, a 10% crop and an x264 CRF 28 re-encode (docs/watermark-design.md
+// for the scheme and the measurements that chose it).
+//
+//   capture::Watermark mark;                       // the product's key
+//   mark.embed(bgr, payload);                      // in place, about 1 ms at 640x480
+//   capture::WatermarkReading r = mark.detect(bgr);
+//   if (r.found) use(r.payload);
+//
+// A 128x128 tile of 8x8 cells: a quarter carry a keyed sync pattern, the rest 32 payload bits
+// and an 8-bit check code (CRC-8), each cell +-2.5 grey levels on average, tiled over the frame
+// and added to B, G and R alike. Anyone holding the key can find the mark, and so could remove
+// it: it marks what the product made, it does not resist a determined attacker.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace faceswap::capture {
+
+struct WatermarkReading {
+    bool found = false;      // the sync is there and the check code matches
+    std::uint32_t payload = 0;
+    double sync_score = 0;   // the sync peak's z-score (unmarked video stays below about 5)
+    double scale = 1;        // the frame's scale against the marked one (1 or 0.5)
+};
+
+class Watermark {
+  public:
+    static constexpr std::uint64_t kProductKey = 0x66616365'73776170ULL;  // "faceswap"
+    static constexpr int kTile = 128, kCell = 8, kPayloadBits = 32, kCheckBits = 8;
+    // A sync score at or above this, with a matching check code, is a mark (measured on
+    // unmarked video: docs/watermark-design.md).
+    static constexpr double kFoundScore = 6.0;
+
+    explicit Watermark(std::uint64_t key = kProductKey);
+    // Adds the mark to a BGR (CV_8UC3) frame in place.
+    void embed(cv::Mat& bgr, std::uint32_t payload) const;
+    WatermarkReading detect(const cv::Mat& bgr) const;
+
+  private:
+    std::vector<int> cell_owner_;  // per cell: -1 sync, 0..39 the bit it carries
+    std::vector<float> cell_sign_;
+    cv::Mat sync_spectrum_;        // the sync tile's DFT (for the correlation)
+    // The +-2/+-3 dither per pixel of the tile (mean 2.5, so that PSNR is 40 dB).
+    cv::Mat amplitude_;
+    mutable cv::Mat cached_pattern_;  // the last frame-sized pattern and what it was made for
+    mutable std::uint32_t cached_payload_ = 0;
+};
+
+// The CRC-8 (polynomial 0x07) of the payload's 4 bytes, most significant first.
+std::uint8_t watermark_check_code(std::uint32_t payload);
+
+}  // namespace faceswap::capture
