@@ -11,7 +11,7 @@ namespace faceswap::capture {
 namespace {
 
 constexpr int kCellsPerSide = Watermark::kTile / Watermark::kCell;  // 16
-constexpr int kCells = kCellsPerSide * kCellsPerSide;                // 256
+constexpr int kCells = kCellsPerSide * kCellsPerSide;               // 256
 constexpr int kSyncCells = kCells / 4;
 constexpr int kCarriedBits = Watermark::kPayloadBits + Watermark::kCheckBits;  // 40
 
@@ -21,15 +21,20 @@ std::uint64_t carried_bits(std::uint32_t payload) {
            watermark_check_code(payload);
 }
 
-// The whitened luma: minus its local mean (sigma 2 px, the band the cells live in after
-// compression), clipped at 3 standard deviations so that strong edges do not outvote the mark.
-cv::Mat whitened_luma(const cv::Mat& bgr, double scale) {
+// Local-mean widths the luma is whitened with, each tried in turn: 2 px reads best through
+// heavy compression (x264 CRF 28), 1 px in small frames (360x288), where the picture's own
+// texture at 2 px outweighs the fewer repetitions of the tile (docs/watermark-design.md).
+constexpr double kWhiteningSigmas[] = {2.0, 1.0};
+
+// The whitened luma: minus its local mean, clipped at 3 standard deviations so that strong
+// edges do not outvote the mark.
+cv::Mat whitened_luma(const cv::Mat& bgr, double scale, double sigma) {
     cv::Mat gray, y;
     cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
     gray.convertTo(y, CV_32F);
     if (scale != 1.0) cv::resize(y, y, {}, scale, scale, cv::INTER_CUBIC);
     cv::Mat blurred;
-    cv::GaussianBlur(y, blurred, {0, 0}, 2.0);
+    cv::GaussianBlur(y, blurred, {0, 0}, sigma);
     y -= blurred;
     cv::Scalar mean, stddev;
     cv::meanStdDev(y, mean, stddev);
@@ -57,6 +62,18 @@ cv::Mat folded(const cv::Mat& y) {
 }
 
 }  // namespace
+
+std::uint32_t watermark_payload(const std::string& model_id) {
+    static const std::uint64_t session = [] {
+        std::random_device device;
+        return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+    }();
+    std::uint32_t hash = 2166136261u;
+    const auto mix = [&](unsigned char byte) { hash = (hash ^ byte) * 16777619u; };
+    for (const char c : model_id) mix(static_cast<unsigned char>(c));
+    for (int i = 0; i < 8; ++i) mix(static_cast<unsigned char>(session >> (8 * i)));
+    return hash;
+}
 
 std::uint8_t watermark_check_code(std::uint32_t payload) {
     std::uint8_t crc = 0;
@@ -114,48 +131,104 @@ void Watermark::embed(cv::Mat& bgr, std::uint32_t payload) const {
     cv::add(bgr, cached_pattern_, bgr, cv::noArray(), CV_8UC3);
 }
 
-WatermarkReading Watermark::detect(const cv::Mat& bgr) const {
+struct Watermark::Aligned {
+    cv::Mat tile;  // empty: the frame is too small to carry the mark
+    double score = 0, scale = 1;
+};
+
+// The sync's z-score in a folded tile (peak minus mean over the standard deviation of the
+// cyclic correlation) and where its peak is.
+double Watermark::sync_score(const cv::Mat& tile, cv::Point* shift) const {
+    cv::Mat spectrum, correlation;
+    cv::dft(tile, spectrum, cv::DFT_COMPLEX_OUTPUT);
+    cv::mulSpectrums(spectrum, sync_spectrum_, spectrum, 0, /*conjB=*/true);
+    cv::idft(spectrum, correlation, cv::DFT_REAL_OUTPUT | cv::DFT_SCALE);
+    double peak = 0;
+    cv::minMaxLoc(correlation, nullptr, &peak, nullptr, shift);
+    cv::Scalar mean, stddev;
+    cv::meanStdDev(correlation, mean, stddev);
+    return stddev[0] > 0 ? (peak - mean[0]) / stddev[0] : 0.0;
+}
+
+Watermark::Aligned Watermark::align(const cv::Mat& bgr, double sigma) const {
     CV_Assert(bgr.type() == CV_8UC3);
-    WatermarkReading best;
-    cv::Mat best_fold;
-    cv::Point best_shift;
-    // Scale 2 finds a copy downscaled to half; smaller frames than one tile cannot carry it.
+    Aligned best;
+    // Scale 2 finds a copy downscaled to half; frames smaller than a tile cannot carry it.
     for (const double scale : {1.0, 2.0}) {
         if (bgr.cols * scale < kTile || bgr.rows * scale < kTile) continue;
-        const cv::Mat fold = folded(whitened_luma(bgr, scale));
-        cv::Mat spectrum, correlation;
-        cv::dft(fold, spectrum, cv::DFT_COMPLEX_OUTPUT);
-        cv::mulSpectrums(spectrum, sync_spectrum_, spectrum, 0, /*conjB=*/true);
-        cv::idft(spectrum, correlation, cv::DFT_REAL_OUTPUT | cv::DFT_SCALE);
-        double peak = 0;
-        cv::Point at;
-        cv::minMaxLoc(correlation, nullptr, &peak, nullptr, &at);
-        cv::Scalar mean, stddev;
-        cv::meanStdDev(correlation, mean, stddev);
-        const double score = stddev[0] > 0 ? (peak - mean[0]) / stddev[0] : 0.0;
-        if (score > best.sync_score) {
-            best.sync_score = score;
-            best.scale = 1.0 / scale;
-            best_fold = fold;
-            best_shift = at;
-        }
+        const cv::Mat fold = folded(whitened_luma(bgr, scale, sigma));
+        cv::Point shift;
+        const double score = sync_score(fold, &shift);
+        if (score <= best.score) continue;
+        best.score = score;
+        best.scale = 1.0 / scale;
+        // Rolled so that the sync sits where it was embedded.
+        best.tile.create(kTile, kTile, CV_32F);
+        for (int r = 0; r < kTile; ++r)
+            for (int c = 0; c < kTile; ++c)
+                best.tile.at<float>(r, c) =
+                    fold.at<float>((r + shift.y) % kTile, (c + shift.x) % kTile);
     }
-    if (best_fold.empty()) return best;
-    // Each carried bit: the sign of its cells' correlation at the sync's shift.
+    return best;
+}
+
+// Each carried bit: the sign of its cells' correlation.
+WatermarkReading Watermark::read_bits(const cv::Mat& tile, double score, double scale) const {
+    WatermarkReading reading;
+    reading.sync_score = score;
+    reading.scale = scale;
     std::vector<double> votes(kCarriedBits, 0.0);
     for (int r = 0; r < kTile; ++r)
         for (int c = 0; c < kTile; ++c) {
             const int cell = (r / kCell) * kCellsPerSide + c / kCell;
-            const int owner = cell_owner_[cell];
-            if (owner < 0) continue;
-            votes[owner] += cell_sign_[cell] * best_fold.at<float>((r + best_shift.y) % kTile,
-                                                                   (c + best_shift.x) % kTile);
+            if (cell_owner_[cell] >= 0)
+                votes[cell_owner_[cell]] += cell_sign_[cell] * tile.at<float>(r, c);
         }
     std::uint64_t bits = 0;
     for (int b = 0; b < kCarriedBits; ++b) bits = (bits << 1) | (votes[b] > 0 ? 1 : 0);
-    best.payload = static_cast<std::uint32_t>(bits >> kCheckBits);
+    reading.payload = static_cast<std::uint32_t>(bits >> kCheckBits);
     const auto check = static_cast<std::uint8_t>(bits & 0xff);
-    best.found = best.sync_score >= kFoundScore && check == watermark_check_code(best.payload);
+    reading.found = score >= kFoundScore && check == watermark_check_code(reading.payload);
+    return reading;
+}
+
+WatermarkReading Watermark::detect(const cv::Mat& bgr) const {
+    WatermarkReading best;
+    for (const double sigma : kWhiteningSigmas) {
+        const Aligned aligned = align(bgr, sigma);
+        if (aligned.tile.empty()) continue;
+        const WatermarkReading reading = read_bits(aligned.tile, aligned.score, aligned.scale);
+        if (reading.found) return reading;
+        if (reading.sync_score > best.sync_score) best = reading;
+    }
+    return best;
+}
+
+WatermarkReading Watermark::detect_together(const std::vector<cv::Mat>& frames) const {
+    // Only frames whose own sync is as strong as a found mark's are used (unmarked video never
+    // reached it in 6902 frames): their shift is the mark's, while a weak peak's shift would be
+    // the noise's, and averaging those would line noise up into a mark.
+    WatermarkReading best;
+    for (const double sigma : kWhiteningSigmas) {
+        cv::Mat sum = cv::Mat::zeros(kTile, kTile, CV_32F);
+        std::vector<double> scores;
+        double scale = 1;
+        for (const cv::Mat& frame : frames) {
+            const Aligned aligned = align(frame, sigma);
+            if (aligned.tile.empty() || aligned.score < kFoundScore) continue;
+            cv::Scalar mean, stddev;
+            cv::meanStdDev(aligned.tile, mean, stddev);
+            if (stddev[0] <= 0) continue;
+            sum += aligned.tile / stddev[0];  // normalised: no one frame outweighs the others
+            scores.push_back(aligned.score);
+            scale = aligned.scale;
+        }
+        if (scores.size() < 2) continue;
+        std::nth_element(scores.begin(), scores.begin() + scores.size() / 2, scores.end());
+        const WatermarkReading reading = read_bits(sum, scores[scores.size() / 2], scale);
+        if (reading.found) return reading;
+        if (reading.sync_score > best.sync_score) best = reading;
+    }
     return best;
 }
 

@@ -124,6 +124,12 @@ bool is_camera_source(const std::string& source);
 std::string record_camera(const std::string& source, const std::filesystem::path& work_dir,
                           double seconds, const std::string& model_dir);
 
+struct VerifyOptions {
+    std::vector<std::string> files;  // photos and videos
+    int frames = 60;                 // frames looked at per video, spread over it
+};
+int run_verify(const VerifyOptions& options);
+
 struct PackOptions {
     std::string set_dir, out, name;
     int jpeg_quality = 92;

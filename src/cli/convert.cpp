@@ -21,6 +21,7 @@
 #include "faceswap/capture/image_writer.h"
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/capture/video_writer.h"
+#include "faceswap/capture/watermark.h"
 #include "faceswap/net/sha256.h"
 #include "faceswap/pipeline.h"
 #include "faceswap/swap.h"
@@ -113,10 +114,17 @@ int run_convert(const ConvertOptions& options) {
     std::int64_t total = reader->frame_count() - options.start_frame;
     if (options.frames >= 0) total = std::min(total, options.frames);
     ProgressBar progress("convert", total);
+    const std::string model_sha256 = net::sha256_of_file(model_path);
+    // Every frame carries the invisible watermark, whatever --no-ai-mark says
+    // (docs/watermark-design.md); the metadata names its payload.
+    const capture::Watermark watermark;
+    const std::uint32_t watermark_payload = capture::watermark_payload(model_sha256);
+    char payload_hex[16];
+    std::snprintf(payload_hex, sizeof payload_hex, "0x%08X", watermark_payload);
     const std::string provenance =
-        std::string("AI-generated face swap; faceswap ") + FACESWAP_VERSION + "; model " +
-        info.path + " (sha256 " + net::sha256_of_file(model_path) + ", " + info.architecture +
-        ", " + info.identity_a + "/" + info.identity_b + ", " +
+        std::string("AI-generated face swap; faceswap ") + FACESWAP_VERSION + "; watermark " +
+        payload_hex + "; model " + info.path + " (sha256 " + model_sha256 + ", " +
+        info.architecture + ", " + info.identity_a + "/" + info.identity_b + ", " +
         std::to_string(info.training_steps) + " steps" +
         (info.created.empty() ? std::string() : ", made " + info.created) + "); direction " +
         (a2b ? "a2b" : "b2a");
@@ -196,6 +204,7 @@ int run_convert(const ConvertOptions& options) {
             if (result.faces_swapped > 0) ++frames_swapped;
             cv::Mat output(result.height, result.width, CV_8UC3, result.pixels.data());
             if (options.ai_mark) capture::draw_ai_generated_mark(output);
+            watermark.embed(output, watermark_payload);
             write_output(output, names.front());
             names.pop_front();
             ++written;

@@ -445,6 +445,13 @@ int main(int argc, char** argv) {
     add_device_options(*eval_cmd, eval.threads, eval.device);
     add_precision_option(*eval_cmd, eval.precision);
 
+    cli::VerifyOptions verify;
+    auto* verify_cmd = app.add_subcommand(
+        "verify", "What marks a photo or video as made here: the invisible watermark, metadata");
+    verify_cmd->add_option("files", verify.files, "Photos and videos")->required();
+    verify_cmd->add_option("--frames", verify.frames, "Frames looked at per video")
+        ->check(CLI::Range(1, 100000));
+
     cli::ModelsOptions models;
     auto* models_cmd = app.add_subcommand(
         "models", "Swap models over HTTP(S): list a server's, pull, push (docs/model-api.md)");
@@ -574,6 +581,7 @@ int main(int argc, char** argv) {
         if (*pack_cmd) return cli::run_pack(pack);
         if (*convert_cmd) return cli::run_convert(convert);
         if (*models_cmd) return cli::run_models(models);
+        if (*verify_cmd) return cli::run_verify(verify);
         if (*live_cmd) return cli::run_live(live);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -107,6 +107,30 @@ TEST_CASE(
     output.clear();
     REQUIRE(run_command(convert(in / "b_odd.png", dir.path() / "one.jpg"), &output) == 0);
     CHECK(cv::imread((dir.path() / "one.jpg").string()).size() == cv::Size(465, 361));
+
+    // faceswap verify finds the invisible watermark in what convert wrote, and the payload the
+    // photo's metadata names; not in the originals; a missing file is an error.
+    output.clear();
+    CHECK(run_command(faceswap::test::cli() + "verify " + quoted(out / "a_franck.jpg") + " " +
+                          quoted(out / "b_odd.png") + " " + quoted(video),
+                      &output) == 0);
+    INFO(output);
+    const std::string marked =
+        faceswap::capture::read_image_provenance((out / "a_franck.jpg").string());
+    const auto at = marked.find("watermark 0x");
+    REQUIRE(at != std::string::npos);
+    const std::string payload = marked.substr(at + 10, 10);  // "0x" and 8 hex digits
+    CHECK_THAT(output, Catch::Contains("a_franck.jpg: watermark: present, payload " + payload));
+    CHECK_THAT(output, Catch::Contains("b_odd.png: watermark: present"));
+    CHECK_THAT(output, Catch::Contains("photos.mp4: watermark: present"));
+    output.clear();
+    CHECK(run_command(faceswap::test::cli() + "verify " + quoted(in / "a_franck.jpg"), &output) ==
+          1);
+    CHECK_THAT(output, Catch::Contains("a_franck.jpg: watermark: none in 1 frame"));
+    output.clear();
+    CHECK(run_command(faceswap::test::cli() + "verify " + quoted(dir.path() / "missing.mp4"),
+                      &output) == 2);
+    CHECK_THAT(output, Catch::Contains("missing.mp4: error:"));
 }
 
 TEST_CASE("a video of odd width converts and H.264 gets one padded column", "[slow]") {
@@ -214,8 +238,11 @@ TEST_CASE("convert with a reference photo swaps only that person on a group phot
     cv::Mat changed;
     cv::absdiff(after, group, changed);
     cv::cvtColor(changed, changed, cv::COLOR_BGR2GRAY);
-    // Exactly one compact region changed: a bounding box of the changes much smaller than
-    // the photo (the other faces and everything else are equal pixel for pixel).
+    // Every output pixel carries the invisible watermark (2 or 3 grey levels, on by design);
+    // beyond it, exactly one compact region changed: a bounding box of the changes much
+    // smaller than the photo (the other faces and everything else are as they were). The
+    // engine's own output is compared pixel for pixel in test_face_choice.cpp.
+    cv::threshold(changed, changed, 3, 255, cv::THRESH_BINARY);
     const cv::Rect box = cv::boundingRect(changed);
     CHECK(box.area() > 0);
     CHECK((box & around) == box);

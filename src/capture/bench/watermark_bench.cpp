@@ -11,12 +11,12 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "faceswap/capture/watermark.h"
@@ -47,9 +47,10 @@ std::vector<cv::Mat> spread_frames(const std::string& path, int count) {
 
 std::vector<cv::Mat> x264_round_trip(const std::vector<cv::Mat>& frames, int crf) {
     const std::string path = "/tmp/faceswap-watermark-bench-" + std::to_string(::getpid()) + ".mp4";
-    const std::string command = "ffmpeg -v error -y -f rawvideo -pix_fmt bgr24 -s 640x480 -r 25 -i - "
-                                "-c:v libx264 -crf " +
-                                std::to_string(crf) + " -pix_fmt yuv420p " + path;
+    const std::string command =
+        "ffmpeg -v error -y -f rawvideo -pix_fmt bgr24 -s 640x480 -r 25 -i - "
+        "-c:v libx264 -crf " +
+        std::to_string(crf) + " -pix_fmt yuv420p " + path;
     FILE* pipe = ::popen(command.c_str(), "w");
     if (!pipe) return {};
     for (const cv::Mat& f : frames) std::fwrite(f.data, 1, f.total() * f.elemSize(), pipe);
@@ -103,10 +104,10 @@ int main(int argc, char** argv) {
     std::printf("watermark on %zu frames of %s (640x480, payload 0x%08X)\n", marked.size(),
                 video.c_str(), payload);
     std::printf("PSNR against the unmarked frame: %.2f dB (mean)\n", psnr / marked.size());
-    std::printf("embed: median %.3f ms, p95 %.3f ms per frame (the first builds the pattern: "
-                "%.3f ms)\n",
-                embed_ms[embed_ms.size() / 2], embed_ms[embed_ms.size() * 95 / 100],
-                embed_ms.back());
+    std::printf(
+        "embed: median %.3f ms, p95 %.3f ms per frame (the first builds the pattern: "
+        "%.3f ms)\n",
+        embed_ms[embed_ms.size() / 2], embed_ms[embed_ms.size() * 95 / 100], embed_ms.back());
 
     std::vector<std::pair<std::string, std::vector<cv::Mat>>> cases;
     cases.push_back({"none", marked});

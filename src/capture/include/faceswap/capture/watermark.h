@@ -17,15 +17,16 @@
 #include <opencv2/core.hpp>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace faceswap::capture {
 
 struct WatermarkReading {
-    bool found = false;      // the sync is there and the check code matches
+    bool found = false;  // the sync is there and the check code matches
     std::uint32_t payload = 0;
-    double sync_score = 0;   // the sync peak's z-score (unmarked video stays below about 5)
-    double scale = 1;        // the frame's scale against the marked one (1 or 0.5)
+    double sync_score = 0;  // the sync peak's z-score (unmarked video stays below about 5)
+    double scale = 1;       // the frame's scale against the marked one (1 or 0.5)
 };
 
 class Watermark {
@@ -37,19 +38,35 @@ class Watermark {
     static constexpr double kFoundScore = 6.0;
 
     explicit Watermark(std::uint64_t key = kProductKey);
+    // embed() caches the frame-sized pattern: one Watermark per thread that embeds.
     // Adds the mark to a BGR (CV_8UC3) frame in place.
     void embed(cv::Mat& bgr, std::uint32_t payload) const;
     WatermarkReading detect(const cv::Mat& bgr) const;
+    // Frames of one video read together (the same payload throughout): the tiles of frames
+    // whose sync is found (at least two) are aligned at it and averaged before the bits are
+    // read, which reads the mark in frames too small or too compressed to read one by one.
+    // sync_score is then the median of those frames'.
+    WatermarkReading detect_together(const std::vector<cv::Mat>& frames) const;
 
   private:
+    struct Aligned;  // one frame's tile at its best scale, shifted to the sync
+    Aligned align(const cv::Mat& bgr, double whitening_sigma) const;
+    double sync_score(const cv::Mat& tile, cv::Point* shift) const;
+    WatermarkReading read_bits(const cv::Mat& aligned_tile, double score, double scale) const;
+
     std::vector<int> cell_owner_;  // per cell: -1 sync, 0..39 the bit it carries
     std::vector<float> cell_sign_;
-    cv::Mat sync_spectrum_;        // the sync tile's DFT (for the correlation)
+    cv::Mat sync_spectrum_;  // the sync tile's DFT (for the correlation)
     // The +-2/+-3 dither per pixel of the tile (mean 2.5, so that PSNR is 40 dB).
     cv::Mat amplitude_;
     mutable cv::Mat cached_pattern_;  // the last frame-sized pattern and what it was made for
     mutable std::uint32_t cached_payload_ = 0;
 };
+
+// The payload the product marks with: a 32-bit hash (FNV-1a) of the model's id and of this
+// process's session (a random number drawn once per run), so that outputs of one model in one
+// run carry one payload and the provenance metadata can name it.
+std::uint32_t watermark_payload(const std::string& model_id);
 
 // The CRC-8 (polynomial 0x07) of the payload's 4 bytes, most significant first.
 std::uint8_t watermark_check_code(std::uint32_t payload);
