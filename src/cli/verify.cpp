@@ -59,17 +59,19 @@ int run_verify(const VerifyOptions& options) {
         std::sort(scores.begin(), scores.end());
         const double median = scores[scores.size() / 2];
         if (found > 0) {
-            const auto most = std::max_element(
-                payloads.begin(), payloads.end(),
-                [](const auto& a, const auto& b) { return a.second < b.second; });
-            std::printf("%s: watermark: present, payload 0x%08X, in %d of %d frame%s looked at "
-                        "(sync score median %.1f; found at %.1f and above)\n",
-                        path.c_str(), most->first, found, looked, looked == 1 ? "" : "s", median,
-                        capture::Watermark::kFoundScore);
+            const auto most =
+                std::max_element(payloads.begin(), payloads.end(),
+                                 [](const auto& a, const auto& b) { return a.second < b.second; });
+            std::printf(
+                "%s: watermark: present, payload 0x%08X, in %d of %d frame%s looked at "
+                "(sync score median %.1f; found at %.1f and above)\n",
+                path.c_str(), most->first, found, looked, looked == 1 ? "" : "s", median,
+                capture::Watermark::kFoundScore);
         } else if (const auto together = watermark.detect_together(frames); together.found) {
-            std::printf("%s: watermark: present, payload 0x%08X, read from %d frames together "
-                        "(too small or compressed to read one by one; sync score median %.1f)\n",
-                        path.c_str(), together.payload, looked, median);
+            std::printf(
+                "%s: watermark: present, payload 0x%08X, read from %d frames together "
+                "(too small or compressed to read one by one; sync score median %.1f)\n",
+                path.c_str(), together.payload, looked, median);
         } else {
             std::printf("%s: watermark: none in %d frame%s looked at (sync score median %.1f)\n",
                         path.c_str(), looked, looked == 1 ? "" : "s", median);
