@@ -1,9 +1,12 @@
 #include "recorder.h"
 
+#include "faceswap/capture/watermark.h"
+
 #include <opencv2/core.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/capture/video_writer.h"
@@ -22,18 +25,28 @@ struct Recorder::Shared {
     int width = 0, height = 0;
     double fps = 25;
     bool ai_mark = true;
+    capture::Watermark watermark;  // used on the writer thread only
+    std::uint32_t watermark_payload = 0;
 };
 
 Recorder::Recorder(const QString& path, int width, int height, double fps,
                    const std::string& provenance, bool ai_mark)
     : shared_(std::make_shared<Shared>()) {
     shared_->ai_mark = ai_mark;
+    // A generated recording also carries the invisible watermark, named in its metadata.
+    std::string described = provenance;
+    if (ai_mark) {
+        shared_->watermark_payload = capture::watermark_payload(provenance);
+        char payload[32];
+        std::snprintf(payload, sizeof payload, "; watermark 0x%08X", shared_->watermark_payload);
+        described += payload;
+    }
     capture::VideoWriterOptions options;
     options.path = path.toStdString();
     options.width = width;
     options.height = height;
     options.fps = fps;
-    options.provenance = provenance;
+    options.provenance = described;
     shared_->writer = std::make_unique<capture::VideoFileWriter>(options);
     shared_->width = width;
     shared_->height = height;
@@ -84,7 +97,10 @@ void Recorder::run() {
         cv::Mat(bgr.height(), bgr.width(), CV_8UC3, const_cast<uchar*>(bgr.constBits()),
                 static_cast<std::size_t>(bgr.bytesPerLine()))
             .copyTo(frame);
-        if (s.ai_mark) capture::draw_ai_generated_mark(frame);
+        if (s.ai_mark) {
+            capture::draw_ai_generated_mark(frame);
+            s.watermark.embed(frame, s.watermark_payload);
+        }
         if (first_us < 0) first_us = capture_us;
         // Where this frame belongs on a constant-rate timeline: fill a gap by repeating it, skip
         // it when frames come faster than the file's rate.

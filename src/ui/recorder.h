@@ -1,6 +1,7 @@
 // Records the swapped view to a video file on its own thread, with the visible "AI-generated"
-// mark. Frames are placed on the timeline by their capture time, so the file plays at real
-// speed even though swapped frames arrive at an uneven rate (a frame is repeated to fill a gap).
+// mark and the invisible watermark (its payload named in the file's metadata). Frames are placed on
+// the timeline by their capture time, so the file plays at real speed even though swapped frames
+// arrive at an uneven rate (a frame is repeated to fill a gap).
 #pragma once
 
 #include <QImage>

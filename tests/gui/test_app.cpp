@@ -4,6 +4,8 @@
 // the token or vanish mid-stream.
 #include <catch2/catch.hpp>
 
+#include <opencv2/videoio.hpp>
+
 #include <QApplication>
 #include <QComboBox>
 #include <QDir>
@@ -23,6 +25,7 @@
 
 #include "faceswap/capture/frame_source.h"
 #include "faceswap/capture/v4l2_output.h"
+#include "faceswap/capture/watermark.h"
 #include "faceswap/engine.h"
 #include "faceswap/paths.h"
 #include "faceswap/swap.h"
@@ -348,6 +351,24 @@ TEST_CASE("Record writes the swapped view to a playable video with the AI-genera
     const double seconds = std::stod(output.substr(at + 9));
     CHECK(seconds > 1.5);
     CHECK(seconds < 4.0);
+
+    // Every frame carries the invisible watermark with the payload the metadata names.
+    const auto named = output.find("watermark 0x");
+    REQUIRE(named != std::string::npos);
+    const auto payload =
+        static_cast<std::uint32_t>(std::stoul(output.substr(named + 12, 8), nullptr, 16));
+    cv::VideoCapture video(path);
+    cv::Mat frame;
+    int frames = 0, found = 0;
+    const faceswap::capture::Watermark watermark;
+    while (video.read(frame) && frames < 20) {
+        ++frames;
+        const auto reading = watermark.detect(frame);
+        found += reading.found && reading.payload == payload;
+    }
+    INFO("watermark found in " << found << " of " << frames << " frames");
+    CHECK(frames >= 10);
+    CHECK(found >= frames * 9 / 10);
 }
 
 TEST_CASE("the virtual camera button says how to get one where there is none", "[gui]") {
