@@ -3,12 +3,15 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "faceswap/face_pack.h"
 #include "faceswap/swap.h"
 #include "faceswap/train.h"
+
+class QGuiApplication;
 
 namespace faceswap::cli {
 
@@ -116,6 +119,10 @@ struct MakeModelOptions {
     double record_seconds = 60;  // --a camera: how long to record
 };
 int run_make_model(const MakeModelOptions& options);
+
+// The Qt application live and `--a camera` need for their sources, offscreen where there is no
+// display (live.cpp).
+std::unique_ptr<QGuiApplication> headless_gui_application();
 
 // make-model's `--a camera` / `camera:ID` (record_camera.cpp): records the user into
 // work_dir/camera-DATE.mp4 with prompts on stderr, and returns its path; a recording an earlier

@@ -42,15 +42,21 @@ void on_signal(int) {
 
 }  // namespace
 
-int run_live(const LiveOptions& options) {
+std::unique_ptr<QGuiApplication> headless_gui_application() {
     // Headless by default: a terminal on a server has no display, and the backends need none.
     if (!std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY") &&
         !std::getenv("QT_QPA_PLATFORM"))
         ::setenv("QT_QPA_PLATFORM", "offscreen", 1);
-    int argc = 1;
-    char program[] = "faceswap";
-    char* argv[] = {program, nullptr};
-    QGuiApplication app(argc, argv);
+    // Qt keeps a reference to argc and the argv strings for the application's life.
+    static int argc = 1;
+    static char program[] = "faceswap";
+    static char* argv[] = {program, nullptr};
+    return std::make_unique<QGuiApplication>(argc, argv);
+}
+
+int run_live(const LiveOptions& options) {
+    const auto application = headless_gui_application();
+    QGuiApplication& app = *application;
 
     // Outputs first: one that cannot be opened is a warning, and the others go on.
     std::vector<std::unique_ptr<capture::FrameOutput>> streams;

@@ -47,6 +47,17 @@ struct Kept {
     int over_represented = 0;  // dropped by the pose balance
 };
 
+// The counts as faces.json's "curated" record and the progress event's fields.
+nlohmann::json counts_json(const Kept& kept) {
+    return {{"kept", kept.kept},
+            {"pose_balance", kept.over_represented},
+            {"looking_away", kept.looking_away},
+            {"too_small", kept.too_small},
+            {"blurred", kept.blurred},
+            {"other_person", kept.other_person},
+            {"near_duplicates", kept.duplicates}};
+}
+
 // Pose balance: a talking head faces the camera most of the time, so front-on faces would fill
 // most of the training draws and the turned ones the fewest, though those are what the swap
 // gets wrong. Faces are binned by head turn (5 bins of yaw) and tilt (3 of pitch) around the
@@ -195,13 +206,7 @@ Kept curate(const fs::path& set_dir, const IdentityEmbedder& embedder, float min
     keep = balance_poses(keep, &kept.over_represented);
     kept.kept -= kept.over_represented;
     doc["faces"] = keep;
-    doc["curated"] = {{"kept", kept.kept},
-                      {"pose_balance", kept.over_represented},
-                      {"looking_away", kept.looking_away},
-                      {"too_small", kept.too_small},
-                      {"blurred", kept.blurred},
-                      {"other_person", kept.other_person},
-                      {"near_duplicates", kept.duplicates}};
+    doc["curated"] = counts_json(kept);
     write_face_set_json(set_dir, doc);
     return kept;
 }
@@ -261,15 +266,10 @@ void prepare_identity(const char* label, const std::string& source, const fs::pa
                  "over-represented poses\n",
                  label, kept.kept, kept.other_person, kept.too_small, options.min_face_px,
                  kept.blurred, kept.looking_away, kept.duplicates, kept.over_represented);
-    progress_event({{"event", "curated"},
-                    {"identity", label},
-                    {"kept", kept.kept},
-                    {"other_person", kept.other_person},
-                    {"too_small", kept.too_small},
-                    {"blurred", kept.blurred},
-                    {"near_duplicates", kept.duplicates},
-                    {"pose_balance", kept.over_represented},
-                    {"looking_away", kept.looking_away}});
+    nlohmann::json curated = counts_json(kept);
+    curated["event"] = "curated";
+    curated["identity"] = label;
+    progress_event(curated);
     constexpr int kMinimum = 32;  // what the trainer needs (Trainer::create)
     if (kept.kept < kMinimum) {
         const int more = kMinimum - kept.kept;

@@ -45,13 +45,8 @@ std::string record_camera(const std::string& source, const fs::path& work_dir, d
             return made_from;
         }
     }
-    if (!std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY") &&
-        !std::getenv("QT_QPA_PLATFORM"))
-        ::setenv("QT_QPA_PLATFORM", "offscreen", 1);
-    int argc = 1;
-    char program[] = "faceswap";
-    char* argv[] = {program, nullptr};
-    QGuiApplication app(argc, argv);
+    const auto application = headless_gui_application();
+    QGuiApplication& app = *application;
 
     QString key = QString::fromStdString(source);
     key = ui::sources::resolve_camera(key, nullptr);
