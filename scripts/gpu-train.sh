@@ -2,36 +2,121 @@
 # Trains the demo swap model on a GPU machine that has only PyTorch's LibTorch and Python
 # (no OpenCV C++, Qt or Boost): builds the engine-only trainer, turns the JPEG face packs into
 # raw ones with Python's cv2, trains for a wall-clock budget and leaves the model in $OUT.
-# The model is stored as float16 (what resources/models/ holds); OUT/demo.fsmodel.train keeps
+# The model is stored as float16 (what resources/models/ holds); WORK/demo.fsmodel.train keeps
 # the full-precision state for --resume. Prepare on the CPU machine first (docs/demo-model.md):
-#   faceswap pack .cache/train256/franck .cache/packs/franck.fspack
-#   faceswap pack .cache/train256/cap12  .cache/packs/cap12.fspack
-# then run this with the packs (and optionally a model to warm-start or resume) carried over:
-#   BUDGET=11m INIT=resources/models/demo.fsmodel scripts/gpu-train.sh
+#   faceswap pack .cache/train256/franck .cache/packs/franck.fspack --quality 85
+#   faceswap pack .cache/train256/cap12  .cache/packs/cap12.fspack  --quality 85
+# then run this with the packs carried over, e.g. to continue the committed model:
+#   RESUME=resources/models/demo.fsmodel BUDGET=6m scripts/gpu-train.sh
+# Settings (environment):
+#   BUDGET (10m)       training wall-clock budget; the recipe's phases are fractions of it
+#   INIT=MODEL         warm start: a new model (new step counter) from MODEL's weights
+#   RESUME=MODEL       continue MODEL (its step counter, detail stage and, if WORK holds its
+#                      .train checkpoint, its optimiser)
+#   PROBE_SECONDS (0)  first train that long in float32 and in bfloat16 from the same start
+#                      (the sharpen phase alone) and print both speeds; the main run then takes the faster (PRECISION
+#                      set: that one, no choice)
+#   DEADLINE_S         the whole script must end within this many seconds of its start: the
+#                      budget shrinks to fit (a lent machine's call has a hard limit)
+#   CHUNK_MB (15)      the model comes back in pieces of at most this size ($OUT/*.part-*,
+#                      with a sha256; the lent machine returns files of at most 16 MiB):
+#                      cat OUT/demo.fsmodel.part-* > demo.fsmodel && sha256sum -c OUT/demo.fsmodel.sha256
+#   TRAIN_ARGS         more trainer flags (--batch, --warp-until, --gan-from, --refine-from ...)
+#   DEVICE (cuda)      DEVICE=cpu tries the whole flow on a machine without a GPU
+#   BIN_DIR            a directory holding faceswap-train-packs: skips the build
 set -euo pipefail
+cd "$(dirname "$0")/.."
 OUT="${OUT:-build/gpu-train}"
+WORK="${WORK:-build/gpu-train-work}"   # raw packs and the model's big files: not under $OUT
 PACKS="${PACKS:-.cache/packs}"
 BUDGET="${BUDGET:-10m}"
-DEVICE="${DEVICE:-cuda}"      # DEVICE=cpu tries the whole flow on a machine without a GPU
+DEVICE="${DEVICE:-cuda}"
 PYTHON="${PYTHON:-python3}"   # needs cv2 and numpy
-mkdir -p "$OUT" "$OUT/raw"
+CHUNK_MB="${CHUNK_MB:-15}"
+mkdir -p "$OUT" "$WORK/raw"
+fail() { echo "[gpu-train] $*" >&2; exit 1; }
 { nvidia-smi -L || true; "$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' || true; nproc; } \
   > "$OUT/machine.txt" 2>&1
-# PyTorch's LibTorch by default; TORCH_PREFIX= (empty) uses the system's (Debian's libtorch-dev).
-TORCH_PREFIX="${TORCH_PREFIX-$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')}"
-BUILD="${BUILD:-build/gpu}"
-echo "[gpu-train] configuring the engine-only build against ${TORCH_PREFIX:-the system LibTorch}"
-cmake -S . -B "$BUILD" -DFACESWAP_ENGINE_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
-  ${TORCH_PREFIX:+-DCMAKE_PREFIX_PATH="$TORCH_PREFIX"} > "$OUT/configure.log" 2>&1 \
-  || { tail -40 "$OUT/configure.log"; exit 1; }
-cmake --build "$BUILD" -j"$(nproc)" --target faceswap-train-packs > "$OUT/build.log" 2>&1 \
-  || { grep -E "error" -A4 "$OUT/build.log" | head -60; exit 1; }
-for pack in "$PACKS"/*.fspack; do
-  "$PYTHON" scripts/fspack_to_raw.py "$pack" "$OUT/raw/$(basename "$pack")"
+for pack in franck cap12; do
+  [ -f "$PACKS/$pack.fspack" ] || fail "$PACKS/$pack.fspack is missing: make it with faceswap pack (see the top of $0)"
 done
-ARGS=(--a "$OUT/raw/franck.fspack" --b "$OUT/raw/cap12.fspack" --out "$OUT/demo.fsmodel"
-      --time-budget "$BUDGET" --device "$DEVICE" --save-every 2000 --half ${TRAIN_ARGS:-})
-if [ -n "${INIT:-}" ]; then ARGS+=(--init-from "$INIT"); fi
-echo "[gpu-train] training for $BUDGET"
-"$BUILD"/src/engine/faceswap-train-packs "${ARGS[@]}" 2>&1 | tee "$OUT/train.log"
+
+if [ -z "${BIN_DIR:-}" ]; then
+  # PyTorch's LibTorch by default; TORCH_PREFIX= (empty) uses the system's (Debian's libtorch-dev).
+  TORCH_PREFIX="${TORCH_PREFIX-$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')}"
+  BUILD="${BUILD:-build/gpu}"
+  GENERATOR=(); command -v ninja > /dev/null && GENERATOR=(-G Ninja)
+  echo "[gpu-train] configuring the engine-only build against ${TORCH_PREFIX:-the system LibTorch}"
+  cmake -S . -B "$BUILD" "${GENERATOR[@]}" -DFACESWAP_ENGINE_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
+    ${TORCH_PREFIX:+-DCMAKE_PREFIX_PATH="$TORCH_PREFIX"} > "$OUT/configure.log" 2>&1 \
+    || { tail -40 "$OUT/configure.log"; exit 1; }
+  cmake --build "$BUILD" -j"$(nproc)" --target faceswap-train-packs > "$WORK/build.log" 2>&1 \
+    || { grep -E "error" -A4 "$WORK/build.log" | head -60 | tee "$OUT/build-errors.log"; exit 1; }
+  BIN_DIR="$BUILD/src/engine"
+  echo "[gpu-train] built in ${SECONDS} s"
+fi
+TRAIN="$BIN_DIR/faceswap-train-packs"
+for pack in franck cap12; do
+  "$PYTHON" scripts/fspack_to_raw.py "$PACKS/$pack.fspack" "$WORK/raw/$pack.fspack"
+done
+
+MODEL="$WORK/demo.fsmodel"
+START=()
+if [ -n "${RESUME:-}" ]; then
+  if [ "$(realpath "$RESUME")" != "$(realpath -m "$MODEL")" ]; then
+    cp "$RESUME" "$MODEL"
+    rm -f "$MODEL.train"
+    [ -f "$RESUME.train" ] && cp "$RESUME.train" "$MODEL.train"
+  fi
+  START=(--resume)
+elif [ -n "${INIT:-}" ]; then
+  rm -f "$MODEL" "$MODEL.train"
+  START=(--init-from "$INIT")
+fi
+COMMON=(--a "$WORK/raw/franck.fspack" --b "$WORK/raw/cap12.fspack" --device "$DEVICE")
+# shellcheck disable=SC2206  # TRAIN_ARGS is a list of flags
+EXTRA=(${TRAIN_ARGS:-})
+steps_per_s() { grep -E "saved .* steps/s" "$1" | tail -1 | sed -E 's/.*\(([0-9.]+) steps\/s\).*/\1/'; }
+
+PRECISION="${PRECISION:-}"
+if [ "${PROBE_SECONDS:-0}" != 0 ]; then
+  best=0
+  for precision in fp32 bf16; do
+    probe="$WORK/probe_$precision.fsmodel"
+    rm -f "$probe" "$probe.train"
+    if [ ${#START[@]} -gt 0 ] && [ "${START[0]}" = --resume ]; then cp "$MODEL" "$probe"; fi
+    if "$TRAIN" "${COMMON[@]}" --out "$probe" "${START[@]}" "${EXTRA[@]}" \
+         --warp-until 0 --gan-from 1 --refine-from 1 --time-budget "${PROBE_SECONDS}s" --save-every 0 --precision "$precision" \
+         > "$WORK/probe_$precision.log" 2>&1; then
+      rate=$(steps_per_s "$WORK/probe_$precision.log")
+      echo "[gpu-train] probe $precision: ${rate} steps/s ($(grep -E "^ms per step" "$WORK/probe_$precision.log" | tail -1))" | tee -a "$OUT/probe.txt"
+      if [ -z "$PRECISION" ] && awk -v r="$rate" -v b="$best" 'BEGIN{exit !(r > b)}'; then
+        best=$rate; CHOSEN=$precision
+      fi
+    else
+      echo "[gpu-train] probe $precision failed: $(tail -1 "$WORK/probe_$precision.log")" | tee -a "$OUT/probe.txt"
+    fi
+    rm -f "$probe" "$probe.train" "$probe.log.csv"
+  done
+  PRECISION="${PRECISION:-${CHOSEN:-auto}}"
+fi
+
+budget_s=$(awk -v b="$BUDGET" 'BEGIN{n=b+0; u=substr(b, length(n "") + 1); print n * (u=="h" ? 3600 : u=="m" ? 60 : 1)}')
+if [ -n "${DEADLINE_S:-}" ]; then
+  # Loading, saving and splitting the model take about 40 s on a GPU machine.
+  left=$((DEADLINE_S - SECONDS - 40))
+  [ "$left" -lt 30 ] && fail "only ${left} s left before the deadline: no time to train"
+  budget_s=$(awk -v b="$budget_s" -v l="$left" 'BEGIN{print (b < l ? b : l)}')
+fi
+echo "[gpu-train] training for ${budget_s} s in ${PRECISION:-auto} (${START[*]:-a new model})"
+set +e
+"$TRAIN" "${COMMON[@]}" --out "$MODEL" "${START[@]}" "${EXTRA[@]}" --time-budget "${budget_s}s" \
+  --save-every 2000 --half --precision "${PRECISION:-auto}" 2>&1 | tee "$OUT/train.log"
+status=${PIPESTATUS[0]}
+set -e
+[ -f "$MODEL" ] || fail "training left no model (exit $status)"
+cp "$MODEL.log.csv" "$OUT/losses.csv" 2> /dev/null || true
+(cd "$WORK" && sha256sum demo.fsmodel) > "$OUT/demo.fsmodel.sha256"
+split -b "${CHUNK_MB}M" -a 1 "$MODEL" "$OUT/demo.fsmodel.part-"
 ls -l "$OUT"
+exit "$status"
