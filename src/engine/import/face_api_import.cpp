@@ -1,6 +1,7 @@
 // Maps face-api's TensorFlow.js tensors onto the engine's modules, converting TF layouts
 // (HWIO convolutions, HWC1 depthwise filters, [in, out] dense weights) to PyTorch's.
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <filesystem>
 #include <map>

@@ -1,4 +1,5 @@
 #include "detection.h"
+#include <ATen/core/grad_mode.h>
 #include "cpu_threads.h"
 
 #include <algorithm>

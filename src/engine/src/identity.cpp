@@ -1,6 +1,7 @@
 // IdentityEmbedder: face crops as face-api cuts them, through the face recognition net.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/cuda.h>
 
 #include <algorithm>

@@ -1,6 +1,7 @@
 #include "image_ops.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/ops/mkldnn_convolution.h>
 
 #include <algorithm>

@@ -1,5 +1,6 @@
 #include "model_file.h"
 
+#include <ATen/core/grad_mode.h>
 #include <torch/nn/module.h>
 #include <torch/serialize/output-archive.h>
 

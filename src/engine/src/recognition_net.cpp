@@ -2,6 +2,7 @@
 #include "image_ops.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/nn/module.h>
 
 #include <array>

@@ -1,6 +1,7 @@
 #include "swap_net.h"
 
 #include <ATen/Context.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/container/functional.h>
 #include <torch/nn/modules/conv.h>

@@ -1,6 +1,7 @@
 // SwapModel (loading a trained autoencoder) and FaceSwapper (the per-frame swap pipeline:
 // analyse -> aligned crops -> encode/decode -> masks and colour -> paste back).
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/nn/module.h>
 
 #include <algorithm>
