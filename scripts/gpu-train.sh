@@ -45,13 +45,15 @@ if [ -z "${BIN_DIR:-}" ]; then
   # PyTorch's LibTorch by default; TORCH_PREFIX= (empty) uses the system's (Debian's libtorch-dev).
   TORCH_PREFIX="${TORCH_PREFIX-$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')}"
   BUILD="${BUILD:-build/gpu}"
-  GENERATOR=(); command -v ninja > /dev/null && GENERATOR=(-G Ninja)
+  # Keep going past a failing file: one try shows every file's errors.
+  GENERATOR=(); KEEP_GOING=(-- -k)
+  if command -v ninja > /dev/null; then GENERATOR=(-G Ninja); KEEP_GOING=(-- -k 0); fi
   echo "[gpu-train] configuring the engine-only build against ${TORCH_PREFIX:-the system LibTorch}"
   cmake -S . -B "$BUILD" "${GENERATOR[@]}" -DFACESWAP_ENGINE_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
     ${TORCH_PREFIX:+-DCMAKE_PREFIX_PATH="$TORCH_PREFIX"} > "$OUT/configure.log" 2>&1 \
     || { tail -40 "$OUT/configure.log"; exit 1; }
-  cmake --build "$BUILD" -j"$(nproc)" --target faceswap-train-packs > "$WORK/build.log" 2>&1 \
-    || { grep -E "error" -A4 "$WORK/build.log" | head -60 | tee "$OUT/build-errors.log"; exit 1; }
+  cmake --build "$BUILD" -j"$(nproc)" --target faceswap-train-packs "${KEEP_GOING[@]}" \
+    > "$WORK/build.log" 2>&1 || { grep -E "error" -A4 "$WORK/build.log" | head -150 | tee "$OUT/build-errors.log"; exit 1; }
   BIN_DIR="$BUILD/src/engine"
   echo "[gpu-train] built in ${SECONDS} s"
 fi

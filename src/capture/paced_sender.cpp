@@ -8,8 +8,14 @@
 
 namespace faceswap::capture {
 
-PacedSender::PacedSender(int width, int height, double fps, bool mark, Send send)
-    : width_(width), height_(height), fps_(fps), mark_(mark), send_(std::move(send)) {
+PacedSender::PacedSender(int width, int height, double fps, bool mark,
+                         std::uint32_t watermark_payload, Send send)
+    : width_(width),
+      height_(height),
+      fps_(fps),
+      mark_(mark),
+      watermark_payload_(watermark_payload),
+      send_(std::move(send)) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -17,7 +23,7 @@ PacedSender::~PacedSender() {
     stop();
 }
 
-void PacedSender::push(const cv::Mat& bgr) {
+void PacedSender::push(const cv::Mat& bgr, bool generated) {
     if (bgr.empty() || bgr.type() != CV_8UC3) return;
     cv::Mat frame;
     if (bgr.cols == width_ && bgr.rows == height_)
@@ -28,6 +34,7 @@ void PacedSender::push(const cv::Mat& bgr) {
     ++counters_.pushed;
     if (!newest_.empty()) ++counters_.replaced;
     newest_ = std::move(frame);
+    newest_generated_ = generated;
     wake_.notify_one();
 }
 
@@ -39,6 +46,7 @@ void PacedSender::run() {
     auto next = Clock::now();
     while (true) {
         cv::Mat fresh;
+        bool generated = false;
         {
             std::unique_lock lock(mutex_);
             if (current.empty())  // until the first frame there is nothing to repeat
@@ -47,12 +55,16 @@ void PacedSender::run() {
                 wake_.wait_until(lock, next, [&] { return stopping_; });
             if (stopping_) return;
             fresh = std::move(newest_);
+            generated = newest_generated_;
             newest_ = cv::Mat();
             ++counters_.sent;
             if (fresh.empty()) ++counters_.repeated;
         }
         if (!fresh.empty()) {
-            if (mark_) draw_ai_generated_mark(fresh);
+            if (generated) {
+                if (mark_) draw_ai_generated_mark(fresh);
+                watermark_.embed(fresh, watermark_payload_);
+            }
             current = std::move(fresh);
         }
         const std::string failure = send_(current);

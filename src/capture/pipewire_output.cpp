@@ -13,6 +13,7 @@
 
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/capture/v4l2_output.h"
+#include "faceswap/capture/watermark.h"
 #include "paced_sender.h"
 
 namespace faceswap::capture {
@@ -192,7 +193,8 @@ PipeWireOutput::PipeWireOutput(const PipeWireCameraOptions& options)
                          std::string(std::strerror(-connected)));
     }
     s.sender = std::make_unique<PacedSender>(options.width, options.height, options.fps,
-                                             options.mark, [&s](const cv::Mat& frame) {
+                                             options.mark, watermark_payload(options.model_id),
+                                             [&s](const cv::Mat& frame) {
                                                  {
                                                      std::lock_guard lock(s.frame_mutex);
                                                      frame.copyTo(s.pending);
@@ -212,6 +214,10 @@ PipeWireOutput::~PipeWireOutput() {
 
 void PipeWireOutput::push(const cv::Mat& bgr) {
     shared_->sender->push(bgr);
+}
+
+void PipeWireOutput::push_camera(const cv::Mat& bgr) {
+    shared_->sender->push(bgr, /*generated=*/false);
 }
 std::string PipeWireOutput::error() const {
     return shared_->sender->error();

@@ -19,6 +19,7 @@
 
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/capture/video_writer.h"
+#include "faceswap/capture/watermark.h"
 #include "paced_sender.h"
 
 extern char** environ;
@@ -150,6 +151,7 @@ StreamOutput::StreamOutput(const StreamOptions& options) : shared_(std::make_sha
     std::signal(SIGPIPE, SIG_IGN);  // a dead ffmpeg must be an error, not kill the process
     s.sender =
         std::make_unique<PacedSender>(options.width, options.height, options.fps, options.mark,
+                                      watermark_payload(options.model_id),
                                       [&s](const cv::Mat& frame) { return s.write_frame(frame); });
 }
 
@@ -159,6 +161,10 @@ StreamOutput::~StreamOutput() {
 
 void StreamOutput::push(const cv::Mat& bgr) {
     shared_->sender->push(bgr);
+}
+
+void StreamOutput::push_camera(const cv::Mat& bgr) {
+    shared_->sender->push(bgr, /*generated=*/false);
 }
 
 std::string StreamOutput::Shared::write_frame(const cv::Mat& frame) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "faceswap/capture/media_reader.h"
+#include "faceswap/capture/watermark.h"
 #include "paced_sender.h"
 
 namespace faceswap::capture {
@@ -134,7 +135,8 @@ V4l2Output::V4l2Output(const VirtualCameraOptions& options) : shared_(std::make_
                          "load v4l2loopback with exclusive_caps=1");
     }
     s.sender = std::make_unique<PacedSender>(
-        options.width, options.height, options.fps, options.mark, [&s](const cv::Mat& frame) {
+        options.width, options.height, options.fps, options.mark,
+        watermark_payload(options.model_id), [&s](const cv::Mat& frame) {
             bgr_to_yuyv(frame, s.yuyv);
             const ssize_t n = ::write(s.fd, s.yuyv.data(), s.yuyv.size());
             if (n == static_cast<ssize_t>(s.yuyv.size())) return std::string();
@@ -151,6 +153,10 @@ V4l2Output::~V4l2Output() {
 
 void V4l2Output::push(const cv::Mat& bgr) {
     shared_->sender->push(bgr);
+}
+
+void V4l2Output::push_camera(const cv::Mat& bgr) {
+    shared_->sender->push(bgr, /*generated=*/false);
 }
 std::string V4l2Output::error() const {
     return shared_->sender->error();
@@ -177,7 +183,8 @@ void V4l2Output::stop() {
 
 namespace faceswap::capture {
 
-std::unique_ptr<FrameOutput> open_virtual_camera(int width, int height, double fps, bool mark) {
+std::unique_ptr<FrameOutput> open_virtual_camera(int width, int height, double fps, bool mark,
+                                                 const std::string& model_id) {
     // A loopback device exists only when the user made one for this: it comes first (call
     // programs read /dev/video*); PipeWire next (browsers and OBS).
     if (!find_loopback_devices().empty()) {
@@ -186,6 +193,7 @@ std::unique_ptr<FrameOutput> open_virtual_camera(int width, int height, double f
         options.height = height;
         options.fps = fps;
         options.mark = mark;
+        options.model_id = model_id;
         return std::make_unique<V4l2Output>(options);
     }
 #ifdef FACESWAP_HAVE_PIPEWIRE
@@ -195,6 +203,7 @@ std::unique_ptr<FrameOutput> open_virtual_camera(int width, int height, double f
         options.height = height;
         options.fps = fps;
         options.mark = mark;
+        options.model_id = model_id;
         return std::make_unique<PipeWireOutput>(options);
     } catch (const MediaError& e) {
         throw MediaError("no virtual camera: " + std::string(e.what()) + "; and " +

@@ -69,6 +69,10 @@ int run_live(const LiveOptions& options) {
             std::fprintf(stderr, "warning: %s\n", e.what());
         }
     };
+    // Names the model in the watermark every swapped frame carries (with this run's session).
+    const std::string model_id = options.mode + ":" +
+                                 (options.model.empty() ? "demo" : options.model) + ":" +
+                                 options.direction;
     for (const std::string& url : options.streams) {
         capture::StreamOptions stream;
         stream.url = url;
@@ -76,6 +80,7 @@ int run_live(const LiveOptions& options) {
         stream.height = options.height;
         stream.fps = options.fps;
         stream.mark = options.ai_mark;
+        stream.model_id = model_id;
         stream.provenance = "faceswap live, " + options.mode + " mode, model " +
                             (options.model.empty() ? "demo" : options.model) + " (" +
                             options.direction + ")";
@@ -88,6 +93,7 @@ int run_live(const LiveOptions& options) {
         camera.height = options.height;
         camera.fps = options.fps;
         camera.mark = options.ai_mark;
+        camera.model_id = model_id;
         open_output([&] { return std::make_unique<capture::V4l2Output>(camera); });
     }
     if (options.pipewire_camera) {
@@ -97,6 +103,7 @@ int run_live(const LiveOptions& options) {
         camera.height = options.height;
         camera.fps = options.fps;
         camera.mark = options.ai_mark;
+        camera.model_id = model_id;
         open_output([&] { return std::make_unique<capture::PipeWireOutput>(camera); });
 #else
         std::fprintf(stderr, "warning: this build has no PipeWire (libpipewire-0.3-dev)\n");
@@ -187,7 +194,7 @@ int run_live(const LiveOptions& options) {
         const auto frame = mailbox->latest();
         if (!frame || frame->sequence == last_passthrough) return;
         last_passthrough = frame->sequence;
-        for (auto& stream : streams) stream->push(frame->bgr);
+        for (auto& stream : streams) stream->push_camera(frame->bgr);
     });
     passthrough.start(static_cast<int>(1000 / options.fps));
 

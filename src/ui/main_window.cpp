@@ -209,7 +209,7 @@ void MainWindow::update_preview() {
     preview_->show_image(frame_image(frame), frame->capture_us);
     // While nothing is swapped the virtual camera shows the camera: it never goes dark.
     if (virtual_camera_ && !(backend_ && backend_->state() == BackendState::kRunning))
-        virtual_camera_->push(frame->bgr);
+        virtual_camera_->push_camera(frame->bgr);
 }
 
 void MainWindow::toggle_virtual_camera() {
@@ -219,8 +219,9 @@ void MainWindow::toggle_virtual_camera() {
     } else {
         try {
             const QSize size = capture_size();
-            virtual_camera_ = capture::open_virtual_camera(size.width() / 2 * 2, size.height(),
-                                                           capture_rate(), /*mark=*/true);
+            virtual_camera_ =
+                capture::open_virtual_camera(size.width() / 2 * 2, size.height(), capture_rate(),
+                                             /*mark=*/true, model_provenance().toStdString());
             hide_message();
         } catch (const capture::MediaError& e) {
             show_message(QStringLiteral("The virtual camera could not start: %1")

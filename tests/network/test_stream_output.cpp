@@ -25,6 +25,7 @@
 
 #include "faceswap/capture/media_reader.h"
 #include "faceswap/capture/stream_output.h"
+#include "faceswap/capture/watermark.h"
 #include "net_test_support.h"
 #include "test_support.h"
 
@@ -34,6 +35,8 @@ using faceswap::capture::checked_stream_url;
 using faceswap::capture::MediaError;
 using faceswap::capture::StreamOptions;
 using faceswap::capture::StreamOutput;
+using faceswap::capture::Watermark;
+using faceswap::capture::watermark_payload;
 
 namespace {
 
@@ -126,6 +129,7 @@ TEST_CASE(
     StreamOptions options;
     options.url = "udp://127.0.0.1:" + std::to_string(port);
     options.provenance = "faceswap test";
+    options.model_id = "stream test model";
     StreamOutput stream(options);
 
     auto received = std::async(std::launch::async, [port] { return receive_frames(port, 30); });
@@ -140,6 +144,10 @@ TEST_CASE(
     const cv::Mat& last = frames.back();
     CHECK(mean_difference(last, frame, picture) < 4.0);
     CHECK(mean_difference(last, frame, corner) > 20.0);
+    // And the invisible watermark, read from one decoded frame, names the model and this run.
+    const auto reading = Watermark().detect(last);
+    CHECK(reading.found);
+    CHECK(reading.payload == watermark_payload("stream test model"));
 
     // The service description players show says what this is.
     auto probed = std::async(std::launch::async, [port] {
@@ -173,6 +181,28 @@ TEST_CASE("without the mark the whole picture is the one pushed") {
     const auto frames = received.get();
     REQUIRE(frames.size() == 10);
     CHECK(mean_difference(frames.back(), frame, cv::Rect(0, 0, 640, 480)) < 4.0);
+    // The watermark stays: --no-ai-mark turns off the visible mark only.
+    const auto reading = Watermark().detect_together(frames);
+    CHECK(reading.found);
+    CHECK(reading.payload == watermark_payload(""));
+}
+
+TEST_CASE("camera frames shown while nothing is swapped are sent unmarked") {
+    const cv::Mat frame = demo_frame();
+    const int port = free_udp_port();
+    StreamOptions options;
+    options.url = "udp://127.0.0.1:" + std::to_string(port);
+    StreamOutput stream(options);
+    auto received = std::async(std::launch::async, [port] { return receive_frames(port, 10); });
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (received.wait_for(std::chrono::milliseconds(40)) != std::future_status::ready &&
+           std::chrono::steady_clock::now() < end)
+        stream.push_camera(frame);
+    const auto frames = received.get();
+    REQUIRE(frames.size() == 10);
+    // No visible mark in the corner, and no watermark: nothing in these frames was generated.
+    CHECK(mean_difference(frames.back(), frame, cv::Rect(0, 0, 640, 480)) < 4.0);
+    CHECK_FALSE(Watermark().detect_together(frames).found);
 }
 
 TEST_CASE(
@@ -267,6 +297,8 @@ TEST_CASE("faceswap live streams swapped frames over UDP that ffmpeg decodes", "
     REQUIRE(frames.size() == 150);
 
     check_swapped_frames(frames, 100);
+    // The swapped frames carry the invisible watermark (its payload is that process's own).
+    CHECK(Watermark().detect_together({frames.begin() + 100, frames.end()}).found);
 }
 
 // The PipeWire camera: faceswap live publishes the node, GStreamer's pipewiresrc (a real

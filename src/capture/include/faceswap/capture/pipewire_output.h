@@ -20,6 +20,7 @@ struct PipeWireCameraOptions {
     int width = 640, height = 480;
     double fps = 30;
     bool mark = true;
+    std::string model_id;  // hashed into the invisible watermark's payload (StreamOptions)
 };
 
 class PipeWireOutput : public FrameOutput {
@@ -32,6 +33,7 @@ class PipeWireOutput : public FrameOutput {
     PipeWireOutput& operator=(const PipeWireOutput&) = delete;
 
     void push(const cv::Mat& bgr) override;
+    void push_camera(const cv::Mat& bgr) override;
     std::string error() const override;
     StreamCounters counters() const override;
     std::string name() const override;

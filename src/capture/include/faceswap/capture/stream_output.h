@@ -5,9 +5,9 @@
 //
 // The stream never holds up the swap: push() only replaces the newest frame, and a thread of
 // its own sends frames at a steady rate (repeating the last one while no new one came, so a
-// player never sees the stream stall). Every frame carries the visible "AI-generated" mark
-// unless the caller turns it off, and the stream's service information (the MPEG-TS SDT) says
-// it is AI-generated and by what.
+// player never sees the stream stall). Every swapped frame carries the visible "AI-generated"
+// mark unless the caller turns it off, and the invisible watermark always; the stream's service
+// information (the MPEG-TS SDT) says it is AI-generated and by what.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -24,6 +24,9 @@ struct StreamOptions {
     double fps = 25;
     std::string provenance;  // e.g. "faceswap 0.4, model demo.fsmodel (a2b)"
     bool mark = true;        // the visible "AI-generated" mark on every frame
+    // Hashed with this run into the invisible watermark's payload (watermark_payload), which
+    // every swapped frame carries whatever `mark` says.
+    std::string model_id;
 };
 
 struct StreamCounters {
@@ -37,8 +40,11 @@ struct StreamCounters {
 class FrameOutput {
   public:
     virtual ~FrameOutput() = default;
-    virtual void push(const cv::Mat& bgr) = 0;  // the newest frame; never blocks
-    virtual std::string error() const = 0;      // "" while it runs, else why it stopped
+    virtual void push(const cv::Mat& bgr) = 0;  // the newest swapped frame; never blocks
+    // A camera frame shown while nothing is swapped (the output never goes dark): sent as it
+    // is, without the visible mark or the watermark, since nothing in it was generated.
+    virtual void push_camera(const cv::Mat& bgr) = 0;
+    virtual std::string error() const = 0;  // "" while it runs, else why it stopped
     virtual StreamCounters counters() const = 0;
     virtual std::string name() const = 0;  // "udp://...", "virtual camera /dev/video4"
     virtual void stop() = 0;
@@ -59,6 +65,7 @@ class StreamOutput : public FrameOutput {
 
     // The newest frame to send (BGR, any size: scaled to the stream's). Never blocks.
     void push(const cv::Mat& bgr) override;
+    void push_camera(const cv::Mat& bgr) override;
     // "" while the stream runs; otherwise one line saying why it stopped (ffmpeg's reason).
     std::string error() const override;
     StreamCounters counters() const override;

@@ -37,6 +37,7 @@ struct VirtualCameraOptions {
     int width = 640, height = 480;
     double fps = 30;
     bool mark = true;
+    std::string model_id;  // hashed into the invisible watermark's payload (StreamOptions)
 };
 
 class V4l2Output : public FrameOutput {
@@ -48,7 +49,8 @@ class V4l2Output : public FrameOutput {
     V4l2Output(const V4l2Output&) = delete;
     V4l2Output& operator=(const V4l2Output&) = delete;
 
-    void push(const cv::Mat& bgr) override;  // never blocks
+    void push(const cv::Mat& bgr) override;
+    void push_camera(const cv::Mat& bgr) override;  // never blocks
     std::string error() const override;
     StreamCounters counters() const override;
     std::string name() const override { return "virtual camera " + device(); }
@@ -67,6 +69,7 @@ namespace faceswap::capture {
 // The app's "Virtual camera": a PipeWire camera node where this session has a PipeWire daemon
 // (browsers and OBS find it there), else the first v4l2loopback device (call programs read
 // /dev/video*). Throws MediaError naming what was tried and how to get one.
-std::unique_ptr<FrameOutput> open_virtual_camera(int width, int height, double fps, bool mark);
+std::unique_ptr<FrameOutput> open_virtual_camera(int width, int height, double fps, bool mark,
+                                                 const std::string& model_id);
 
 }  // namespace faceswap::capture
