@@ -90,6 +90,7 @@ class MainWindow : public QMainWindow {
     NewModelDialog* new_model_dialog() const { return new_model_dialog_; }
     QToolButton* new_model_button() const { return new_model_button_; }
     capture::FrameOutput* virtual_camera() const { return virtual_camera_.get(); }
+    QString credentials() const { return credentials_; }  // the last "Check a file" report
 
   public slots:
     void toggle_swap();
@@ -105,6 +106,10 @@ class MainWindow : public QMainWindow {
     void open_new_model_dialog();
     // Swap with this model file now (local mode): what the New model dialog's Try and its end do.
     void use_model_file(const QString& path);
+    // "Check a file": what marks a photo or video as made by this product (the watermark, the
+    // metadata, the C2PA manifest; capture::check_provenance, as `faceswap verify`), read off
+    // the GUI thread and shown in a box that stays open beside the window.
+    void check_file(const QString& path);
 
   protected:
     void closeEvent(QCloseEvent* event) override;
@@ -134,6 +139,7 @@ class MainWindow : public QMainWindow {
     void on_face_picked(std::optional<PickedFace> picked, const QString& error);
     void on_faces_mode_chosen();
     void restart_swap();  // stop, then start again once stopped (new settings)
+    void show_credentials(const QString& path, int status, const QStringList& findings);
 
     AppOptions options_;
     std::unique_ptr<QSettings> settings_;
@@ -179,6 +185,8 @@ class MainWindow : public QMainWindow {
     QToolButton* new_model_button_ = nullptr;
     NewModelDialog* new_model_dialog_ = nullptr;
     QPushButton* record_button_ = nullptr;
+    QToolButton* check_button_ = nullptr;
+    QString credentials_;
     QPushButton* camera_button_ = nullptr;
     QPushButton* layout_button_ = nullptr;
     QWidget* remote_fields_ = nullptr;

@@ -168,6 +168,12 @@ void MainWindow::build_ui() {
         "Offer the swapped view as a camera that call programs, browsers and OBS can pick: a "
         "v4l2loopback device when there is one, else a PipeWire camera \"faceswap camera\". "
         "Marked AI-generated."));
+    check_button_ = new QToolButton;
+    check_button_->setObjectName(QStringLiteral("checkFileButton"));
+    check_button_->setText(QStringLiteral("Check…"));
+    check_button_->setToolTip(
+        QStringLiteral("Check a photo or video for what marks it as made here: the invisible "
+                       "watermark, the provenance metadata, the C2PA manifest"));
     layout_button_ = new QPushButton(QStringLiteral("Swapped only"));
     layout_button_->setCheckable(true);
     layout_button_->setToolTip(QStringLiteral("Show the swapped view alone, large (V)"));
@@ -195,6 +201,7 @@ void MainWindow::build_ui() {
     controls->addWidget(layout_button_);
     controls->addWidget(camera_button_);
     controls->addWidget(record_button_);
+    controls->addWidget(check_button_);
     controls->addWidget(start_button_);
     column->addLayout(controls);
 
@@ -281,6 +288,13 @@ void MainWindow::build_ui() {
         save_settings();
     });
     connect(new_model_button_, &QToolButton::clicked, this, &MainWindow::open_new_model_dialog);
+    connect(check_button_, &QToolButton::clicked, this, [this] {
+        const QString file = QFileDialog::getOpenFileName(
+            this, QStringLiteral("Check a photo or video"), QString(),
+            QStringLiteral("Photos and videos (*.jpg *.jpeg *.png *.mp4 *.mkv *.mov *.webm *.avi);;"
+                           "All files (*)"));
+        if (!file.isEmpty()) check_file(file);
+    });
     connect(preview_, &VideoView::clickedAt, this, &MainWindow::choose_face_at);
     connect(faces_combo_, qOverload<int>(&QComboBox::activated), this,
             &MainWindow::on_faces_mode_chosen);

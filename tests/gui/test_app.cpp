@@ -10,6 +10,7 @@
 #include <QComboBox>
 #include <QDir>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QRadioButton>
 #include <QSlider>
@@ -369,6 +370,23 @@ TEST_CASE("Record writes the swapped view to a playable video with the AI-genera
     INFO("watermark found in " << found << " of " << frames << " frames");
     CHECK(frames >= 10);
     CHECK(found >= frames * 9 / 10);
+
+    // The app's own "Check a file" reads the same payload back, in a box beside the window.
+    char payload_hex[16];
+    std::snprintf(payload_hex, sizeof payload_hex, "0x%08X", payload);
+    window.check_file(QString::fromStdString(path));
+    REQUIRE(wait_for([&] { return !window.credentials().isEmpty(); }, 30'000));
+    CHECK_THAT(window.credentials().toStdString(),
+               Catch::Contains(std::string("watermark: present, payload ") + payload_hex));
+    auto* box = window.findChild<QMessageBox*>(QStringLiteral("credentialsBox"));
+    REQUIRE(box);
+    CHECK(box->isVisible());
+    CHECK_THAT(box->text().toStdString(), Catch::Contains("Marked as made by faceswap"));
+    box->close();
+    // A file that is not there: said in the box, nothing else happens.
+    window.check_file(QString::fromStdString(path + ".missing"));
+    REQUIRE(wait_for([&] { return window.credentials().startsWith(QStringLiteral("error:")); },
+                     30'000));
 }
 
 TEST_CASE("the virtual camera button says how to get one where there is none", "[gui]") {
