@@ -18,9 +18,13 @@
 #                      set: that one, no choice)
 #   DEADLINE_S         the whole script must end within this many seconds of its start: the
 #                      budget shrinks to fit (a lent machine's call has a hard limit)
-#   CHUNK_MB (15)      the model comes back in pieces of at most this size ($OUT/*.part-*,
-#                      with a sha256; the lent machine returns files of at most 16 MiB):
-#                      cat OUT/demo.fsmodel.part-* > demo.fsmodel && sha256sum -c OUT/demo.fsmodel.sha256
+#   VARIANTS           "name:flags;name:flags": at most two runs from the same start, an equal
+#                      share of the budget each, their flags after TRAIN_ARGS (an A/B test of a
+#                      recipe in one call); default one run, "demo"
+#   CHUNK_MB (15)      the models, logs and loss logs come back as one tar in pieces of at most
+#                      this size, with a sha256 (a lent machine returns at most 8 files of 16 MiB):
+#                      cat OUT/results.tar.part-* > results.tar && sha256sum -c OUT/results.tar.sha256
+#                      && tar xf results.tar   (NAME/demo.fsmodel, NAME/train.log, ...)
 #   TRAIN_ARGS         more trainer flags (--batch, --warp-until, --gan-from, --refine-from ...)
 #   DEVICE (cuda)      DEVICE=cpu tries the whole flow on a machine without a GPU
 #   BIN_DIR            a directory holding faceswap-train-packs: skips the build
@@ -104,21 +108,51 @@ if [ "${PROBE_SECONDS:-0}" != 0 ]; then
 fi
 
 budget_s=$(awk -v b="$BUDGET" 'BEGIN{n=b+0; u=substr(b, length(n "") + 1); print n * (u=="h" ? 3600 : u=="m" ? 60 : 1)}')
+# Variants: "name:flags;name:flags", each trained from the same start for an equal share of the
+# budget (flags after TRAIN_ARGS, so they win); one unnamed run by default.
+IFS=';' read -r -a VARIANT_LIST <<< "${VARIANTS:-demo:}"
+count=${#VARIANT_LIST[@]}
+[ "$count" -le 2 ] || fail "at most two VARIANTS: a lent machine returns at most 64 MB (22 MB a model)"
 if [ -n "${DEADLINE_S:-}" ]; then
-  # Loading, saving and splitting the model take about 40 s on a GPU machine.
-  left=$((DEADLINE_S - SECONDS - 40))
-  [ "$left" -lt 30 ] && fail "only ${left} s left before the deadline: no time to train"
+  # Loading, saving and packing a model take about 40 s on a GPU machine.
+  left=$(( (DEADLINE_S - SECONDS - 20) / count - 40 ))
+  [ "$left" -lt 30 ] && fail "only ${left} s per run left before the deadline: no time to train"
   budget_s=$(awk -v b="$budget_s" -v l="$left" 'BEGIN{print (b < l ? b : l)}')
 fi
-echo "[gpu-train] training for ${budget_s} s in ${PRECISION:-auto} (${START[*]:-a new model})"
-set +e
-"$TRAIN" "${COMMON[@]}" --out "$MODEL" "${START[@]}" "${EXTRA[@]}" --time-budget "${budget_s}s" \
-  --save-every 2000 --half --precision "${PRECISION:-auto}" 2>&1 | tee "$OUT/train.log"
-status=${PIPESTATUS[0]}
-set -e
-[ -f "$MODEL" ] || fail "training left no model (exit $status)"
-cp "$MODEL.log.csv" "$OUT/losses.csv" 2> /dev/null || true
-(cd "$WORK" && sha256sum demo.fsmodel) > "$OUT/demo.fsmodel.sha256"
-split -b "${CHUNK_MB}M" -a 1 "$MODEL" "$OUT/demo.fsmodel.part-"
+status=0
+RESULTS=()
+for variant in "${VARIANT_LIST[@]}"; do
+  name=${variant%%:*}
+  # shellcheck disable=SC2206  # a list of flags
+  flags=(${variant#*:})
+  mkdir -p "$WORK/$name"
+  model="$WORK/$name/demo.fsmodel"
+  rm -f "$model" "$model.train" "$model.log.csv"
+  if [ ${#START[@]} -gt 0 ] && [ "${START[0]}" = --resume ]; then
+    cp "$MODEL" "$model"
+    [ -f "$MODEL.train" ] && cp "$MODEL.train" "$model.train"
+  fi
+  echo "[gpu-train] $name: training for ${budget_s} s in ${PRECISION:-auto} (${START[*]:-a new model}) ${flags[*]}"
+  set +e
+  "$TRAIN" "${COMMON[@]}" --out "$model" "${START[@]}" "${EXTRA[@]}" "${flags[@]}" \
+    --time-budget "${budget_s}s" --save-every 2000 --half --precision "${PRECISION:-auto}" \
+    2>&1 | tee "$WORK/$name/train.log"
+  run_status=${PIPESTATUS[0]}
+  set -e
+  [ "$run_status" = 0 ] || status=$run_status
+  [ -f "$model" ] || { echo "[gpu-train] $name left no model (exit $run_status)"; continue; }
+  { echo "## $name: ${flags[*]}"; grep -E "^(training|phase|ms per step|done|interrupted|error)" "$WORK/$name/train.log"; } \
+    >> "$OUT/summary.txt"
+  RESULTS+=("$name/demo.fsmodel" "$name/train.log")
+  [ -f "$model.log.csv" ] && RESULTS+=("$name/demo.fsmodel.log.csv")
+done
+[ ${#RESULTS[@]} -gt 0 ] || fail "no run left a model"
+# One tar in pieces of at most CHUNK_MB (a lent machine returns at most 8 files of 16 MiB):
+#   cat OUT/results.tar.part-* > results.tar && sha256sum -c OUT/results.tar.sha256 && tar xf results.tar
+[ -f "$OUT/probe.txt" ] && cp "$OUT/probe.txt" "$WORK/probe.txt" && RESULTS+=(probe.txt)
+tar -C "$WORK" -cf "$WORK/results.tar" "${RESULTS[@]}"
+(cd "$WORK" && sha256sum results.tar) > "$OUT/results.tar.sha256"
+split -b "${CHUNK_MB}M" -a 1 "$WORK/results.tar" "$OUT/results.tar.part-"
+rm -f "$WORK/results.tar" "$OUT/probe.txt"
 ls -l "$OUT"
 exit "$status"
