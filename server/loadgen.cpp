@@ -259,6 +259,7 @@ int main(int argc, char** argv) {
             config.quality = options.quality;
             config.max_in_flight = options.blocking ? 1 : options.max_in_flight;
             config.tls_verify = !options.tls_insecure;
+            config.client_marks = false;  // the server marks, as for the browser client
             SimClient* raw = sim.get();
             sim->client = std::make_unique<net::Client>(
                 config,

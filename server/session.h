@@ -19,6 +19,7 @@
 #include "faceswap/net/protocol.h"
 #include "faceswap/net/ws_transport.h"
 #include "model_catalog.h"
+#include "result_marking.h"
 #include "scheduler.h"
 
 #include "faceswap/clock.h"
@@ -218,6 +219,13 @@ class Session : public std::enable_shared_from_this<Session> {
         welcome.limits = shared_.limits;
         welcome.max_in_flight = shared_.config.max_in_flight;
         welcome.model_sha256 = processor_->model_version();
+        // The server marks the results unless the client marks its own outputs; a
+        // pass-through engine generates nothing to mark.
+        mark_results_ = !hello.client_marks && processor_->swap_model() != nullptr;
+        if (mark_results_) {
+            watermark_payload_ = result_watermark_payload(hello.model, welcome.model_sha256);
+            welcome.watermark = watermark_payload_text(watermark_payload_);
+        }
         const std::string reply = net::encode_welcome(welcome);
         spdlog::info("session {} from {}: model '{}', {}, quality {}, faces: {}{}",
                      welcome.session_id, peer_, hello.model,
@@ -361,8 +369,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     void send_result(const net::FrameHeader& frame, std::uint32_t decode_us,
-                     Clock::time_point received, const FrameOutcome& outcome) {
+                     Clock::time_point received, FrameOutcome& outcome) {
         const auto encode_start = Clock::now();
+        // Only frames in which a face was swapped: nothing else in a result was generated.
+        if (mark_results_ && outcome.output.faces > 0)
+            mark_result(outcome.output.bgr, frame.width, frame.height, watermark_payload_);
         std::vector<std::uint8_t> jpeg;
         thread_codec().encode(outcome.output.bgr.data(), frame.width, frame.height, frame.width * 3,
                               net::PixelOrder::kBgr, quality_, jpeg);
@@ -474,6 +485,8 @@ class Session : public std::enable_shared_from_this<Session> {
     net::WriteQueue write_queue_;
     std::shared_ptr<StreamProcessor> processor_;
     int quality_ = 85;
+    bool mark_results_ = false;
+    std::uint32_t watermark_payload_ = 0;
     std::int64_t last_capture_us_ = -1;
     int pending_ = 0;            // frames handed to the scheduler, not yet back
     double decode_tokens_ = -1;  // take_decode_token(); -1 until the first frame

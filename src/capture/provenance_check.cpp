@@ -75,9 +75,10 @@ ProvenanceCheck check_provenance(const std::string& path, int frames_wanted) {
                    "or compressed to read one by one; sync score median %.1f)",
                    together.payload, looked, median));
     } else {
-        check.findings.push_back(format("watermark: none in %d frame%s looked at (sync score "
-                                        "median %.1f)",
-                                        looked, looked == 1 ? "" : "s", median));
+        check.findings.push_back(
+            format("watermark: none in %d frame%s looked at (sync score "
+                   "median %.1f)",
+                   looked, looked == 1 ? "" : "s", median));
         check.status = 1;
     }
     if (is_image_file_name(path)) {

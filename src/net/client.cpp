@@ -248,6 +248,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
                 hello.quality = self->config.quality;
                 hello.detail = self->config.detail;
                 hello.faces = self->config.faces;
+                hello.client_marks = self->config.client_marks;
                 const std::string text = encode_hello(hello);
                 self->enqueue(conn, std::vector<std::uint8_t>(text.begin(), text.end()), true);
                 self->read(conn);

@@ -252,6 +252,7 @@ std::string encode_hello(const Hello& hello) {
             json["face_distance"] = hello.faces.max_distance;
         }
     }
+    if (hello.client_marks) json["watermark"] = "client";
     return json.dump();
 }
 
@@ -337,6 +338,11 @@ Hello decode_hello(const std::string& text) {
         hello.detail.*setting.value = static_cast<float>(it->get<double>());
     }
     hello.faces = decode_face_choice(json);
+    if (const auto marks = json.find("watermark"); marks != json.end()) {
+        if (!marks->is_string() || (*marks != "client" && *marks != "server"))
+            refuse(ProtocolErrorCode::kMalformed, "hello: watermark must be 'client' or 'server'");
+        hello.client_marks = *marks == "client";
+    }
     return hello;
 }
 
@@ -349,6 +355,7 @@ std::string encode_welcome(const Welcome& welcome) {
                           {"max_height", welcome.limits.max_height},
                           {"max_in_flight", welcome.max_in_flight}}}};
     if (!welcome.model_sha256.empty()) json["model_sha256"] = welcome.model_sha256;
+    if (!welcome.watermark.empty()) json["watermark"] = welcome.watermark;
     return json.dump();
 }
 
@@ -376,6 +383,8 @@ Welcome decode_welcome(const std::string& text) {
     welcome.max_in_flight = field<int>(limits, "max_in_flight", "welcome limits");
     if (json.contains("model_sha256"))
         welcome.model_sha256 = field<std::string>(json, "model_sha256", "welcome");
+    if (json.contains("watermark"))
+        welcome.watermark = field<std::string>(json, "watermark", "welcome");
     if (welcome.session_id.empty() || welcome.max_in_flight < 1 || welcome.max_in_flight > 64 ||
         welcome.limits.max_payload_bytes == 0 || welcome.limits.max_width < 16 ||
         welcome.limits.max_height < 16)

@@ -35,8 +35,9 @@ void MainWindow::show_credentials(const QString& path, int status, const QString
     credentials_ = findings.join(QLatin1Char('\n'));
     const QString verdict =
         status == 0   ? QStringLiteral("Marked as made by faceswap (AI-generated).")
-        : status == 1 ? QStringLiteral("No faceswap mark found: this file was not made by this "
-                                       "product, or the mark was removed.")
+        : status == 1 ? QStringLiteral(
+                            "No faceswap mark found: this file was not made by this "
+                            "product, or the mark was removed.")
                       : QStringLiteral("This file could not be read.");
     auto* box = new QMessageBox(status == 0   ? QMessageBox::Information
                                 : status == 1 ? QMessageBox::Warning

@@ -131,6 +131,19 @@ TEST_CASE(
     CHECK(run_command(faceswap::test::cli() + "verify " + quoted(dir.path() / "missing.mp4"),
                       &output) == 2);
     CHECK_THAT(output, Catch::Contains("missing.mp4: error:"));
+
+    // The official C2PA implementation (c2pa-rs 0.92, the pinned @contentauth/c2pa-wasm) reads
+    // the same files: no Content Credentials yet (the signed manifest is the rest of issue 27).
+    for (const fs::path& file : {out / "a_franck.jpg", out / "b_odd.png", video}) {
+        output.clear();
+        CHECK(run_command(
+                  "node " +
+                      quoted(fs::path(FACESWAP_TEST_SOURCE_DIR) / "tests" / "c2pa" / "verify.mjs") +
+                      " " + quoted(file) + " --pkg " +
+                      quoted(faceswap::test::cache_dir() / "c2pa-wasm" / "package" / "pkg"),
+                  &output) == 1);
+        CHECK_THAT(output, Catch::Contains("\"validation_state\": \"none\""));
+    }
 }
 
 TEST_CASE("a video of odd width converts and H.264 gets one padded column", "[slow]") {

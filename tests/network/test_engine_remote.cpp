@@ -12,6 +12,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "faceswap/capture/watermark.h"
 #include "faceswap/identity.h"
 #include "faceswap/net/client.h"
 #include "faceswap/net/jpeg.h"
@@ -149,6 +150,54 @@ TEST_CASE("the real engine swaps faces for remote clients", "[network][engine]")
             CHECK(face > 6.0);
             CHECK(top < 2.5);
             CHECK(left < 2.5);
+        }
+    }
+}
+
+TEST_CASE(
+    "the server watermarks the results of a client that does not mark its own, and only those",
+    "[network][engine]") {
+    server::ServerConfig config = test_server_config();
+    config.engine = "faceswap";
+    TestServer server(config, engine_factory());
+    const auto& frames = video_frames(4);
+    net::JpegCodec codec;
+    const capture::Watermark watermark;
+    for (const bool client_marks : {false, true}) {
+        INFO("the client marks its own outputs: " << client_marks);
+        Collected collected;
+        net::ClientConfig client_config;
+        client_config.url = server.url();
+        client_config.quality = 90;
+        client_config.frame_timeout = 30s;
+        client_config.client_marks = client_marks;
+        auto client = connected_client(client_config, &collected);
+        const std::string named = client->welcome()->watermark;
+        for (std::size_t i = 0; i < 3; ++i) {
+            client->submit_jpeg(frames[i].jpeg, frames[i].width, frames[i].height);
+            REQUIRE(wait_until([&] { return collected.count == static_cast<int>(i) + 1; }, 60s));
+        }
+        std::lock_guard lock(collected.mu);
+        std::vector<cv::Mat> images;
+        for (const auto& result : collected.results) {
+            std::vector<std::uint8_t> pixels;
+            codec.decode(result.jpeg, {result.width, result.height}, 1 << 24, net::PixelOrder::kBgr,
+                         pixels);
+            images.push_back(cv::Mat(result.height, result.width, CV_8UC3, pixels.data()).clone());
+            CHECK(result.server.faces == 1);
+        }
+        // Read together: frames this small (360x288) do not always read one by one.
+        const auto reading = watermark.detect_together(images);
+        if (client_marks) {
+            // The native app and `live` mark what they output: two payloads would read as
+            // none, so the server leaves the results as the engine made them.
+            CHECK(named.empty());
+            CHECK_FALSE(reading.found);
+        } else {
+            // The browser client's case: the welcome names the payload the results carry.
+            REQUIRE(named.size() == 10);
+            CHECK(reading.found);
+            CHECK(reading.payload == std::stoul(named, nullptr, 16));
         }
     }
 }

@@ -238,6 +238,17 @@ TEST_CASE("the handshake round-trips and refuses bad fields") {
                         R"({"type":"hello","protocol":1,"token":"","model":"m","direction":"a2b","quality":80,")") +
                     setting.name + "\":" + strength + "}") == ProtocolErrorCode::kMalformed);
     CHECK(code_of(std::string(40000, ' ')) == ProtocolErrorCode::kTooLarge);
+    // Who marks: absent (an older or browser client) or "server" is the server; "client" the
+    // client; anything else is refused.
+    CHECK_FALSE(decode_hello(encode_hello(hello)).client_marks);
+    hello.client_marks = true;
+    CHECK(decode_hello(encode_hello(hello)).client_marks);
+    for (const char* marks : {"\"nobody\"", "true", "1", "null"})
+        CHECK(
+            code_of(
+                std::string(
+                    R"({"type":"hello","protocol":1,"token":"","model":"m","direction":"a2b","quality":80,"watermark":)") +
+                marks + "}") == ProtocolErrorCode::kMalformed);
     // Numbers are integers within their field's range: no float, no wrap-around.
     CHECK(
         code_of(
@@ -264,6 +275,9 @@ TEST_CASE("the handshake round-trips and refuses bad fields") {
     CHECK(w.session_id == "s-1");
     CHECK(w.max_in_flight == 3);
     CHECK(w.limits.max_width == welcome.limits.max_width);
+    CHECK(w.watermark.empty());
+    welcome.watermark = "0x1D9791C7";
+    CHECK(decode_welcome(encode_welcome(welcome)).watermark == "0x1D9791C7");
 
     try {
         decode_welcome(encode_error(ProtocolErrorCode::kUnauthorized, "wrong token"));

@@ -52,6 +52,9 @@ struct ClientConfig {
     int quality = 85;   // JPEG quality of the server's replies, and of submit_bgr()
     FaceDetail detail;  // the hello's detail settings
     FaceChoice faces;   // the hello's face choice (whose faces the server swaps)
+    // This client adds the invisible watermark to what it outputs, so the server must not (the
+    // hello's "watermark": "client"); false: the server marks the results, as for the browser.
+    bool client_marks = true;
     // Frames travelling at once; lowered to the server's limit when its welcome says less.
     // Enough to cover the round trip at camera rate plus the frame the server is working on and
     // the one waiting: the server answers superseded frames with "skipped", so a larger window

@@ -124,6 +124,11 @@ struct Hello {
     // (face-api's recogniser, faceswap/face_choice.h) and "face_distance" may set the match
     // distance. Servers before this ignore it and swap every face (docs/protocol.md).
     FaceChoice faces;
+    // Who adds the invisible watermark (docs/provenance.md): "watermark": "client" says this
+    // client marks what it outputs (the native app and `live` do), so the server must not (two
+    // payloads in one frame read as none); absent or "server": the server marks every result in
+    // which it swapped a face (the browser client writes nothing itself).
+    bool client_marks = false;
 };
 
 struct Welcome {
@@ -133,6 +138,9 @@ struct Welcome {
     // The version (sha256) of the model this session runs on, when the server knows it: a
     // session keeps its version when the model is replaced (docs/model-api.md).
     std::string model_sha256;
+    // The watermark payload the server marks this session's results with ("0x1D9791C7"); empty
+    // when it does not (a client that marks, a pass-through engine).
+    std::string watermark;
 };
 
 // A model id that files and URLs can carry too (the model API, docs/model-api.md): what a hello
