@@ -59,6 +59,8 @@ say({
   claim_generator_info: active.claim_generator_info,
   title: active.title,
   assertions: (active.assertions ?? []).map((a) => a.label),
+  actions: (active.assertions ?? []).filter((a) => a.label.startsWith("c2pa.actions"))
+    .flatMap((a) => a.data?.actions ?? []),
   signature_info: active.signature_info,
   ingredients: (active.ingredients ?? []).map((i) => ({ title: i.title, relationship: i.relationship })),
 }, store.validation_state === "Valid" || store.validation_state === "Trusted" ? 0 : 1);

@@ -1,0 +1,58 @@
+// Signed C2PA Content Credentials in the photos the product writes (issue 27; docs/provenance.md,
+// and docs/c2pa-notes.md for the byte layouts, hash rules and certificate profile the official
+// implementation accepts). Our own writer: a manifest store of one manifest (an actions
+// assertion saying the face was swapped by a trained model, with the software agent, and the hard
+// binding to the file's bytes), a v2 claim, and an ES256 COSE signature made with OpenSSL.
+//
+//   SigningIdentity me = installation_signing_identity(dir);  // made on first use
+//   bytes = add_content_credentials(bytes, {title, ...}, me);  // JPEG or PNG, in memory
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace faceswap::capture {
+
+class ContentCredentialsError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+struct SigningIdentity {
+    std::string private_key_pem;        // an EC P-256 key (ES256)
+    std::string certificate_chain_pem;  // the signer's certificate first, then its issuers
+    std::string origin;                 // where it came from, for messages
+};
+
+// The installation's own identity in `dir` (signing-key.pem, readable by its owner only, and
+// signing-cert.pem, a self-signed certificate of the profile C2PA asks for: v3, CA:FALSE,
+// digitalSignature, emailProtection, subject and authority key ids), made on first use. Throws
+// ContentCredentialsError when they cannot be read or made.
+SigningIdentity installation_signing_identity(const std::string& dir);
+
+// The user's own certificate chain and key (PEM files). Throws ContentCredentialsError naming the
+// file and what to do: missing, unreadable, not PEM, not an EC P-256 key, a key that does not
+// match the certificate, a certificate outside its validity period.
+SigningIdentity load_signing_identity(const std::string& certificate_path,
+                                      const std::string& key_path);
+
+struct ContentCredentials {
+    std::string title;  // the file's name
+    std::string software_name = "faceswap";
+    std::string software_version;
+    std::string description;  // e.g. "face swapped with model demo.fsmodel (a2b)"
+};
+
+// Whether add_content_credentials() can sign a file of this name (JPEG and PNG).
+bool content_credentials_supported(const std::string& path);
+
+// The file with a signed manifest store added (JPEG: APP11 segments after SOI and APP0; PNG: a
+// caBX chunk after IHDR). The rest of the file is unchanged, so its hard binding is the hash of
+// `file` itself. Throws ContentCredentialsError for another format or a damaged file.
+std::vector<std::uint8_t> add_content_credentials(const std::vector<std::uint8_t>& file,
+                                                  const ContentCredentials& credentials,
+                                                  const SigningIdentity& identity);
+
+}  // namespace faceswap::capture

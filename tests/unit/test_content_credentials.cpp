@@ -1,0 +1,142 @@
+// Our C2PA writer, judged by the official implementation (c2pa-rs 0.92 through the pinned
+// @contentauth/c2pa-wasm, tests/c2pa/verify.mjs): signed JPEG and PNG files are Valid, Trusted
+// with our certificate as the anchor, Invalid after one changed byte; bad identities are one
+// line naming the file.
+#include <catch2/catch.hpp>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "faceswap/capture/content_credentials.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using faceswap::capture::add_content_credentials;
+using faceswap::capture::ContentCredentials;
+using faceswap::capture::ContentCredentialsError;
+using faceswap::capture::installation_signing_identity;
+using faceswap::capture::load_signing_identity;
+using faceswap::test::quoted;
+using faceswap::test::run_command;
+
+namespace {
+
+std::vector<std::uint8_t> encoded(const std::string& extension) {
+    const cv::Mat photo = cv::imread((faceswap::test::media_dir() / "franck_02159.jpg").string());
+    REQUIRE(!photo.empty());
+    std::vector<std::uint8_t> bytes;
+    REQUIRE(cv::imencode(extension, photo, bytes));
+    return bytes;
+}
+
+void write(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// The official verifier's JSON for `file`, and its exit status.
+int official_verdict(const fs::path& file, std::string* output, const fs::path& anchor = {}) {
+    output->clear();
+    return run_command("node " +
+                           quoted(fs::path(FACESWAP_TEST_SOURCE_DIR) / "tests" / "c2pa" /
+                                  "verify.mjs") +
+                           " " + quoted(file) +
+                           (anchor.empty() ? std::string() : " --anchor " + quoted(anchor)) +
+                           " --pkg " +
+                           quoted(faceswap::test::cache_dir() / "c2pa-wasm" / "package" / "pkg"),
+                       output);
+}
+
+ContentCredentials credentials(const std::string& title) {
+    ContentCredentials c;
+    c.title = title;
+    c.software_version = "0.1.0";
+    c.description = "face swapped with model demo.fsmodel (a2b)";
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("signed JPEG and PNG files are Valid to the official C2PA implementation, Trusted "
+          "with our certificate, Invalid after one changed byte") {
+    faceswap::test::TempDir dir;
+    const auto identity = installation_signing_identity((dir.path() / "signing").string());
+    const fs::path certificate = dir.path() / "signing" / "signing-cert.pem";
+    struct stat key_status {};
+    REQUIRE(::stat((dir.path() / "signing" / "signing-key.pem").c_str(), &key_status) == 0);
+    CHECK((key_status.st_mode & 0777) == 0600);  // the key is its owner's alone
+    // The second use reads the same identity back.
+    CHECK(installation_signing_identity((dir.path() / "signing").string())
+              .certificate_chain_pem == identity.certificate_chain_pem);
+
+    for (const std::string extension : {".jpg", ".png"}) {
+        INFO(extension);
+        const auto original = encoded(extension);
+        const auto signed_file = add_content_credentials(original, credentials("out" + extension),
+                                                         identity);
+        CHECK(signed_file.size() > original.size());
+        const fs::path path = dir.path() / ("out" + extension);
+        write(path, signed_file);
+        // The picture is untouched: it decodes to the same pixels.
+        cv::Mat before = cv::imdecode(original, cv::IMREAD_COLOR);
+        cv::Mat after = cv::imread(path.string());
+        REQUIRE(after.size() == before.size());
+        CHECK(cv::norm(before, after, cv::NORM_INF) == 0);
+
+        std::string output;
+        CHECK(official_verdict(path, &output) == 0);
+        INFO(output);
+        CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Valid\""));
+        CHECK_THAT(output, Catch::Contains("signingCredential.untrusted"));
+        // What it says (the hard binding, c2pa.hash.data, is checked but not listed).
+        CHECK_THAT(output, Catch::Contains("c2pa.actions.v2") &&
+                               Catch::Contains("\"action\": \"c2pa.created\"") &&
+                               Catch::Contains("compositeWithTrainedAlgorithmicMedia") &&
+                               Catch::Contains("face swapped with model demo.fsmodel") &&
+                               Catch::Contains("\"name\": \"faceswap\""));
+        CHECK(official_verdict(path, &output, certificate) == 0);
+        CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Trusted\""));
+
+        // One changed byte in the picture's data: the hard binding no longer holds.
+        auto changed = signed_file;
+        changed[changed.size() - 40] ^= 0x01;
+        const fs::path tampered = dir.path() / ("changed" + extension);
+        write(tampered, changed);
+        CHECK(official_verdict(tampered, &output) == 1);
+        CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Invalid\""));
+        CHECK_THAT(output, Catch::Contains("assertion.dataHash.mismatch"));
+    }
+}
+
+TEST_CASE("a missing, unreadable or mismatched signing identity is one line naming the file") {
+    faceswap::test::TempDir dir;
+    const auto first = installation_signing_identity((dir.path() / "a").string());
+    installation_signing_identity((dir.path() / "b").string());
+    const std::string cert_a = (dir.path() / "a" / "signing-cert.pem").string();
+    const std::string key_b = (dir.path() / "b" / "signing-key.pem").string();
+    CHECK_THROWS_WITH(load_signing_identity(cert_a, key_b),
+                      Catch::Contains("does not belong to its certificate"));
+    CHECK_THROWS_WITH(load_signing_identity((dir.path() / "missing.pem").string(), key_b),
+                      Catch::Contains("missing.pem") && Catch::Contains("no such file"));
+    std::ofstream(dir.path() / "not.pem") << "not a certificate";
+    CHECK_THROWS_WITH(load_signing_identity((dir.path() / "not.pem").string(), key_b),
+                      Catch::Contains("no PEM certificate"));
+    CHECK_THROWS_WITH(
+        load_signing_identity(cert_a, (dir.path() / "not.pem").string()),
+        Catch::Contains("not a PEM private key"));
+    // Another format than JPEG and PNG is refused, the input untouched.
+    const std::vector<std::uint8_t> bmp = encoded(".bmp");
+    CHECK_THROWS_AS(add_content_credentials(bmp, credentials("x.bmp"), first),
+                    ContentCredentialsError);
+    // A truncated JPEG header.
+    CHECK_THROWS_WITH(add_content_credentials({0xFF, 0xD8, 0xFF, 0xE0, 0x40, 0x00},
+                                              credentials("x.jpg"), first),
+                      Catch::Contains("damaged"));
+}
