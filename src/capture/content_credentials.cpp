@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -85,7 +86,8 @@ class Cbor {
                                                       : width == 2 ? 25
                                                       : width == 4 ? 26
                                                                    : 27)));
-        for (int i = width - 1; i >= 0; --i) out_.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
+        for (int i = width - 1; i >= 0; --i)
+            out_.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
         return *this;
     }
     Bytes out_;
@@ -117,7 +119,8 @@ Bytes description(const char (&code)[5], const std::string& label) {
     return box("jumd", payload);
 }
 
-Bytes superbox(const char (&code)[5], const std::string& label, const std::vector<Bytes>& children) {
+Bytes superbox(const char (&code)[5], const std::string& label,
+               const std::vector<Bytes>& children) {
     Bytes payload = description(code, label);
     for (const Bytes& child : children) payload.insert(payload.end(), child.begin(), child.end());
     return box("jumb", payload);
@@ -138,9 +141,9 @@ std::string uuid4() {
     b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);
     char text[37];
     std::snprintf(text, sizeof text,
-                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                  b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                  b[15]);
+                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                  b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+                  b[14], b[15]);
     return text;
 }
 
@@ -249,8 +252,8 @@ SigningIdentity make_identity() {
         fail("cannot sign the signing certificate: " + openssl_reason());
     SigningIdentity identity;
     Bio key_out(BIO_new(BIO_s_mem())), cert_out(BIO_new(BIO_s_mem()));
-    if (PEM_write_bio_PrivateKey(key_out.get(), key.get(), nullptr, nullptr, 0, nullptr,
-                                 nullptr) != 1 ||
+    if (PEM_write_bio_PrivateKey(key_out.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+            1 ||
         PEM_write_bio_X509(cert_out.get(), cert.get()) != 1)
         fail("cannot write the signing identity: " + openssl_reason());
     char* data = nullptr;
@@ -304,7 +307,8 @@ Bytes cose_sign(const Bytes& claim, const ParsedIdentity& identity) {
     to_sign.array(4).text("Signature1").bytes(protected_header.out()).bytes({}).bytes(claim);
     std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>> context(EVP_MD_CTX_new());
     size_t der_size = 0;
-    if (EVP_DigestSignInit(context.get(), nullptr, EVP_sha256(), nullptr, identity.key.get()) != 1 ||
+    if (EVP_DigestSignInit(context.get(), nullptr, EVP_sha256(), nullptr, identity.key.get()) !=
+            1 ||
         EVP_DigestSign(context.get(), nullptr, &der_size, to_sign.out().data(),
                        to_sign.out().size()) != 1)
         fail("cannot sign the manifest: " + openssl_reason());
@@ -370,11 +374,11 @@ Bytes manifest_store(const ContentCredentials& credentials, const ParsedIdentity
     }
     claim.text("dc:title").text(credentials.title).text("alg").text("sha256");
 
-    const Bytes manifest =
-        superbox("c2ma", manifest_label,
-                 {superbox("c2as", "c2pa.assertions", assertion_boxes),
-                  superbox("c2cl", "c2pa.claim.v2", {box("cbor", claim.out())}),
-                  superbox("c2cs", "c2pa.signature", {box("cbor", cose_sign(claim.out(), identity))})});
+    const Bytes manifest = superbox(
+        "c2ma", manifest_label,
+        {superbox("c2as", "c2pa.assertions", assertion_boxes),
+         superbox("c2cl", "c2pa.claim.v2", {box("cbor", claim.out())}),
+         superbox("c2cs", "c2pa.signature", {box("cbor", cose_sign(claim.out(), identity))})});
     return superbox("c2pa", "c2pa", {manifest});
 }
 
@@ -429,7 +433,7 @@ bool ends_with(std::string text, const std::string& suffix) {
 
 SigningIdentity installation_signing_identity(const std::string& dir) {
     const fs::path folder(dir), key_path = folder / "signing-key.pem",
-        cert_path = folder / "signing-cert.pem";
+                                cert_path = folder / "signing-cert.pem";
     if (fs::exists(key_path) && fs::exists(cert_path)) {
         SigningIdentity identity = load_signing_identity(cert_path.string(), key_path.string());
         identity.origin = "this installation (" + folder.string() + ")";
@@ -457,6 +461,43 @@ SigningIdentity load_signing_identity(const std::string& certificate_path,
     return identity;
 }
 
+std::string default_signing_dir() {
+    if (const char* dir = std::getenv("FACESWAP_SIGNING_DIR"); dir && *dir) return dir;
+    if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data)
+        return (fs::path(data) / "faceswap" / "signing").string();
+    const char* home = std::getenv("HOME");
+    return (fs::path(home && *home ? home : ".") / ".local" / "share" / "faceswap" / "signing")
+        .string();
+}
+
+std::size_t content_credentials_bytes(const std::vector<std::uint8_t>& file) {
+    std::size_t total = 0;
+    if (file.size() >= 4 && file[0] == 0xFF && file[1] == 0xD8) {
+        // Marker segments up to the start of the scan.
+        for (std::size_t at = 2; at + 4 <= file.size() && file[at] == 0xFF;) {
+            const std::uint8_t marker = file[at + 1];
+            if (marker == 0xDA || marker == 0xD9) break;
+            const std::size_t length = static_cast<std::size_t>(file[at + 2]) << 8 | file[at + 3];
+            if (length < 2 || at + 2 + length > file.size()) break;
+            if (marker == 0xEB && length >= 4 && file[at + 4] == 'J' && file[at + 5] == 'P')
+                total += length + 2;
+            at += 2 + length;
+        }
+    } else if (file.size() >= 8 && file[0] == 0x89 && file[1] == 'P') {
+        for (std::size_t at = 8; at + 12 <= file.size();) {
+            const std::size_t length = static_cast<std::size_t>(file[at]) << 24 |
+                                       static_cast<std::size_t>(file[at + 1]) << 16 |
+                                       static_cast<std::size_t>(file[at + 2]) << 8 | file[at + 3];
+            if (length > file.size() - at - 12) break;
+            if (std::equal(file.begin() + static_cast<std::ptrdiff_t>(at + 4),
+                           file.begin() + static_cast<std::ptrdiff_t>(at + 8), "caBX"))
+                total += length + 12;
+            at += length + 12;
+        }
+    }
+    return total;
+}
+
 bool content_credentials_supported(const std::string& path) {
     return ends_with(path, ".jpg") || ends_with(path, ".jpeg") || ends_with(path, ".png");
 }
@@ -467,8 +508,8 @@ std::vector<std::uint8_t> add_content_credentials(const std::vector<std::uint8_t
     const ParsedIdentity parsed = parse_identity(identity);
     const bool jpeg = file.size() >= 4 && file[0] == 0xFF && file[1] == 0xD8;
     static constexpr std::uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
-    const bool png = file.size() >= 33 && std::equal(std::begin(kPngSignature),
-                                                     std::end(kPngSignature), file.begin());
+    const bool png = file.size() >= 33 &&
+                     std::equal(std::begin(kPngSignature), std::end(kPngSignature), file.begin());
     std::size_t insert_at = 0;
     if (jpeg) {
         insert_at = 2;  // after SOI, and after an APP0 (JFIF) segment that follows it

@@ -173,7 +173,8 @@ bool image_format_keeps_provenance(const std::string& path) {
     return is_jpeg_name(path) || lower_extension(path) == ".png";
 }
 
-void write_image_file(const std::string& path, const cv::Mat& bgr, const std::string& provenance) {
+void write_image_file(const std::string& path, const cv::Mat& bgr, const std::string& provenance,
+                      const ImageSigning* signing) {
     if (!is_image_file_name(path))
         throw MediaError("cannot write " + path +
                          ": not an image file name (use .jpg, .png, .bmp, .webp or .tiff)");
@@ -187,6 +188,15 @@ void write_image_file(const std::string& path, const cv::Mat& bgr, const std::st
             add_jpeg_comment(encoded, provenance);
         else if (lower_extension(path) == ".png")
             add_png_comment(encoded, provenance);
+    }
+    if (signing && content_credentials_supported(path)) {
+        ContentCredentials credentials = signing->credentials;
+        credentials.title = std::filesystem::path(path).filename().string();
+        try {
+            encoded = add_content_credentials(encoded, credentials, signing->identity);
+        } catch (const ContentCredentialsError& e) {
+            throw MediaError("cannot sign " + path + ": " + e.what());
+        }
     }
     write_atomically(path, encoded);
 }

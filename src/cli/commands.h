@@ -153,6 +153,9 @@ struct ConvertOptions {
     std::vector<std::string> faces;  // --faces: all, largest or reference photos
     float face_distance = -1;        // --face-distance (< 0: the default)
     bool ai_mark = true;
+    // Who signs the photos' Content Credentials: the user's PEM files, else the installation's
+    // own identity (capture::default_signing_dir()).
+    std::string sign_cert, sign_key;
     std::int64_t start_frame = 0;
     std::int64_t frames = -1;
     int threads = 0;

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 
 #include "cli_common.h"
 #include "commands.h"
@@ -121,13 +122,39 @@ int run_convert(const ConvertOptions& options) {
     const std::uint32_t watermark_payload = capture::watermark_payload(model_sha256);
     char payload_hex[16];
     std::snprintf(payload_hex, sizeof payload_hex, "0x%08X", watermark_payload);
+    // Signed Content Credentials in every JPEG and PNG written (they cannot be turned off); an
+    // identity that cannot be used is said once and the photos are written unsigned, with the
+    // watermark and, unless turned off, the visible mark.
+    std::optional<capture::ImageSigning> signing;
+    std::string signed_note;
+    try {
+        capture::ImageSigning s;
+        s.identity = options.sign_cert.empty()
+                         ? capture::installation_signing_identity(capture::default_signing_dir())
+                         : capture::load_signing_identity(options.sign_cert, options.sign_key);
+        s.credentials.software_version = FACESWAP_VERSION;
+        s.credentials.description = std::string("face swapped with model ") + info.path + " (" +
+                                    (a2b ? "a2b" : "b2a") + ", sha256 " + model_sha256 + ")";
+        signed_note = "; C2PA signed by " + s.identity.origin;
+        signing = std::move(s);
+    } catch (const capture::ContentCredentialsError& e) {
+        std::fprintf(stderr,
+                     "warning: %s. The output is written without Content Credentials (unsigned); "
+                     "the invisible watermark%s still mark it\n",
+                     e.what(), options.ai_mark ? " and the visible mark" : "");
+        signed_note = "; C2PA unsigned";
+    }
     const std::string provenance =
         std::string("AI-generated face swap; faceswap ") + FACESWAP_VERSION + "; watermark " +
         payload_hex + "; model " + info.path + " (sha256 " + model_sha256 + ", " +
         info.architecture + ", " + info.identity_a + "/" + info.identity_b + ", " +
         std::to_string(info.training_steps) + " steps" +
         (info.created.empty() ? std::string() : ", made " + info.created) + "); direction " +
-        (a2b ? "a2b" : "b2a");
+        (a2b ? "a2b" : "b2a") + signed_note;
+    if (output_kind == OutputKind::kVideo && signing)
+        std::fprintf(stderr,
+                     "note: this version signs Content Credentials into JPEG and PNG files; the "
+                     "video is marked by the watermark and its metadata\n");
     if (output_kind == OutputKind::kImageFolder && !fs::is_directory(options.output)) {
         std::error_code ec;
         fs::create_directory(options.output, ec);
@@ -161,7 +188,8 @@ int run_convert(const ConvertOptions& options) {
                              path.c_str());
                 told_format_without_metadata = true;
             }
-            capture::write_image_file(path, output, provenance + "; source " + name);
+            capture::write_image_file(path, output, provenance + "; source " + name,
+                                      signing ? &*signing : nullptr);
         }
     };
     capture::DecodedFrame frame;

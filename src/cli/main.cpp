@@ -410,6 +410,14 @@ int main(int argc, char** argv) {
     convert_cmd->add_flag(
         "--no-ai-mark", [&](std::int64_t) { convert.ai_mark = false; },
         "Leave out the visible AI-generated mark (metadata is still written)");
+    auto* sign_cert = convert_cmd->add_option(
+        "--sign-cert", convert.sign_cert,
+        "Sign the Content Credentials with this certificate chain (PEM) rather than the "
+        "installation's own (docs/provenance.md)");
+    auto* sign_key = convert_cmd->add_option("--sign-key", convert.sign_key,
+                                             "The private key of --sign-cert (PEM)");
+    sign_cert->needs(sign_key);
+    sign_key->needs(sign_cert);
     convert_cmd->add_option("--start-frame", convert.start_frame, "First frame to convert");
     convert_cmd->add_option("--frames", convert.frames, "Number of frames to convert");
     convert_cmd->add_option("--models", convert.model_dir, "Face-analysis model folder");

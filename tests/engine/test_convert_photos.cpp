@@ -27,10 +27,15 @@ const fs::path& tiny_model() {
     return path;
 }
 
+// The signing identity the tests' conversions use (made on first use, like an installation's).
+fs::path test_signing_dir() {
+    return fs::temp_directory_path() / ("faceswap-test-signing-" + std::to_string(::getuid()));
+}
+
 std::string convert(const fs::path& in, const fs::path& out, const std::string& extra = {}) {
-    return cli() + "convert " + quoted(in) + " " + quoted(out) + " --model " +
-           quoted(tiny_model()) + " --models " + quoted(faceswap::test::model_dir()) +
-           " --cpu-threads 2 " + extra;
+    return "FACESWAP_SIGNING_DIR=" + quoted(test_signing_dir()) + " " + cli() + "convert " +
+           quoted(in) + " " + quoted(out) + " --model " + quoted(tiny_model()) + " --models " +
+           quoted(faceswap::test::model_dir()) + " --cpu-threads 2 " + extra;
 }
 
 // A folder of real photos in four formats, one of odd width, and one broken file.
@@ -133,17 +138,47 @@ TEST_CASE(
     CHECK_THAT(output, Catch::Contains("missing.mp4: error:"));
 
     // The official C2PA implementation (c2pa-rs 0.92, the pinned @contentauth/c2pa-wasm) reads
-    // the same files: no Content Credentials yet (the signed manifest is the rest of issue 27).
-    for (const fs::path& file : {out / "a_franck.jpg", out / "b_odd.png", video}) {
+    // the photos' signed Content Credentials: Valid, Trusted with this installation's certificate
+    // as the anchor; the video carries none yet.
+    const auto official = [&](const fs::path& file, const std::string& extra) {
         output.clear();
-        CHECK(run_command(
-                  "node " +
-                      quoted(fs::path(FACESWAP_TEST_SOURCE_DIR) / "tests" / "c2pa" / "verify.mjs") +
-                      " " + quoted(file) + " --pkg " +
-                      quoted(faceswap::test::cache_dir() / "c2pa-wasm" / "package" / "pkg"),
-                  &output) == 1);
-        CHECK_THAT(output, Catch::Contains("\"validation_state\": \"none\""));
+        return run_command(
+            "node " + quoted(fs::path(FACESWAP_TEST_SOURCE_DIR) / "tests" / "c2pa" / "verify.mjs") +
+                " " + quoted(file) + " --pkg " +
+                quoted(faceswap::test::cache_dir() / "c2pa-wasm" / "package" / "pkg") + extra,
+            &output);
+    };
+    const std::string anchor = " --anchor " + quoted(test_signing_dir() / "signing-cert.pem");
+    for (const char* name : {"a_franck.jpg", "b_odd.png", "c_grace.jpeg"}) {
+        CHECK(official(out / name, "") == 0);
+        CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Valid\"") &&
+                               Catch::Contains("compositeWithTrainedAlgorithmicMedia") &&
+                               Catch::Contains("tiny.fsmodel"));
+        CHECK(official(out / name, anchor) == 0);
+        CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Trusted\""));
     }
+    CHECK(official(video, "") == 1);
+    CHECK_THAT(output, Catch::Contains("\"validation_state\": \"none\""));
+    // faceswap verify sees them too.
+    output.clear();
+    run_command(faceswap::test::cli() + "verify " + quoted(out / "a_franck.jpg"), &output);
+    CHECK_THAT(output, Catch::Contains("a_franck.jpg: C2PA manifest: present"));
+
+    // A signing key that is not there: one line, and the photo is still written, unsigned,
+    // with the watermark.
+    output.clear();
+    const fs::path unsigned_photo = dir.path() / "unsigned.jpg";
+    CHECK(run_command(convert(in / "a_franck.jpg", unsigned_photo,
+                              "--sign-cert " + quoted(dir.path() / "no-cert.pem") + " --sign-key " +
+                                  quoted(dir.path() / "no-key.pem")),
+                      &output) == 0);
+    CHECK_THAT(output, Catch::Contains("no-cert.pem") &&
+                           Catch::Contains("written without Content Credentials (unsigned)"));
+    CHECK(official(unsigned_photo, "") == 1);
+    output.clear();
+    CHECK(run_command(faceswap::test::cli() + "verify " + quoted(unsigned_photo), &output) == 0);
+    CHECK_THAT(output,
+               Catch::Contains("watermark: present") && Catch::Contains("C2PA manifest: none"));
 }
 
 TEST_CASE("a video of odd width converts and H.264 gets one padded column", "[slow]") {

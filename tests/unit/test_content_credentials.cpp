@@ -38,20 +38,18 @@ std::vector<std::uint8_t> encoded(const std::string& extension) {
 
 void write(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
     std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
 }
 
 // The official verifier's JSON for `file`, and its exit status.
 int official_verdict(const fs::path& file, std::string* output, const fs::path& anchor = {}) {
     output->clear();
-    return run_command("node " +
-                           quoted(fs::path(FACESWAP_TEST_SOURCE_DIR) / "tests" / "c2pa" /
-                                  "verify.mjs") +
-                           " " + quoted(file) +
-                           (anchor.empty() ? std::string() : " --anchor " + quoted(anchor)) +
-                           " --pkg " +
-                           quoted(faceswap::test::cache_dir() / "c2pa-wasm" / "package" / "pkg"),
-                       output);
+    return run_command(
+        "node " + quoted(fs::path(FACESWAP_TEST_SOURCE_DIR) / "tests" / "c2pa" / "verify.mjs") +
+            " " + quoted(file) + (anchor.empty() ? std::string() : " --anchor " + quoted(anchor)) +
+            " --pkg " + quoted(faceswap::test::cache_dir() / "c2pa-wasm" / "package" / "pkg"),
+        output);
 }
 
 ContentCredentials credentials(const std::string& title) {
@@ -64,8 +62,9 @@ ContentCredentials credentials(const std::string& title) {
 
 }  // namespace
 
-TEST_CASE("signed JPEG and PNG files are Valid to the official C2PA implementation, Trusted "
-          "with our certificate, Invalid after one changed byte") {
+TEST_CASE(
+    "signed JPEG and PNG files are Valid to the official C2PA implementation, Trusted "
+    "with our certificate, Invalid after one changed byte") {
     faceswap::test::TempDir dir;
     const auto identity = installation_signing_identity((dir.path() / "signing").string());
     const fs::path certificate = dir.path() / "signing" / "signing-cert.pem";
@@ -73,14 +72,14 @@ TEST_CASE("signed JPEG and PNG files are Valid to the official C2PA implementati
     REQUIRE(::stat((dir.path() / "signing" / "signing-key.pem").c_str(), &key_status) == 0);
     CHECK((key_status.st_mode & 0777) == 0600);  // the key is its owner's alone
     // The second use reads the same identity back.
-    CHECK(installation_signing_identity((dir.path() / "signing").string())
-              .certificate_chain_pem == identity.certificate_chain_pem);
+    CHECK(installation_signing_identity((dir.path() / "signing").string()).certificate_chain_pem ==
+          identity.certificate_chain_pem);
 
     for (const std::string extension : {".jpg", ".png"}) {
         INFO(extension);
         const auto original = encoded(extension);
-        const auto signed_file = add_content_credentials(original, credentials("out" + extension),
-                                                         identity);
+        const auto signed_file =
+            add_content_credentials(original, credentials("out" + extension), identity);
         CHECK(signed_file.size() > original.size());
         const fs::path path = dir.path() / ("out" + extension);
         write(path, signed_file);
@@ -128,15 +127,14 @@ TEST_CASE("a missing, unreadable or mismatched signing identity is one line nami
     std::ofstream(dir.path() / "not.pem") << "not a certificate";
     CHECK_THROWS_WITH(load_signing_identity((dir.path() / "not.pem").string(), key_b),
                       Catch::Contains("no PEM certificate"));
-    CHECK_THROWS_WITH(
-        load_signing_identity(cert_a, (dir.path() / "not.pem").string()),
-        Catch::Contains("not a PEM private key"));
+    CHECK_THROWS_WITH(load_signing_identity(cert_a, (dir.path() / "not.pem").string()),
+                      Catch::Contains("not a PEM private key"));
     // Another format than JPEG and PNG is refused, the input untouched.
     const std::vector<std::uint8_t> bmp = encoded(".bmp");
     CHECK_THROWS_AS(add_content_credentials(bmp, credentials("x.bmp"), first),
                     ContentCredentialsError);
     // A truncated JPEG header.
-    CHECK_THROWS_WITH(add_content_credentials({0xFF, 0xD8, 0xFF, 0xE0, 0x40, 0x00},
-                                              credentials("x.jpg"), first),
-                      Catch::Contains("damaged"));
+    CHECK_THROWS_WITH(
+        add_content_credentials({0xFF, 0xD8, 0xFF, 0xE0, 0x40, 0x00}, credentials("x.jpg"), first),
+        Catch::Contains("damaged"));
 }

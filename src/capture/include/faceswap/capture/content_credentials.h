@@ -45,6 +45,10 @@ struct ContentCredentials {
     std::string description;  // e.g. "face swapped with model demo.fsmodel (a2b)"
 };
 
+// Where the installation's identity lives: $FACESWAP_SIGNING_DIR, else
+// $XDG_DATA_HOME/faceswap/signing, else ~/.local/share/faceswap/signing.
+std::string default_signing_dir();
+
 // Whether add_content_credentials() can sign a file of this name (JPEG and PNG).
 bool content_credentials_supported(const std::string& path);
 
@@ -54,5 +58,9 @@ bool content_credentials_supported(const std::string& path);
 std::vector<std::uint8_t> add_content_credentials(const std::vector<std::uint8_t>& file,
                                                   const ContentCredentials& credentials,
                                                   const SigningIdentity& identity);
+
+// The bytes of C2PA manifest data a JPEG (APP11 'JP' segments) or PNG (caBX chunks) carries; 0
+// when none. Finds them only: it does not validate them.
+std::size_t content_credentials_bytes(const std::vector<std::uint8_t>& file);
 
 }  // namespace faceswap::capture
