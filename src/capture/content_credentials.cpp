@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 
@@ -331,10 +332,22 @@ Bytes cose_sign(const Bytes& claim, const ParsedIdentity& identity) {
     return cose.out();
 }
 
-// The manifest store for a file whose bytes outside [start, start + length) hash to data_hash.
+// The hard binding of a JPEG or PNG: the hash of the file's bytes outside [start, start + length)
+// (where the manifest sits).
+Assertion data_hash_assertion(const Bytes& data_hash, std::uint64_t start, std::uint64_t length) {
+    Cbor hash;
+    hash.map(5);
+    hash.text("exclusions").array(1).map(2).text("start").integer(static_cast<std::int64_t>(start));
+    hash.text("length").integer(static_cast<std::int64_t>(length));
+    hash.text("name").text("jumbf manifest").text("alg").text("sha256");
+    hash.text("hash").bytes(data_hash).text("pad").bytes({});
+    return cbor_assertion("c2pa.hash.data", hash.out());
+}
+
+// The manifest store: the actions assertion, the hard binding, the claim and its signature.
 Bytes manifest_store(const ContentCredentials& credentials, const ParsedIdentity& identity,
                      const std::string& manifest_label, const std::string& instance_id,
-                     const Bytes& data_hash, std::uint64_t start, std::uint64_t length) {
+                     const Assertion& binding) {
     Cbor actions;
     actions.map(1).text("actions").array(1).map(4);
     actions.text("action").text("c2pa.created");
@@ -346,14 +359,8 @@ Bytes manifest_store(const ContentCredentials& credentials, const ParsedIdentity
         .text(credentials.software_version);
     actions.text("digitalSourceType").text(kDigitalSourceType);
     actions.text("description").text(credentials.description);
-    Cbor hash;
-    hash.map(5);
-    hash.text("exclusions").array(1).map(2).text("start").integer(static_cast<std::int64_t>(start));
-    hash.text("length").integer(static_cast<std::int64_t>(length));
-    hash.text("name").text("jumbf manifest").text("alg").text("sha256");
-    hash.text("hash").bytes(data_hash).text("pad").bytes({});
     const std::vector<Assertion> assertions = {cbor_assertion("c2pa.actions.v2", actions.out()),
-                                               cbor_assertion("c2pa.hash.data", hash.out())};
+                                               binding};
 
     Cbor claim;
     claim.map(6).text("instanceID").text(instance_id);
@@ -422,6 +429,101 @@ Bytes png_chunk(const Bytes& store) {
     return out;
 }
 
+// ---- ISO BMFF (MP4) ----------------------------------------------------------------------------
+// C2PA's 'uuid' box type (ISO 19566-5 / C2PA 2.x, 11.3.4).
+constexpr std::uint8_t kC2paUuid[16] = {0xD8, 0xFE, 0xC3, 0xD6, 0x1B, 0x0E, 0x48, 0x3C,
+                                        0x92, 0x97, 0x58, 0x28, 0x87, 0x7E, 0xC4, 0x81};
+
+struct TopBox {
+    std::uint64_t offset = 0, size = 0;
+    std::string type;
+};
+
+std::uint64_t get_be(const std::uint8_t* p, int bytes) {
+    std::uint64_t value = 0;
+    for (int i = 0; i < bytes; ++i) value = value << 8 | p[i];
+    return value;
+}
+
+void put_be(std::uint8_t* p, std::uint64_t value, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i, value >>= 8) p[i] = static_cast<std::uint8_t>(value);
+}
+
+std::vector<TopBox> top_level_boxes(std::ifstream& in, std::uint64_t file_size) {
+    std::vector<TopBox> boxes;
+    for (std::uint64_t at = 0; at < file_size;) {
+        std::uint8_t header[16];
+        if (file_size - at < 8) fail("the MP4 is damaged (a box header is cut)");
+        in.seekg(static_cast<std::streamoff>(at));
+        in.read(reinterpret_cast<char*>(header), 8);
+        std::uint64_t size = get_be(header, 4);
+        if (size == 1) {
+            if (file_size - at < 16) fail("the MP4 is damaged (a box header is cut)");
+            in.read(reinterpret_cast<char*>(header + 8), 8);
+            size = get_be(header + 8, 8);
+        } else if (size == 0) {
+            size = file_size - at;  // to the end of the file
+        }
+        if (size < 8 || size > file_size - at) fail("the MP4 is damaged (a box runs past its end)");
+        boxes.push_back({at, size, std::string(reinterpret_cast<char*>(header + 4), 4)});
+        at += size;
+    }
+    if (!in) fail("cannot read the MP4");
+    return boxes;
+}
+
+// Moves every chunk offset (stco, co64) in a moov box by `delta`, in place.
+void shift_chunk_offsets(std::uint8_t* box, std::uint64_t size, std::uint64_t delta) {
+    static const std::string kContainers[] = {"moov", "trak", "mdia", "minf", "stbl", "edts"};
+    const std::string type(reinterpret_cast<char*>(box + 4), 4);
+    if (type == "stco" || type == "co64") {
+        const bool wide = type == "co64";
+        if (size < 16) fail("the MP4 is damaged (a chunk offset table is cut)");
+        const std::uint64_t count = get_be(box + 12, 4);
+        const int width = wide ? 8 : 4;
+        if (count > (size - 16) / width) fail("the MP4 is damaged (a chunk offset table is cut)");
+        for (std::uint64_t i = 0; i < count; ++i) {
+            std::uint8_t* entry = box + 16 + i * width;
+            const std::uint64_t moved = get_be(entry, width) + delta;
+            if (!wide && moved > 0xFFFFFFFFull)
+                fail("the MP4's chunk offsets would pass 4 GB once the manifest is added");
+            put_be(entry, moved, width);
+        }
+        return;
+    }
+    if (std::find(std::begin(kContainers), std::end(kContainers), type) == std::end(kContainers))
+        return;
+    for (std::uint64_t at = 8; at + 8 <= size;) {
+        std::uint64_t child = get_be(box + at, 4);
+        if (child == 0) child = size - at;
+        if (child < 8 || child > size - at) fail("the MP4 is damaged (a box runs past its parent)");
+        shift_chunk_offsets(box + at, child, delta);
+        at += child;
+    }
+}
+
+// The C2PA 'uuid' box holding the manifest store.
+Bytes c2pa_uuid_box(const Bytes& store) {
+    Bytes payload(std::begin(kC2paUuid), std::end(kC2paUuid));
+    payload.insert(payload.end(), {0, 0, 0, 0});  // version 0, flags 0
+    const std::string purpose = "manifest";
+    payload.insert(payload.end(), purpose.begin(), purpose.end());
+    payload.push_back(0);
+    payload.insert(payload.end(), 8, 0);  // no auxiliary (Merkle) boxes
+    payload.insert(payload.end(), store.begin(), store.end());
+    return box("uuid", payload);
+}
+
+Assertion bmff_hash_assertion(const Bytes& hash) {
+    Cbor cbor;
+    cbor.map(4).text("exclusions").array(2);
+    cbor.map(2).text("xpath").text("/uuid").text("data").array(1).map(2).text("offset").integer(8);
+    cbor.text("value").bytes(Bytes(std::begin(kC2paUuid), std::end(kC2paUuid)));
+    cbor.map(1).text("xpath").text("/ftyp");
+    cbor.text("alg").text("sha256").text("hash").bytes(hash).text("name").text("jumbf manifest");
+    return cbor_assertion("c2pa.hash.bmff.v3", cbor.out());
+}
+
 bool ends_with(std::string text, const std::string& suffix) {
     std::transform(text.begin(), text.end(), text.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -470,6 +572,111 @@ std::string default_signing_dir() {
         .string();
 }
 
+bool content_credentials_supported_video(const std::string& path) {
+    return ends_with(path, ".mp4") || ends_with(path, ".mov") || ends_with(path, ".m4v");
+}
+
+void add_content_credentials_to_mp4(const std::string& in_path, const std::string& out_path,
+                                    const ContentCredentials& credentials,
+                                    const SigningIdentity& identity) {
+    const ParsedIdentity parsed = parse_identity(identity);
+    std::ifstream in(in_path, std::ios::binary);
+    if (!in) fail("cannot read " + in_path);
+    std::error_code error;
+    const std::uint64_t file_size = fs::file_size(in_path, error);
+    if (error) fail("cannot read " + in_path + ": " + error.message());
+    const std::vector<TopBox> boxes = top_level_boxes(in, file_size);
+    if (boxes.empty() || boxes.front().type != "ftyp") fail("not an MP4 file (no ftyp box first)");
+    for (const TopBox& b : boxes) {
+        if (b.type == "moof") fail("fragmented MP4 is not signed by this version");
+        if (b.type == "uuid") {
+            std::uint8_t id[16];
+            in.seekg(static_cast<std::streamoff>(b.offset + 8));
+            in.read(reinterpret_cast<char*>(id), 16);
+            if (in && std::equal(std::begin(id), std::end(id), std::begin(kC2paUuid)))
+                fail("the file already carries a C2PA manifest");
+            in.clear();
+        }
+    }
+    // The moov box is small (the sample tables): read it, to move its chunk offsets.
+    const auto moov =
+        std::find_if(boxes.begin(), boxes.end(), [](const TopBox& b) { return b.type == "moov"; });
+    if (moov == boxes.end()) fail("the MP4 is damaged (no moov box)");
+    Bytes moov_original(moov->size);
+    in.seekg(static_cast<std::streamoff>(moov->offset));
+    in.read(reinterpret_cast<char*>(moov_original.data()),
+            static_cast<std::streamsize>(moov->size));
+    if (!in) fail("cannot read the MP4's moov box");
+    if (get_be(moov_original.data(), 4) == 1)
+        fail("a moov box of 64-bit size is not signed by this version");
+
+    const std::uint64_t ftyp_size = boxes.front().size;
+    // Streams [offset, offset + size) of the input through `sink`.
+    const auto stream = [&](std::uint64_t offset, std::uint64_t size, const auto& sink) {
+        std::vector<char> buffer(1 << 20);
+        in.clear();
+        in.seekg(static_cast<std::streamoff>(offset));
+        while (size > 0) {
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(size, buffer.size()));
+            in.read(buffer.data(), static_cast<std::streamsize>(n));
+            if (!in) fail("cannot read " + in_path);
+            sink(reinterpret_cast<const std::uint8_t*>(buffer.data()), n);
+            size -= n;
+        }
+    };
+    const std::string manifest_label = "urn:c2pa:" + uuid4();
+    const std::string instance_id = "xmp:iid:" + uuid4();
+    // The uuid box's size moves every later box and chunk offset, and the hash covers those:
+    // settle the size with a placeholder hash first (the hash's value never changes its size).
+    std::uint64_t uuid_size =
+        c2pa_uuid_box(manifest_store(credentials, parsed, manifest_label, instance_id,
+                                     bmff_hash_assertion(Bytes(32, 0))))
+            .size();
+    Bytes moov_moved, uuid;
+    for (int round = 0; round < 4; ++round) {
+        moov_moved = moov_original;
+        shift_chunk_offsets(moov_moved.data(), moov_moved.size(), uuid_size);
+        // The BMFF hash: every top-level box but ftyp and the manifest's, each preceded by its
+        // offset in the signed file (a 64-bit big-endian number).
+        std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>> digest(EVP_MD_CTX_new());
+        EVP_DigestInit_ex(digest.get(), EVP_sha256(), nullptr);
+        for (std::size_t i = 1; i < boxes.size(); ++i) {
+            std::uint8_t offset[8];
+            put_be(offset, boxes[i].offset + uuid_size, 8);
+            EVP_DigestUpdate(digest.get(), offset, 8);
+            if (boxes[i].type == "moov")
+                EVP_DigestUpdate(digest.get(), moov_moved.data(), moov_moved.size());
+            else
+                stream(boxes[i].offset, boxes[i].size, [&](const std::uint8_t* p, std::size_t n) {
+                    EVP_DigestUpdate(digest.get(), p, n);
+                });
+        }
+        Bytes hash(32);
+        unsigned int length = 0;
+        EVP_DigestFinal_ex(digest.get(), hash.data(), &length);
+        uuid = c2pa_uuid_box(manifest_store(credentials, parsed, manifest_label, instance_id,
+                                            bmff_hash_assertion(hash)));
+        if (uuid.size() == uuid_size) break;
+        uuid_size = uuid.size();
+    }
+    if (uuid.size() != uuid_size) fail("the manifest's size did not settle");
+
+    std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+    if (!out) fail("cannot write " + out_path);
+    const auto write = [&](const std::uint8_t* p, std::size_t n) {
+        out.write(reinterpret_cast<const char*>(p), static_cast<std::streamsize>(n));
+    };
+    stream(0, ftyp_size, write);
+    write(uuid.data(), uuid.size());
+    for (std::size_t i = 1; i < boxes.size(); ++i) {
+        if (boxes[i].type == "moov")
+            write(moov_moved.data(), moov_moved.size());
+        else
+            stream(boxes[i].offset, boxes[i].size, write);
+    }
+    if (!out.flush()) fail("cannot write " + out_path + " (disk full?)");
+}
+
 std::size_t content_credentials_bytes(const std::vector<std::uint8_t>& file) {
     std::size_t total = 0;
     if (file.size() >= 4 && file[0] == 0xFF && file[1] == 0xD8) {
@@ -496,6 +703,36 @@ std::size_t content_credentials_bytes(const std::vector<std::uint8_t>& file) {
         }
     }
     return total;
+}
+
+std::size_t content_credentials_in_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return 0;
+    std::uint8_t head[8] = {};
+    in.read(reinterpret_cast<char*>(head), 8);
+    if (in.gcount() == 8 && std::equal(head + 4, head + 8, "ftyp")) {
+        std::error_code error;
+        const std::uint64_t size = fs::file_size(path, error);
+        if (error) return 0;
+        try {
+            in.clear();
+            for (const TopBox& b : top_level_boxes(in, size)) {
+                if (b.type != "uuid" || b.size < 24) continue;
+                std::uint8_t id[16];
+                in.clear();
+                in.seekg(static_cast<std::streamoff>(b.offset + 8));
+                in.read(reinterpret_cast<char*>(id), 16);
+                if (in && std::equal(std::begin(id), std::end(id), std::begin(kC2paUuid)))
+                    return static_cast<std::size_t>(b.size);
+            }
+        } catch (const ContentCredentialsError&) {
+        }
+        return 0;
+    }
+    in.clear();
+    in.seekg(0);
+    const Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return content_credentials_bytes(bytes);
 }
 
 bool content_credentials_supported(const std::string& path) {
@@ -534,7 +771,7 @@ std::vector<std::uint8_t> add_content_credentials(const std::vector<std::uint8_t
     Bytes wrapped;
     for (int round = 0; round < 5; ++round) {
         const Bytes store = manifest_store(credentials, parsed, manifest_label, instance_id,
-                                           data_hash, insert_at, length);
+                                           data_hash_assertion(data_hash, insert_at, length));
         wrapped = jpeg ? jpeg_segments(store) : png_chunk(store);
         if (wrapped.size() == length) break;
         length = wrapped.size();

@@ -174,7 +174,7 @@ bool image_format_keeps_provenance(const std::string& path) {
 }
 
 void write_image_file(const std::string& path, const cv::Mat& bgr, const std::string& provenance,
-                      const ImageSigning* signing) {
+                      const ContentSigning* signing) {
     if (!is_image_file_name(path))
         throw MediaError("cannot write " + path +
                          ": not an image file name (use .jpg, .png, .bmp, .webp or .tiff)");

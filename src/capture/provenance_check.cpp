@@ -89,19 +89,13 @@ ProvenanceCheck check_provenance(const std::string& path, int frames_wanted) {
         check.findings.push_back("metadata: " +
                                  (provenance.empty() ? "no provenance line" : provenance));
     }
-    std::vector<std::uint8_t> bytes;
-    if (is_image_file_name(path)) {
-        std::ifstream in(path, std::ios::binary);
-        bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
-    if (const std::size_t size = content_credentials_bytes(bytes); size > 0)
+    if (const std::size_t size = content_credentials_in_file(path); size > 0)
         check.findings.push_back(
             format("C2PA manifest: present (%zu bytes of signed Content Credentials; this version "
                    "does not validate them: check them with a C2PA verifier)",
                    size));
     else
-        check.findings.push_back(
-            "C2PA manifest: none (this version signs JPEG and PNG photos, not videos yet)");
+        check.findings.push_back("C2PA manifest: none");
     return check;
 }
 

@@ -174,6 +174,23 @@ std::string VideoFileWriter::close() {
     std::error_code ec;
     if (!ok || !std::filesystem::exists(temporary_, ec)) throw MediaError(failure("encoding"));
     if (!log_.empty()) std::filesystem::remove(log_, ec);
+    if (options_.signing && content_credentials_supported_video(options_.path)) {
+        // Signed into a second temporary file, which then replaces the first: the finished name
+        // only ever holds a whole file, signed or (when signing fails) unsigned.
+        const std::string signed_path = temporary_ + ".signed";
+        ContentCredentials credentials = options_.signing->credentials;
+        credentials.title = std::filesystem::path(options_.path).filename().string();
+        try {
+            add_content_credentials_to_mp4(temporary_, signed_path, credentials,
+                                           options_.signing->identity);
+            std::filesystem::rename(signed_path, temporary_, ec);
+            if (ec) throw ContentCredentialsError(ec.message());
+        } catch (const ContentCredentialsError& e) {
+            std::filesystem::remove(signed_path, ec);
+            note += std::string(note.empty() ? "" : "; ") +
+                    "written without Content Credentials (unsigned): " + e.what();
+        }
+    }
     std::filesystem::rename(temporary_, options_.path, ec);
     if (ec)
         throw MediaError("cannot move the finished video to " + options_.path + ": " +

@@ -125,10 +125,10 @@ int run_convert(const ConvertOptions& options) {
     // Signed Content Credentials in every JPEG and PNG written (they cannot be turned off); an
     // identity that cannot be used is said once and the photos are written unsigned, with the
     // watermark and, unless turned off, the visible mark.
-    std::optional<capture::ImageSigning> signing;
+    std::optional<capture::ContentSigning> signing;
     std::string signed_note;
     try {
-        capture::ImageSigning s;
+        capture::ContentSigning s;
         s.identity = options.sign_cert.empty()
                          ? capture::installation_signing_identity(capture::default_signing_dir())
                          : capture::load_signing_identity(options.sign_cert, options.sign_key);
@@ -151,10 +151,6 @@ int run_convert(const ConvertOptions& options) {
         std::to_string(info.training_steps) + " steps" +
         (info.created.empty() ? std::string() : ", made " + info.created) + "); direction " +
         (a2b ? "a2b" : "b2a") + signed_note;
-    if (output_kind == OutputKind::kVideo && signing)
-        std::fprintf(stderr,
-                     "note: this version signs Content Credentials into JPEG and PNG files; the "
-                     "video is marked by the watermark and its metadata\n");
     if (output_kind == OutputKind::kImageFolder && !fs::is_directory(options.output)) {
         std::error_code ec;
         fs::create_directory(options.output, ec);
@@ -252,6 +248,7 @@ int run_convert(const ConvertOptions& options) {
                 if (!stills) out.audio_source = options.input;  // photos have no sound
                 out.audio_offset_s = frame.timestamp_s;
                 out.provenance = provenance;
+                out.signing = signing;
                 writer = std::make_unique<capture::VideoFileWriter>(out);
                 video_size = frame.bgr.size();
             }

@@ -25,6 +25,7 @@ struct Recorder::Shared {
     int width = 0, height = 0;
     double fps = 25;
     bool ai_mark = true;
+    std::string signing_note;      // why the recording is not signed, when it is not
     capture::Watermark watermark;  // used on the writer thread only
     std::uint32_t watermark_payload = 0;
 };
@@ -47,6 +48,21 @@ Recorder::Recorder(const QString& path, int width, int height, double fps,
     options.height = height;
     options.fps = fps;
     options.provenance = described;
+    if (ai_mark) {
+        // Signed Content Credentials with the installation's identity (docs/provenance.md).
+        try {
+            capture::ContentSigning signing;
+            signing.identity =
+                capture::installation_signing_identity(capture::default_signing_dir());
+            signing.credentials.software_version = FACESWAP_VERSION;
+            signing.credentials.description = "face swapped live: " + provenance;
+            options.signing = std::move(signing);
+            options.provenance += "; C2PA signed by " + options.signing->identity.origin;
+        } catch (const capture::ContentCredentialsError& e) {
+            shared_->signing_note = std::string("written without Content Credentials: ") + e.what();
+            options.provenance += "; C2PA unsigned";
+        }
+    }
     shared_->writer = std::make_unique<capture::VideoFileWriter>(options);
     shared_->width = width;
     shared_->height = height;
@@ -129,6 +145,7 @@ std::string Recorder::finish() {
     if (thread_.joinable()) thread_.join();
     if (!shared_->error.empty()) throw capture::MediaError(shared_->error);
     std::string note = shared_->writer->close();
+    if (!shared_->signing_note.empty()) note += (note.empty() ? "" : "; ") + shared_->signing_note;
     if (shared_->dropped > 0)
         note += (note.empty() ? "" : "; ") + std::to_string(shared_->dropped) +
                 " frames were dropped because the encoder fell behind";

@@ -138,8 +138,8 @@ TEST_CASE(
     CHECK_THAT(output, Catch::Contains("missing.mp4: error:"));
 
     // The official C2PA implementation (c2pa-rs 0.92, the pinned @contentauth/c2pa-wasm) reads
-    // the photos' signed Content Credentials: Valid, Trusted with this installation's certificate
-    // as the anchor; the video carries none yet.
+    // the photos' and the video's signed Content Credentials: Valid, Trusted with this
+    // installation's certificate as the anchor.
     const auto official = [&](const fs::path& file, const std::string& extra) {
         output.clear();
         return run_command(
@@ -157,8 +157,9 @@ TEST_CASE(
         CHECK(official(out / name, anchor) == 0);
         CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Trusted\""));
     }
-    CHECK(official(video, "") == 1);
-    CHECK_THAT(output, Catch::Contains("\"validation_state\": \"none\""));
+    CHECK(official(video, anchor) == 0);
+    CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Trusted\"") &&
+                           Catch::Contains("photos.mp4"));
     // faceswap verify sees them too.
     output.clear();
     run_command(faceswap::test::cli() + "verify " + quoted(out / "a_franck.jpg"), &output);

@@ -316,6 +316,10 @@ TEST_CASE("Record writes the swapped view to a playable video with the AI-genera
           "[gui]") {
     const auto folder = output_dir() / "recordings";
     std::filesystem::remove_all(folder);
+    // The installation's signing identity, made on first use: here, in the test's own folder.
+    const auto signing = output_dir() / "signing";
+    std::filesystem::remove_all(signing);
+    ::setenv("FACESWAP_SIGNING_DIR", signing.c_str(), 1);
     auto options = app_options(QStringLiteral("local"));
     options.record_dir = QString::fromStdString(folder.string());
     MainWindow window(options);
@@ -371,13 +375,30 @@ TEST_CASE("Record writes the swapped view to a playable video with the AI-genera
     CHECK(frames >= 10);
     CHECK(found >= frames * 9 / 10);
 
+    // Signed Content Credentials that the official C2PA implementation (c2pa-rs 0.92) trusts
+    // with the installation's certificate as the anchor.
+    std::string verdict;
+    CHECK(faceswap::test::run_command(
+              "node " +
+                  faceswap::test::quoted(std::filesystem::path(FACESWAP_TEST_SOURCE_DIR) / "tests" /
+                                         "c2pa" / "verify.mjs") +
+                  " " + faceswap::test::quoted(path) + " --anchor " +
+                  faceswap::test::quoted(signing / "signing-cert.pem") + " --pkg " +
+                  faceswap::test::quoted(faceswap::test::cache_dir() / "c2pa-wasm" / "package" /
+                                         "pkg"),
+              &verdict) == 0);
+    INFO(verdict);
+    CHECK_THAT(verdict, Catch::Contains("\"validation_state\": \"Trusted\"") &&
+                            Catch::Contains("compositeWithTrainedAlgorithmicMedia"));
+
     // The app's own "Check a file" reads the same payload back, in a box beside the window.
     char payload_hex[16];
     std::snprintf(payload_hex, sizeof payload_hex, "0x%08X", payload);
     window.check_file(QString::fromStdString(path));
     REQUIRE(wait_for([&] { return !window.credentials().isEmpty(); }, 30'000));
     CHECK_THAT(window.credentials().toStdString(),
-               Catch::Contains(std::string("watermark: present, payload ") + payload_hex));
+               Catch::Contains(std::string("watermark: present, payload ") + payload_hex) &&
+                   Catch::Contains("C2PA manifest: present"));
     auto* box = window.findChild<QMessageBox*>(QStringLiteral("credentialsBox"));
     REQUIRE(box);
     CHECK(box->isVisible());

@@ -6,11 +6,13 @@
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -112,6 +114,59 @@ TEST_CASE(
         CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Invalid\""));
         CHECK_THAT(output, Catch::Contains("assertion.dataHash.mismatch"));
     }
+}
+
+TEST_CASE(
+    "signed MP4 files (moov last and first) are Valid and Trusted to the official C2PA "
+    "implementation, still play frame for frame, and are Invalid after one changed byte") {
+    faceswap::test::TempDir dir;
+    const auto identity = installation_signing_identity((dir.path() / "signing").string());
+    const fs::path certificate = dir.path() / "signing" / "signing-cert.pem";
+    for (const std::string layout : {"", "-movflags +faststart"}) {
+        INFO("ffmpeg " << layout);
+        const fs::path original = dir.path() / "in.mp4", signed_path = dir.path() / "out.mp4";
+        std::string output;
+        REQUIRE(run_command("ffmpeg -v error -y -f lavfi -i testsrc=size=320x240:rate=10 -t 2 "
+                            "-c:v libx264 -pix_fmt yuv420p " +
+                                layout + " " + quoted(original),
+                            &output) == 0);
+        faceswap::capture::add_content_credentials_to_mp4(original.string(), signed_path.string(),
+                                                          credentials("out.mp4"), identity);
+        CHECK(official_verdict(signed_path, &output) == 0);
+        INFO(output);
+        CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Valid\"") &&
+                               Catch::Contains("compositeWithTrainedAlgorithmicMedia"));
+        CHECK(official_verdict(signed_path, &output, certificate) == 0);
+        CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Trusted\""));
+        // The chunk offsets moved with the inserted box: every frame decodes as before.
+        cv::VideoCapture before(original.string()), after(signed_path.string());
+        cv::Mat a, b;
+        int frames = 0;
+        while (before.read(a)) {
+            REQUIRE(after.read(b));
+            CHECK(cv::norm(a, b, cv::NORM_INF) == 0);
+            ++frames;
+        }
+        CHECK(frames == 20);
+        CHECK_FALSE(after.read(b));
+        // One changed byte in the media data: the BMFF hash no longer holds.
+        std::ifstream in(signed_path, std::ios::binary);
+        std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+        const std::string text(bytes.begin(), bytes.end());
+        const auto mdat = text.find("mdat");
+        REQUIRE(mdat != std::string::npos);
+        bytes[mdat + 100] ^= 0x01;
+        write(dir.path() / "changed.mp4", bytes);
+        CHECK(official_verdict(dir.path() / "changed.mp4", &output) == 1);
+        CHECK_THAT(output, Catch::Contains("assertion.bmffHash.mismatch"));
+    }
+    // Not an MP4: refused, nothing written.
+    std::ofstream(dir.path() / "not.mp4") << "not a video at all";
+    CHECK_THROWS_AS(faceswap::capture::add_content_credentials_to_mp4(
+                        (dir.path() / "not.mp4").string(), (dir.path() / "x.mp4").string(),
+                        credentials("x.mp4"), identity),
+                    ContentCredentialsError);
+    CHECK_FALSE(fs::exists(dir.path() / "x.mp4"));
 }
 
 TEST_CASE("a missing, unreadable or mismatched signing identity is one line naming the file") {

@@ -45,6 +45,12 @@ struct ContentCredentials {
     std::string description;  // e.g. "face swapped with model demo.fsmodel (a2b)"
 };
 
+// Who signs a written file and what its credentials say (the title is set to the file's name).
+struct ContentSigning {
+    SigningIdentity identity;
+    ContentCredentials credentials;
+};
+
 // Where the installation's identity lives: $FACESWAP_SIGNING_DIR, else
 // $XDG_DATA_HOME/faceswap/signing, else ~/.local/share/faceswap/signing.
 std::string default_signing_dir();
@@ -59,8 +65,22 @@ std::vector<std::uint8_t> add_content_credentials(const std::vector<std::uint8_t
                                                   const ContentCredentials& credentials,
                                                   const SigningIdentity& identity);
 
+// An MP4 (or another ISO BMFF file: .mov, .m4v) with a signed manifest store added in a top-level
+// 'uuid' box after 'ftyp', its chunk offsets (stco, co64) moved by that box's size, and the hard
+// binding a BMFF hash (c2pa.hash.bmff.v3) of every other top-level box. Reads `in_path` as it
+// goes (the media data is never all in memory) and writes `out_path`; throws
+// ContentCredentialsError for a file it cannot sign (fragmented, damaged) and leaves `in_path`.
+void add_content_credentials_to_mp4(const std::string& in_path, const std::string& out_path,
+                                    const ContentCredentials& credentials,
+                                    const SigningIdentity& identity);
+
+// Whether add_content_credentials_to_mp4() takes a file of this name (.mp4, .mov, .m4v).
+bool content_credentials_supported_video(const std::string& path);
+
 // The bytes of C2PA manifest data a JPEG (APP11 'JP' segments) or PNG (caBX chunks) carries; 0
 // when none. Finds them only: it does not validate them.
 std::size_t content_credentials_bytes(const std::vector<std::uint8_t>& file);
+// The same for a file on disk, MP4's C2PA 'uuid' box included; 0 for a file it cannot read.
+std::size_t content_credentials_in_file(const std::string& path);
 
 }  // namespace faceswap::capture

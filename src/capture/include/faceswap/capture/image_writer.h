@@ -11,12 +11,6 @@
 
 namespace faceswap::capture {
 
-// Signed Content Credentials for a written photo (JPEG and PNG; other formats stay unsigned).
-struct ImageSigning {
-    SigningIdentity identity;
-    ContentCredentials credentials;  // its title is set to the file's name
-};
-
 // Whether the format of `path` carries the provenance text (JPEG and PNG do).
 bool image_format_keeps_provenance(const std::string& path);
 
@@ -24,7 +18,7 @@ bool image_format_keeps_provenance(const std::string& path);
 // metadata where the format allows, and writes it atomically. Throws MediaError naming the file
 // and the cause (unknown format, folder missing, disk full, no permission).
 void write_image_file(const std::string& path, const cv::Mat& bgr, const std::string& provenance,
-                      const ImageSigning* signing = nullptr);
+                      const ContentSigning* signing = nullptr);
 
 // The provenance text stored in a JPEG or PNG written by write_image_file ("" when none).
 std::string read_image_provenance(const std::string& path);

@@ -7,7 +7,10 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
+
+#include "faceswap/capture/content_credentials.h"
 
 namespace cv {
 class VideoWriter;
@@ -22,6 +25,8 @@ struct VideoWriterOptions {
     std::string audio_source;   // take audio from this file when it has any ("" = none)
     double audio_offset_s = 0;  // where in audio_source the first frame starts
     std::string provenance;     // written as the container's comment, e.g. tool + model
+    // Signed Content Credentials added when the file is finished (MP4); none when empty.
+    std::optional<ContentSigning> signing;
 };
 
 class VideoFileWriter {
