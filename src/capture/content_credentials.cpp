@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -100,10 +101,12 @@ void put32(Bytes& out, std::uint32_t value) {
 }
 
 Bytes box(const char (&type)[5], const Bytes& payload) {
-    Bytes out;
-    put32(out, static_cast<std::uint32_t>(8 + payload.size()));
-    out.insert(out.end(), type, type + 4);
-    out.insert(out.end(), payload.begin(), payload.end());
+    // Sized once and filled (GCC 12 misreads a chain of inserts into a fresh vector as overflow).
+    Bytes out(8 + payload.size());
+    const auto size = static_cast<std::uint32_t>(out.size());
+    for (int i = 0; i < 4; ++i) out[i] = static_cast<std::uint8_t>(size >> (8 * (3 - i)));
+    std::memcpy(out.data() + 4, type, 4);
+    if (!payload.empty()) std::memcpy(out.data() + 8, payload.data(), payload.size());
     return out;
 }
 

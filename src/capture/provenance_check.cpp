@@ -25,7 +25,8 @@ std::string format(const char* pattern, Args... args) {
 
 }  // namespace
 
-ProvenanceCheck check_provenance(const std::string& path, int frames_wanted) {
+ProvenanceCheck check_provenance(const std::string& path, int frames_wanted,
+                                 const std::vector<std::string>& trust_files) {
     ProvenanceCheck check;
     const auto fail = [&](const std::string& why) {
         check.status = 2;
@@ -84,18 +85,50 @@ ProvenanceCheck check_provenance(const std::string& path, int frames_wanted) {
                    looked, looked == 1 ? "" : "s", median));
         check.status = 1;
     }
+    const bool watermarked = check.status == 0;
     if (is_image_file_name(path)) {
         const std::string provenance = read_image_provenance(path);
         check.findings.push_back("metadata: " +
                                  (provenance.empty() ? "no provenance line" : provenance));
     }
-    if (const std::size_t size = content_credentials_in_file(path); size > 0)
-        check.findings.push_back(
-            format("C2PA manifest: present (%zu bytes of signed Content Credentials; this version "
-                   "does not validate them: check them with a C2PA verifier)",
-                   size));
-    else
-        check.findings.push_back("C2PA manifest: none");
+    // The certificates to trust: the user's, and this installation's own signer.
+    std::vector<std::string> anchors;
+    std::vector<std::string> files = trust_files;
+    const std::string own = default_signing_dir() + "/signing-cert.pem";
+    files.push_back(own);
+    for (const std::string& file : files) {
+        std::ifstream in(file, std::ios::binary);
+        if (!in) {
+            if (file != own)  // the installation's may simply not exist yet
+                check.findings.push_back("error: cannot read the trusted certificate " + file);
+            continue;
+        }
+        anchors.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    const CredentialsReading c2pa = read_content_credentials(path, anchors);
+    using State = CredentialsReading::State;
+    const std::string says = c2pa.generator + (c2pa.action.empty() ? "" : "; " + c2pa.action) +
+                             (c2pa.description.empty() ? "" : "; " + c2pa.description);
+    switch (c2pa.state) {
+        case State::kNone:
+            check.findings.push_back("C2PA manifest: none");
+            break;
+        case State::kInvalid:
+            check.findings.push_back("C2PA manifest: INVALID: " + c2pa.reason);
+            break;
+        case State::kValid:
+            check.findings.push_back("C2PA manifest: valid, signed by " + c2pa.signer +
+                                     " (a signer this check does not trust: pass --trust "
+                                     "CERT.pem to trust it); " +
+                                     says);
+            break;
+        case State::kTrusted:
+            check.findings.push_back("C2PA manifest: valid and trusted, signed by " + c2pa.signer +
+                                     "; " + says);
+            break;
+    }
+    const bool signed_valid = c2pa.state == State::kValid || c2pa.state == State::kTrusted;
+    check.status = watermarked || signed_valid ? 0 : 1;
     return check;
 }
 

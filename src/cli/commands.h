@@ -134,6 +134,7 @@ std::string record_camera(const std::string& source, const std::filesystem::path
 struct VerifyOptions {
     std::vector<std::string> files;  // photos and videos
     int frames = 60;                 // frames looked at per video, spread over it
+    std::vector<std::string> trust;  // certificates (PEM) whose signatures count as trusted
 };
 int run_verify(const VerifyOptions& options);
 

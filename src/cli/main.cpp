@@ -459,6 +459,9 @@ int main(int argc, char** argv) {
     verify_cmd->add_option("files", verify.files, "Photos and videos")->required();
     verify_cmd->add_option("--frames", verify.frames, "Frames looked at per video")
         ->check(CLI::Range(1, 100000));
+    verify_cmd->add_option("--trust", verify.trust,
+                           "A certificate (PEM) whose C2PA signatures count as trusted, beside "
+                           "this installation's own");
 
     cli::ModelsOptions models;
     auto* models_cmd = app.add_subcommand(

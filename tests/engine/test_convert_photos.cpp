@@ -163,7 +163,28 @@ TEST_CASE(
     // faceswap verify sees them too.
     output.clear();
     run_command(faceswap::test::cli() + "verify " + quoted(out / "a_franck.jpg"), &output);
-    CHECK_THAT(output, Catch::Contains("a_franck.jpg: C2PA manifest: present"));
+    CHECK_THAT(output,
+               Catch::Contains("a_franck.jpg: C2PA manifest: valid, signed by faceswap on") &&
+                   Catch::Contains("compositeWithTrainedAlgorithmicMedia; face swapped "
+                                   "with model"));
+    // Trusted when told to trust the installation's certificate, as the official verifier.
+    output.clear();
+    CHECK(run_command(faceswap::test::cli() + "verify " + quoted(out / "a_franck.jpg") + " " +
+                          quoted(video) + " --trust " +
+                          quoted(test_signing_dir() / "signing-cert.pem"),
+                      &output) == 0);
+    CHECK_THAT(output, Catch::Contains("a_franck.jpg: C2PA manifest: valid and trusted") &&
+                           Catch::Contains("photos.mp4: C2PA manifest: valid and trusted"));
+    // One changed byte in the picture: our reader says so, as the official one does.
+    {
+        std::string bytes = file_bytes(out / "a_franck.jpg");
+        bytes[bytes.size() - 40] ^= 0x01;
+        std::ofstream(dir.path() / "changed.jpg", std::ios::binary) << bytes;
+    }
+    output.clear();
+    run_command(faceswap::test::cli() + "verify " + quoted(dir.path() / "changed.jpg"), &output);
+    CHECK_THAT(output, Catch::Contains("C2PA manifest: INVALID: the picture's bytes do not match "
+                                       "its manifest (assertion.dataHash.mismatch)"));
 
     // A signing key that is not there: one line, and the photo is still written, unsigned,
     // with the watermark.

@@ -55,6 +55,42 @@ def frame_header(kind, payload, width=64, height=48, result=None):
     return header + block + payload
 
 
+def c2pa_seeds():
+    """Small signed JPEG, PNG and MP4 files (synthetic pictures) for the content_credentials
+    target, signed by scripts/research/c2pa/ref_writer.py (needs python3-cryptography, openssl and
+    ffmpeg) with a throwaway certificate of the C2PA signer profile."""
+    research = os.path.join(ROOT, "scripts", "research", "c2pa")
+    with tempfile.TemporaryDirectory() as work:
+        key, cert = os.path.join(work, "key.pem"), os.path.join(work, "cert.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-out", key], check=True)
+        subprocess.run(["openssl", "req", "-new", "-x509", "-key", key, "-sha256", "-days", "3650",
+                        "-config", os.path.join(research, "c2pa.cnf"), "-extensions", "v3_good",
+                        "-subj", "/O=faceswap fuzz seeds/CN=seed signer", "-out", cert],
+                       check=True)
+        gradient = np.tile(np.arange(0, 256, 16, dtype=np.uint8), (16, 1))
+        image = cv2.merge([gradient, gradient.T, 255 - gradient])
+        inputs = {}
+        for ext in ("jpg", "png"):
+            path = os.path.join(work, "in." + ext)
+            cv2.imwrite(path, image)
+            inputs[ext] = path
+        inputs["mp4"] = os.path.join(work, "in.mp4")
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                        "testsrc=size=32x32:rate=2", "-t", "1", "-c:v", "libx264", "-pix_fmt",
+                        "yuv420p", inputs["mp4"]], check=True)
+        for ext, path in inputs.items():
+            out = os.path.join(work, "signed." + ext)
+            subprocess.run([sys.executable, os.path.join(research, "ref_writer.py"), path, out,
+                            "--cert", cert, "--key", key], check=True, stdout=subprocess.DEVNULL)
+            data = open(out, "rb").read()
+            put("content_credentials", "signed." + ext, data)
+            # A near miss: one byte of the picture changed, so the hash check fails.
+            changed = bytearray(data)
+            changed[-20] ^= 1
+            put("content_credentials", "changed." + ext, bytes(changed))
+
+
 def main():
     crop64, face, doc = face_crop(64)
     tiny = jpeg(cv2.resize(crop64, (16, 16)), cv2.IMWRITE_JPEG_QUALITY, 70)

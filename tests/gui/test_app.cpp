@@ -398,7 +398,7 @@ TEST_CASE("Record writes the swapped view to a playable video with the AI-genera
     REQUIRE(wait_for([&] { return !window.credentials().isEmpty(); }, 30'000));
     CHECK_THAT(window.credentials().toStdString(),
                Catch::Contains(std::string("watermark: present, payload ") + payload_hex) &&
-                   Catch::Contains("C2PA manifest: present"));
+                   Catch::Contains("C2PA manifest: valid and trusted"));
     auto* box = window.findChild<QMessageBox*>(QStringLiteral("credentialsBox"));
     REQUIRE(box);
     CHECK(box->isVisible());

@@ -91,6 +91,15 @@ TEST_CASE(
         REQUIRE(after.size() == before.size());
         CHECK(cv::norm(before, after, cv::NORM_INF) == 0);
 
+        // Our own reader agrees: valid, trusted with the certificate as the anchor.
+        using State = faceswap::capture::CredentialsReading::State;
+        const auto ours = faceswap::capture::read_content_credentials(path.string());
+        CHECK(ours.state == State::kValid);
+        CHECK(ours.signer.find("faceswap on") == 0);
+        CHECK(ours.action == "c2pa.created, compositeWithTrainedAlgorithmicMedia");
+        CHECK(faceswap::capture::read_content_credentials(path.string(),
+                                                          {identity.certificate_chain_pem})
+                  .state == State::kTrusted);
         std::string output;
         CHECK(official_verdict(path, &output) == 0);
         INFO(output);
@@ -113,6 +122,22 @@ TEST_CASE(
         CHECK(official_verdict(tampered, &output) == 1);
         CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Invalid\""));
         CHECK_THAT(output, Catch::Contains("assertion.dataHash.mismatch"));
+        const auto changed_reading = faceswap::capture::read_content_credentials(tampered.string());
+        CHECK(changed_reading.state == State::kInvalid);
+        CHECK_THAT(changed_reading.reason, Catch::Contains("assertion.dataHash.mismatch"));
+        // A byte of the signature itself: the claim's signature no longer matches.
+        auto forged = signed_file;
+        const std::string text(forged.begin(), forged.end());
+        // The signature box's label comes last (the claim names it too, earlier); 200 bytes on
+        // is its certificate, inside the signed protected header.
+        const auto signature_box = text.rfind("c2pa.signature");
+        REQUIRE(signature_box != std::string::npos);
+        REQUIRE(signature_box + 200 < forged.size());
+        forged[signature_box + 200] ^= 0x01;
+        write(dir.path() / ("forged" + extension), forged);
+        const auto forged_reading = faceswap::capture::read_content_credentials(
+            (dir.path() / ("forged" + extension)).string());
+        CHECK(forged_reading.state == State::kInvalid);
     }
 }
 

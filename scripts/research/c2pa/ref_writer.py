@@ -56,7 +56,11 @@ def cbor_assertion(label, value): return superbox(b'cbor', label, box(b'cbor', e
 d = open(a.inp, 'rb').read()
 kind = 'jpeg' if d[:2] == b'\xff\xd8' else 'png' if d[:4] == b'\x89PNG' else 'mp4'
 fmt = {'jpeg': 'image/jpeg', 'png': 'image/png', 'mp4': 'video/mp4'}[kind]
-certs_der = [c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(open(a.cert, 'rb').read())]
+_pem = open(a.cert, 'rb').read()
+# One certificate per PEM block (python3-cryptography 38, Debian 12's, has no load_pem_x509_certificates).
+_blocks = [b'-----BEGIN CERTIFICATE-----' + part.split(b'-----END CERTIFICATE-----')[0] + b'-----END CERTIFICATE-----\n'
+           for part in _pem.split(b'-----BEGIN CERTIFICATE-----')[1:]]
+certs_der = [x509.load_pem_x509_certificate(b).public_bytes(serialization.Encoding.DER) for b in _blocks]
 key = serialization.load_pem_private_key(open(a.key, 'rb').read(), None)
 x5 = certs_der[0] if len(certs_der) == 1 else certs_der   # c2pa-rs writes a single bstr for 1 cert, array for >1
 mlabel = (f'urn:c2pa:{uuid.uuid4()}' if a.claim == 2 and not a.mlabel_uuid else f'urn:uuid:{uuid.uuid4()}')

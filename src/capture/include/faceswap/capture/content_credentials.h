@@ -77,6 +77,27 @@ void add_content_credentials_to_mp4(const std::string& in_path, const std::strin
 // Whether add_content_credentials_to_mp4() takes a file of this name (.mp4, .mov, .m4v).
 bool content_credentials_supported_video(const std::string& path);
 
+// What a file's Content Credentials say, checked by our own reader (not a full C2PA validator:
+// it checks what this product writes and what a verifier must: the hashed assertions, the hard
+// binding, the ES256 signature over the claim, the signer certificate's dates, and trust).
+struct CredentialsReading {
+    enum class State { kNone, kInvalid, kValid, kTrusted };
+    State state = State::kNone;
+    std::string reason;     // kInvalid: the first check that failed
+    std::string signer;     // the certificate's subject ("faceswap on HOST, faceswap installation")
+    std::string generator;  // the claim generator ("faceswap 0.1.0")
+    std::string action;     // the first action and its digital source type
+    std::string description;
+    std::size_t bytes = 0;  // of manifest data in the file
+};
+
+// Reads and checks the manifest of a JPEG, PNG or MP4 file. `trust_anchors` are PEM
+// certificates: a signer that is one of them, or is issued by one, is kTrusted. Never throws for
+// a damaged or forged file (it is kInvalid with the reason); kNone when the file has none or
+// cannot be read.
+CredentialsReading read_content_credentials(const std::string& path,
+                                            const std::vector<std::string>& trust_anchors = {});
+
 // The bytes of C2PA manifest data a JPEG (APP11 'JP' segments) or PNG (caBX chunks) carries; 0
 // when none. Finds them only: it does not validate them.
 std::size_t content_credentials_bytes(const std::vector<std::uint8_t>& file);

@@ -14,8 +14,11 @@ struct ProvenanceCheck {
     std::vector<std::string> findings;  // one line each ("watermark: present, payload ...")
 };
 
-// Looks at about `frames` frames spread over a video (every frame of a photo). Never throws:
-// a file that cannot be read is status 2 with one "error: ..." finding.
-ProvenanceCheck check_provenance(const std::string& path, int frames = 60);
+// Looks at about `frames` frames spread over a video (every frame of a photo), and checks the
+// file's C2PA manifest with our own reader, trusting the certificates in `trust_files` (PEM) and
+// this installation's own. Status 0 when the watermark or a valid manifest is there. Never
+// throws: a file that cannot be read is status 2 with one "error: ..." finding.
+ProvenanceCheck check_provenance(const std::string& path, int frames = 60,
+                                 const std::vector<std::string>& trust_files = {});
 
 }  // namespace faceswap::capture
