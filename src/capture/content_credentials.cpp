@@ -351,9 +351,34 @@ Assertion data_hash_assertion(const Bytes& data_hash, std::uint64_t start, std::
 Bytes manifest_store(const ContentCredentials& credentials, const ParsedIdentity& identity,
                      const std::string& manifest_label, const std::string& instance_id,
                      const Assertion& binding) {
+    std::vector<Assertion> assertions;
+    const bool has_source = !credentials.source_name.empty();
+    Bytes ingredient_hash;
+    if (has_source) {
+        // The file the face was swapped in, as the parent ingredient: its name, format and hash.
+        Cbor ingredient;
+        ingredient.map(5).text("relationship").text("parentOf");
+        ingredient.text("dc:title").text(credentials.source_name);
+        ingredient.text("dc:format").text(credentials.source_format);
+        ingredient.text("instanceID").text("sha256:" + credentials.source_sha256);
+        ingredient.text("description").text("the source, sha256 " + credentials.source_sha256);
+        assertions.push_back(cbor_assertion("c2pa.ingredient.v3", ingredient.out()));
+        ingredient_hash =
+            sha256(assertions.back().box.data() + 8, assertions.back().box.size() - 8);
+    }
+    // A source: opened, then edited by a trained model; else made from nothing but the camera.
     Cbor actions;
-    actions.map(1).text("actions").array(1).map(4);
-    actions.text("action").text("c2pa.created");
+    actions.map(1).text("actions").array(has_source ? 2 : 1);
+    if (has_source) {
+        actions.map(2).text("action").text("c2pa.opened").text("parameters").map(1);
+        actions.text("ingredients")
+            .array(1)
+            .map(2)
+            .text("url")
+            .text("self#jumbf=c2pa.assertions/c2pa.ingredient.v3");
+        actions.text("hash").bytes(ingredient_hash);
+    }
+    actions.map(4).text("action").text(has_source ? "c2pa.edited" : "c2pa.created");
     actions.text("softwareAgent")
         .map(2)
         .text("name")
@@ -362,8 +387,8 @@ Bytes manifest_store(const ContentCredentials& credentials, const ParsedIdentity
         .text(credentials.software_version);
     actions.text("digitalSourceType").text(kDigitalSourceType);
     actions.text("description").text(credentials.description);
-    const std::vector<Assertion> assertions = {cbor_assertion("c2pa.actions.v2", actions.out()),
-                                               binding};
+    assertions.push_back(cbor_assertion("c2pa.actions.v2", actions.out()));
+    assertions.push_back(binding);
 
     Cbor claim;
     claim.map(6).text("instanceID").text(instance_id);

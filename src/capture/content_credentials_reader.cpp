@@ -168,8 +168,7 @@ Found find_in_bmff(File& file) {
                 // version and flags (4), the purpose ("manifest\0"), the auxiliary offset (8)
                 const Bytes rest = file.read(at + header + 16, size - header - 16);
                 const auto nul = std::find(rest.begin() + 4, rest.end(), 0);
-                if (nul == rest.end() ||
-                    std::string(rest.begin() + 4, nul) != "manifest")
+                if (nul == rest.end() || std::string(rest.begin() + 4, nul) != "manifest")
                     invalid("the C2PA uuid box is not a manifest box");
                 const auto store_at = static_cast<std::size_t>(nul - rest.begin()) + 1 + 8;
                 if (store_at > rest.size()) invalid("the C2PA uuid box is cut");
@@ -253,8 +252,8 @@ Superbox superbox(const Box& box) {
     const Box& d = children.front();
     s.code.assign(reinterpret_cast<const char*>(d.payload), 4);
     if (d.payload[16] & 0x02) {  // labelled
-        const auto* end = static_cast<const std::uint8_t*>(
-            std::memchr(d.payload + 17, 0, d.size - 17));
+        const auto* end =
+            static_cast<const std::uint8_t*>(std::memchr(d.payload + 17, 0, d.size - 17));
         if (!end) invalid("a JUMBF label is not terminated");
         s.label.assign(reinterpret_cast<const char*>(d.payload + 17),
                        reinterpret_cast<const char*>(end));
@@ -279,10 +278,10 @@ struct Value {
         if (kind != Kind::kMap) return nullptr;
         for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
             const Value& k = items[i];
-            const bool match = key >= 0 ? k.kind == Kind::kUnsigned &&
-                                              k.number == static_cast<std::uint64_t>(key)
-                                        : k.kind == Kind::kNegative &&
-                                              k.number == static_cast<std::uint64_t>(-1 - key);
+            const bool match =
+                key >= 0
+                    ? k.kind == Kind::kUnsigned && k.number == static_cast<std::uint64_t>(key)
+                    : k.kind == Kind::kNegative && k.number == static_cast<std::uint64_t>(-1 - key);
             if (match) return &items[i + 1];
         }
         return nullptr;
@@ -316,7 +315,8 @@ class CborReader {
             case 2:
             case 3:
                 if (arg > n_ - at_) invalid("CBOR string runs past its end");
-                v.data.assign(reinterpret_cast<const char*>(p_ + at_), static_cast<std::size_t>(arg));
+                v.data.assign(reinterpret_cast<const char*>(p_ + at_),
+                              static_cast<std::size_t>(arg));
                 at_ += static_cast<std::size_t>(arg);
                 break;
             case 4:
@@ -407,8 +407,8 @@ void check_signature(const Value& cose, const Bytes& claim, CredentialsReading& 
     if (!chain) invalid("the signature carries no certificate (x5chain)");
     std::vector<std::string> ders;
     if (chain->kind == Value::Kind::kBytes) ders.push_back(chain->data);
-    for (const Value& item : chain->kind == Value::Kind::kArray ? chain->items
-                                                                 : std::vector<Value>{})
+    for (const Value& item :
+         chain->kind == Value::Kind::kArray ? chain->items : std::vector<Value>{})
         if (item.kind == Value::Kind::kBytes) ders.push_back(item.data);
     if (ders.empty()) invalid("the signature's certificate chain is empty");
     const Cert leaf = certificate_of(ders.front());
@@ -428,7 +428,8 @@ void check_signature(const Value& cose, const Bytes& claim, CredentialsReading& 
                                                static_cast<std::uint8_t>(n)});
         } else {
             to_verify.push_back(0x5A);
-            for (int i = 3; i >= 0; --i) to_verify.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
+            for (int i = 3; i >= 0; --i)
+                to_verify.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
         }
     };
     bstr_head(protected_bytes.size());
@@ -447,10 +448,11 @@ void check_signature(const Value& cose, const Bytes& claim, CredentialsReading& 
     const int der_size = i2d_ECDSA_SIG(signature.get(), &der);
     EVP_PKEY* key = X509_get0_pubkey(leaf.get());
     Digest verify(EVP_MD_CTX_new());
-    const bool good = der_size > 0 && key &&
-                      EVP_DigestVerifyInit(verify.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
-                      EVP_DigestVerify(verify.get(), der, static_cast<std::size_t>(der_size),
-                                       to_verify.data(), to_verify.size()) == 1;
+    const bool good =
+        der_size > 0 && key &&
+        EVP_DigestVerifyInit(verify.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
+        EVP_DigestVerify(verify.get(), der, static_cast<std::size_t>(der_size), to_verify.data(),
+                         to_verify.size()) == 1;
     OPENSSL_free(der);
     if (!good) invalid("the claim's signature does not match (claimSignature.mismatch)");
     if (X509_cmp_current_time(X509_get0_notAfter(leaf.get())) < 0)
@@ -528,9 +530,10 @@ void check_binding(const Superbox& assertion, const Value& body, File& file, con
     unsigned int length = 0;
     EVP_DigestFinal_ex(digest.get(), computed.data(), &length);
     if (std::memcmp(computed.data(), hash->data.data(), 32) != 0)
-        invalid(found.kind == Found::Kind::kBmff
-                    ? "the video's bytes do not match its manifest (assertion.bmffHash.mismatch)"
-                    : "the picture's bytes do not match its manifest (assertion.dataHash.mismatch)");
+        invalid(
+            found.kind == Found::Kind::kBmff
+                ? "the video's bytes do not match its manifest (assertion.bmffHash.mismatch)"
+                : "the picture's bytes do not match its manifest (assertion.dataHash.mismatch)");
 }
 
 void check(File& file, const Found& found, CredentialsReading& reading,
@@ -564,9 +567,8 @@ void check(File& file, const Found& found, CredentialsReading& reading,
     check_signature(cbor_of(signature_box->children.front()), claim_bytes, reading, anchors);
 
     if (const Value* info = claim.get("claim_generator_info")) {
-        const Value* first = info->kind == Value::Kind::kArray && !info->items.empty()
-                                 ? &info->items.front()
-                                 : info;
+        const Value* first =
+            info->kind == Value::Kind::kArray && !info->items.empty() ? &info->items.front() : info;
         reading.generator = first->text("name") + " " + first->text("version");
     } else {
         reading.generator = claim.text("claim_generator");
@@ -600,11 +602,25 @@ void check(File& file, const Found& found, CredentialsReading& reading,
             check_binding(*found_assertion, cbor_of(found_assertion->children.front()), file,
                           found);
             bound = true;
+        } else if (label.rfind("c2pa.ingredient", 0) == 0 && reading.source.empty()) {
+            const Value body = cbor_of(found_assertion->children.front());
+            if (body.text("relationship") == "parentOf") {
+                reading.source = body.text("dc:title");
+                if (!body.text("description").empty())
+                    reading.source += " (" + body.text("description") + ")";
+            }
         } else if (label.rfind("c2pa.actions", 0) == 0 && reading.action.empty()) {
             const Value body = cbor_of(found_assertion->children.front());
             const Value* actions = body.get("actions");
             if (actions && actions->kind == Value::Kind::kArray && !actions->items.empty()) {
-                const Value& first = actions->items.front();
+                // The action that says how the content was made (after an "opened", say).
+                const Value* chosen = &actions->items.front();
+                for (const Value& a : actions->items)
+                    if (!a.text("digitalSourceType").empty()) {
+                        chosen = &a;
+                        break;
+                    }
+                const Value& first = *chosen;
                 reading.action = first.text("action");
                 const std::string source = first.text("digitalSourceType");
                 const auto last = source.rfind('/');

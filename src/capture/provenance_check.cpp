@@ -108,7 +108,8 @@ ProvenanceCheck check_provenance(const std::string& path, int frames_wanted,
     const CredentialsReading c2pa = read_content_credentials(path, anchors);
     using State = CredentialsReading::State;
     const std::string says = c2pa.generator + (c2pa.action.empty() ? "" : "; " + c2pa.action) +
-                             (c2pa.description.empty() ? "" : "; " + c2pa.description);
+                             (c2pa.description.empty() ? "" : "; " + c2pa.description) +
+                             (c2pa.source.empty() ? "" : "; from " + c2pa.source);
     switch (c2pa.state) {
         case State::kNone:
             check.findings.push_back("C2PA manifest: none");

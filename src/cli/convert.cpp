@@ -6,6 +6,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -65,6 +67,28 @@ OutputKind output_kind_for(const std::string& input, bool stills, const std::str
                         " exists and is not a folder: give an output folder, an image file "
                         "(.jpg, .png, ...) or a video file (.mp4, .mkv, .mov)");
     return OutputKind::kImageFolder;
+}
+
+// The media type a Content Credentials ingredient names for a source file.
+std::string media_type_of(const std::string& path) {
+    std::string extension = fs::path(path).extension().string();
+    std::transform(extension.begin(), extension.end(), extension.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (extension == ".jpg" || extension == ".jpeg") return "image/jpeg";
+    if (extension == ".png") return "image/png";
+    if (extension == ".mp4" || extension == ".m4v") return "video/mp4";
+    if (extension == ".mov") return "video/quicktime";
+    if (extension == ".webm") return "video/webm";
+    if (extension == ".mkv") return "video/x-matroska";
+    return "application/octet-stream";
+}
+
+// Names `source` as the parent ingredient of what `signing` signs: its name, type and hash.
+capture::ContentSigning with_source(capture::ContentSigning signing, const std::string& source) {
+    signing.credentials.source_name = fs::path(source).filename().string();
+    signing.credentials.source_format = media_type_of(source);
+    signing.credentials.source_sha256 = net::sha256_of_file(source);
+    return signing;
 }
 
 // `bgr` scaled to fit `size` and centred on black (photos of several sizes into one video).
@@ -180,12 +204,21 @@ int run_convert(const ConvertOptions& options) {
             if (!capture::image_format_keeps_provenance(path) && !told_format_without_metadata) {
                 std::fprintf(stderr,
                              "\nnote: %s: this image format has no place for the provenance "
-                             "text; the visible mark is its only label (.jpg and .png keep both)\n",
+                             "text or Content Credentials: the visible mark and the invisible "
+                             "watermark are its only labels (.jpg, .png and .mp4 keep all)\n",
                              path.c_str());
                 told_format_without_metadata = true;
             }
+            std::optional<capture::ContentSigning> photo_signing;
+            if (signing) {
+                const fs::path source = fs::is_directory(options.input)
+                                            ? fs::path(options.input) / name
+                                            : fs::path(options.input);
+                photo_signing =
+                    fs::is_regular_file(source) ? with_source(*signing, source.string()) : *signing;
+            }
             capture::write_image_file(path, output, provenance + "; source " + name,
-                                      signing ? &*signing : nullptr);
+                                      photo_signing ? &*photo_signing : nullptr);
         }
     };
     capture::DecodedFrame frame;
@@ -248,7 +281,11 @@ int run_convert(const ConvertOptions& options) {
                 if (!stills) out.audio_source = options.input;  // photos have no sound
                 out.audio_offset_s = frame.timestamp_s;
                 out.provenance = provenance;
-                out.signing = signing;
+                // One input file is the video's parent ingredient (a folder of photos is not).
+                if (signing)
+                    out.signing = fs::is_regular_file(options.input)
+                                      ? with_source(*signing, options.input)
+                                      : *signing;
                 writer = std::make_unique<capture::VideoFileWriter>(out);
                 video_size = frame.bgr.size();
             }

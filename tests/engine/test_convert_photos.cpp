@@ -166,7 +166,8 @@ TEST_CASE(
     CHECK_THAT(output,
                Catch::Contains("a_franck.jpg: C2PA manifest: valid, signed by faceswap on") &&
                    Catch::Contains("compositeWithTrainedAlgorithmicMedia; face swapped "
-                                   "with model"));
+                                   "with model") &&
+                   Catch::Contains("; from a_franck.jpg (the source, sha256 "));
     // Trusted when told to trust the installation's certificate, as the official verifier.
     output.clear();
     CHECK(run_command(faceswap::test::cli() + "verify " + quoted(out / "a_franck.jpg") + " " +

@@ -54,9 +54,14 @@ int official_verdict(const fs::path& file, std::string* output, const fs::path& 
         output);
 }
 
-ContentCredentials credentials(const std::string& title) {
+ContentCredentials credentials(const std::string& title, bool with_source = false) {
     ContentCredentials c;
     c.title = title;
+    if (with_source) {  // the parent ingredient, as convert names its input
+        c.source_name = "franck_02159.jpg";
+        c.source_format = "image/jpeg";
+        c.source_sha256 = std::string(64, 'a');
+    }
     c.software_version = "0.1.0";
     c.description = "face swapped with model demo.fsmodel (a2b)";
     return c;
@@ -81,7 +86,7 @@ TEST_CASE(
         INFO(extension);
         const auto original = encoded(extension);
         const auto signed_file =
-            add_content_credentials(original, credentials("out" + extension), identity);
+            add_content_credentials(original, credentials("out" + extension, true), identity);
         CHECK(signed_file.size() > original.size());
         const fs::path path = dir.path() / ("out" + extension);
         write(path, signed_file);
@@ -96,7 +101,9 @@ TEST_CASE(
         const auto ours = faceswap::capture::read_content_credentials(path.string());
         CHECK(ours.state == State::kValid);
         CHECK(ours.signer.find("faceswap on") == 0);
-        CHECK(ours.action == "c2pa.created, compositeWithTrainedAlgorithmicMedia");
+        CHECK(ours.action == "c2pa.edited, compositeWithTrainedAlgorithmicMedia");
+        CHECK_THAT(ours.source, Catch::Contains("franck_02159.jpg") &&
+                                    Catch::Contains("sha256 " + std::string(64, 'a')));
         CHECK(faceswap::capture::read_content_credentials(path.string(),
                                                           {identity.certificate_chain_pem})
                   .state == State::kTrusted);
@@ -107,7 +114,9 @@ TEST_CASE(
         CHECK_THAT(output, Catch::Contains("signingCredential.untrusted"));
         // What it says (the hard binding, c2pa.hash.data, is checked but not listed).
         CHECK_THAT(output, Catch::Contains("c2pa.actions.v2") &&
-                               Catch::Contains("\"action\": \"c2pa.created\"") &&
+                               Catch::Contains("\"action\": \"c2pa.opened\"") &&
+                               Catch::Contains("\"action\": \"c2pa.edited\"") &&
+                               Catch::Contains("\"relationship\": \"parentOf\"") &&
                                Catch::Contains("compositeWithTrainedAlgorithmicMedia") &&
                                Catch::Contains("face swapped with model demo.fsmodel") &&
                                Catch::Contains("\"name\": \"faceswap\""));

@@ -43,6 +43,9 @@ struct ContentCredentials {
     std::string software_name = "faceswap";
     std::string software_version;
     std::string description;  // e.g. "face swapped with model demo.fsmodel (a2b)"
+    // The file the face was swapped in (the parent ingredient: "c2pa.opened", then
+    // "c2pa.edited"); empty: made from a camera ("c2pa.created").
+    std::string source_name, source_format, source_sha256;  // format: "image/jpeg", "video/mp4"
 };
 
 // Who signs a written file and what its credentials say (the title is set to the file's name).
@@ -88,6 +91,7 @@ struct CredentialsReading {
     std::string generator;  // the claim generator ("faceswap 0.1.0")
     std::string action;     // the first action and its digital source type
     std::string description;
+    std::string source;     // the parent ingredient: its name and what it says of itself
     std::size_t bytes = 0;  // of manifest data in the file
 };
 
