@@ -8,8 +8,12 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -67,7 +71,45 @@ ContentCredentials credentials(const std::string& title, bool with_source = fals
     return c;
 }
 
+// A key and a certificate that expired an hour ago, written as PEM files into `dir`.
+void write_expired_identity(const fs::path& dir) {
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    REQUIRE(key);
+    X509* cert = X509_new();
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 7);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -7200);
+    X509_gmtime_adj(X509_getm_notAfter(cert), -3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>("expired signer"), -1, -1, 0);
+    X509_set_issuer_name(cert, X509_get_subject_name(cert));
+    REQUIRE(X509_sign(cert, key, EVP_sha256()) > 0);
+    fs::create_directories(dir);
+    FILE* out = std::fopen((dir / "signing-cert.pem").c_str(), "w");
+    PEM_write_X509(out, cert);
+    std::fclose(out);
+    out = std::fopen((dir / "signing-key.pem").c_str(), "w");
+    PEM_write_PrivateKey(out, key, nullptr, nullptr, 0, nullptr, nullptr);
+    std::fclose(out);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
 }  // namespace
+
+TEST_CASE(
+    "an expired signing certificate is one line saying so, for the user's and the "
+    "installation's own") {
+    faceswap::test::TempDir dir;
+    write_expired_identity(dir.path() / "expired");
+    const std::string cert = (dir.path() / "expired" / "signing-cert.pem").string();
+    const std::string key = (dir.path() / "expired" / "signing-key.pem").string();
+    CHECK_THROWS_WITH(load_signing_identity(cert, key),
+                      Catch::Contains(cert) && Catch::Contains("has expired: renew it"));
+    CHECK_THROWS_WITH(installation_signing_identity((dir.path() / "expired").string()),
+                      Catch::Contains("has expired"));
+}
 
 TEST_CASE(
     "signed JPEG and PNG files are Valid to the official C2PA implementation, Trusted "
