@@ -160,7 +160,9 @@ TEST_CASE(
     server::ServerConfig config = test_server_config();
     config.engine = "faceswap";
     TestServer server(config, engine_factory());
-    const auto& frames = video_frames(4);
+    // At 640x480, as a browser's camera sends: franck.mp4's own 360x288 reads the mark in most
+    // frames, not all (docs/watermark-design.md), and the payload varies with each run's session.
+    const auto& frames = video_frames(4, 640, 480);
     net::JpegCodec codec;
     const capture::Watermark watermark;
     for (const bool client_marks : {false, true}) {
@@ -186,7 +188,7 @@ TEST_CASE(
             images.push_back(cv::Mat(result.height, result.width, CV_8UC3, pixels.data()).clone());
             CHECK(result.server.faces == 1);
         }
-        // Read together: frames this small (360x288) do not always read one by one.
+        // Read together, as verify reads a video's frames.
         const auto reading = watermark.detect_together(images);
         if (client_marks) {
             // The native app and `live` mark what they output: two payloads would read as
