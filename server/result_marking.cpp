@@ -1,7 +1,5 @@
 #include "result_marking.h"
 
-#include <cstdio>
-
 #include "faceswap/capture/watermark.h"
 
 namespace faceswap::server {
@@ -11,9 +9,7 @@ std::uint32_t result_watermark_payload(const std::string& model, const std::stri
 }
 
 std::string watermark_payload_text(std::uint32_t payload) {
-    char text[16];
-    std::snprintf(text, sizeof text, "0x%08X", payload);
-    return text;
+    return capture::watermark_payload_text(payload);
 }
 
 void mark_result(std::vector<std::uint8_t>& bgr, int width, int height, std::uint32_t payload) {

@@ -13,7 +13,7 @@ namespace faceswap::server {
 // process's session (capture::watermark_payload).
 std::uint32_t result_watermark_payload(const std::string& model, const std::string& version);
 
-// "0x1D9791C7", as the welcome and the provenance metadata write a payload.
+// capture::watermark_payload_text, here so that session.h needs no OpenCV header.
 std::string watermark_payload_text(std::uint32_t payload);
 
 // Adds the watermark to a tightly packed BGR frame in place (one pattern cache per thread).

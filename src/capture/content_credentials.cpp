@@ -23,10 +23,17 @@
 #include <memory>
 #include <sstream>
 
+#include "c2pa_internal.h"
+
 namespace faceswap::capture {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
+using c2pa::Bytes;
+using c2pa::Deleter;
+using c2pa::get_be;
+using c2pa::kBmffUuid;
+using c2pa::put_be;
+using c2pa::sha256;
 namespace fs = std::filesystem;
 
 [[noreturn]] void fail(const std::string& message) {
@@ -42,10 +49,6 @@ std::string openssl_reason() {
     return text;
 }
 
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-    void operator()(T* p) const { Free(p); }
-};
 using Key = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
 using Cert = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 using Bio = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
@@ -113,10 +116,9 @@ Bytes box(const char (&type)[5], const Bytes& payload) {
 // A description box: the content type (a C2PA UUID made of a four-letter code), "requestable,
 // labelled", the label.
 Bytes description(const char (&code)[5], const std::string& label) {
-    static constexpr std::uint8_t kSuffix[12] = {0x00, 0x11, 0x00, 0x10, 0x80, 0x00,
-                                                 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
     Bytes payload(code, code + 4);
-    payload.insert(payload.end(), std::begin(kSuffix), std::end(kSuffix));
+    payload.insert(payload.end(), std::begin(c2pa::kJumbfTypeSuffix),
+                   std::end(c2pa::kJumbfTypeSuffix));
     payload.push_back(0x03);
     payload.insert(payload.end(), label.begin(), label.end());
     payload.push_back(0);
@@ -128,14 +130,6 @@ Bytes superbox(const char (&code)[5], const std::string& label,
     Bytes payload = description(code, label);
     for (const Bytes& child : children) payload.insert(payload.end(), child.begin(), child.end());
     return box("jumb", payload);
-}
-
-Bytes sha256(const std::uint8_t* data, std::size_t size) {
-    Bytes digest(32);
-    unsigned int length = 0;
-    if (EVP_Digest(data, size, digest.data(), &length, EVP_sha256(), nullptr) != 1 || length != 32)
-        fail("SHA-256 failed: " + openssl_reason());
-    return digest;
 }
 
 std::string uuid4() {
@@ -458,24 +452,10 @@ Bytes png_chunk(const Bytes& store) {
 }
 
 // ---- ISO BMFF (MP4) ----------------------------------------------------------------------------
-// C2PA's 'uuid' box type (ISO 19566-5 / C2PA 2.x, 11.3.4).
-constexpr std::uint8_t kC2paUuid[16] = {0xD8, 0xFE, 0xC3, 0xD6, 0x1B, 0x0E, 0x48, 0x3C,
-                                        0x92, 0x97, 0x58, 0x28, 0x87, 0x7E, 0xC4, 0x81};
-
 struct TopBox {
     std::uint64_t offset = 0, size = 0;
     std::string type;
 };
-
-std::uint64_t get_be(const std::uint8_t* p, int bytes) {
-    std::uint64_t value = 0;
-    for (int i = 0; i < bytes; ++i) value = value << 8 | p[i];
-    return value;
-}
-
-void put_be(std::uint8_t* p, std::uint64_t value, int bytes) {
-    for (int i = bytes - 1; i >= 0; --i, value >>= 8) p[i] = static_cast<std::uint8_t>(value);
-}
 
 std::vector<TopBox> top_level_boxes(std::ifstream& in, std::uint64_t file_size) {
     std::vector<TopBox> boxes;
@@ -532,7 +512,7 @@ void shift_chunk_offsets(std::uint8_t* box, std::uint64_t size, std::uint64_t de
 
 // The C2PA 'uuid' box holding the manifest store.
 Bytes c2pa_uuid_box(const Bytes& store) {
-    Bytes payload(std::begin(kC2paUuid), std::end(kC2paUuid));
+    Bytes payload(std::begin(kBmffUuid), std::end(kBmffUuid));
     payload.insert(payload.end(), {0, 0, 0, 0});  // version 0, flags 0
     const std::string purpose = "manifest";
     payload.insert(payload.end(), purpose.begin(), purpose.end());
@@ -546,7 +526,7 @@ Assertion bmff_hash_assertion(const Bytes& hash) {
     Cbor cbor;
     cbor.map(4).text("exclusions").array(2);
     cbor.map(2).text("xpath").text("/uuid").text("data").array(1).map(2).text("offset").integer(8);
-    cbor.text("value").bytes(Bytes(std::begin(kC2paUuid), std::end(kC2paUuid)));
+    cbor.text("value").bytes(Bytes(std::begin(kBmffUuid), std::end(kBmffUuid)));
     cbor.map(1).text("xpath").text("/ftyp");
     cbor.text("alg").text("sha256").text("hash").bytes(hash).text("name").text("jumbf manifest");
     return cbor_assertion("c2pa.hash.bmff.v3", cbor.out());
@@ -621,7 +601,7 @@ void add_content_credentials_to_mp4(const std::string& in_path, const std::strin
             std::uint8_t id[16];
             in.seekg(static_cast<std::streamoff>(b.offset + 8));
             in.read(reinterpret_cast<char*>(id), 16);
-            if (in && std::equal(std::begin(id), std::end(id), std::begin(kC2paUuid)))
+            if (in && std::equal(std::begin(id), std::end(id), std::begin(kBmffUuid)))
                 fail("the file already carries a C2PA manifest");
             in.clear();
         }
@@ -703,64 +683,6 @@ void add_content_credentials_to_mp4(const std::string& in_path, const std::strin
             stream(boxes[i].offset, boxes[i].size, write);
     }
     if (!out.flush()) fail("cannot write " + out_path + " (disk full?)");
-}
-
-std::size_t content_credentials_bytes(const std::vector<std::uint8_t>& file) {
-    std::size_t total = 0;
-    if (file.size() >= 4 && file[0] == 0xFF && file[1] == 0xD8) {
-        // Marker segments up to the start of the scan.
-        for (std::size_t at = 2; at + 4 <= file.size() && file[at] == 0xFF;) {
-            const std::uint8_t marker = file[at + 1];
-            if (marker == 0xDA || marker == 0xD9) break;
-            const std::size_t length = static_cast<std::size_t>(file[at + 2]) << 8 | file[at + 3];
-            if (length < 2 || at + 2 + length > file.size()) break;
-            if (marker == 0xEB && length >= 4 && file[at + 4] == 'J' && file[at + 5] == 'P')
-                total += length + 2;
-            at += 2 + length;
-        }
-    } else if (file.size() >= 8 && file[0] == 0x89 && file[1] == 'P') {
-        for (std::size_t at = 8; at + 12 <= file.size();) {
-            const std::size_t length = static_cast<std::size_t>(file[at]) << 24 |
-                                       static_cast<std::size_t>(file[at + 1]) << 16 |
-                                       static_cast<std::size_t>(file[at + 2]) << 8 | file[at + 3];
-            if (length > file.size() - at - 12) break;
-            if (std::equal(file.begin() + static_cast<std::ptrdiff_t>(at + 4),
-                           file.begin() + static_cast<std::ptrdiff_t>(at + 8), "caBX"))
-                total += length + 12;
-            at += length + 12;
-        }
-    }
-    return total;
-}
-
-std::size_t content_credentials_in_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return 0;
-    std::uint8_t head[8] = {};
-    in.read(reinterpret_cast<char*>(head), 8);
-    if (in.gcount() == 8 && std::equal(head + 4, head + 8, "ftyp")) {
-        std::error_code error;
-        const std::uint64_t size = fs::file_size(path, error);
-        if (error) return 0;
-        try {
-            in.clear();
-            for (const TopBox& b : top_level_boxes(in, size)) {
-                if (b.type != "uuid" || b.size < 24) continue;
-                std::uint8_t id[16];
-                in.clear();
-                in.seekg(static_cast<std::streamoff>(b.offset + 8));
-                in.read(reinterpret_cast<char*>(id), 16);
-                if (in && std::equal(std::begin(id), std::end(id), std::begin(kC2paUuid)))
-                    return static_cast<std::size_t>(b.size);
-            }
-        } catch (const ContentCredentialsError&) {
-        }
-        return 0;
-    }
-    in.clear();
-    in.seekg(0);
-    const Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return content_credentials_bytes(bytes);
 }
 
 bool content_credentials_supported(const std::string& path) {

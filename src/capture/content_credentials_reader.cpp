@@ -18,12 +18,17 @@
 #include <memory>
 #include <optional>
 
+#include "c2pa_internal.h"
 #include "faceswap/capture/content_credentials.h"
 
 namespace faceswap::capture {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
+using c2pa::Bytes;
+using c2pa::Deleter;
+using c2pa::get_be;
+using c2pa::kBmffUuid;
+using c2pa::sha256;
 
 // A failed check: becomes kInvalid with this reason.
 struct Invalid {
@@ -31,15 +36,6 @@ struct Invalid {
 };
 [[noreturn]] void invalid(const std::string& reason) {
     throw Invalid{reason};
-}
-
-constexpr std::uint8_t kC2paUuid[16] = {0xD8, 0xFE, 0xC3, 0xD6, 0x1B, 0x0E, 0x48, 0x3C,
-                                        0x92, 0x97, 0x58, 0x28, 0x87, 0x7E, 0xC4, 0x81};
-
-std::uint64_t get_be(const std::uint8_t* p, int bytes) {
-    std::uint64_t value = 0;
-    for (int i = 0; i < bytes; ++i) value = value << 8 | p[i];
-    return value;
 }
 
 // ---- the file, read at offsets (videos are never read into memory whole) -----------------------
@@ -163,7 +159,7 @@ Found find_in_bmff(File& file) {
         TopBox box{at, size, std::string(reinterpret_cast<char*>(head.data() + 4), 4), false};
         if (box.type == "uuid" && size >= header + 16 + 4 + 9 + 8) {
             const Bytes id = file.read(at + header, 16);
-            if (std::equal(id.begin(), id.end(), std::begin(kC2paUuid))) {
+            if (std::equal(id.begin(), id.end(), std::begin(kBmffUuid))) {
                 box.c2pa = true;
                 // version and flags (4), the purpose ("manifest\0"), the auxiliary offset (8)
                 const Bytes rest = file.read(at + header + 16, size - header - 16);
@@ -186,11 +182,12 @@ Found find_in_bmff(File& file) {
 // Whether the bytes hold a C2PA manifest store's description box anywhere (the JUMBF type
 // 'c2pa' followed by its UUID suffix): a damaged file with one is invalid, without one it has none.
 bool content_credentials_in_file_quick(File& file) {
-    static constexpr std::uint8_t kStoreType[16] = {'c',  '2',  'p',  'a',  0x00, 0x11, 0x00, 0x10,
-                                                    0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
+    Bytes store_type = {'c', '2', 'p', 'a'};
+    store_type.insert(store_type.end(), std::begin(c2pa::kJumbfTypeSuffix),
+                      std::end(c2pa::kJumbfTypeSuffix));
     const std::uint64_t length = std::min<std::uint64_t>(file.size(), 1 << 24);
     const Bytes bytes = file.read(0, length);
-    return std::search(bytes.begin(), bytes.end(), std::begin(kStoreType), std::end(kStoreType)) !=
+    return std::search(bytes.begin(), bytes.end(), store_type.begin(), store_type.end()) !=
            bytes.end();
 }
 
@@ -353,17 +350,6 @@ Value cbor_of(const Box& box) {
     return v;
 }
 
-Bytes sha256(const std::uint8_t* p, std::size_t n) {
-    Bytes digest(32);
-    unsigned int length = 0;
-    EVP_Digest(p, n, digest.data(), &length, EVP_sha256(), nullptr);
-    return digest;
-}
-
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-    void operator()(T* p) const { Free(p); }
-};
 using Cert = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 using Digest = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
 

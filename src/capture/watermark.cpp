@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 namespace faceswap::capture {
@@ -62,6 +63,12 @@ cv::Mat folded(const cv::Mat& y) {
 }
 
 }  // namespace
+
+std::string watermark_payload_text(std::uint32_t payload) {
+    char text[16];
+    std::snprintf(text, sizeof text, "0x%08X", payload);
+    return text;
+}
 
 std::uint32_t watermark_payload(const std::string& model_id) {
     static const std::uint64_t session = [] {

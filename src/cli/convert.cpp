@@ -144,9 +144,7 @@ int run_convert(const ConvertOptions& options) {
     // (docs/watermark-design.md); the metadata names its payload.
     const capture::Watermark watermark;
     const std::uint32_t watermark_payload = capture::watermark_payload(model_sha256);
-    char payload_hex[16];
-    std::snprintf(payload_hex, sizeof payload_hex, "0x%08X", watermark_payload);
-    // Signed Content Credentials in every JPEG and PNG written (they cannot be turned off); an
+    // Signed Content Credentials in every JPEG, PNG and MP4 written (they cannot be turned off); an
     // identity that cannot be used is said once and the photos are written unsigned, with the
     // watermark and, unless turned off, the visible mark.
     std::optional<capture::ContentSigning> signing;
@@ -170,9 +168,9 @@ int run_convert(const ConvertOptions& options) {
     }
     const std::string provenance =
         std::string("AI-generated face swap; faceswap ") + FACESWAP_VERSION + "; watermark " +
-        payload_hex + "; model " + info.path + " (sha256 " + model_sha256 + ", " +
-        info.architecture + ", " + info.identity_a + "/" + info.identity_b + ", " +
-        std::to_string(info.training_steps) + " steps" +
+        capture::watermark_payload_text(watermark_payload) + "; model " + info.path + " (sha256 " +
+        model_sha256 + ", " + info.architecture + ", " + info.identity_a + "/" + info.identity_b +
+        ", " + std::to_string(info.training_steps) + " steps" +
         (info.created.empty() ? std::string() : ", made " + info.created) + "); direction " +
         (a2b ? "a2b" : "b2a") + signed_note;
     if (output_kind == OutputKind::kImageFolder && !fs::is_directory(options.output)) {

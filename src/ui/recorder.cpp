@@ -38,9 +38,7 @@ Recorder::Recorder(const QString& path, int width, int height, double fps,
     std::string described = provenance;
     if (ai_mark) {
         shared_->watermark_payload = capture::watermark_payload(provenance);
-        char payload[32];
-        std::snprintf(payload, sizeof payload, "; watermark 0x%08X", shared_->watermark_payload);
-        described += payload;
+        described += "; watermark " + capture::watermark_payload_text(shared_->watermark_payload);
     }
     capture::VideoWriterOptions options;
     options.path = path.toStdString();

@@ -140,17 +140,12 @@ TEST_CASE(
     // The official C2PA implementation (c2pa-rs 0.92, the pinned @contentauth/c2pa-wasm) reads
     // the photos' and the video's signed Content Credentials: Valid, Trusted with this
     // installation's certificate as the anchor.
-    const auto official = [&](const fs::path& file, const std::string& extra) {
-        output.clear();
-        return run_command(
-            "node " + quoted(fs::path(FACESWAP_TEST_SOURCE_DIR) / "tests" / "c2pa" / "verify.mjs") +
-                " " + quoted(file) + " --pkg " +
-                quoted(faceswap::test::cache_dir() / "c2pa-wasm" / "package" / "pkg") + extra,
-            &output);
+    const auto official = [&](const fs::path& file, const fs::path& trusted) {
+        return faceswap::test::official_c2pa_verdict(file, &output, trusted);
     };
-    const std::string anchor = " --anchor " + quoted(test_signing_dir() / "signing-cert.pem");
+    const fs::path anchor = test_signing_dir() / "signing-cert.pem";
     for (const char* name : {"a_franck.jpg", "b_odd.png", "c_grace.jpeg"}) {
-        CHECK(official(out / name, "") == 0);
+        CHECK(official(out / name, {}) == 0);
         CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Valid\"") &&
                                Catch::Contains("compositeWithTrainedAlgorithmicMedia") &&
                                Catch::Contains("tiny.fsmodel"));
@@ -197,7 +192,7 @@ TEST_CASE(
                       &output) == 0);
     CHECK_THAT(output, Catch::Contains("no-cert.pem") &&
                            Catch::Contains("written without Content Credentials (unsigned)"));
-    CHECK(official(unsigned_photo, "") == 1);
+    CHECK(official(unsigned_photo, {}) == 1);
     output.clear();
     CHECK(run_command(faceswap::test::cli() + "verify " + quoted(unsigned_photo), &output) == 0);
     CHECK_THAT(output,

@@ -378,15 +378,7 @@ TEST_CASE("Record writes the swapped view to a playable video with the AI-genera
     // Signed Content Credentials that the official C2PA implementation (c2pa-rs 0.92) trusts
     // with the installation's certificate as the anchor.
     std::string verdict;
-    CHECK(faceswap::test::run_command(
-              "node " +
-                  faceswap::test::quoted(std::filesystem::path(FACESWAP_TEST_SOURCE_DIR) / "tests" /
-                                         "c2pa" / "verify.mjs") +
-                  " " + faceswap::test::quoted(path) + " --anchor " +
-                  faceswap::test::quoted(signing / "signing-cert.pem") + " --pkg " +
-                  faceswap::test::quoted(faceswap::test::cache_dir() / "c2pa-wasm" / "package" /
-                                         "pkg"),
-              &verdict) == 0);
+    CHECK(faceswap::test::official_c2pa_verdict(path, &verdict, signing / "signing-cert.pem") == 0);
     INFO(verdict);
     CHECK_THAT(verdict, Catch::Contains("\"validation_state\": \"Trusted\"") &&
                             Catch::Contains("compositeWithTrainedAlgorithmicMedia"));

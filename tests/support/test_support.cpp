@@ -138,4 +138,16 @@ std::string quoted(const std::filesystem::path& path) {
     return "'" + path.string() + "'";
 }
 
+int official_c2pa_verdict(const std::filesystem::path& file, std::string* output,
+                          const std::filesystem::path& anchor) {
+    output->clear();
+    return run_command("node " +
+                           quoted(std::filesystem::path(FACESWAP_TEST_SOURCE_DIR) / "tests" /
+                                  "c2pa" / "verify.mjs") +
+                           " " + quoted(file) +
+                           (anchor.empty() ? std::string() : " --anchor " + quoted(anchor)) +
+                           " --pkg " + quoted(cache_dir() / "c2pa-wasm" / "package" / "pkg"),
+                       output);
+}
+
 }  // namespace faceswap::test

@@ -59,4 +59,10 @@ std::string file_bytes(const std::filesystem::path& path);
 std::string cli();
 std::string quoted(const std::filesystem::path& path);
 
+// The official C2PA implementation (c2pa-rs 0.92 through the pinned @contentauth/c2pa-wasm,
+// tests/c2pa/verify.mjs) reading `file`, with `anchor` as a trusted certificate when given:
+// its exit code (0 Valid or Trusted, 1 Invalid or no manifest) and its JSON in *output.
+int official_c2pa_verdict(const std::filesystem::path& file, std::string* output,
+                          const std::filesystem::path& anchor = {});
+
 }  // namespace faceswap::test

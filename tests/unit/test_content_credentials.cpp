@@ -48,16 +48,6 @@ void write(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
               static_cast<std::streamsize>(bytes.size()));
 }
 
-// The official verifier's JSON for `file`, and its exit status.
-int official_verdict(const fs::path& file, std::string* output, const fs::path& anchor = {}) {
-    output->clear();
-    return run_command(
-        "node " + quoted(fs::path(FACESWAP_TEST_SOURCE_DIR) / "tests" / "c2pa" / "verify.mjs") +
-            " " + quoted(file) + (anchor.empty() ? std::string() : " --anchor " + quoted(anchor)) +
-            " --pkg " + quoted(faceswap::test::cache_dir() / "c2pa-wasm" / "package" / "pkg"),
-        output);
-}
-
 ContentCredentials credentials(const std::string& title, bool with_source = false) {
     ContentCredentials c;
     c.title = title;
@@ -150,7 +140,7 @@ TEST_CASE(
                                                           {identity.certificate_chain_pem})
                   .state == State::kTrusted);
         std::string output;
-        CHECK(official_verdict(path, &output) == 0);
+        CHECK(faceswap::test::official_c2pa_verdict(path, &output) == 0);
         INFO(output);
         CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Valid\""));
         CHECK_THAT(output, Catch::Contains("signingCredential.untrusted"));
@@ -162,7 +152,7 @@ TEST_CASE(
                                Catch::Contains("compositeWithTrainedAlgorithmicMedia") &&
                                Catch::Contains("face swapped with model demo.fsmodel") &&
                                Catch::Contains("\"name\": \"faceswap\""));
-        CHECK(official_verdict(path, &output, certificate) == 0);
+        CHECK(faceswap::test::official_c2pa_verdict(path, &output, certificate) == 0);
         CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Trusted\""));
 
         // One changed byte in the picture's data: the hard binding no longer holds.
@@ -170,7 +160,7 @@ TEST_CASE(
         changed[changed.size() - 40] ^= 0x01;
         const fs::path tampered = dir.path() / ("changed" + extension);
         write(tampered, changed);
-        CHECK(official_verdict(tampered, &output) == 1);
+        CHECK(faceswap::test::official_c2pa_verdict(tampered, &output) == 1);
         CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Invalid\""));
         CHECK_THAT(output, Catch::Contains("assertion.dataHash.mismatch"));
         const auto changed_reading = faceswap::capture::read_content_credentials(tampered.string());
@@ -208,11 +198,11 @@ TEST_CASE(
                             &output) == 0);
         faceswap::capture::add_content_credentials_to_mp4(original.string(), signed_path.string(),
                                                           credentials("out.mp4"), identity);
-        CHECK(official_verdict(signed_path, &output) == 0);
+        CHECK(faceswap::test::official_c2pa_verdict(signed_path, &output) == 0);
         INFO(output);
         CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Valid\"") &&
                                Catch::Contains("compositeWithTrainedAlgorithmicMedia"));
-        CHECK(official_verdict(signed_path, &output, certificate) == 0);
+        CHECK(faceswap::test::official_c2pa_verdict(signed_path, &output, certificate) == 0);
         CHECK_THAT(output, Catch::Contains("\"validation_state\": \"Trusted\""));
         // The chunk offsets moved with the inserted box: every frame decodes as before.
         cv::VideoCapture before(original.string()), after(signed_path.string());
@@ -233,7 +223,7 @@ TEST_CASE(
         REQUIRE(mdat != std::string::npos);
         bytes[mdat + 100] ^= 0x01;
         write(dir.path() / "changed.mp4", bytes);
-        CHECK(official_verdict(dir.path() / "changed.mp4", &output) == 1);
+        CHECK(faceswap::test::official_c2pa_verdict(dir.path() / "changed.mp4", &output) == 1);
         CHECK_THAT(output, Catch::Contains("assertion.bmffHash.mismatch"));
     }
     // Not an MP4: refused, nothing written.

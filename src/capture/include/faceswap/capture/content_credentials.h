@@ -102,10 +102,4 @@ struct CredentialsReading {
 CredentialsReading read_content_credentials(const std::string& path,
                                             const std::vector<std::string>& trust_anchors = {});
 
-// The bytes of C2PA manifest data a JPEG (APP11 'JP' segments) or PNG (caBX chunks) carries; 0
-// when none. Finds them only: it does not validate them.
-std::size_t content_credentials_bytes(const std::vector<std::uint8_t>& file);
-// The same for a file on disk, MP4's C2PA 'uuid' box included; 0 for a file it cannot read.
-std::size_t content_credentials_in_file(const std::string& path);
-
 }  // namespace faceswap::capture

@@ -68,6 +68,9 @@ class Watermark {
 // run carry one payload and the provenance metadata can name it.
 std::uint32_t watermark_payload(const std::string& model_id);
 
+// A payload as the metadata, the welcome and `verify` write it: "0x1D9791C7".
+std::string watermark_payload_text(std::uint32_t payload);
+
 // The CRC-8 (polynomial 0x07) of the payload's 4 bytes, most significant first.
 std::uint8_t watermark_check_code(std::uint32_t payload);
 
