@@ -30,6 +30,14 @@ nlohmann::json number_or_null(double v) {
     return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
+// Points as [[x, y], ...] rounded to a hundredth of a pixel (the files stay small).
+nlohmann::json points_json(const std::vector<Point2f>& points) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Point2f& p : points)
+        out.push_back({std::round(p.x * 100) / 100, std::round(p.y * 100) / 100});
+    return out;
+}
+
 nlohmann::json stats_json(const Stats& s) {
     return {{"frames", s.count},
             {"mean", number_or_null(s.mean)},
@@ -193,6 +201,9 @@ int run_eval(const EvalOptions& options) {
         row(name.c_str(), sum.landmark_regions[region]);
     }
     row("  after a similarity fit (shape)", sum.landmarks_aligned);
+    row("  less each point's usual offset", sum.landmarks_following);
+    std::printf("  (the faces' usual shape offset: %.3f of the inter-ocular distance)\n",
+                sum.landmark_shape_offset);
     row("mouth opening, input", sum.mouth_input);
     row("mouth opening, output", sum.mouth_output);
     row("mouth opening gap |out - in|", sum.mouth_gap);
@@ -245,6 +256,8 @@ int run_eval(const EvalOptions& options) {
                  {"landmark_distance", number_or_null(r.landmark_distance)},
                  {"landmark_distance_aligned", number_or_null(r.landmark_distance_aligned)},
                  {"landmark_regions", region_json(r.landmark_region)},
+                 {"input_landmarks", points_json(r.input_landmarks)},
+                 {"output_landmarks", points_json(r.output_landmarks)},
                  {"mouth_input", number_or_null(r.mouth_input)},
                  {"mouth_output", number_or_null(r.mouth_output)},
                  {"eye_input", number_or_null(r.eye_input)},
@@ -282,6 +295,8 @@ int run_eval(const EvalOptions& options) {
               {"landmark_distance", stats_json(sum.landmarks)},
               {"landmark_distance_aligned", stats_json(sum.landmarks_aligned)},
               {"landmark_regions", region_json(sum.landmark_regions)},
+              {"landmark_shape_offset", number_or_null(sum.landmark_shape_offset)},
+              {"landmark_distance_following", stats_json(sum.landmarks_following)},
               {"mouth_correlation", number_or_null(sum.mouth_correlation)},
               {"mouth_gap", stats_json(sum.mouth_gap)},
               {"eye_correlation", number_or_null(sum.eye_correlation)},

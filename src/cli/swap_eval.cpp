@@ -214,6 +214,10 @@ FrameScore FrameScorer::score(std::int64_t index, const cv::Mat& input_bgr,
     }
     r.input_face = in_face != nullptr;
     r.output_face = out_face != nullptr;
+    if (in_face)
+        r.input_landmarks.assign(in_face->raw_landmarks.begin(), in_face->raw_landmarks.end());
+    if (out_face)
+        r.output_landmarks.assign(out_face->raw_landmarks.begin(), out_face->raw_landmarks.end());
     if (in_face) r.mouth_input = mouth_opening(in_face->raw_landmarks);
     if (in_face) r.eye_input = eye_opening(in_face->raw_landmarks);
     if (out_face) {
@@ -281,6 +285,57 @@ FrameScore FrameScorer::score(std::int64_t index, const cv::Mat& input_bgr,
     return r;
 }
 
+namespace {
+
+// Each output landmark's offset from the input's, in the input face's eye frame (x along the
+// line between the eye centres, y across it) and in inter-ocular distances; empty when either
+// face is missing or the eyes coincide.
+std::vector<Point2f> offsets_in_eye_frame(const FrameScore& r) {
+    if (r.input_landmarks.size() != kLandmarkCount || r.output_landmarks.size() != kLandmarkCount)
+        return {};
+    Landmarks68 in;
+    std::copy(r.input_landmarks.begin(), r.input_landmarks.end(), in.begin());
+    const Point2f left = mean_point(in, 36, 42), right = mean_point(in, 42, 48);
+    const double dx = right.x - left.x, dy = right.y - left.y, iod = std::hypot(dx, dy);
+    if (iod <= 1) return {};
+    const double ux = dx / iod, uy = dy / iod;
+    std::vector<Point2f> out(kLandmarkCount);
+    for (int k = 0; k < kLandmarkCount; ++k) {
+        const double ox = r.output_landmarks[k].x - in[k].x, oy = r.output_landmarks[k].y - in[k].y;
+        out[k] = {static_cast<float>((ox * ux + oy * uy) / iod),
+                  static_cast<float>((oy * ux - ox * uy) / iod)};
+    }
+    return out;
+}
+
+// The landmark distance per frame after each point's mean offset over the clip is taken away,
+// and the mean length of those offsets (EvalSummary::landmarks_following).
+void split_shape_from_following(const std::vector<FrameScore>& scores, EvalSummary& s) {
+    std::vector<std::vector<Point2f>> offsets;
+    for (const FrameScore& r : scores)
+        if (auto o = offsets_in_eye_frame(r); !o.empty()) offsets.push_back(std::move(o));
+    if (offsets.empty()) return;
+    std::vector<double> mean_x(kLandmarkCount), mean_y(kLandmarkCount);
+    for (const auto& o : offsets)
+        for (int k = 0; k < kLandmarkCount; ++k) mean_x[k] += o[k].x, mean_y[k] += o[k].y;
+    double shape = 0;
+    for (int k = 0; k < kLandmarkCount; ++k) {
+        mean_x[k] /= offsets.size(), mean_y[k] /= offsets.size();
+        shape += std::hypot(mean_x[k], mean_y[k]) / kLandmarkCount;
+    }
+    s.landmark_shape_offset = shape;
+    std::vector<double> following;
+    for (const auto& o : offsets) {
+        double sum = 0;
+        for (int k = 0; k < kLandmarkCount; ++k)
+            sum += std::hypot(o[k].x - mean_x[k], o[k].y - mean_y[k]);
+        following.push_back(sum / kLandmarkCount);
+    }
+    s.landmarks_following = stats_of(following);
+}
+
+}  // namespace
+
 EvalSummary summarize(const std::vector<FrameScore>& scores) {
     // Frames without an input face have nothing to compare and are left out; a frame whose
     // output face was not found counts as not closer to B.
@@ -343,6 +398,7 @@ EvalSummary summarize(const std::vector<FrameScore>& scores) {
     s.landmarks_aligned = stats_of(landmarks_aligned);
     for (std::size_t region = 0; region < kLandmarkRegions.size(); ++region)
         s.landmark_regions[region] = stats_of(landmark_regions[region]);
+    split_shape_from_following(scores, s);
     s.mouth_input = stats_of(mouth_in);
     s.mouth_output = stats_of(mouth_out);
     s.mouth_gap = stats_of(mouth_gap);

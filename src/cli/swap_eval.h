@@ -61,6 +61,9 @@ struct FrameScore {
     // transform of the output's points onto the input's: what is left is shape, not placement.
     std::array<double, kLandmarkRegions.size()> landmark_region{NAN, NAN, NAN, NAN, NAN};
     double landmark_distance_aligned = NAN;
+    // The 68 points themselves (frame pixels; empty where that face was not found), for
+    // analyses the summary does not make (where a region sits, not only how far off).
+    std::vector<Point2f> input_landmarks, output_landmarks;
     // Inner-lip opening over mouth width, of the input face and of the output face.
     double mouth_input = NAN, mouth_output = NAN;
     // Eye aspect ratio (both eyes' mean), of the input face and of the output face.
@@ -115,6 +118,13 @@ struct EvalSummary {
         mouth_gap, eye_input, eye_output, eye_gap, detail, eyes_mouth_detail, flicker_input,
         flicker_output;
     std::array<Stats, kLandmarkRegions.size()> landmark_regions;
+    // The landmark distance split into the two faces' usual shape difference and the rest:
+    // each point's mean offset from the input's over the clip (in the input's eye frame, in
+    // inter-ocular distances: where the rendered identity's nose, jaw and eyes sit on this
+    // input), and per frame the distance left after taking that offset away, which is how far
+    // the output fails to follow the input's pose and expression. Not in the bar.
+    double landmark_shape_offset = NAN;  // mean over the 68 points of their mean offset's length
+    Stats landmarks_following;
     double mouth_correlation = NAN;  // Pearson, over frames where both mouths were measured
     double eye_correlation = NAN;    // the same for the eyes' opening
     // The same two by the cross-check's landmark model (NAN without one); not in the bar.

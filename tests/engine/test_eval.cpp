@@ -146,6 +146,12 @@ TEST_CASE("eval of a shifted copy: every region's landmarks move, the face's sha
     for (const char* region : {"jaw", "brows", "nose", "eyes", "mouth"})
         CHECK(summary["landmark_regions"][region]["mean"].get<double>() > 0.5 * moved);
     CHECK(summary["landmark_distance_aligned"]["mean"].get<double>() < 0.25 * moved);
+    // The same shift on every frame is all usual offset: nothing of it is a failure to follow.
+    CHECK(summary["landmark_shape_offset"].get<double>() == Approx(moved).epsilon(0.25));
+    CHECK(summary["landmark_distance_following"]["mean"].get<double>() < 0.25 * moved);
+    // Each frame's points are there to analyse.
+    CHECK(result["frames"][0]["output_landmarks"].size() == 68);
+    CHECK(result["frames"][0]["input_landmarks"][36].size() == 2);
 }
 
 TEST_CASE("eval fails a swap whose mouth does not follow the input's") {
@@ -163,6 +169,9 @@ TEST_CASE("eval fails a swap whose mouth does not follow the input's") {
     const auto& summary = result["summary"];
     CHECK(summary["pass"]["mouth"] == false);
     CHECK(summary["mouth_gap"]["mean"].get<double>() > 0.005);
+    // A frozen face does not follow the input's moves: what is left after the usual offset is
+    // not small.
+    CHECK(summary["landmark_distance_following"]["mean"].get<double>() > 0.02);
     // Frozen eyes do not follow a blinking, glancing input either.
     CHECK(summary["pass"]["eyes"] == false);
     CHECK_THAT(output, Catch::Contains("FAIL  eye opening follows the input"));
