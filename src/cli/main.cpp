@@ -128,7 +128,7 @@ void add_face_choice_options(CLI::App& command, std::vector<std::string>& faces,
         ->check(CLI::Range(0.05, 2.0));
 }
 
-// --detail-strength, --mouth-interior, --texture-transfer and --expression-follow
+// --detail-strength, --mouth-interior, --texture-transfer, --expression-follow and --shape-follow
 // (docs/detail-stage.md), the same on convert and live.
 void add_detail_options(CLI::App& command, FaceDetail& detail) {
     command.add_option("--detail-strength", detail.detail_strength,
@@ -141,6 +141,9 @@ void add_detail_options(CLI::App& command, FaceDetail& detail) {
     command.add_option("--expression-follow", detail.expression_follow,
                        "Warp the swapped face's eyelids and lips to the input's opening, 0 to 1 "
                        "(default 1)");
+    command.add_option("--shape-follow", detail.shape_follow,
+                       "Move the swapped face's jaw line and nose tip to where the input's usually "
+                       "are, 0 (the model's face shape) to 1 (the input's) (default 0)");
 }
 
 }  // namespace

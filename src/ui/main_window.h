@@ -179,7 +179,8 @@ class MainWindow : public QMainWindow {
     QToolButton* model_refresh_ = nullptr;
     QComboBox* direction_combo_ = nullptr;
     QComboBox* faces_combo_ = nullptr;  // all faces, the largest, or the person clicked
-    // One 0..100 % slider per kFaceDetailSettings entry: detail stage, mouth, texture, expression.
+    // One 0..100 % slider per kFaceDetailSettings entry: detail stage, mouth, texture,
+    // expression, shape.
     std::array<QSlider*, std::size(kFaceDetailSettings)> detail_sliders_{};
     QPushButton* start_button_ = nullptr;
     QToolButton* new_model_button_ = nullptr;

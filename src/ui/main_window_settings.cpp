@@ -46,7 +46,8 @@ using namespace sources;  // the source keys
 namespace {
 
 // The settings-file key of detail slider i: "detail_percent" (its name before the other two
-// sliders), "mouth_interior_percent", "texture_transfer_percent", "expression_follow_percent".
+// sliders), "mouth_interior_percent", "texture_transfer_percent", "expression_follow_percent",
+// "shape_follow_percent".
 QString detail_setting_key(size_t i) {
     return i == 0 ? QStringLiteral("detail_percent")
                   : QString::fromLatin1(kFaceDetailSettings[i].name) + QStringLiteral("_percent");

@@ -9,11 +9,13 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFormLayout>
 #include <QHBoxLayout>
 #include <QKeySequence>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMediaDevices>
+#include <QMenu>
 #include <QPointer>
 #include <QPushButton>
 #include <QSettings>
@@ -26,6 +28,7 @@
 #include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <QWidgetAction>
 
 #include <cmath>
 #include <thread>
@@ -137,20 +140,50 @@ void MainWindow::build_ui() {
         {"expressionSlider", "Expression",
          "Expression: how far the swapped face's eyelids and lips move to your eyes' and "
          "mouth's opening, so blinks, wide eyes and an open mouth follow you."},
+        {"shapeSlider", "Shape",
+         "Shape: how far the swapped face's jaw line and nose move to where yours usually "
+         "are. 0 keeps the swapped person's own face shape; more fits your outline but looks "
+         "less like them."},
     };
     static_assert(sizeof(detail_controls) / sizeof(detail_controls[0]) ==
                   std::size(kFaceDetailSettings));
-    QList<QWidget*> detail_widgets;
+    // The five sliders live in a panel that drops down from one "Look" button: in the tool row
+    // they were squeezed to a few pixels each at 1600 px wide. Each shows its value.
+    auto* detail_panel = new QWidget;
+    auto* detail_form = new QFormLayout(detail_panel);
     for (size_t i = 0; i < detail_sliders_.size(); ++i) {
         QSlider* slider = new QSlider(Qt::Horizontal);
         slider->setObjectName(QString::fromLatin1(detail_controls[i].object_name));
         slider->setRange(0, 100);
         slider->setValue(std::lround(FaceDetail{}.*kFaceDetailSettings[i].value * 100));
-        slider->setMaximumWidth(70);
+        slider->setMinimumWidth(180);
         slider->setToolTip(QString::fromUtf8(detail_controls[i].tip));
         detail_sliders_[i] = slider;
-        detail_widgets << new QLabel(QString::fromLatin1(detail_controls[i].label)) << slider;
+        auto* value = new QLabel;
+        value->setMinimumWidth(40);
+        auto show_value = [value](int percent) {
+            value->setText(QStringLiteral("%1 %").arg(percent));
+        };
+        show_value(slider->value());
+        connect(slider, &QSlider::valueChanged, value, show_value);
+        auto* row = new QHBoxLayout;
+        row->addWidget(slider);
+        row->addWidget(value);
+        auto* label = new QLabel(QString::fromLatin1(detail_controls[i].label));
+        label->setToolTip(slider->toolTip());
+        detail_form->addRow(label, row);
     }
+    auto* detail_button = new QToolButton;
+    detail_button->setObjectName(QStringLiteral("lookButton"));
+    detail_button->setText(QStringLiteral("Look"));
+    detail_button->setToolTip(QStringLiteral(
+        "How the swapped face is drawn: detail, your mouth and texture, expression and shape"));
+    detail_button->setPopupMode(QToolButton::InstantPopup);
+    auto* detail_menu = new QMenu(detail_button);
+    auto* detail_action = new QWidgetAction(detail_menu);
+    detail_action->setDefaultWidget(detail_panel);
+    detail_menu->addAction(detail_action);
+    detail_button->setMenu(detail_menu);
 
     start_button_ = new QPushButton(QStringLiteral("Start"));
     start_button_->setObjectName(QStringLiteral("startButton"));
@@ -196,7 +229,7 @@ void MainWindow::build_ui() {
     controls->addWidget(new_model_button_);
     controls->addWidget(direction_combo_);
     controls->addWidget(faces_combo_);
-    for (QWidget* widget : detail_widgets) controls->addWidget(widget);
+    controls->addWidget(detail_button);
     controls->addStretch();
     controls->addWidget(layout_button_);
     controls->addWidget(camera_button_);

@@ -401,6 +401,70 @@ TEST_CASE("when the input blinks, the swapped eyes close: the input's closed eye
     CHECK(distance_to_input(following) < 0.6 * distance_to_input(open));
 }
 
+TEST_CASE("shape following moves the swapped face's jaw line and nose tip to the input's") {
+    // The demo model on franck frames 4000-4047, never trained on: B's jaw line and nose sit a
+    // steady distance from franck's (docs/detail-stage.md). Over the last 16 frames, once the
+    // track's usual offset has settled, the output's jaw and nose tip, read by the landmark net
+    // on the output frames, are closer to the input's with shape following than without; the
+    // eyes stay where they were.
+    const auto model = SwapModel::load(
+        (test::source_dir() / "resources/models/demo.fsmodel").string(), test::test_config());
+    cv::VideoCapture video((test::media_dir() / "franck.mp4").string());
+    REQUIRE(video.set(cv::CAP_PROP_POS_FRAMES, 4000));
+    std::vector<cv::Mat> frames(48);
+    for (cv::Mat& frame : frames) REQUIRE(video.read(frame));
+    constexpr size_t kScored = 16;
+    auto points_of = [](const cv::Mat& frame) {
+        FaceAnalyzer analyzer(test::shared_models(), test::test_config());
+        const FrameAnalysis analysis = analyzer.analyze(test::view_of(frame));
+        REQUIRE(analysis.faces.size() == 1);
+        return analysis.faces[0].raw_landmarks;
+    };
+    std::vector<Landmarks68> inputs;
+    for (size_t i = frames.size() - kScored; i < frames.size(); ++i)
+        inputs.push_back(points_of(frames[i]));
+    // Mean distance (pixels) of the output's points from the input's over the scored frames.
+    using Ranges = std::initializer_list<std::pair<int, int>>;
+    auto distance = [&](const std::vector<Landmarks68>& outputs, Ranges ranges) {
+        double sum = 0;
+        int count = 0;
+        for (size_t f = 0; f < outputs.size(); ++f)
+            for (const auto& [first, end] : ranges)
+                for (int k = first; k < end; ++k, ++count)
+                    sum += std::hypot(outputs[f][k].x - inputs[f][k].x,
+                                      outputs[f][k].y - inputs[f][k].y);
+        return sum / count;
+    };
+    auto output_points = [&](float shape) {
+        SwapConfig swap;
+        swap.detail = {.texture_transfer = 0.0f, .shape_follow = shape};
+        FaceSwapper swapper(test::shared_models(), model, test::test_config(), swap);
+        std::vector<Landmarks68> points;
+        for (size_t i = 0; i < frames.size(); ++i) {
+            SwapResult result = swapper.process(test::view_of(frames[i]));
+            if (i >= frames.size() - kScored)
+                points.push_back(
+                    points_of(cv::Mat(result.height, result.width, CV_8UC3, result.pixels.data())));
+        }
+        return points;
+    };
+    const std::vector<Landmarks68> own_shape = output_points(0.0f);
+    const std::vector<Landmarks68> input_shape = output_points(1.0f);
+    const double jaw_before = distance(own_shape, {{0, 17}}),
+                 jaw_after = distance(input_shape, {{0, 17}});
+    const double nose_before = distance(own_shape, {{30, 36}}),
+                 nose_after = distance(input_shape, {{30, 36}});
+    const double eyes_before = distance(own_shape, {{36, 48}}),
+                 eyes_after = distance(input_shape, {{36, 48}});
+    CAPTURE(jaw_before, jaw_after, nose_before, nose_after, eyes_before, eyes_after);
+    CHECK(jaw_after < 0.8 * jaw_before);
+    CHECK(nose_after < 0.9 * nose_before);
+    CHECK(eyes_after < eyes_before + 0.5);
+    const auto tiny = SwapModel::load(tiny_model().string(), test::test_config());
+    CHECK_THAT(refusal_of(tiny, {.shape_follow = -0.1f}),
+               Catch::Contains("shape follow must be 0 to 1"));
+}
+
 TEST_CASE("expression-balanced sampling and the eyes-and-mouth weight train and resume exactly") {
     test::TempDir dir;
     const std::string path = (dir.path() / "m.fsmodel").string();

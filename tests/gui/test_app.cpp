@@ -198,12 +198,18 @@ TEST_CASE("local mode: Start swaps the face of the demo video live, background i
     const std::pair<const char*, int> sliders[] = {{"detailSlider", 100},
                                                    {"mouthSlider", 0},
                                                    {"textureSlider", 100},
-                                                   {"expressionSlider", 100}};
+                                                   {"expressionSlider", 100},
+                                                   {"shapeSlider", 0}};
     for (const auto& [name, percent] : sliders) {
         auto* slider = window.findChild<QSlider*>(QString::fromLatin1(name));
         REQUIRE(slider);
         CHECK(slider->value() == percent);
     }
+    // They drop down from the Look button, each wide enough to use, with its value.
+    auto* shape = window.findChild<QSlider*>(QStringLiteral("shapeSlider"));
+    CHECK(shape->minimumWidth() >= 150);
+    const QImage panel = shape->parentWidget()->grab().toImage();
+    CHECK(panel.save(QString::fromStdString((output_dir() / "look_panel.png").string())));
     check_live_swap(window, "local_swap.png", 1.0);
 }
 

@@ -154,3 +154,23 @@ TEST_CASE("a closing eye is measured per eye, and only a closing beyond the usua
     usual.clear();
     CHECK(usual.usual(7, {0.5, 0.5}) == PerEye{0.5, 0.5});
 }
+
+TEST_CASE("the shape target moves the jaw line and nose tip by the usual offset, nothing else") {
+    const Landmarks68 generated = schematic_face(128, 128, 60, 0.05f, 0.3f, 0.1f);
+    Landmarks68 input = generated;
+    for (Point2f& p : input) p = {p.x + 2.0f, p.y - 4.0f};
+    const UsualShapeOffset::Values offset = shape_offset(generated, input);
+    CHECK(offset[0] == Approx(2.0));
+    CHECK(offset[1] == Approx(-4.0));
+    const Landmarks68 half = shape_target(generated, offset, 0.5f);
+    for (int k = 0; k < kLandmarkCount; ++k) {
+        INFO("point " << k);
+        const bool moves = k < 17 || (k >= 30 && k < 36);
+        CHECK(half[k].x == Approx(generated[k].x + (moves ? 1.0f : 0.0f)));
+        CHECK(half[k].y == Approx(generated[k].y - (moves ? 2.0f : 0.0f)));
+    }
+    // At strength 0 nothing moves; the warp is a quarter of the eye distance wide.
+    const Landmarks68 none = shape_target(generated, offset, 0.0f);
+    for (int k = 0; k < kLandmarkCount; ++k) CHECK(none[k].x == generated[k].x);
+    CHECK(shape_warp_sigma(generated) == Approx(3 * expression_warp_sigma(generated)));
+}

@@ -155,35 +155,50 @@ std::array<double, 2> eye_closing(const Landmarks68& generated, const Landmarks6
     return closing;
 }
 
-UsualEyeClosing::PerEye UsualEyeClosing::usual(int track_id, const PerEye& now) {
-    std::lock_guard lock(mutex_);
-    // Tracks come and go; a long session's dead ones are dropped all at once.
-    if (tracks_.size() > 64 && !tracks_.count(track_id)) tracks_.clear();
-    Usual& usual = tracks_[track_id];
-    usual.frames = std::min(usual.frames + 1, kUsualWindow);
-    for (int eye = 0; eye < 2; ++eye)
-        usual.mean[eye] += (now[eye] - usual.mean[eye]) / usual.frames;
-    return usual.mean;
-}
-
-void UsualEyeClosing::clear() {
-    std::lock_guard lock(mutex_);
-    tracks_.clear();
-}
-
 float closed_eye_share(double closing) {
     return static_cast<float>(
         std::clamp((closing - kClosedEyeDeadZone) / kClosedEyeRamp, 0.0, 1.0));
 }
 
-double expression_warp_sigma(const Landmarks68& face) {
+namespace {
+double inter_ocular(const Landmarks68& face) {
     auto centre = [&](int first) {
         Point2f c;
         for (int k = first; k < first + 6; ++k) c.x += face[k].x / 6, c.y += face[k].y / 6;
         return c;
     };
     const Point2f left = centre(36), right = centre(42);
-    return std::max(1.0, std::hypot(right.x - left.x, right.y - left.y) / 12.0);
+    return std::hypot(right.x - left.x, right.y - left.y);
+}
+}  // namespace
+
+double expression_warp_sigma(const Landmarks68& face) {
+    return std::max(1.0, inter_ocular(face) / 12.0);
+}
+
+double shape_warp_sigma(const Landmarks68& face) {
+    return std::max(1.0, inter_ocular(face) / 4.0);
+}
+
+UsualShapeOffset::Values shape_offset(const Landmarks68& generated, const Landmarks68& input) {
+    UsualShapeOffset::Values offset{};
+    for (int k = 0; k < kLandmarkCount; ++k) {
+        offset[2 * k] = input[k].x - generated[k].x;
+        offset[2 * k + 1] = input[k].y - generated[k].y;
+    }
+    return offset;
+}
+
+Landmarks68 shape_target(const Landmarks68& generated, const UsualShapeOffset::Values& usual,
+                         float strength) {
+    Landmarks68 target = generated;
+    auto move = [&](int k) {
+        target[k].x += static_cast<float>(strength * usual[2 * k]);
+        target[k].y += static_cast<float>(strength * usual[2 * k + 1]);
+    };
+    for (int k = 0; k < 17; ++k) move(k);   // jaw line
+    for (int k = 30; k < 36; ++k) move(k);  // nose tip and nostrils
+    return target;
 }
 
 at::Tensor warp_face(const at::Tensor& face, const Landmarks68& from, const Landmarks68& to,

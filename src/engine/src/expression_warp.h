@@ -8,7 +8,9 @@
 
 #include <ATen/Tensor.h>
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -41,28 +43,66 @@ Landmarks68 expression_target(const Landmarks68& generated, const Landmarks68& i
 // positive where the input's eye is closing further than the generated one.
 std::array<double, 2> eye_closing(const Landmarks68& generated, const Landmarks68& input);
 
-// Two people's eyes rest at different openings (by the landmark net the demo model's B face
-// is 0.013 more open than franck's input, and franck's 0.013 more open than cap13's), so a
-// blink is a closing beyond the usual one. This keeps each tracked face's usual closing per
-// eye: the running mean over its first frames, then over about the last kUsualWindow. Safe
-// to share between threads.
-class UsualEyeClosing {
+// The running mean of a few numbers per tracked face: over its first frames, then over about
+// the last kUsualWindow. Two people's eyes rest at different openings (by the landmark net the
+// demo model's B face is 0.013 more open than franck's input, and franck's 0.013 more open
+// than cap13's), so a blink is a closing beyond the usual one; and the generated face's
+// landmarks sit a usual distance from the input's (its shape), which the shape warp takes
+// back. Safe to share between threads.
+template <std::size_t N>
+class UsualPerTrack {
   public:
     static constexpr int kUsualWindow = 150;
-    using PerEye = std::array<double, 2>;  // left (36-41), right (42-47)
-    // The track's usual closing with this frame's counted in. Faces without a track (-1)
+    using Values = std::array<double, N>;
+    // The track's usual values with this frame's counted in. Faces without a track (-1)
     // share one entry.
-    PerEye usual(int track_id, const PerEye& now);
-    void clear();
+    Values usual(int track_id, const Values& now) {
+        std::lock_guard lock(mutex_);
+        // Tracks come and go; a long session's dead ones are dropped all at once.
+        if (tracks_.size() > 64 && !tracks_.count(track_id)) tracks_.clear();
+        Usual& usual = tracks_[track_id];
+        usual.frames = std::min(usual.frames + 1, kUsualWindow);
+        for (std::size_t k = 0; k < N; ++k)
+            usual.mean[k] += (now[k] - usual.mean[k]) / usual.frames;
+        return usual.mean;
+    }
+    void clear() {
+        std::lock_guard lock(mutex_);
+        tracks_.clear();
+    }
 
   private:
     struct Usual {
-        PerEye mean{};
+        Values mean{};
         int frames = 0;
     };
     std::mutex mutex_;
     std::unordered_map<int, Usual> tracks_;
 };
+
+// Per eye: left (36-41), right (42-47).
+class UsualEyeClosing : public UsualPerTrack<2> {
+  public:
+    using PerEye = Values;
+};
+
+// Per landmark: the input's point minus the generated face's (x then y, crop pixels).
+using UsualShapeOffset = UsualPerTrack<2 * kLandmarkCount>;
+
+// The shape warp (FaceDetail::shape_follow): the generated face's jaw line (0-16) and nose
+// (30-35, its tip and nostrils) moved toward where the input's usually sit. Two faces' shapes
+// differ by a steady offset (on the demo model's held-out clips it is half of the landmark
+// distance: the rendered identity's jaw sits 10-14% of the eye distance off the input's, its
+// nose tip 8-10%), so each point moves by `strength` times its track's usual offset
+// (UsualShapeOffset), never this frame's: the face takes the input's shape, not its expression.
+// The nose bridge (27-29) stays: a warp as wide as the shape's moves the eyes' inner corners
+// with it. Other points are unchanged.
+UsualShapeOffset::Values shape_offset(const Landmarks68& generated, const Landmarks68& input);
+Landmarks68 shape_target(const Landmarks68& generated, const UsualShapeOffset::Values& usual,
+                         float strength);
+// The shape warp's width: a quarter of the inter-ocular distance, so the jaw line moves as one
+// smooth curve rather than point by point.
+double shape_warp_sigma(const Landmarks68& face);
 
 // How much of the input's own eye goes over a generated eye that stays open while the input's
 // closes (a blink the decoder never learned and the warp cannot paint), from the closing

@@ -199,6 +199,7 @@ struct FaceSwapper::Impl {
     // Each track's usual eye closing, for expression following's blinks; updated by
     // complete().
     mutable detail::UsualEyeClosing usual_eye_closing;
+    mutable detail::UsualShapeOffset usual_shape_offset;
     // Choosing people: the identity net, and per track whether it is a chosen person and how
     // many frames until it is checked again. Stage 1 only (like the analyzer).
     std::shared_ptr<const IdentityEmbedder> embedder;
@@ -458,13 +459,16 @@ Box box_in_crop(const Face& face) {
 // gain 3: 0.739 / 0.726 (docs/detail-stage.md).
 constexpr float kEyeGain = 3.0f;
 
-// Expression following (expression_warp.h): the input's and the generated faces' landmarks,
-// by one landmark pass over both, then each generated face warped to the input's openings;
-// where an input eye closes further than the warp can follow, the input's own closed eye
-// goes over it.
-at::Tensor follow_expression(const FaceModels::Impl& models, const PreparedSwap& job,
-                             const at::Tensor& face, float strength,
-                             detail::UsualEyeClosing& usual_eye_closing) {
+// Following the input (expression_warp.h): the input's and the generated faces' landmarks, by
+// one landmark pass over both; each generated face warped to the input's usual shape (jaw
+// line, nose) by `detail.shape_follow`, then to the input's openings by
+// `detail.expression_follow`; where an input eye closes further than the warp can follow, the
+// input's own closed eye goes over it.
+at::Tensor follow_input(const FaceModels::Impl& models, const PreparedSwap& job,
+                        const at::Tensor& face, const FaceDetail& detail,
+                        detail::UsualEyeClosing& usual_eye_closing,
+                        detail::UsualShapeOffset& usual_shape_offset) {
+    const float strength = detail.expression_follow;
     std::vector<Box> boxes;
     for (const Face& f : job.faces) boxes.push_back(box_in_crop(f));
     const int64_t n = face.size(0);
@@ -478,11 +482,19 @@ at::Tensor follow_expression(const FaceModels::Impl& models, const PreparedSwap&
     std::vector<float> eye_shares;
     for (int64_t i = 0; i < n; ++i) {
         const Landmarks68& input = points[i];
-        const Landmarks68& generated = points[n + i];
+        Landmarks68 generated = points[n + i];
+        at::Tensor one = face.narrow(0, i, 1);
+        if (detail.shape_follow > 0) {
+            const auto usual = usual_shape_offset.usual(job.faces[i].track_id,
+                                                        detail::shape_offset(generated, input));
+            const Landmarks68 shaped = detail::shape_target(generated, usual, detail.shape_follow);
+            one = detail::warp_face(one, generated, shaped, detail::shape_warp_sigma(generated));
+            generated = shaped;
+        }
         const double sigma = detail::expression_warp_sigma(generated);
         const Landmarks68 target =
             detail::expression_target(generated, input, strength * kEyeGain, strength, 0.6 * sigma);
-        warped.push_back(detail::warp_face(face.narrow(0, i, 1), generated, target, sigma));
+        warped.push_back(detail::warp_face(one, generated, target, sigma));
         const auto closing = detail::eye_closing(generated, input);
         const auto usual = usual_eye_closing.usual(job.faces[i].track_id, closing);
         // A closing eye's region: where the input's eye is and where the warped generated
@@ -536,7 +548,8 @@ void write_rect(const at::Tensor& rgb, std::vector<std::uint8_t>& pixels, int fr
 // Stage 2 after decoding: colour-match, follow the input's expression, blend each face into
 // the output bytes where its mask reaches.
 void merge_faces(const FaceModels::Impl& face_models, const SwapModel& swap_model,
-                 detail::UsualEyeClosing& usual_eye_closing, PreparedSwap& job,
+                 detail::UsualEyeClosing& usual_eye_closing,
+                 detail::UsualShapeOffset& usual_shape_offset, PreparedSwap& job,
                  detail::DecodedFace decoded) {
     const auto& model = detail::Access::of(swap_model);
     const int size = swap_model.info().resolution;
@@ -568,9 +581,9 @@ void merge_faces(const FaceModels::Impl& face_models, const SwapModel& swap_mode
     }
     // Expression first: the mouth interior and the texture below come from the input, whose
     // eyelids and lips are where the warp puts the generated face's.
-    if (swap_config.detail.expression_follow > 0)
-        face = follow_expression(face_models, job, face, swap_config.detail.expression_follow,
-                                 usual_eye_closing);
+    if (swap_config.detail.expression_follow > 0 || swap_config.detail.shape_follow > 0)
+        face = follow_input(face_models, job, face, swap_config.detail, usual_eye_closing,
+                            usual_shape_offset);
     if (swap_config.detail.mouth_interior > 0) {
         // The inner-lip polygon (landmarks 60-67) of the input, grown by a pixel at the working
         // size and feathered, at full size.
@@ -753,7 +766,8 @@ int detail::complete_batch(std::span<CompletionSlot> slots) {
             if (job.decoded) {
                 const FaceSwapper::Impl& swapper = detail::Access::of(*slot.swapper);
                 merge_faces(detail::Access::of(*swapper.face_models), *swapper.swap_model,
-                            swapper.usual_eye_closing, job, std::move(*job.decoded));
+                            swapper.usual_eye_closing, swapper.usual_shape_offset, job,
+                            std::move(*job.decoded));
                 job.decoded.reset();
             }
             SwapResult& result = job.result;
@@ -786,6 +800,7 @@ void FaceSwapper::set_swap_config(const SwapConfig& swap_config) {
 void FaceSwapper::reset() {
     impl_->analyzer.reset();
     impl_->usual_eye_closing.clear();
+    impl_->usual_shape_offset.clear();
     impl_->track_choices.clear();
 }
 
