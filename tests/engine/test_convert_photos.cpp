@@ -199,6 +199,27 @@ TEST_CASE(
                Catch::Contains("watermark: present") && Catch::Contains("C2PA manifest: none"));
 }
 
+TEST_CASE("a fixed watermark session makes two runs' pixels the same; two sessions differ") {
+    // Evaluations compare runs: with FACESWAP_WATERMARK_SESSION set, the same swap of the same
+    // photo is the same to the bit (PNG: no lossy step); each run's own session marks it apart.
+    faceswap::test::TempDir dir;
+    const fs::path in = faceswap::test::media_dir() / "franck_02159.jpg";
+    auto pixels_of = [&](const std::string& name, const std::string& session) {
+        const fs::path out = dir.path() / name;
+        std::string output;
+        const std::string env =
+            session.empty() ? "" : "FACESWAP_WATERMARK_SESSION=" + session + " ";
+        REQUIRE(run_command(env + convert(in, out, "--no-ai-mark"), &output) == 0);
+        const cv::Mat image = cv::imread(out.string());
+        REQUIRE_FALSE(image.empty());
+        return image;
+    };
+    const cv::Mat first = pixels_of("one.png", "5eed"), again = pixels_of("two.png", "5eed");
+    CHECK(cv::norm(first, again, cv::NORM_INF) == 0);
+    const cv::Mat other = pixels_of("three.png", "");
+    CHECK(cv::norm(first, other, cv::NORM_INF) > 0);
+}
+
 TEST_CASE("a video of odd width converts and H.264 gets one padded column", "[slow]") {
     faceswap::test::TempDir dir;
     const fs::path odd = dir.path() / "odd.mp4";

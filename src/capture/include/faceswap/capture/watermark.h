@@ -65,7 +65,8 @@ class Watermark {
 
 // The payload the product marks with: a 32-bit hash (FNV-1a) of the model's id and of this
 // process's session (a random number drawn once per run), so that outputs of one model in one
-// run carry one payload and the provenance metadata can name it.
+// run carry one payload and the provenance metadata can name it. FACESWAP_WATERMARK_SESSION
+// (hexadecimal) fixes the session, for outputs that must be the same on every run.
 std::uint32_t watermark_payload(const std::string& model_id);
 
 // A payload as the metadata, the welcome and `verify` write it: "0x1D9791C7".
