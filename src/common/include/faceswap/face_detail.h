@@ -28,8 +28,9 @@ struct FaceDetail {
     // sit, 0 to 1: 0 keeps the rendered identity's own face shape, 1 takes the input's (as a
     // swap that only replaces the inside of the face does). The usual place per tracked face,
     // so expression is left to expression_follow. Off by default: on the demo model 0.5 takes
-    // the landmark distance from 5.3% to 4.5% of the eye distance but costs 17-22% of the
-    // identity margin (docs/detail-stage.md). Needs the same landmark pass as expression_follow.
+    // the landmark distance from 5.2% to 4.5% of the eye distance (a2b) but keeps only 77% of
+    // the identity margin (docs/detail-stage.md). Needs the same landmark pass as
+    // expression_follow.
     float shape_follow = 0.0f;
 };
 
