@@ -199,7 +199,7 @@ TEST_CASE(
                Catch::Contains("watermark: present") && Catch::Contains("C2PA manifest: none"));
 }
 
-TEST_CASE("a fixed watermark session makes two runs' pixels the same; two sessions differ") {
+TEST_CASE("a fixed watermark session makes two runs' pixels the same, two sessions differ") {
     // Evaluations compare runs: with FACESWAP_WATERMARK_SESSION set, the same swap of the same
     // photo is the same to the bit (PNG: no lossy step); each run's own session marks it apart.
     faceswap::test::TempDir dir;
