@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "cli_common.h"
 #include "commands.h"
@@ -30,11 +31,13 @@ nlohmann::json number_or_null(double v) {
     return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
-// Points as [[x, y], ...] rounded to a hundredth of a pixel (the files stay small).
-nlohmann::json points_json(const std::vector<Point2f>& points) {
+// Points as [[x, y], ...] rounded to a hundredth of a pixel (the files stay small); [] for a
+// face that was not found.
+nlohmann::json points_json(const std::optional<Landmarks68>& points) {
     nlohmann::json out = nlohmann::json::array();
-    for (const Point2f& p : points)
-        out.push_back({std::round(p.x * 100) / 100, std::round(p.y * 100) / 100});
+    if (points)
+        for (const Point2f& p : *points)
+            out.push_back({std::round(p.x * 100) / 100, std::round(p.y * 100) / 100});
     return out;
 }
 

@@ -40,6 +40,18 @@ Point2f mean_point(const Landmarks68& p, int first, int last) {
     return {sum.x / (last - first), sum.y / (last - first)};
 }
 
+// The line between a face's eye centres (means of 36-41 and 42-47): its unit direction and
+// length, the inter-ocular distance every landmark figure is divided by.
+struct EyeAxis {
+    double ux = 1, uy = 0, length = 0;
+};
+EyeAxis eye_axis(const Landmarks68& p) {
+    const Point2f left = mean_point(p, 36, 42), right = mean_point(p, 42, 48);
+    const double dx = right.x - left.x, dy = right.y - left.y, length = std::hypot(dx, dy);
+    if (length <= 0) return {};
+    return {dx / length, dy / length, length};
+}
+
 // Mean distance from `moved` to `fixed` after the similarity transform (scale, rotation,
 // shift) that best maps `moved` onto `fixed` in least squares: the shape difference alone.
 double aligned_mean_distance(const Landmarks68& moved, const Landmarks68& fixed) {
@@ -214,10 +226,8 @@ FrameScore FrameScorer::score(std::int64_t index, const cv::Mat& input_bgr,
     }
     r.input_face = in_face != nullptr;
     r.output_face = out_face != nullptr;
-    if (in_face)
-        r.input_landmarks.assign(in_face->raw_landmarks.begin(), in_face->raw_landmarks.end());
-    if (out_face)
-        r.output_landmarks.assign(out_face->raw_landmarks.begin(), out_face->raw_landmarks.end());
+    if (in_face) r.input_landmarks = in_face->raw_landmarks;
+    if (out_face) r.output_landmarks = out_face->raw_landmarks;
     if (in_face) r.mouth_input = mouth_opening(in_face->raw_landmarks);
     if (in_face) r.eye_input = eye_opening(in_face->raw_landmarks);
     if (out_face) {
@@ -227,9 +237,7 @@ FrameScore FrameScorer::score(std::int64_t index, const cv::Mat& input_bgr,
         r.closer_to_b = r.distance_b < r.distance_a;
         r.mouth_output = mouth_opening(out_face->raw_landmarks);
         r.eye_output = eye_opening(out_face->raw_landmarks);
-        const Point2f left = mean_point(in_face->raw_landmarks, 36, 42);
-        const Point2f right = mean_point(in_face->raw_landmarks, 42, 48);
-        const double inter_ocular = std::hypot(right.x - left.x, right.y - left.y);
+        const double inter_ocular = eye_axis(in_face->raw_landmarks).length;
         if (inter_ocular > 1) {
             const auto& in_points = in_face->raw_landmarks;
             const auto& out_points = out_face->raw_landmarks;
@@ -289,23 +297,20 @@ namespace {
 
 // Each output landmark's offset from the input's, in the input face's eye frame (x along the
 // line between the eye centres, y across it) and in inter-ocular distances; empty when either
-// face is missing or the eyes coincide.
+// face is missing or the eyes are closer than a pixel (as for the landmark distance).
 std::vector<Point2f> offsets_in_eye_frame(const FrameScore& r) {
-    if (r.input_landmarks.size() != kLandmarkCount || r.output_landmarks.size() != kLandmarkCount)
-        return {};
-    Landmarks68 in;
-    std::copy(r.input_landmarks.begin(), r.input_landmarks.end(), in.begin());
-    const Point2f left = mean_point(in, 36, 42), right = mean_point(in, 42, 48);
-    const double dx = right.x - left.x, dy = right.y - left.y, iod = std::hypot(dx, dy);
-    if (iod <= 1) return {};
-    const double ux = dx / iod, uy = dy / iod;
-    std::vector<Point2f> out(kLandmarkCount);
+    if (!r.input_landmarks || !r.output_landmarks) return {};
+    const Landmarks68& in = *r.input_landmarks;
+    const Landmarks68& out = *r.output_landmarks;
+    const EyeAxis axis = eye_axis(in);
+    if (axis.length <= 1) return {};
+    std::vector<Point2f> offsets(kLandmarkCount);
     for (int k = 0; k < kLandmarkCount; ++k) {
-        const double ox = r.output_landmarks[k].x - in[k].x, oy = r.output_landmarks[k].y - in[k].y;
-        out[k] = {static_cast<float>((ox * ux + oy * uy) / iod),
-                  static_cast<float>((oy * ux - ox * uy) / iod)};
+        const double ox = out[k].x - in[k].x, oy = out[k].y - in[k].y;
+        offsets[k] = {static_cast<float>((ox * axis.ux + oy * axis.uy) / axis.length),
+                      static_cast<float>((oy * axis.ux - ox * axis.uy) / axis.length)};
     }
-    return out;
+    return offsets;
 }
 
 // The landmark distance per frame after each point's mean offset over the clip is taken away,

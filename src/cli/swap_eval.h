@@ -61,9 +61,9 @@ struct FrameScore {
     // transform of the output's points onto the input's: what is left is shape, not placement.
     std::array<double, kLandmarkRegions.size()> landmark_region{NAN, NAN, NAN, NAN, NAN};
     double landmark_distance_aligned = NAN;
-    // The 68 points themselves (frame pixels; empty where that face was not found), for
+    // The 68 points themselves (frame pixels; none where that face was not found), for
     // analyses the summary does not make (where a region sits, not only how far off).
-    std::vector<Point2f> input_landmarks, output_landmarks;
+    std::optional<Landmarks68> input_landmarks, output_landmarks;
     // Inner-lip opening over mouth width, of the input face and of the output face.
     double mouth_input = NAN, mouth_output = NAN;
     // Eye aspect ratio (both eyes' mean), of the input face and of the output face.
