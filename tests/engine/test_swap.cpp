@@ -52,6 +52,21 @@ const fs::path& tiny_model() {
     return path;
 }
 
+// The committed demo model.
+std::string demo_model_path() {
+    return (test::source_dir() / "resources/models/demo.fsmodel").string();
+}
+
+// `count` frames of franck.mp4 from `first`; from 4000 on, frames the demo model never trained
+// on (its A set stops there).
+std::vector<cv::Mat> franck_frames(int first, int count) {
+    cv::VideoCapture video((test::media_dir() / "franck.mp4").string());
+    REQUIRE(video.set(cv::CAP_PROP_POS_FRAMES, first));
+    std::vector<cv::Mat> frames(count);
+    for (cv::Mat& frame : frames) REQUIRE(video.read(frame));
+    return frames;
+}
+
 }  // namespace
 
 TEST_CASE("real face sets have the faces the tests need") {
@@ -367,12 +382,8 @@ TEST_CASE("when the input blinks, the swapped eyes close: the input's closed eye
     // (frame 4016) the decoder paints with open eyes. Fourteen frames teach each swapper the
     // usual difference between the two faces' eyes; on the blink, the eyes' box with
     // expression following is much closer to the input's closed eyes than without it.
-    const auto model = SwapModel::load(
-        (test::source_dir() / "resources/models/demo.fsmodel").string(), test::test_config());
-    cv::VideoCapture video((test::media_dir() / "franck.mp4").string());
-    REQUIRE(video.set(cv::CAP_PROP_POS_FRAMES, 4000));
-    std::vector<cv::Mat> frames(17);
-    for (cv::Mat& frame : frames) REQUIRE(video.read(frame));
+    const auto model = SwapModel::load(demo_model_path(), test::test_config());
+    const std::vector<cv::Mat> frames = franck_frames(4000, 17);
     auto last_output = [&](float expression, FrameAnalysis* analysis) {
         SwapConfig swap;
         swap.detail = {.texture_transfer = 0.0f, .expression_follow = expression};
@@ -407,12 +418,8 @@ TEST_CASE("shape following moves the swapped face's jaw line and nose tip to the
     // track's usual offset has settled, the output's jaw and nose tip, read by the landmark net
     // on the output frames, are closer to the input's with shape following than without; the
     // eyes stay where they were.
-    const auto model = SwapModel::load(
-        (test::source_dir() / "resources/models/demo.fsmodel").string(), test::test_config());
-    cv::VideoCapture video((test::media_dir() / "franck.mp4").string());
-    REQUIRE(video.set(cv::CAP_PROP_POS_FRAMES, 4000));
-    std::vector<cv::Mat> frames(48);
-    for (cv::Mat& frame : frames) REQUIRE(video.read(frame));
+    const auto model = SwapModel::load(demo_model_path(), test::test_config());
+    const std::vector<cv::Mat> frames = franck_frames(4000, 48);
     constexpr size_t kScored = 16;
     auto points_of = [](const cv::Mat& frame) {
         FaceAnalyzer analyzer(test::shared_models(), test::test_config());
@@ -596,8 +603,8 @@ TEST_CASE(
     const auto models32 = FaceModels::load(fp32), models16 = FaceModels::load(bf16);
     CHECK_THAT(models32->device_name(), Catch::Contains("float32"));
     CHECK(models32->precision_note().empty());
-    const std::string demo = (test::source_dir() / "resources/models/demo.fsmodel").string();
-    const auto swap32 = SwapModel::load(demo, fp32), swap16 = SwapModel::load(demo, bf16);
+    const auto swap32 = SwapModel::load(demo_model_path(), fp32),
+               swap16 = SwapModel::load(demo_model_path(), bf16);
     CHECK(swap32->info().precision == "float32");
     // Native bfloat16 or not, bf16 is either what runs or what the note says could not.
     if (models16->precision_note().empty()) {
@@ -608,10 +615,7 @@ TEST_CASE(
         CHECK(swap16->info().precision == "float32");
     }
 
-    cv::VideoCapture video((test::media_dir() / "franck.mp4").string());
-    video.set(cv::CAP_PROP_POS_FRAMES, 4100);  // held out: the model never trained on it
-    cv::Mat frame;
-    REQUIRE(video.read(frame));
+    const cv::Mat frame = franck_frames(4100, 1).front();  // held out: never trained on
     FaceSwapper swapper32(models32, swap32, fp32, {}), swapper16(models16, swap16, bf16, {});
     const SwapResult a = swapper32.process(test::view_of(frame));
     const SwapResult b = swapper16.process(test::view_of(frame));
@@ -646,8 +650,7 @@ TEST_CASE("without native bfloat16 the nets run in float32 and one line says why
                        Catch::Contains("the nets run in float32"));
         CHECK((asked == Precision::kBFloat16) ==
               (models->precision_note().find("bfloat16 was asked for") != std::string::npos));
-        const auto model = SwapModel::load(
-            (test::source_dir() / "resources/models/demo.fsmodel").string(), config);
+        const auto model = SwapModel::load(demo_model_path(), config);
         CHECK(model->info().precision == "float32");
     }
     if (before)
